@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian tools the end-to-end tests drive pstack with, when they are missing.
+# Safe to run repeatedly; does nothing when everything is present.
+set -euo pipefail
+need=()
+command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+command -v arping >/dev/null 2>&1 || need+=(arping)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd)
+command -v socat >/dev/null 2>&1 || need+=(socat)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v traceroute >/dev/null 2>&1 || need+=(traceroute)
+command -v tc >/dev/null 2>&1 || need+=(iproute2)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${need[*]} and not root; install them or run as root" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${need[*]}" >&2
+# tshark asks whether non-root users may capture; answer once, non-interactively.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
