@@ -1,0 +1,49 @@
+/**
+ * What the stack counts: frames and packets in and out per protocol, and every drop by its
+ * reason. Plain numeric fields so that counting on the hot path is one increment.
+ */
+
+export class Counters {
+  framesIn = 0;
+  framesOut = 0;
+  arpIn = 0;
+  arpOut = 0;
+  ipIn = 0;
+  ipOut = 0;
+  ipDelivered = 0;
+  ipForwarded = 0;
+  ipFragmentsIn = 0;
+  ipFragmentsOut = 0;
+  ipReassembled = 0;
+  icmpIn = 0;
+  icmpOut = 0;
+  icmpEchoRequestsIn = 0;
+  icmpEchoRepliesOut = 0;
+  icmpErrorsOut = 0;
+  icmpErrorsRateLimited = 0;
+  udpIn = 0;
+  udpOut = 0;
+  tcpIn = 0;
+  tcpOut = 0;
+  /** Exceptions caught at the stack boundary: each one is a bug, counted instead of crashing. */
+  internalErrors = 0;
+  /** Drops by reason, e.g. "ipv4: bad-checksum" or "arp: not-for-us". */
+  readonly drops = new Map<string, number>();
+
+  drop(reason: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+
+  get totalDrops(): number {
+    let n = 0;
+    for (const v of this.drops.values()) n += v;
+    return n;
+  }
+
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(this)) if (typeof v === 'number') out[k] = v;
+    out.drops = Object.fromEntries([...this.drops.entries()].sort());
+    return out;
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * ICMP (RFC 792) as a host and router needs it: echo replies (with Record Route echoed per
+ * RFC 1122 3.2.2.6), error messages generated under RFC 1122 3.2.2's rules and rate-limited,
+ * and received errors handed to the protocol that sent the original datagram.
+ */
+
+import { Ipv4Packet, IPV4_MIN_HEADER, IpProtocol } from '../wire/ipv4.js';
+import { IcmpPacket, IcmpType, emitIcmpHeader, isIcmpError, echoRest, ICMP_HEADER_LENGTH } from '../wire/icmp.js';
+import { walkIpv4Options, recordRouteAppend, Ipv4OptionType } from '../wire/ipv4-options.js';
+import { IPV4_BROADCAST, isMulticast, type Ipv4Address } from '../wire/addr.js';
+import type { Stack, IpProtocolHandler } from './stack.js';
+import { TX_HEADROOM } from './stack.js';
+import type { Interface } from './interface.js';
+
+/** What `pstack ping` (and tests) hear: echo replies and errors about our echo requests. */
+export interface IcmpListener {
+  echoReply?(from: Ipv4Address, id: number, seq: number, ttl: number, ip: Ipv4Packet, icmp: IcmpPacket): void;
+  error?(from: Ipv4Address, type: number, code: number, original: Ipv4Packet, ip: Ipv4Packet, icmp: IcmpPacket): void;
+}
+
+export interface EchoOptions {
+  ttl?: number;
+  tos?: number;
+  dontFragment?: boolean;
+  /** Raw IPv4 options, e.g. an empty Record Route from buildRecordRouteOption(). */
+  options?: Uint8Array;
+  src?: Ipv4Address;
+}
+
+/** Token bucket: RFC 1812 4.3.2.8 asks routers to limit errors; Linux allows 1000/s, burst 50. */
+class RateLimiter {
+  private tokens: number;
+  private last: number;
+  constructor(private readonly perSecond: number, private readonly burst: number, now: number) {
+    this.tokens = burst;
+    this.last = now;
+  }
+  allow(now: number): boolean {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+export class IcmpService implements IpProtocolHandler {
+  readonly listeners = new Set<IcmpListener>();
+  /** Linux's default (icmp_echo_ignore_broadcasts=1): do not answer broadcast pings (smurf). */
+  ignoreBroadcastEcho = true;
+  private readonly icmp = new IcmpPacket();
+  private readonly inner = new Ipv4Packet();
+  private readonly limiter: RateLimiter;
+
+  constructor(private readonly stack: Stack) {
+    this.limiter = new RateLimiter(1000, 50, stack.clock.now());
+  }
+
+  receive(ip: Ipv4Packet, iface: Interface): void {
+    const counters = this.stack.counters;
+    counters.icmpIn++;
+    const icmp = this.icmp.reset(ip.buf, ip.payloadOffset, ip.payloadLength);
+    if (icmp.check() !== null) {
+      counters.drop('icmp: too-short');
+      return;
+    }
+    if (!icmp.verifyChecksum()) {
+      counters.drop('icmp: bad-checksum');
+      return;
+    }
+    const type = icmp.type;
+    if (type === IcmpType.EchoRequest) {
+      const dst = ip.dst;
+      if (this.ignoreBroadcastEcho && (dst === IPV4_BROADCAST || dst === iface.broadcast)) {
+        counters.drop('icmp: broadcast-echo');
+        return;
+      }
+      counters.icmpEchoRequestsIn++;
+      this.replyToEcho(ip, icmp, iface);
+      return;
+    }
+    if (type === IcmpType.EchoReply) {
+      for (const l of this.listeners) l.echoReply?.(ip.src, icmp.echoId, icmp.echoSeq, ip.ttl, ip, icmp);
+      return;
+    }
+    if (isIcmpError(type)) {
+      const inner = this.inner.reset(icmp.buf, icmp.dataOffset, icmp.dataLength);
+      // The quoted header must be whole; its total length refers to the original, not to us.
+      if (icmp.dataLength < IPV4_MIN_HEADER || inner.version !== 4 || inner.headerLength < IPV4_MIN_HEADER || inner.headerLength > icmp.dataLength) {
+        counters.drop('icmp: bad-quoted-header');
+        return;
+      }
+      this.stack.dispatchIcmpError(type, icmp.code, icmp.rest, inner);
+      for (const l of this.listeners) l.error?.(ip.src, type, icmp.code, inner, ip, icmp);
+      return;
+    }
+    counters.drop('icmp: unhandled-type');
+  }
+
+  private replyToEcho(ip: Ipv4Packet, icmp: IcmpPacket, iface: Interface): void {
+    const stack = this.stack;
+    const dataLength = icmp.dataLength;
+    const buf = stack.txBuffer;
+    const options = this.echoReplyOptions(ip, iface);
+    const l4 = TX_HEADROOM;
+    buf.set(icmp.buf.subarray(icmp.dataOffset, icmp.dataOffset + dataLength), l4 + ICMP_HEADER_LENGTH);
+    emitIcmpHeader(buf, l4, IcmpType.EchoReply, 0, echoRest(icmp.echoId, icmp.echoSeq), dataLength);
+    const rt = stack.route(ip.src);
+    if (rt === null) {
+      stack.counters.drop('icmp: no-route-for-reply');
+      return;
+    }
+    // Answer from the address that was pinged (a host with several addresses must not
+    // answer from another one), and record our outgoing address in an echoed route.
+    const src = ip.dst;
+    if (options !== null) recordOwnAddress(options, rt.iface.address);
+    stack.counters.icmpOut++;
+    stack.counters.icmpEchoRepliesOut++;
+    stack.ipOutput({ src, dst: ip.src, protocol: IpProtocol.ICMP, tos: ip.tos, options: options ?? undefined }, buf, l4, ICMP_HEADER_LENGTH + dataLength, rt);
+  }
+
+  /**
+   * RFC 1122 3.2.2.6: a Record Route option in an Echo Request is updated to include this host
+   * and returned in the reply, so the route covers the round trip. Like Linux, the address is
+   * recorded as the request arrives and again as the reply leaves. Other options are not echoed.
+   */
+  private echoReplyOptions(ip: Ipv4Packet, iface: Interface): Uint8Array | null {
+    if (ip.headerLength === IPV4_MIN_HEADER) return null;
+    const walk = walkIpv4Options(ip.buf, ip.optionsOffset, ip.optionsLength);
+    const rr = walk.options.find((o) => o.type === Ipv4OptionType.RR);
+    if (rr === undefined) return null;
+    const padded = (rr.length + 3) & ~3;
+    const out = new Uint8Array(padded);
+    out.set(ip.buf.subarray(rr.offset, rr.offset + rr.length));
+    recordRouteAppend(out, { type: rr.type, offset: 0, length: rr.length }, iface.address);
+    return out;
+  }
+
+  /** Send an echo request (for `pstack ping`); returns false without a route. */
+  sendEcho(dst: Ipv4Address, id: number, seq: number, data: Uint8Array, opts: EchoOptions = {}): boolean {
+    const stack = this.stack;
+    const rt = stack.route(dst);
+    if (rt === null) {
+      stack.counters.drop('icmp: no-route');
+      return false;
+    }
+    const buf = stack.txBuffer;
+    const l4 = TX_HEADROOM;
+    buf.set(data, l4 + ICMP_HEADER_LENGTH);
+    emitIcmpHeader(buf, l4, IcmpType.EchoRequest, 0, echoRest(id, seq), data.length);
+    let options = opts.options;
+    if (options !== undefined) {
+      options = options.slice();
+      recordOwnAddress(options, rt.iface.address);
+    }
+    stack.counters.icmpOut++;
+    return stack.ipOutput({ src: opts.src ?? rt.src, dst, protocol: IpProtocol.ICMP, ttl: opts.ttl, tos: opts.tos, dontFragment: opts.dontFragment, options }, buf, l4, ICMP_HEADER_LENGTH + data.length, rt);
+  }
+
+  /**
+   * Report a problem with `original` to its sender (RFC 1122 3.2.2): never about an ICMP
+   * error, a broadcast or multicast, a non-initial fragment, or a source that is not a single
+   * host. The message quotes the original header and the first 8 bytes of its payload.
+   * When the original came from this host, the error is delivered locally instead.
+   */
+  sendError(original: Ipv4Packet, type: number, code: number, rest: number): void {
+    const stack = this.stack;
+    const src = original.src;
+    const dst = original.dst;
+    if (original.fragmentOffset !== 0) return;
+    if (src === 0 || src === IPV4_BROADCAST || isMulticast(src) || isMulticast(dst) || dst === IPV4_BROADCAST) return;
+    for (const i of stack.interfaces) if (dst === i.broadcast && !i.isLoopback) return;
+    const hl = original.headerLength;
+    const available = Math.max(0, original.length - hl);
+    if (original.protocol === IpProtocol.ICMP) {
+      // An error about an error (or a truncated one we cannot judge) is never answered.
+      if (available < 1) return;
+      const innerType = original.buf[original.offset + hl]!;
+      if (isIcmpError(innerType)) return;
+    }
+    const quoted = hl + Math.min(8, available);
+    if (stack.isLocalAddress(src)) {
+      this.deliverLocalError(type, code, rest, original, quoted);
+      return;
+    }
+    if (!this.limiter.allow(stack.clock.now())) {
+      stack.counters.icmpErrorsRateLimited++;
+      return;
+    }
+    const rt = stack.route(src);
+    if (rt === null) return;
+    const buf = stack.txBuffer;
+    const l4 = TX_HEADROOM;
+    buf.set(original.buf.subarray(original.offset, original.offset + quoted), l4 + ICMP_HEADER_LENGTH);
+    emitIcmpHeader(buf, l4, type, code, rest, quoted);
+    stack.counters.icmpOut++;
+    stack.counters.icmpErrorsOut++;
+    stack.ipOutput({ src: rt.src, dst: src, protocol: IpProtocol.ICMP }, buf, l4, ICMP_HEADER_LENGTH + quoted, rt);
+  }
+
+  private deliverLocalError(type: number, code: number, rest: number, original: Ipv4Packet, quoted: number): void {
+    const copy = original.buf.slice(original.offset, original.offset + quoted);
+    const view = new Ipv4Packet(copy, 0, copy.length);
+    this.stack.dispatchIcmpError(type, code, rest, view);
+    if (this.listeners.size === 0) return;
+    // Build the message as if it had arrived, so listeners (ping) print it the same way.
+    const msg = new Uint8Array(IPV4_MIN_HEADER + ICMP_HEADER_LENGTH + quoted);
+    msg.set(copy, IPV4_MIN_HEADER + ICMP_HEADER_LENGTH);
+    emitIcmpHeader(msg, IPV4_MIN_HEADER, type, code, rest, quoted);
+    const from = this.stack.route(view.dst)?.src ?? view.src;
+    const ipView = new Ipv4Packet(msg, 0, msg.length);
+    const icmpView = new IcmpPacket(msg, IPV4_MIN_HEADER, ICMP_HEADER_LENGTH + quoted);
+    for (const l of this.listeners) l.error?.(from, type, code, view, ipView, icmpView);
+  }
+}
+
+/** Write our address into a Record Route option held in `options` (raw option bytes). */
+function recordOwnAddress(options: Uint8Array, addr: Ipv4Address): void {
+  const walk = walkIpv4Options(options, 0, options.length);
+  for (const o of walk.options) if (o.type === Ipv4OptionType.RR) recordRouteAppend(options, o, addr);
+}
