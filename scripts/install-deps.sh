@@ -4,7 +4,8 @@
 set -euo pipefail
 need=()
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
-command -v arping >/dev/null 2>&1 || need+=(arping)
+# iputils' arping (the one with -I IFACE, as the docs use), not Thomas Habets' arping.
+arping -V 2>&1 | grep -q iputils || need+=(iputils-arping)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd)
@@ -12,6 +13,8 @@ command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v traceroute >/dev/null 2>&1 || need+=(traceroute)
 command -v tc >/dev/null 2>&1 || need+=(iproute2)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: missing ${need[*]} and not root; install them or run as root" >&2

@@ -1,0 +1,713 @@
+/*
+ * pstack_tap: the smallest native piece pstack needs — a Linux TAP file descriptor
+ * watched by libuv, read in batches into memory shared with JavaScript.
+ *
+ * Why native at all: Node has no way to open a character device with an ioctl, and reading
+ * it through fs.read costs a thread-pool round trip per frame. Here the readable callback
+ * runs on the event-loop thread, drains up to `maxFrames` frames with plain read() into one
+ * preallocated ArrayBuffer, and crosses into JavaScript once per batch.
+ *
+ * JavaScript API (all functions are module-level; `handle` is the opaque value from open):
+ *   open(name, mtu, maxFrames) -> { handle, fd, name, frames: ArrayBuffer,
+ *                                   lengths: Int32Array, frameSlot, maxFrames }
+ *       Frame i of a batch lives at byte offset i * frameSlot of `frames`, `lengths[i]` long.
+ *       Throws an Error with .code ("EPERM", "ENOENT", "EBUSY", ...), .errno (negative, as
+ *       in Node's own system errors) and .syscall.
+ *   start(handle, onBatch(count), onError(err))   begin watching the fd
+ *   write(handle, frame: Uint8Array) -> bytes written, or -errno (never throws on I/O)
+ *   writeBatch(handle, frames: Uint8Array[], start, end) -> index of the first frame that
+ *       failed to write, or end (never throws on I/O)
+ *   close(handle)          idempotent; afterwards nothing keeps the event loop alive
+ *   ref(handle) / unref(handle)
+ *   stats(handle) -> { wakeups, framesRead, fullBatches, callbackErrors }
+ *
+ * Errors and exceptions on the receive path (documented choice): nothing is ever thrown
+ * out of the libuv callback, because there is no JavaScript frame to throw into and an
+ * uncaught exception would end the process. Instead:
+ *   - an exception thrown by onBatch is caught here (napi_get_and_clear_last_exception)
+ *     and passed to onError(exception);
+ *   - a fatal read() or poll error stops the watcher and is passed to onError(Error with
+ *     .code/.errno/.syscall); the fd stays open until close() so the owner decides;
+ *   - an exception thrown by onError itself is cleared and only counted (callbackErrors).
+ */
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __linux__
+#include <fcntl.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#endif
+
+#ifndef IFNAMSIZ
+#define IFNAMSIZ 16
+#endif
+
+/* Tells our handles apart from any other external a caller might pass in. */
+#define TAP_MAGIC 0x70737470u /* "pstp" */
+#define MAX_BATCH_FRAMES 4096
+#define MIN_MTU 68
+#define MAX_MTU 65535
+/* Ethernet header plus one VLAN tag: the most a frame can add around an `mtu`-sized packet. */
+#define FRAME_OVERHEAD (14 + 4)
+
+typedef struct tap_device {
+  uint32_t magic;
+  napi_env env;
+  int fd; /* -1 once closed */
+  uv_poll_t poll;
+  bool polling;       /* uv_poll_start succeeded and not stopped since */
+  bool closing;       /* uv_close has been called; no more reads or callbacks */
+  bool handle_closed; /* libuv finished closing the poll handle */
+  bool js_released;   /* the JavaScript handle was garbage-collected */
+  /* Strong references: the receive buffers must outlive any batch we write into them, and the
+   * callbacks are held so JavaScript need not keep them alive itself. */
+  napi_ref frames_ref;
+  napi_ref lengths_ref;
+  napi_ref on_batch_ref;
+  napi_ref on_error_ref;
+  napi_async_context async_context;
+  napi_async_cleanup_hook_handle cleanup_hook;
+  uint8_t* frames;
+  int32_t* lengths;
+  uint32_t frame_slot;
+  uint32_t max_frames;
+  double wakeups;
+  double frames_read;
+  double full_batches;
+  double callback_errors;
+  char name[IFNAMSIZ];
+} tap_device;
+
+/* ---------------------------------------------------------------- error helpers */
+
+static const char* errno_code(int err) {
+  switch (err) {
+    /* libuv does not name these; they are the ones a detached or broken tap fd returns. */
+#ifdef EBADFD
+    case EBADFD: return "EBADFD";
+#endif
+#ifdef ENOTCONN
+    case ENOTCONN: return "ENOTCONN";
+#endif
+    default: break;
+  }
+  const char* name = uv_err_name(-err);
+  /* uv_err_name answers "Unknown system error" for codes it does not know. */
+  if (name == NULL || strncmp(name, "Unknown", 7) == 0) return "EUNKNOWN";
+  return name;
+}
+
+/* An Error shaped like Node's own system errors: message, code, errno (negative), syscall. */
+static napi_value make_system_error(napi_env env, int err, const char* syscall, const char* message) {
+  napi_value code_value, message_value, error, errno_value, syscall_value;
+  napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code_value);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &message_value);
+  if (napi_create_error(env, code_value, message_value, &error) != napi_ok) return NULL;
+  napi_create_int32(env, -err, &errno_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
+  napi_set_named_property(env, error, "syscall", syscall_value);
+  return error;
+}
+
+static void throw_system_error(napi_env env, int err, const char* syscall, const char* message) {
+  napi_value error = make_system_error(env, err, syscall, message);
+  if (error != NULL) {
+    napi_throw(env, error);
+  } else {
+    napi_throw_error(env, errno_code(err), message);
+  }
+}
+
+static void throw_code(napi_env env, const char* code, const char* message) {
+  napi_throw_error(env, code, message);
+}
+
+/* ---------------------------------------------------------------- argument helpers */
+
+static tap_device* get_tap(napi_env env, napi_value value) {
+  void* data = NULL;
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
+      napi_get_value_external(env, value, &data) != napi_ok || data == NULL ||
+      ((tap_device*)data)->magic != TAP_MAGIC) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a pstack_tap handle");
+    return NULL;
+  }
+  return (tap_device*)data;
+}
+
+/* Uint8Array (and so Buffer) only: any other view would make "frame length" ambiguous. */
+static bool get_bytes(napi_env env, napi_value value, uint8_t** data, size_t* length) {
+  bool is_typed_array = false;
+  napi_typedarray_type type;
+  void* raw = NULL;
+  if (napi_is_typedarray(env, value, &is_typed_array) != napi_ok || !is_typed_array ||
+      napi_get_typedarray_info(env, value, &type, length, &raw, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "frame must be a Uint8Array");
+    return false;
+  }
+  *data = (uint8_t*)raw;
+  return true;
+}
+
+static bool get_uint32_arg(napi_env env, napi_value value, const char* what, uint32_t min, uint32_t max,
+                           uint32_t* out) {
+  napi_valuetype type;
+  double number;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number ||
+      napi_get_value_double(env, value, &number) != napi_ok || number != (double)(uint32_t)number ||
+      number < min || number > max) {
+    char message[128];
+    snprintf(message, sizeof message, "%s must be an integer from %u to %u", what, min, max);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+    return false;
+  }
+  *out = (uint32_t)number;
+  return true;
+}
+
+static napi_value undefined_value(napi_env env) {
+  napi_value result;
+  napi_get_undefined(env, &result);
+  return result;
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+static void delete_ref(napi_env env, napi_ref* ref) {
+  if (*ref != NULL) {
+    napi_delete_reference(env, *ref);
+    *ref = NULL;
+  }
+}
+
+static void free_if_unused(tap_device* t) {
+  if (t->handle_closed && t->js_released) {
+    t->magic = 0;
+    free(t);
+  }
+}
+
+static void on_poll_closed(uv_handle_t* handle) {
+  tap_device* t = (tap_device*)handle->data;
+  napi_env env = t->env;
+  delete_ref(env, &t->frames_ref);
+  delete_ref(env, &t->lengths_ref);
+  delete_ref(env, &t->on_batch_ref);
+  delete_ref(env, &t->on_error_ref);
+  if (t->async_context != NULL) {
+    napi_async_destroy(env, t->async_context);
+    t->async_context = NULL;
+  }
+  /* Removing the hook here, not in close(), lets an environment that is shutting down wait
+   * for this handle to finish closing. */
+  if (t->cleanup_hook != NULL) {
+    napi_remove_async_cleanup_hook(t->cleanup_hook);
+    t->cleanup_hook = NULL;
+  }
+  t->handle_closed = true;
+  free_if_unused(t);
+}
+
+static void start_close(tap_device* t) {
+  if (t->closing) return;
+  t->closing = true;
+  if (t->polling) {
+    uv_poll_stop(&t->poll);
+    t->polling = false;
+  }
+  /* uv_close before close(fd): libuv must remove the fd from epoll while it is still valid. */
+  uv_close((uv_handle_t*)&t->poll, on_poll_closed);
+#ifdef __linux__
+  if (t->fd >= 0) {
+    close(t->fd);
+    t->fd = -1;
+  }
+#endif
+}
+
+/* The environment is going away (worker exit, process teardown) with the device still open. */
+static void on_env_cleanup(napi_async_cleanup_hook_handle hook, void* arg) {
+  (void)hook;
+  start_close((tap_device*)arg);
+}
+
+static void on_js_release(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)hint;
+  tap_device* t = (tap_device*)data;
+  t->js_released = true;
+  /* Nobody can call close() any more; without this a forgotten device would hold the loop open. */
+  start_close(t);
+  free_if_unused(t);
+}
+
+/* ---------------------------------------------------------------- receive path */
+
+/* Runs with a handle scope open. Never leaves an exception pending. */
+static void report_error(tap_device* t, napi_value error) {
+  napi_env env = t->env;
+  napi_value callback, global, result;
+  if (error == NULL || t->on_error_ref == NULL ||
+      napi_get_reference_value(env, t->on_error_ref, &callback) != napi_ok || callback == NULL) {
+    t->callback_errors++;
+    return;
+  }
+  napi_get_global(env, &global);
+  napi_make_callback(env, t->async_context, global, callback, 1, &error, &result);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    t->callback_errors++;
+  }
+}
+
+static void report_system_error(tap_device* t, int err, const char* syscall) {
+  char message[200];
+  /* libuv reports EPOLLERR as EBADF: for a tap that means the interface went away under us. */
+  bool interface_gone = strcmp(syscall, "poll") == 0;
+#ifdef EBADFD
+  interface_gone = interface_gone || err == EBADFD;
+#endif
+  const char* hint = interface_gone ? " (was the interface deleted?)" : "";
+  snprintf(message, sizeof message, "%s on tap device '%s' failed: %s%s; receiving stopped", syscall, t->name,
+           strerror(err), hint);
+  report_error(t, make_system_error(t->env, err, syscall, message));
+}
+
+static void deliver_batch(tap_device* t, uint32_t count) {
+  napi_env env = t->env;
+  napi_value callback, global, argument, result;
+  if (t->on_batch_ref == NULL || napi_get_reference_value(env, t->on_batch_ref, &callback) != napi_ok ||
+      callback == NULL) {
+    return;
+  }
+  napi_get_global(env, &global);
+  napi_create_uint32(env, count, &argument);
+  /* make_callback (not call_function) so async hooks see a proper context and microtasks and
+   * process.nextTick callbacks queued by the receiver run right after the batch. */
+  napi_make_callback(env, t->async_context, global, callback, 1, &argument, &result);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value exception;
+    if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) report_error(t, exception);
+  }
+}
+
+#ifdef __linux__
+static void on_readable(uv_poll_t* poll, int status, int events) {
+  (void)events;
+  tap_device* t = (tap_device*)poll->data;
+  if (t->closing) return;
+  t->wakeups++;
+
+  int read_error = 0;
+  const char* failed_call = "read";
+  uint32_t count = 0;
+  if (status < 0) {
+    read_error = -status;
+    failed_call = "poll";
+  } else {
+    /* Bounded so one busy device cannot starve the rest of the event loop; the poll is
+     * level-triggered, so whatever is left wakes us again on the next loop iteration. */
+    while (count < t->max_frames) {
+      ssize_t n = read(t->fd, t->frames + (size_t)count * t->frame_slot, t->frame_slot);
+      if (n > 0) {
+        t->lengths[count++] = (int32_t)n;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) read_error = errno;
+      break;
+    }
+  }
+  t->frames_read += count;
+  if (count == t->max_frames) t->full_batches++;
+  if (count == 0 && read_error == 0) return;
+
+  if (read_error != 0) {
+    /* A fatal error (for example EBADFD after the interface was deleted) stays readable
+     * forever; stop watching instead of spinning. The frames already read are still delivered. */
+    uv_poll_stop(&t->poll);
+    t->polling = false;
+  }
+
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(t->env, &scope) != napi_ok) return;
+  if (count > 0) deliver_batch(t, count);
+  if (read_error != 0) report_system_error(t, read_error, failed_call);
+  napi_close_handle_scope(t->env, scope);
+}
+#endif
+
+/* ---------------------------------------------------------------- exported functions */
+
+#ifdef __linux__
+static int open_tap(const char* requested_name, char actual_name[IFNAMSIZ], int* fd_out) {
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  /* The caller has checked the length, so the name and its terminator fit. */
+  memcpy(ifr.ifr_name, requested_name, strnlen(requested_name, IFNAMSIZ - 1));
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    return err; /* positive: the ioctl failed, the open did not */
+  }
+  memcpy(actual_name, ifr.ifr_name, IFNAMSIZ);
+  actual_name[IFNAMSIZ - 1] = '\0';
+  *fd_out = fd;
+  return 0;
+}
+
+static const char* tunsetiff_hint(int err) {
+  switch (err) {
+    case EPERM: return " (creating or attaching a tap needs CAP_NET_ADMIN: run as root or grant the capability)";
+    case EBUSY: return " (another process already has this tap open)";
+    case EINVAL: return " (an interface with this name exists and is not a tap device, or the name is invalid)";
+    default: return "";
+  }
+}
+#endif
+
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "open(name, mtu, maxFrames) needs 3 arguments");
+    return NULL;
+  }
+  char name[IFNAMSIZ + 1];
+  size_t name_length = 0;
+  napi_valuetype type;
+  if (napi_typeof(env, argv[0], &type) != napi_ok || type != napi_string) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "tap name must be a string");
+    return NULL;
+  }
+  /* One byte longer than allowed so an over-long name is detected instead of silently cut. */
+  napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_length);
+  if (name_length >= IFNAMSIZ) {
+    throw_code(env, "EINVAL", "tap name is too long: interface names have at most 15 bytes");
+    return NULL;
+  }
+  uint32_t mtu, max_frames;
+  if (!get_uint32_arg(env, argv[1], "mtu", MIN_MTU, MAX_MTU, &mtu)) return NULL;
+  if (!get_uint32_arg(env, argv[2], "maxFrames", 1, MAX_BATCH_FRAMES, &max_frames)) return NULL;
+
+#ifndef __linux__
+  (void)mtu;
+  (void)max_frames;
+  throw_code(env, "ENOSYS", "TAP devices are only supported on Linux");
+  return NULL;
+#else
+  /* One spare byte beyond the largest valid frame, so a longer frame (which read() silently
+   * truncates to the slot) is always recognisable by its length; rounded to a cache line so
+   * every frame starts aligned. */
+  uint32_t frame_slot = (mtu + FRAME_OVERHEAD + 1u + 63u) & ~63u;
+
+  char actual_name[IFNAMSIZ];
+  int fd = -1;
+  int err = open_tap(name, actual_name, &fd);
+  if (err < 0) {
+    char message[160];
+    snprintf(message, sizeof message, "cannot open /dev/net/tun: %s%s", strerror(-err),
+             -err == ENOENT ? " (is the tun module loaded?)" : "");
+    throw_system_error(env, -err, "open", message);
+    return NULL;
+  }
+  if (err > 0) {
+    char message[256];
+    snprintf(message, sizeof message, "cannot attach to tap device '%s' (TUNSETIFF): %s%s", name, strerror(err),
+             tunsetiff_hint(err));
+    throw_system_error(env, err, "ioctl", message);
+    return NULL;
+  }
+
+  tap_device* t = calloc(1, sizeof *t);
+  if (t == NULL) {
+    close(fd);
+    throw_system_error(env, ENOMEM, "malloc", "cannot allocate the tap device state");
+    return NULL;
+  }
+  t->magic = TAP_MAGIC;
+  t->env = env;
+  t->fd = fd;
+  t->frame_slot = frame_slot;
+  t->max_frames = max_frames;
+  memcpy(t->name, actual_name, IFNAMSIZ);
+
+  /* All JavaScript-side allocations first: failing here needs no libuv cleanup. */
+  napi_value frames_buffer, lengths_buffer, lengths_array, resource_name;
+  void* frames_data = NULL;
+  void* lengths_data = NULL;
+  bool ok = napi_create_arraybuffer(env, (size_t)frame_slot * max_frames, &frames_data, &frames_buffer) == napi_ok &&
+            napi_create_arraybuffer(env, (size_t)max_frames * sizeof(int32_t), &lengths_data, &lengths_buffer) ==
+                napi_ok &&
+            napi_create_typedarray(env, napi_int32_array, max_frames, lengths_buffer, 0, &lengths_array) == napi_ok &&
+            napi_create_reference(env, frames_buffer, 1, &t->frames_ref) == napi_ok &&
+            napi_create_reference(env, lengths_buffer, 1, &t->lengths_ref) == napi_ok &&
+            napi_create_string_utf8(env, "pstack:tap", NAPI_AUTO_LENGTH, &resource_name) == napi_ok &&
+            napi_async_init(env, NULL, resource_name, &t->async_context) == napi_ok;
+  if (!ok) {
+    delete_ref(env, &t->frames_ref);
+    delete_ref(env, &t->lengths_ref);
+    close(fd);
+    free(t);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) throw_system_error(env, ENOMEM, "malloc", "cannot allocate the tap receive buffers");
+    return NULL;
+  }
+  t->frames = frames_data;
+  t->lengths = lengths_data;
+
+  uv_loop_t* loop = NULL;
+  int uv_status = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, &t->poll, fd) : UV_EINVAL;
+  if (uv_status < 0) {
+    delete_ref(env, &t->frames_ref);
+    delete_ref(env, &t->lengths_ref);
+    napi_async_destroy(env, t->async_context);
+    close(fd);
+    free(t);
+    throw_system_error(env, -uv_status, "uv_poll_init", "cannot watch the tap file descriptor");
+    return NULL;
+  }
+  t->poll.data = t;
+  /* From here on the poll handle exists, so every failure goes through start_close. */
+  napi_add_async_cleanup_hook(env, on_env_cleanup, t, &t->cleanup_hook);
+
+  napi_value handle;
+  if (napi_create_external(env, t, on_js_release, NULL, &handle) != napi_ok) {
+    t->js_released = true;
+    start_close(t);
+    throw_system_error(env, ENOMEM, "malloc", "cannot create the tap handle");
+    return NULL;
+  }
+
+  napi_value result, fd_value, name_value, slot_value, max_value;
+  napi_create_object(env, &result);
+  napi_create_int32(env, fd, &fd_value);
+  napi_create_string_utf8(env, actual_name, NAPI_AUTO_LENGTH, &name_value);
+  napi_create_uint32(env, frame_slot, &slot_value);
+  napi_create_uint32(env, max_frames, &max_value);
+  napi_set_named_property(env, result, "handle", handle);
+  napi_set_named_property(env, result, "fd", fd_value);
+  napi_set_named_property(env, result, "name", name_value);
+  napi_set_named_property(env, result, "frames", frames_buffer);
+  napi_set_named_property(env, result, "lengths", lengths_array);
+  napi_set_named_property(env, result, "frameSlot", slot_value);
+  napi_set_named_property(env, result, "maxFrames", max_value);
+  return result;
+#endif
+}
+
+static bool is_function(napi_env env, napi_value value) {
+  napi_valuetype type;
+  return napi_typeof(env, value, &type) == napi_ok && type == napi_function;
+}
+
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "start(handle, onBatch, onError) needs 3 arguments");
+    return NULL;
+  }
+  tap_device* t = get_tap(env, argv[0]);
+  if (t == NULL) return NULL;
+  if (!is_function(env, argv[1]) || !is_function(env, argv[2])) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "onBatch and onError must be functions");
+    return NULL;
+  }
+  if (t->closing) {
+    throw_code(env, "EBADF", "tap device is closed");
+    return NULL;
+  }
+  delete_ref(env, &t->on_batch_ref);
+  delete_ref(env, &t->on_error_ref);
+  napi_create_reference(env, argv[1], 1, &t->on_batch_ref);
+  napi_create_reference(env, argv[2], 1, &t->on_error_ref);
+#ifdef __linux__
+  if (!t->polling) {
+    int status = uv_poll_start(&t->poll, UV_READABLE, on_readable);
+    if (status < 0) {
+      throw_system_error(env, -status, "uv_poll_start", "cannot watch the tap file descriptor");
+      return NULL;
+    }
+    t->polling = true;
+  }
+#endif
+  return undefined_value(env);
+}
+
+static ssize_t write_frame(int fd, const uint8_t* data, size_t length) {
+#ifdef __linux__
+  ssize_t n;
+  do {
+    n = write(fd, data, length);
+  } while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : n;
+#else
+  (void)fd;
+  (void)data;
+  (void)length;
+  return -ENOSYS;
+#endif
+}
+
+static napi_value js_write(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "write(handle, frame) needs 2 arguments");
+    return NULL;
+  }
+  tap_device* t = get_tap(env, argv[0]);
+  if (t == NULL) return NULL;
+  uint8_t* data;
+  size_t length;
+  if (!get_bytes(env, argv[1], &data, &length)) return NULL;
+  ssize_t written = t->fd >= 0 ? write_frame(t->fd, data, length) : -EBADF;
+  napi_value result;
+  napi_create_int64(env, (int64_t)written, &result);
+  return result;
+}
+
+/* Writes frames[start..end) and stops at the first failed write, returning its index (or end),
+ * so the caller knows exactly which frames went out and can skip the failed one. */
+static napi_value js_write_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "writeBatch(handle, frames, start, end) needs 4 arguments");
+    return NULL;
+  }
+  tap_device* t = get_tap(env, argv[0]);
+  if (t == NULL) return NULL;
+  bool is_array = false;
+  uint32_t length = 0, start = 0, end = 0;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "frames must be an array of Uint8Array");
+    return NULL;
+  }
+  napi_get_array_length(env, argv[1], &length);
+  if (!get_uint32_arg(env, argv[2], "start", 0, UINT32_MAX, &start)) return NULL;
+  if (!get_uint32_arg(env, argv[3], "end", 0, UINT32_MAX, &end)) return NULL;
+  if (end > length) end = length;
+
+  uint32_t i = start;
+  for (; i < end; i++) {
+    /* A scope per frame keeps a large batch from piling up handles. */
+    napi_handle_scope scope;
+    napi_open_handle_scope(env, &scope);
+    napi_value element;
+    uint8_t* data;
+    size_t frame_length;
+    bool ok = napi_get_element(env, argv[1], i, &element) == napi_ok && get_bytes(env, element, &data, &frame_length);
+    bool written = ok && t->fd >= 0 && write_frame(t->fd, data, frame_length) >= 0;
+    napi_close_handle_scope(env, scope);
+    if (!ok) return NULL; /* TypeError pending */
+    if (!written) break;
+  }
+  napi_value result;
+  napi_create_uint32(env, i, &result);
+  return result;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  tap_device* t = argc >= 1 ? get_tap(env, argv[0]) : NULL;
+  if (t == NULL) {
+    if (argc < 1) napi_throw_type_error(env, "ERR_MISSING_ARGS", "close(handle) needs 1 argument");
+    return NULL;
+  }
+  start_close(t);
+  return undefined_value(env);
+}
+
+static napi_value set_ref(napi_env env, napi_callback_info info, bool ref) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  tap_device* t = argc >= 1 ? get_tap(env, argv[0]) : NULL;
+  if (t == NULL) {
+    if (argc < 1) napi_throw_type_error(env, "ERR_MISSING_ARGS", "ref/unref(handle) needs 1 argument");
+    return NULL;
+  }
+  if (!t->closing) {
+    if (ref) {
+      uv_ref((uv_handle_t*)&t->poll);
+    } else {
+      uv_unref((uv_handle_t*)&t->poll);
+    }
+  }
+  return undefined_value(env);
+}
+
+static napi_value js_ref(napi_env env, napi_callback_info info) { return set_ref(env, info, true); }
+static napi_value js_unref(napi_env env, napi_callback_info info) { return set_ref(env, info, false); }
+
+static void set_number(napi_env env, napi_value object, const char* key, double value) {
+  napi_value number;
+  napi_create_double(env, value, &number);
+  napi_set_named_property(env, object, key, number);
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  tap_device* t = argc >= 1 ? get_tap(env, argv[0]) : NULL;
+  if (t == NULL) {
+    if (argc < 1) napi_throw_type_error(env, "ERR_MISSING_ARGS", "stats(handle) needs 1 argument");
+    return NULL;
+  }
+  napi_value result;
+  napi_create_object(env, &result);
+  set_number(env, result, "wakeups", t->wakeups);
+  set_number(env, result, "framesRead", t->frames_read);
+  set_number(env, result, "fullBatches", t->full_batches);
+  set_number(env, result, "callbackErrors", t->callback_errors);
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor functions[] = {
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"start", NULL, js_start, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"write", NULL, js_write, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
+  return exports;
+}

@@ -1,0 +1,163 @@
+/**
+ * `pstack server`: run the stack on one or more TAP devices until Ctrl-C, answering ARP and
+ * ping (and the services registered in services.ts), logging events and, at debug level,
+ * every frame dissected layer by layer.
+ */
+
+import { parseArgs } from 'node:util';
+import { parseCidr, parseIpv4, parseMac, ipv4ToString, macToString, type Ipv4Cidr } from '../wire/addr.js';
+import { DEFAULT_TAP_MAC } from '../link/tap.js';
+import { createLogger, parseLogLevel } from '../observe/log.js';
+import { UsageError } from './errors.js';
+import { startHost, cidrToString, detailLines, type TapSpec } from './host.js';
+import { startServices } from './services.js';
+
+export const SERVER_USAGE = `usage: pstack server [options]
+  --tap NAME          TAP device to open (default tap0; repeat with --addr for more interfaces)
+  --addr CIDR         pstack's address on the matching --tap (default 192.0.2.2/24)
+  --host-addr CIDR    address given to the kernel's side of the matching --tap
+                      (default: the first host address of the network, 192.0.2.1/24; "none" to skip)
+  --gateway IP        default gateway (default 192.0.2.1; "none" for no default route)
+  --mac MAC           pstack's MAC on the first tap (default 00:00:5e:00:53:01; later taps count up)
+  --mtu N             MTU of the taps (default 1500)
+  --forward           route packets between the taps (act as a router)
+  --log-level LEVEL   error | warn | info | debug | trace (default info; debug dissects every packet)
+  --pcap FILE         write every frame in and out to FILE (libpcap, opens in Wireshark)
+  -h, --help          show this help`;
+
+export interface ServerConfig {
+  taps: TapSpec[];
+  gateway: number | null;
+  mtu: number;
+  forwarding: boolean;
+  pcapPath: string | null;
+  logLevel: ReturnType<typeof parseLogLevel> & string;
+}
+
+export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        tap: { type: 'string', multiple: true },
+        addr: { type: 'string', multiple: true },
+        'host-addr': { type: 'string', multiple: true },
+        gateway: { type: 'string' },
+        mac: { type: 'string' },
+        mtu: { type: 'string' },
+        forward: { type: 'boolean' },
+        'log-level': { type: 'string' },
+        pcap: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const tapNames = v.tap ?? ['tap0'];
+  const addrTexts = v.addr ?? ['192.0.2.2/24'];
+  if (addrTexts.length !== tapNames.length) throw new UsageError(`give one --addr for each --tap (${tapNames.length} taps, ${addrTexts.length} addresses)`);
+  const hostAddrTexts = v['host-addr'] ?? [];
+  if (hostAddrTexts.length > tapNames.length) throw new UsageError('more --host-addr than --tap');
+  const baseMac = v.mac !== undefined ? parseMac(v.mac) : DEFAULT_TAP_MAC;
+  if (baseMac === null) throw new UsageError(`invalid --mac ${JSON.stringify(v.mac)}: expected six hex bytes like 00:00:5e:00:53:01`);
+  const taps: TapSpec[] = tapNames.map((name, i) => {
+    if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,14}$/.test(name)) throw new UsageError(`invalid --tap ${JSON.stringify(name)}: an interface name of 1 to 15 letters, digits, '-', '_' or '.'`);
+    const addr = parseCidr(addrTexts[i]!);
+    if (addr === null || addr.prefixLength === 0 || addr.prefixLength > 30) throw new UsageError(`invalid --addr ${JSON.stringify(addrTexts[i])}: expected an address with a prefix length from 1 to 30, like 192.0.2.2/24`);
+    let hostAddr: Ipv4Cidr | null;
+    const hostText = hostAddrTexts[i];
+    if (hostText === 'none') hostAddr = null;
+    else if (hostText !== undefined) {
+      hostAddr = parseCidr(hostText);
+      if (hostAddr === null) throw new UsageError(`invalid --host-addr ${JSON.stringify(hostText)}: expected an address with a prefix length, like 192.0.2.1/24`);
+    } else hostAddr = defaultHostAddr(addr);
+    const mac = baseMac.slice();
+    mac[5] = (mac[5]! + i) & 0xff;
+    return { name, addr, hostAddr, mac };
+  });
+  if (new Set(tapNames).size !== tapNames.length) throw new UsageError('each --tap must be named once');
+  let gateway: number | null;
+  if (v.gateway === 'none') gateway = null;
+  else if (v.gateway !== undefined) {
+    gateway = parseIpv4(v.gateway);
+    if (gateway === null) throw new UsageError(`invalid --gateway ${JSON.stringify(v.gateway)}: expected an IPv4 address like 192.0.2.1`);
+  } else gateway = v.tap === undefined && v.addr === undefined ? parseIpv4('192.0.2.1')! : taps[0]!.hostAddr?.address ?? null;
+  const mtu = v.mtu !== undefined ? Number(v.mtu) : 1500;
+  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw new UsageError(`invalid --mtu ${JSON.stringify(v.mtu)}: expected a whole number from 576 to 65535`);
+  const logLevel = parseLogLevel(v['log-level'] ?? 'info');
+  if (logLevel === null || logLevel === 'silent') throw new UsageError(`invalid --log-level ${JSON.stringify(v['log-level'])}: expected error, warn, info, debug or trace`);
+  return { taps, gateway, mtu, forwarding: v.forward ?? false, pcapPath: v.pcap ?? null, logLevel };
+}
+
+/** The first host address of the network, or the second if pstack took the first. */
+function defaultHostAddr(addr: Ipv4Cidr): Ipv4Cidr {
+  const mask = addr.prefixLength === 0 ? 0 : (0xffffffff << (32 - addr.prefixLength)) >>> 0;
+  const network = (addr.address & mask) >>> 0;
+  const first = (network + 1) >>> 0;
+  return { address: first === addr.address ? (network + 2) >>> 0 : first, prefixLength: addr.prefixLength };
+}
+
+export async function runServer(argv: string[]): Promise<number> {
+  const config = parseServerArgs(argv);
+  if (config === 'help') {
+    process.stdout.write(SERVER_USAGE + '\n');
+    return 0;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  const host = await startHost({
+    taps: config.taps,
+    gateway: config.gateway,
+    mtu: config.mtu,
+    forwarding: config.forwarding,
+    pcapPath: config.pcapPath,
+    logger,
+  });
+  const services = startServices(host.stack, logger);
+  const first = config.taps[0]!;
+  logger.info('pstack server started',
+    ...detailLines({
+      interfaces: config.taps.map((t) => `${t.name} ${cidrToString(t.addr)} ${macToString(t.mac)}`).join(', '),
+      gateway: config.gateway !== null ? ipv4ToString(config.gateway) : 'none',
+      forwarding: config.forwarding ? 'on' : 'off',
+      services: services.describe(),
+      try: `ping ${ipv4ToString(first.addr.address)}`,
+    }));
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`${signal} received, shutting down`);
+      services.close();
+      host.close();
+      const c = host.stack.counters.toJSON();
+      const drops = c.drops as Record<string, number>;
+      logger.info('counters',
+        ...detailLines({
+          'frames in/out': `${c.framesIn} / ${c.framesOut}`,
+          'arp in/out': `${c.arpIn} / ${c.arpOut}`,
+          'ip in/out': `${c.ipIn} / ${c.ipOut}`,
+          'icmp in/out': `${c.icmpIn} / ${c.icmpOut}`,
+          'udp in/out': `${c.udpIn} / ${c.udpOut}`,
+          'tcp in/out': `${c.tcpIn} / ${c.tcpOut}`,
+          'internal errors': `${c.internalErrors}`,
+        }),
+        ...Object.entries(drops).map(([k, n]) => `drop ${k}: ${n}`));
+      if (host.pcap !== null) logger.info('capture written', `file: ${config.pcapPath} (${host.pcap.packets} frames)`);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(0);
+    };
+    const onInt = () => stop('SIGINT');
+    const onTerm = () => stop('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+  });
+}

@@ -1,0 +1,297 @@
+/**
+ * A Linux TAP device, read and written through the small native addon in native/tap.c.
+ *
+ * The addon drains every waiting frame into one shared buffer per event-loop wakeup and calls
+ * back once per batch; this class turns that batch into `receiveFrame` calls followed by one
+ * `endBatch`. Host-side setup (link up, addresses) is not done here: see host-link.ts.
+ */
+
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { type Device, type DeviceCounters, type FrameReceiver, newDeviceCounters } from './device.js';
+
+/** Our own stack's MAC by default: 00:00:5e:00:53:01, from the range RFC 7042 reserves for documentation. */
+export const DEFAULT_TAP_MAC: Uint8Array = Uint8Array.of(0x00, 0x00, 0x5e, 0x00, 0x53, 0x01);
+
+/** Frames read per wakeup at most; the poll is level-triggered, so the rest wait one loop turn. */
+export const DEFAULT_BATCH_FRAMES = 256;
+
+/** Ethernet header plus one VLAN tag. */
+const ETHERNET_OVERHEAD = 14 + 4;
+
+export interface TapOpenOptions {
+  /** Interface name, at most 15 bytes; created if absent. */
+  name: string;
+  /** Largest IP packet (default 1500). Sizes the receive slots; does not change the host side. */
+  mtu?: number;
+  /** Our stack's MAC (default {@link DEFAULT_TAP_MAC}); the kernel's side of the tap has its own. */
+  mac?: Uint8Array;
+  /** Frames read per wakeup at most (default 256, max 4096). */
+  batchFrames?: number;
+  /**
+   * Told about receive-side failures that are not thrown anywhere: an exception from the
+   * receiver (also counted in `receiveErrors`) and a fatal read error, after which the device
+   * receives nothing more. Default: a process warning for the first receiver exception and
+   * for every fatal error.
+   */
+  onError?: (error: unknown) => void;
+}
+
+export interface TapStats {
+  /** Times the event loop found the fd readable. */
+  wakeups: number;
+  framesRead: number;
+  /** Wakeups that hit the batch limit (frames were left waiting for the next turn). */
+  fullBatches: number;
+  /** Exceptions that escaped even the error callback (should stay 0). */
+  callbackErrors: number;
+}
+
+/** The addon's JavaScript surface; see the header comment of native/tap.c. */
+interface NativeTap {
+  open(name: string, mtu: number, maxFrames: number): NativeTapOpenResult;
+  start(handle: NativeHandle, onBatch: (count: number) => void, onError: (error: unknown) => void): void;
+  write(handle: NativeHandle, frame: Uint8Array): number;
+  /** Writes frames[start..end), stopping at the first failure; returns its index, or end. */
+  writeBatch(handle: NativeHandle, frames: readonly Uint8Array[], start: number, end: number): number;
+  close(handle: NativeHandle): void;
+  ref(handle: NativeHandle): void;
+  unref(handle: NativeHandle): void;
+  stats(handle: NativeHandle): TapStats;
+}
+
+declare const nativeHandleBrand: unique symbol;
+type NativeHandle = { readonly [nativeHandleBrand]: true };
+
+interface NativeTapOpenResult {
+  handle: NativeHandle;
+  fd: number;
+  name: string;
+  frames: ArrayBuffer;
+  lengths: Int32Array;
+  frameSlot: number;
+  maxFrames: number;
+}
+
+/** dist/src/link/tap.js and src/link/tap.ts are both three levels below the package root. */
+export const TAP_ADDON_PATH = fileURLToPath(new URL('../../../build/Release/pstack_tap.node', import.meta.url));
+
+let nativeTap: NativeTap | null = null;
+
+/** Loaded on first use so that importing pstack never requires the addon (loopback-only use, tests). */
+function loadNativeTap(): NativeTap {
+  if (nativeTap !== null) return nativeTap;
+  try {
+    nativeTap = createRequire(import.meta.url)(TAP_ADDON_PATH) as NativeTap;
+  } catch (cause) {
+    throw new Error(`native addon not built: run npm install (expected ${TAP_ADDON_PATH})`, { cause });
+  }
+  return nativeTap;
+}
+
+/** True when the TAP addon can be loaded (it may still fail to open a device without privileges). */
+export function tapAddonAvailable(): boolean {
+  try {
+    loadNativeTap();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class TapDevice implements Device {
+  /** The name the kernel gave the interface (the requested one, or e.g. "tap0" for a pattern). */
+  readonly name: string;
+  /** The tap's file descriptor, for diagnostics only; the device owns it. */
+  readonly fd: number;
+
+  readonly type = 'ethernet' as const;
+  readonly counters: DeviceCounters = newDeviceCounters();
+  /** Exceptions thrown by the receiver (per frame or in endBatch); each is caught and skipped. */
+  receiveErrors = 0;
+  lastReceiveError: unknown = undefined;
+  /** Frames longer than mtu + Ethernet header + VLAN tag; dropped since they may be truncated. */
+  oversizeFrames = 0;
+  /** Set once a fatal read error stopped reception. */
+  failure: Error | null = null;
+
+  private receiver: FrameReceiver | null = null;
+  private closed = false;
+  private readonly handle: NativeHandle;
+  private readonly frames: ArrayBuffer;
+  private readonly lengths: Int32Array;
+  private readonly frameSlot: number;
+  private readonly maxFrameLength: number;
+  /**
+   * One cached view per slot: bulk traffic repeats the same frame length, so the view of the
+   * previous batch can usually be reused instead of allocating a new one per frame.
+   */
+  private readonly slotViews: (Uint8Array | undefined)[];
+  private readonly onError: (error: unknown) => void;
+  private warnedReceiveError = false;
+
+  private constructor(
+    private readonly native: NativeTap,
+    opened: NativeTapOpenResult,
+    readonly mtu: number,
+    readonly mac: Uint8Array,
+    onError: ((error: unknown) => void) | undefined,
+  ) {
+    this.name = opened.name;
+    this.fd = opened.fd;
+    this.handle = opened.handle;
+    this.frames = opened.frames;
+    this.lengths = opened.lengths;
+    this.frameSlot = opened.frameSlot;
+    this.maxFrameLength = mtu + ETHERNET_OVERHEAD;
+    this.slotViews = new Array<Uint8Array | undefined>(opened.maxFrames).fill(undefined);
+    this.onError = onError ?? ((error) => this.defaultOnError(error));
+  }
+
+  /** Creates (or attaches to) the tap. Throws Errors with `code` such as EPERM, ENOENT, EBUSY. */
+  static open(opts: TapOpenOptions): TapDevice {
+    const mtu = opts.mtu ?? 1500;
+    const mac = opts.mac ?? DEFAULT_TAP_MAC;
+    if (mac.length !== 6) throw new RangeError(`mac must be 6 bytes, got ${mac.length}`);
+    const native = loadNativeTap();
+    const opened = native.open(opts.name, mtu, opts.batchFrames ?? DEFAULT_BATCH_FRAMES);
+    return new TapDevice(native, opened, mtu, Uint8Array.from(mac), opts.onError);
+  }
+
+  /** Starts delivery; calling it again switches to another receiver. */
+  open(receiver: FrameReceiver): void {
+    if (this.closed) throw new Error(`tap device ${this.name} is closed`);
+    const first = this.receiver === null;
+    this.receiver = receiver;
+    if (first) this.native.start(this.handle, this.onBatch, this.onNativeError);
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closed) {
+      this.counters.sendErrors++;
+      return;
+    }
+    if (this.native.write(this.handle, frame) < 0) {
+      this.counters.sendErrors++;
+      return;
+    }
+    this.counters.framesOut++;
+    this.counters.bytesOut += frame.length;
+  }
+
+  sendBatch(frames: readonly Uint8Array[], count: number = frames.length): void {
+    const end = Math.min(count, frames.length);
+    const counters = this.counters;
+    if (this.closed) {
+      counters.sendErrors += end;
+      return;
+    }
+    let start = 0;
+    while (start < end) {
+      const stop = this.native.writeBatch(this.handle, frames, start, end);
+      counters.framesOut += stop - start;
+      for (let i = start; i < stop; i++) counters.bytesOut += frames[i]!.length;
+      if (stop >= end) break;
+      counters.sendErrors++;
+      start = stop + 1;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.receiver = null;
+    this.native.close(this.handle);
+  }
+
+  /** Let the process exit even while the device is open (like socket.unref()). */
+  unref(): void {
+    this.native.unref(this.handle);
+  }
+
+  ref(): void {
+    this.native.ref(this.handle);
+  }
+
+  stats(): TapStats {
+    return this.native.stats(this.handle);
+  }
+
+  private readonly onBatch = (count: number): void => {
+    const lengths = this.lengths;
+    const counters = this.counters;
+    for (let i = 0; i < count; i++) {
+      // The receiver may close the device (or switch receivers) in the middle of a batch.
+      const receiver = this.receiver;
+      if (receiver === null) return;
+      const length = lengths[i]!;
+      if (length > this.maxFrameLength) {
+        this.oversizeFrames++;
+        continue;
+      }
+      counters.framesIn++;
+      counters.bytesIn += length;
+      try {
+        receiver.receiveFrame(this, this.frameView(i, length));
+      } catch (error) {
+        this.receiveFailed(error);
+      }
+    }
+    const receiver = this.receiver;
+    if (receiver === null) return;
+    try {
+      receiver.endBatch(this);
+    } catch (error) {
+      this.receiveFailed(error);
+    }
+  };
+
+  private frameView(slot: number, length: number): Uint8Array {
+    let view = this.slotViews[slot];
+    if (view === undefined || view.length !== length) {
+      view = new Uint8Array(this.frames, slot * this.frameSlot, length);
+      this.slotViews[slot] = view;
+    }
+    return view;
+  }
+
+  private receiveFailed(error: unknown): void {
+    this.receiveErrors++;
+    this.lastReceiveError = error;
+    this.safeReport(error);
+  }
+
+  /** Called by the addon for read/poll failures and for exceptions that escaped onBatch. */
+  private readonly onNativeError = (error: unknown): void => {
+    if (error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string') {
+      this.failure = error;
+    } else {
+      this.receiveErrors++;
+      this.lastReceiveError = error;
+    }
+    this.safeReport(error);
+  };
+
+  private safeReport(error: unknown): void {
+    try {
+      this.onError(error);
+    } catch {
+      // The error hook runs on the receive path, where a throw has nowhere sensible to go.
+    }
+  }
+
+  private defaultOnError(error: unknown): void {
+    const fatal = error === this.failure;
+    if (!fatal) {
+      if (this.warnedReceiveError) return;
+      this.warnedReceiveError = true;
+    }
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.emitWarning(
+      fatal
+        ? `tap ${this.name}: ${detail}`
+        : `tap ${this.name}: receiver threw (later ones are only counted in receiveErrors): ${detail}`,
+      { code: fatal ? 'PSTACK_TAP_FAILED' : 'PSTACK_TAP_RECEIVER_ERROR' },
+    );
+  }
+}

@@ -1,0 +1,665 @@
+/**
+ * Frames decoded layer by layer into the old pstack's log blocks, and a one-line
+ * tcpdump-like summary.
+ *
+ * Differences from the old pstack, on purpose:
+ * - The IP payload is the bytes after the whole header (options included); the old log
+ *   started 5 bytes into the header.
+ * - Checksums carry a verdict, "(ok)" or "(bad, expected 0x....)", whenever they can be
+ *   checked; IP flags are spelled out; IP and TCP options are decoded.
+ * - ARP's "protocol Type" is "protocol type", with the number, like the Ethernet type.
+ *
+ * Nothing here throws, whatever the bytes: lengths are clamped to the buffer, every header
+ * is length-checked before its fields are read, and a layer that cannot be decoded yields a
+ * block with a "malformed: <reason>" line (and its `malformed` field set) after which the
+ * frame's dissection stops. dissectFrame and summarizeFrame also catch as a last resort.
+ *
+ * This is debug output: callers guard it with `log.enabled('debug')`, so none of the string
+ * building here runs on the data path when debug logging is off.
+ */
+
+import { ipv4ToString, macToString, readIpv4 } from '../wire/addr.js';
+import { ARP_HTYPE_ETHERNET, ARP_PTYPE_IPV4, arpOpName } from '../wire/arp.js';
+import { fold16, pseudoHeaderSum, sum16 } from '../wire/checksum.js';
+import { ETHERNET_HEADER_LENGTH, EtherType, EthernetFrame, etherTypeName } from '../wire/ethernet.js';
+import { ICMP_HEADER_LENGTH, IcmpPacket, icmpCodeName, icmpTypeName, isIcmpError } from '../wire/icmp.js';
+import { Ipv4OptionType, ipv4OptionName, walkIpv4Options, type Ipv4Option } from '../wire/ipv4-options.js';
+import { IPV4_MIN_HEADER, IpProtocol, Ipv4Packet, ipProtocolName } from '../wire/ipv4.js';
+import { listTcpOptions, type TcpOption } from '../wire/tcp-options.js';
+import { TCP_MIN_HEADER, TcpFlag, TcpSegment, tcpFlagsPicture, tcpFlagsShort } from '../wire/tcp.js';
+import { UDP_HEADER_LENGTH, UdpDatagram } from '../wire/udp.js';
+import { hexByteLines } from './hexdump.js';
+
+export type Direction = 'incoming' | 'outgoing';
+/** What the first byte of a frame is: an Ethernet header (TAP) or an IPv4 header (loopback, raw). */
+export type LinkType = 'ethernet' | 'ip';
+
+/** One log entry's worth: the title and its detail lines, one string per physical line. */
+export interface DissectionBlock {
+  title: string;
+  lines: string[];
+  /** Set when this layer could not be decoded; dissection stops after this block. */
+  malformed?: string;
+}
+
+export interface DissectOptions {
+  /**
+   * Show at most this many bytes of each payload field, then say how many were left out.
+   * Default: all of them, as the old pstack did.
+   */
+  maxHexBytes?: number;
+}
+
+/** What a transport dissector needs from the IP header around it to check a checksum. */
+export interface TransportContext {
+  src: number;
+  dst: number;
+  /**
+   * The datagram is a first fragment (more follow), so the checksum covers bytes that are
+   * not here and cannot be checked.
+   */
+  fragment?: boolean;
+}
+
+const ETHERNET_LABEL_WIDTH = 9; // "payload: "
+const ARP_LABEL_WIDTH = 25; // "sender hardware address: "
+const IP_LABEL_WIDTH = 21; // "destination address: "
+const L4_LABEL_WIDTH = 10; // "checksum: " (ICMP, UDP, TCP)
+const ARP_FIXED_HEADER = 8;
+
+function field(width: number, name: string, value: string): string {
+  return (name + ':').padEnd(width) + value;
+}
+
+function hex(n: number, digits: number): string {
+  return '0x' + n.toString(16).padStart(digits, '0');
+}
+
+/** Clamp a caller's (offset, length) to what buf really holds, so no reader goes past its end. */
+function available(buf: Uint8Array, offset: number, length: number): number {
+  if (!Number.isInteger(offset) || offset < 0 || offset > buf.length) return 0;
+  if (!Number.isFinite(length) || length <= 0) return 0;
+  return Math.min(Math.floor(length), buf.length - offset);
+}
+
+function validOffset(buf: Uint8Array, offset: number): number {
+  return Number.isInteger(offset) && offset >= 0 && offset <= buf.length ? offset : buf.length;
+}
+
+/** A payload field: label, hex lines aligned under the first byte, "-" when empty. */
+function pushHexField(
+  lines: string[], width: number, name: string,
+  buf: Uint8Array, offset: number, length: number, options: DissectOptions,
+): void {
+  const label = (name + ':').padEnd(width);
+  if (length <= 0) {
+    lines.push(label + '-');
+    return;
+  }
+  const limit = options.maxHexBytes ?? Infinity;
+  const shown = Math.min(length, Math.max(0, limit));
+  const hexLines = hexByteLines(buf, offset, shown);
+  const indent = ' '.repeat(width);
+  for (let i = 0; i < hexLines.length; i++) lines.push((i === 0 ? label : indent) + hexLines[i]);
+  if (shown < length) lines.push((shown === 0 ? label : indent) + `... ${length - shown} more bytes`);
+}
+
+function malformedBlock(title: string, lines: string[], reason: string): DissectionBlock {
+  lines.push('malformed: ' + reason);
+  return { title, lines, malformed: reason };
+}
+
+/** Verdict for a one's-complement checksum whose full sum (field included) is `sum`. */
+function checksumVerdict(fieldValue: number, sum: number): string {
+  if (fold16(sum) === 0xffff) return `${hex(fieldValue, 4)} (ok)`;
+  // The sum includes the field itself; the value that would have made it verify is the
+  // complement of the sum of everything else.
+  const expected = ~fold16(sum - fieldValue) & 0xffff;
+  return `${hex(fieldValue, 4)} (bad, expected ${hex(expected, 4)})`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Ethernet
+
+export function dissectEthernet(
+  direction: Direction, buf: Uint8Array, offset: number, length: number, options: DissectOptions = {},
+): DissectionBlock {
+  const len = available(buf, offset, length);
+  const title = `${direction} ethernet frame (${len} bytes)`;
+  const lines: string[] = [];
+  if (len < ETHERNET_HEADER_LENGTH) {
+    return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${ETHERNET_HEADER_LENGTH})`);
+  }
+  const eth = new EthernetFrame(buf, offset, len);
+  const type = eth.etherType;
+  // Values up to 1500 are an 802.3 length, not a type; 1536 and up are EtherTypes.
+  const typeText = type <= 1500 ? `802.3 length ${type} (${hex(type, 4)})` : `${etherTypeName(type)} (${hex(type, 4)})`;
+  lines.push(field(ETHERNET_LABEL_WIDTH, 'type', typeText));
+  lines.push(field(ETHERNET_LABEL_WIDTH, 'dst', eth.dstString()));
+  lines.push(field(ETHERNET_LABEL_WIDTH, 'src', eth.srcString()));
+  pushHexField(lines, ETHERNET_LABEL_WIDTH, 'payload', buf, eth.payloadOffset, eth.payloadLength, options);
+  return { title, lines };
+}
+
+// ---------------------------------------------------------------------------------------
+// ARP
+
+/** An address of any length: MAC or dotted quad when the length says so, else hex bytes. */
+function arpAddress(buf: Uint8Array, offset: number, size: number, kind: 'hardware' | 'protocol'): string {
+  if (kind === 'hardware' && size === 6) return macToString(buf, offset);
+  if (kind === 'protocol' && size === 4) return ipv4ToString(readIpv4(buf, offset));
+  if (size === 0) return '-';
+  const parts: string[] = [];
+  for (let i = 0; i < size; i++) parts.push(buf[offset + i]!.toString(16).padStart(2, '0'));
+  return parts.join(':');
+}
+
+export function dissectArp(
+  direction: Direction, buf: Uint8Array, offset: number, length: number, _options: DissectOptions = {},
+): DissectionBlock {
+  const len = available(buf, offset, length);
+  const title = `${direction} arp packet`;
+  const lines: string[] = [];
+  const f = (name: string, value: string) => lines.push(field(ARP_LABEL_WIDTH, name, value));
+  if (len < ARP_FIXED_HEADER) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${ARP_FIXED_HEADER})`);
+  const b = buf, o = offset;
+  const htype = (b[o]! << 8) | b[o + 1]!;
+  const ptype = (b[o + 2]! << 8) | b[o + 3]!;
+  const hlen = b[o + 4]!;
+  const plen = b[o + 5]!;
+  const op = (b[o + 6]! << 8) | b[o + 7]!;
+  f('hardware type', htype === ARP_HTYPE_ETHERNET ? 'Ethernet (10Mb)' : `unknown (${htype})`);
+  f('protocol type', `${ptype === ARP_PTYPE_IPV4 ? 'IPv4' : etherTypeName(ptype)} (${hex(ptype, 4)})`);
+  f('hardware address length', String(hlen));
+  f('protocol address length', String(plen));
+  f('opcode', `${arpOpName(op)} (${op})`);
+  // The address lengths come from the packet, so the layout is general (RFC 826); the stack
+  // itself only answers Ethernet/IPv4, but showing what arrived is what a debug log is for.
+  const needed = ARP_FIXED_HEADER + 2 * hlen + 2 * plen;
+  if (len < needed) return malformedBlock(title, lines, `too-short (${len} bytes, addresses need ${needed})`);
+  let p = o + ARP_FIXED_HEADER;
+  f('sender hardware address', arpAddress(b, p, hlen, 'hardware')); p += hlen;
+  f('sender protocol address', arpAddress(b, p, plen, 'protocol')); p += plen;
+  f('target hardware address', arpAddress(b, p, hlen, 'hardware')); p += hlen;
+  // Bytes after the addresses are Ethernet padding: the frame block's payload shows them.
+  f('target protocol address', arpAddress(b, p, plen, 'protocol'));
+  return { title, lines };
+}
+
+// ---------------------------------------------------------------------------------------
+// IPv4
+
+const ECN_NAMES = ['Not-ECT', 'ECT(1)', 'ECT(0)', 'CE'];
+
+function tosText(tos: number): string {
+  const bits = '0b' + tos.toString(2).padStart(8, '0');
+  return tos === 0 ? bits : `${bits} (DSCP ${tos >>> 2}, ECN ${ECN_NAMES[tos & 3]})`;
+}
+
+function ipFlagsText(flagBits: number): string {
+  const names: string[] = [];
+  if (flagBits & 4) names.push('reserved');
+  if (flagBits & 2) names.push('DF');
+  if (flagBits & 1) names.push('MF');
+  return `0b${flagBits.toString(2).padStart(3, '0')} (${names.length ? names.join(', ') : 'none'})`;
+}
+
+function routeAddresses(buf: Uint8Array, option: Ipv4Option, onlyRecorded: boolean, pointer: number): string[] {
+  const addrs: string[] = [];
+  // Address slots start at option byte 4 (1-based, as the pointer counts). Record Route
+  // slots before the pointer are filled; source routes list the whole route.
+  for (let slot = 4; slot + 3 <= option.length; slot += 4) {
+    if (onlyRecorded && slot >= pointer) break;
+    addrs.push(ipv4ToString(readIpv4(buf, option.offset + slot - 1)));
+  }
+  return addrs;
+}
+
+function ipv4OptionText(buf: Uint8Array, option: Ipv4Option): string {
+  const type = option.type;
+  if (type === Ipv4OptionType.EOL || type === Ipv4OptionType.NOP) return ipv4OptionName(type);
+  const name = ipv4OptionName(type);
+  if (type === Ipv4OptionType.RR || type === Ipv4OptionType.LSRR || type === Ipv4OptionType.SSRR) {
+    if (option.length < 3) return `${name} len=${option.length} (malformed: no pointer)`;
+    const pointer = buf[option.offset + 2]!;
+    const addrs = routeAddresses(buf, option, type === Ipv4OptionType.RR, pointer);
+    const notes: string[] = [];
+    if (pointer < 4) notes.push('bad pointer');
+    if ((option.length - 3) % 4 !== 0) notes.push(`len=${option.length}`);
+    return `${name} ptr=${pointer} [${addrs.join(', ')}]${notes.length ? ' (' + notes.join(', ') + ')' : ''}`;
+  }
+  const data = option.length > 2 ? ' ' + hexByteLines(buf, option.offset + 2, option.length - 2, Infinity).join('') : '';
+  return `${name} len=${option.length}${data}`;
+}
+
+/** One string per option (the first is the field's value), ending with a flagged error if any. */
+function ipv4OptionsTexts(buf: Uint8Array, offset: number, length: number, headerStart: number): string[] {
+  const walk = walkIpv4Options(buf, offset, length);
+  const texts = walk.options.map((o) => ipv4OptionText(buf, o));
+  const end = walk.options.at(-1);
+  // Bytes after EOL are padding; say so when they are not the zeros they should be.
+  if (end && end.type === Ipv4OptionType.EOL) {
+    for (let i = end.offset + 1; i < offset + length; i++) {
+      if (buf[i] !== 0) { texts.push(`nonzero padding after EOL at header byte ${i - headerStart}`); break; }
+    }
+  }
+  if (walk.error) texts.push(`malformed option: ${walk.error} at header byte ${walk.errorOffset - headerStart}`);
+  return texts;
+}
+
+export function dissectIpv4(
+  direction: Direction, buf: Uint8Array, offset: number, length: number, options: DissectOptions = {},
+): DissectionBlock {
+  const len = available(buf, offset, length);
+  const title = `${direction} ip packet`;
+  const lines: string[] = [];
+  const f = (name: string, value: string) => lines.push(field(IP_LABEL_WIDTH, name, value));
+  if (len < IPV4_MIN_HEADER) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${IPV4_MIN_HEADER})`);
+  const ip = new Ipv4Packet(buf, offset, len);
+  f('version', String(ip.version));
+  if (ip.version !== 4) return malformedBlock(title, lines, `bad-version (${ip.version})`);
+  const headerLength = ip.headerLength;
+  const total = ip.totalLength;
+  f('ihl', String(ip.ihl));
+  f('type of service', tosText(ip.tos));
+  f('total length', total >= headerLength ? `${total} bytes (payload: ${total - headerLength} bytes)` : `${total} bytes`);
+  f('id', String(ip.id));
+  f('flags', ipFlagsText(ip.flags));
+  const fragmentOffset = ip.fragmentOffset;
+  f('fragment offset', fragmentOffset === 0 ? '0' : `${fragmentOffset / 8} (${fragmentOffset} bytes)`);
+  f('ttl', String(ip.ttl));
+  f('protocol', `${ipProtocolName(ip.protocol)} (${ip.protocol})`);
+  const headerReadable = headerLength >= IPV4_MIN_HEADER && headerLength <= len;
+  f('checksum', headerReadable ? checksumVerdict(ip.checksum, sum16(buf, offset, headerLength)) : hex(ip.checksum, 4));
+  f('source address', ipv4ToString(ip.src));
+  f('destination address', ipv4ToString(ip.dst));
+  if (headerReadable && headerLength > IPV4_MIN_HEADER) {
+    const texts = ipv4OptionsTexts(buf, ip.optionsOffset, ip.optionsLength, offset);
+    const indent = ' '.repeat(IP_LABEL_WIDTH);
+    texts.forEach((t, i) => lines.push(i === 0 ? field(IP_LABEL_WIDTH, 'options', t) : indent + t));
+  }
+  const problem = ip.check();
+  if (problem !== null) {
+    const detail =
+      problem === 'bad-header-length' ? `ihl ${ip.ihl} is below 5` :
+      problem === 'too-short' ? `header is ${headerLength} bytes, only ${len} present` :
+      problem === 'bad-total-length' ? `total length ${total} is less than the ${headerLength}-byte header` :
+      problem === 'truncated' ? `total length ${total}, only ${len} bytes present` : '';
+    return malformedBlock(title, lines, detail ? `${problem} (${detail})` : problem);
+  }
+  pushHexField(lines, IP_LABEL_WIDTH, 'payload', buf, ip.payloadOffset, ip.payloadLength, options);
+  return { title, lines };
+}
+
+// ---------------------------------------------------------------------------------------
+// ICMP
+
+const REDIRECT_CODE_NAMES = ['Redirect for Network', 'Redirect for Host', 'Redirect for TOS and Network', 'Redirect for TOS and Host'];
+
+function icmpCodeText(type: number, code: number): string {
+  if (type === 5 && code < REDIRECT_CODE_NAMES.length) return `${REDIRECT_CODE_NAMES[code]} (${code})`;
+  if (!isIcmpError(type)) return String(code);
+  const name = icmpCodeName(type, code);
+  // icmpCodeName falls back to the bare number (or "code N") where it has no name.
+  return name === String(code) || name === `code ${code}` ? String(code) : `${name} (${code})`;
+}
+
+/** Types whose 4 "rest" bytes are an identifier and a sequence number. */
+function hasIdAndSeq(type: number): boolean {
+  return type === 0 || type === 8 || type === 13 || type === 14 || type === 15 || type === 16;
+}
+
+/** The IP header an ICMP error quotes, in one line: who sent what to whom. */
+function describeQuotedDatagram(buf: Uint8Array, offset: number, length: number): string {
+  if (length < IPV4_MIN_HEADER) return `malformed (too-short, ${length} bytes)`;
+  const version = buf[offset]! >>> 4;
+  if (version !== 4) return `malformed (bad-version ${version})`;
+  const headerLength = (buf[offset]! & 0x0f) * 4;
+  if (headerLength < IPV4_MIN_HEADER) return `malformed (bad-header-length ${headerLength})`;
+  const protocol = buf[offset + 9]!;
+  let text = `${ipv4ToString(readIpv4(buf, offset + 12))} > ${ipv4ToString(readIpv4(buf, offset + 16))}, ` +
+    `${ipProtocolName(protocol)} (${protocol})`;
+  const l4 = offset + headerLength;
+  const l4Length = length - headerLength;
+  if ((protocol === IpProtocol.UDP || protocol === IpProtocol.TCP) && l4Length >= 4) {
+    text += `, ports ${(buf[l4]! << 8) | buf[l4 + 1]!} > ${(buf[l4 + 2]! << 8) | buf[l4 + 3]!}`;
+  } else if (protocol === IpProtocol.ICMP && l4Length >= ICMP_HEADER_LENGTH) {
+    const type = buf[l4]!;
+    text += `, ${icmpTypeName(type)} (${type})`;
+    if (hasIdAndSeq(type)) text += ` id ${(buf[l4 + 4]! << 8) | buf[l4 + 5]!} seq ${(buf[l4 + 6]! << 8) | buf[l4 + 7]!}`;
+  }
+  return text;
+}
+
+/**
+ * `length` is the whole ICMP message (the IP payload). The checksum covers all of it, so it
+ * is checked unless `context.fragment` says part of the message is in later fragments.
+ */
+export function dissectIcmp(
+  direction: Direction, buf: Uint8Array, offset: number, length: number,
+  context: TransportContext | null = null, options: DissectOptions = {},
+): DissectionBlock {
+  const len = available(buf, offset, length);
+  const title = `${direction} icmp packet`;
+  const lines: string[] = [];
+  const f = (name: string, value: string) => lines.push(field(L4_LABEL_WIDTH, name, value));
+  if (len < ICMP_HEADER_LENGTH) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${ICMP_HEADER_LENGTH})`);
+  const icmp = new IcmpPacket(buf, offset, len);
+  const type = icmp.type;
+  f('type', `${icmpTypeName(type)} (${type})`);
+  f('code', icmpCodeText(type, icmp.code));
+  f('checksum', context?.fragment ? hex(icmp.checksum, 4) : checksumVerdict(icmp.checksum, sum16(buf, offset, len)));
+  if (hasIdAndSeq(type)) {
+    f('id', String(icmp.echoId));
+    f('seq', String(icmp.echoSeq));
+  } else if (type === 3 && icmp.code === 4) {
+    f('mtu', String(icmp.nextHopMtu));
+  } else if (type === 12) {
+    f('pointer', String(icmp.pointer));
+  } else if (type === 5) {
+    f('gateway', ipv4ToString(icmp.rest));
+  }
+  if (isIcmpError(type)) f('original', describeQuotedDatagram(buf, icmp.dataOffset, icmp.dataLength));
+  pushHexField(lines, L4_LABEL_WIDTH, 'payload', buf, icmp.dataOffset, icmp.dataLength, options);
+  return { title, lines };
+}
+
+// ---------------------------------------------------------------------------------------
+// UDP
+
+/** `length` is the IP payload length; the UDP length field must fit inside it. */
+export function dissectUdp(
+  direction: Direction, buf: Uint8Array, offset: number, length: number,
+  context: TransportContext | null = null, options: DissectOptions = {},
+): DissectionBlock {
+  const len = available(buf, offset, length);
+  const title = `${direction} udp datagram`;
+  const lines: string[] = [];
+  const f = (name: string, value: string) => lines.push(field(L4_LABEL_WIDTH, name, value));
+  if (len < UDP_HEADER_LENGTH) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${UDP_HEADER_LENGTH})`);
+  const udp = new UdpDatagram(buf, offset, len);
+  const udpLength = udp.udpLength;
+  const lengthOk = udp.check() === null;
+  // A first fragment holds only the start of the datagram the length field describes.
+  const continuesInFragments = !lengthOk && context?.fragment === true && udpLength > len;
+  f('src port', String(udp.srcPort));
+  f('dst port', String(udp.dstPort));
+  f('length', udpLength < UDP_HEADER_LENGTH ? `${udpLength} bytes`
+    : `${udpLength} bytes (payload: ${udpLength - UDP_HEADER_LENGTH} bytes${continuesInFragments ? `, ${len - UDP_HEADER_LENGTH} in this fragment` : ''})`);
+  const checksum = udp.checksum;
+  let checksumText: string;
+  if (checksum === 0) checksumText = `${hex(0, 4)} (none)`; // the sender computed none (RFC 768)
+  else if (!context || context.fragment || !lengthOk) checksumText = hex(checksum, 4);
+  else checksumText = checksumVerdict(checksum, sum16(buf, offset, udpLength, pseudoHeaderSum(context.src, context.dst, IpProtocol.UDP, udpLength)));
+  f('checksum', checksumText);
+  if (continuesInFragments) {
+    pushHexField(lines, L4_LABEL_WIDTH, 'payload', buf, udp.payloadOffset, len - UDP_HEADER_LENGTH, options);
+    return { title, lines };
+  }
+  if (!lengthOk) {
+    const reason = udpLength < UDP_HEADER_LENGTH ? `length ${udpLength} is below the 8-byte header` : `length ${udpLength}, only ${len} bytes present`;
+    return malformedBlock(title, lines, `bad-length (${reason})`);
+  }
+  pushHexField(lines, L4_LABEL_WIDTH, 'payload', buf, udp.payloadOffset, udp.payloadLength, options);
+  return { title, lines };
+}
+
+// ---------------------------------------------------------------------------------------
+// TCP
+
+function tcpOptionText(option: TcpOption): string {
+  switch (option.kind) {
+    case 'EOL': return 'EOL';
+    case 'NOP': return 'NOP';
+    case 'MSS': return `MSS ${option.value}`;
+    case 'WS': return `WS ${option.shift}`;
+    case 'SACK_PERMITTED': return 'SACK_PERM';
+    case 'TS': return `TS val ${option.tsVal} ecr ${option.tsEcr}`;
+    case 'SACK': return `SACK ${option.blocks.map(([l, r]) => `${l}-${r}`).join(' ')}`;
+    case 'UNKNOWN': return `opt-${option.type} len=${option.data.length + 2}`;
+  }
+}
+
+/** `length` is the whole segment (the IP payload length). */
+export function dissectTcp(
+  direction: Direction, buf: Uint8Array, offset: number, length: number,
+  context: TransportContext | null = null, options: DissectOptions = {},
+): DissectionBlock {
+  const len = available(buf, offset, length);
+  const title = `${direction} tcp segment`;
+  const lines: string[] = [];
+  const f = (name: string, value: string) => lines.push(field(L4_LABEL_WIDTH, name, value));
+  if (len < TCP_MIN_HEADER) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${TCP_MIN_HEADER})`);
+  const tcp = new TcpSegment(buf, offset, len);
+  f('src port', String(tcp.srcPort));
+  f('dst port', String(tcp.dstPort));
+  f('Seq', String(tcp.seq)); // capital S as in the old pstack log, which users grep for
+  f('ack', String(tcp.ack));
+  f('offset', String(tcp.dataOffsetWords));
+  f('flag', `${tcpFlagsPicture(tcp.flags)} (${hex(tcp.flags, 3)})`);
+  f('window', String(tcp.window));
+  f('checksum', context && !context.fragment
+    ? checksumVerdict(tcp.checksum, sum16(buf, offset, len, pseudoHeaderSum(context.src, context.dst, IpProtocol.TCP, len)))
+    : hex(tcp.checksum, 4));
+  f('urg', String(tcp.urgentPointer));
+  const problem = tcp.check();
+  if (problem !== null) {
+    return malformedBlock(title, lines, `${problem} (offset ${tcp.dataOffsetWords} = ${tcp.headerLength} bytes, segment ${len} bytes)`);
+  }
+  if (tcp.optionsLength > 0) {
+    const list = listTcpOptions(buf, tcp.optionsOffset, tcp.optionsLength);
+    f('options', list
+      ? list.map(tcpOptionText).join(', ')
+      : `malformed: ${hexByteLines(buf, tcp.optionsOffset, tcp.optionsLength, Infinity).join('')}`);
+  }
+  pushHexField(lines, L4_LABEL_WIDTH, 'data', buf, tcp.payloadOffset, tcp.payloadLength, options);
+  return { title, lines };
+}
+
+// ---------------------------------------------------------------------------------------
+// Whole frames
+
+function dissectIpChain(
+  blocks: DissectionBlock[], direction: Direction, buf: Uint8Array, offset: number, length: number, options: DissectOptions,
+): void {
+  const ipBlock = dissectIpv4(direction, buf, offset, length, options);
+  blocks.push(ipBlock);
+  if (ipBlock.malformed !== undefined) return;
+  const ip = new Ipv4Packet(buf, offset, length);
+  // A later fragment starts mid-datagram: there is no transport header to decode.
+  if (ip.fragmentOffset !== 0) return;
+  const context: TransportContext = { src: ip.src, dst: ip.dst, fragment: ip.moreFragments };
+  const l4 = ip.payloadOffset;
+  const l4Length = ip.payloadLength;
+  switch (ip.protocol) {
+    case IpProtocol.ICMP: blocks.push(dissectIcmp(direction, buf, l4, l4Length, context, options)); break;
+    case IpProtocol.TCP: blocks.push(dissectTcp(direction, buf, l4, l4Length, context, options)); break;
+    case IpProtocol.UDP: blocks.push(dissectUdp(direction, buf, l4, l4Length, context, options)); break;
+    default: break; // the IP block's payload line already shows the bytes
+  }
+}
+
+/**
+ * Every layer that can be decoded, outermost first (for outgoing frames too: the stack logs
+ * the finished frame). Never throws.
+ */
+export function dissectFrame(
+  direction: Direction, buf: Uint8Array, offset: number, length: number,
+  linkType: LinkType = 'ethernet', options: DissectOptions = {},
+): DissectionBlock[] {
+  const blocks: DissectionBlock[] = [];
+  try {
+    const start = validOffset(buf, offset);
+    const len = available(buf, start, length);
+    if (linkType === 'ip') {
+      dissectIpChain(blocks, direction, buf, start, len, options);
+      return blocks;
+    }
+    const ethBlock = dissectEthernet(direction, buf, start, len, options);
+    blocks.push(ethBlock);
+    if (ethBlock.malformed !== undefined) return blocks;
+    const eth = new EthernetFrame(buf, start, len);
+    if (eth.etherType === EtherType.ARP) blocks.push(dissectArp(direction, buf, eth.payloadOffset, eth.payloadLength, options));
+    else if (eth.etherType === EtherType.IPv4) dissectIpChain(blocks, direction, buf, eth.payloadOffset, eth.payloadLength, options);
+  } catch (err) {
+    // Unreachable by design (the property test hunts for it); a debug log must not take the stack down.
+    const reason = `dissector error: ${err instanceof Error ? err.message : String(err)}`;
+    blocks.push({ title: `${direction} frame`, lines: ['malformed: ' + reason], malformed: reason });
+  }
+  return blocks;
+}
+
+// ---------------------------------------------------------------------------------------
+// One-line summaries, in tcpdump's words (as with -n and absolute sequence numbers)
+
+function tcpdumpTcpOption(option: TcpOption): string {
+  switch (option.kind) {
+    case 'EOL': return 'eol';
+    case 'NOP': return 'nop';
+    case 'MSS': return `mss ${option.value}`;
+    case 'WS': return `wscale ${option.shift}`;
+    case 'SACK_PERMITTED': return 'sackOK';
+    case 'TS': return `TS val ${option.tsVal} ecr ${option.tsEcr}`;
+    case 'SACK': return `sack ${option.blocks.length} ${option.blocks.map(([l, r]) => `{${l}:${r}}`).join('')}`;
+    case 'UNKNOWN': return `unknown-${option.type}`;
+  }
+}
+
+function summarizeTcp(buf: Uint8Array, offset: number, length: number, src: string, dst: string): string {
+  if (length < TCP_MIN_HEADER) return `${src} > ${dst}: [malformed tcp: too-short]`;
+  const tcp = new TcpSegment(buf, offset, length);
+  const head = `${src}.${tcp.srcPort} > ${dst}.${tcp.dstPort}: Flags [${tcpFlagsShort(tcp.flags)}]`;
+  const problem = tcp.check();
+  if (problem !== null) return `${head}, [malformed tcp: ${problem}]`;
+  const flags = tcp.flags;
+  const dataLength = tcp.payloadLength;
+  // tcpdump shows the range a segment covers when it carries data: "seq first:next".
+  let s = head + (dataLength > 0 ? `, seq ${tcp.seq}:${(tcp.seq + dataLength) >>> 0}` : `, seq ${tcp.seq}`);
+  if (flags & TcpFlag.ACK) s += `, ack ${tcp.ack}`;
+  s += `, win ${tcp.window}`;
+  if (flags & TcpFlag.URG) s += `, urg ${tcp.urgentPointer}`;
+  if (tcp.optionsLength > 0) {
+    const list = listTcpOptions(buf, tcp.optionsOffset, tcp.optionsLength);
+    s += list ? `, options [${list.map(tcpdumpTcpOption).join(',')}]` : ', options [bad opt]';
+  }
+  return s + `, length ${dataLength}`;
+}
+
+function summarizeUdp(buf: Uint8Array, offset: number, length: number, src: string, dst: string, fragment: boolean): string {
+  if (length < UDP_HEADER_LENGTH) return `${src} > ${dst}: [malformed udp: too-short]`;
+  const udp = new UdpDatagram(buf, offset, length);
+  const head = `${src}.${udp.srcPort} > ${dst}.${udp.dstPort}: UDP`;
+  const udpLength = udp.udpLength;
+  if (udpLength < UDP_HEADER_LENGTH) return `${head}, bad length ${udpLength} < ${UDP_HEADER_LENGTH}`;
+  if (udpLength > length && !fragment) return `${head}, bad length ${udpLength} > ${length}`;
+  return `${head}, length ${udpLength - UDP_HEADER_LENGTH}`;
+}
+
+/** The quoted datagram's destination and ports, as tcpdump words unreachable messages. */
+function quoted(buf: Uint8Array, offset: number, length: number): { dst: string; protocol: number; dstPort: number } | null {
+  if (length < IPV4_MIN_HEADER || buf[offset]! >>> 4 !== 4) return null;
+  const headerLength = (buf[offset]! & 0x0f) * 4;
+  const protocol = buf[offset + 9]!;
+  const l4 = offset + headerLength;
+  const dstPort = headerLength >= IPV4_MIN_HEADER && length >= headerLength + 4 ? (buf[l4 + 2]! << 8) | buf[l4 + 3]! : -1;
+  return { dst: ipv4ToString(readIpv4(buf, offset + 16)), protocol, dstPort };
+}
+
+function summarizeIcmpBody(icmp: IcmpPacket): string {
+  const type = icmp.type;
+  const code = icmp.code;
+  switch (type) {
+    case 0: return `echo reply, id ${icmp.echoId}, seq ${icmp.echoSeq}`;
+    case 8: return `echo request, id ${icmp.echoId}, seq ${icmp.echoSeq}`;
+    case 13: return `time stamp query id ${icmp.echoId} seq ${icmp.echoSeq}`;
+    case 14: return `time stamp reply id ${icmp.echoId} seq ${icmp.echoSeq}`;
+    case 3: {
+      const q = quoted(icmp.buf, icmp.dataOffset, icmp.dataLength);
+      const to = q?.dst ?? '?';
+      switch (code) {
+        case 0: return `net ${to} unreachable`;
+        case 1: return `host ${to} unreachable`;
+        case 2: return `${to} protocol ${q?.protocol ?? '?'} unreachable`;
+        case 3: {
+          const proto = q?.protocol === IpProtocol.UDP ? 'udp' : q?.protocol === IpProtocol.TCP ? 'tcp' : `ip-proto-${q?.protocol ?? '?'}`;
+          return `${to} ${proto} port ${q && q.dstPort >= 0 ? q.dstPort : '?'} unreachable`;
+        }
+        case 4: return `${to} unreachable - need to frag (mtu ${icmp.nextHopMtu})`;
+        default: return `${to} unreachable - ${icmpCodeName(type, code).toLowerCase()}`;
+      }
+    }
+    case 4: return 'source quench';
+    case 5: {
+      const q = quoted(icmp.buf, icmp.dataOffset, icmp.dataLength);
+      const kind = code === 0 || code === 2 ? 'net' : 'host';
+      return `redirect ${q?.dst ?? '?'} to ${kind} ${ipv4ToString(icmp.rest)}`;
+    }
+    case 11: return code === 0 ? 'time exceeded in-transit' : code === 1 ? 'ip reassembly time exceeded' : `time exceeded code ${code}`;
+    case 12: return code === 0 ? `parameter problem - octet ${icmp.pointer}` : `parameter problem - code ${code}`;
+    default: return `type-#${type}`;
+  }
+}
+
+function summarizeIcmp(buf: Uint8Array, offset: number, length: number, src: string, dst: string): string {
+  if (length < ICMP_HEADER_LENGTH) return `${src} > ${dst}: [malformed icmp: too-short]`;
+  return `${src} > ${dst}: ICMP ${summarizeIcmpBody(new IcmpPacket(buf, offset, length))}, length ${length}`;
+}
+
+function summarizeIpv4(buf: Uint8Array, offset: number, length: number): string {
+  if (length < IPV4_MIN_HEADER) return 'IP [malformed: too-short]';
+  const ip = new Ipv4Packet(buf, offset, length);
+  if (ip.version !== 4) return `IP [malformed: bad-version ${ip.version}]`;
+  const src = ipv4ToString(ip.src);
+  const dst = ipv4ToString(ip.dst);
+  const problem = ip.check();
+  if (problem !== null) return `${src} > ${dst}: [malformed ip: ${problem}]`;
+  const l4 = ip.payloadOffset;
+  const l4Length = ip.payloadLength;
+  const fragment = ip.isFragment ? ` (frag ${ip.id}:${l4Length}@${ip.fragmentOffset}${ip.moreFragments ? '+' : ''})` : '';
+  // tcpdump prints only the protocol for later fragments: their transport header is elsewhere.
+  if (ip.fragmentOffset !== 0) return `${src} > ${dst}: ip-proto-${ip.protocol}${fragment}`;
+  switch (ip.protocol) {
+    case IpProtocol.ICMP: return summarizeIcmp(buf, l4, l4Length, src, dst) + fragment;
+    case IpProtocol.TCP: return summarizeTcp(buf, l4, l4Length, src, dst) + fragment;
+    case IpProtocol.UDP: return summarizeUdp(buf, l4, l4Length, src, dst, ip.moreFragments) + fragment;
+    default: return `${src} > ${dst}: ip-proto-${ip.protocol} ${l4Length}${fragment}`;
+  }
+}
+
+function summarizeArp(buf: Uint8Array, offset: number, length: number): string {
+  if (length < ARP_FIXED_HEADER) return `ARP, [malformed: too-short], length ${length}`;
+  const htype = (buf[offset]! << 8) | buf[offset + 1]!;
+  const ptype = (buf[offset + 2]! << 8) | buf[offset + 3]!;
+  const op = (buf[offset + 6]! << 8) | buf[offset + 7]!;
+  const ethernetIpv4 = htype === ARP_HTYPE_ETHERNET && ptype === ARP_PTYPE_IPV4 && buf[offset + 4] === 6 && buf[offset + 5] === 4;
+  if (!ethernetIpv4) return `ARP, hardware type ${htype}, protocol ${hex(ptype, 4)}, op ${op}, length ${length}`;
+  if (length < 28) return `ARP, [malformed: too-short], length ${length}`;
+  const senderIp = ipv4ToString(readIpv4(buf, offset + 14));
+  const targetIp = ipv4ToString(readIpv4(buf, offset + 24));
+  if (op === 1) return `ARP, Request who-has ${targetIp} tell ${senderIp}, length ${length}`;
+  if (op === 2) return `ARP, Reply ${senderIp} is-at ${macToString(buf, offset + 8)}, length ${length}`;
+  return `ARP, op ${op}, length ${length}`;
+}
+
+/**
+ * One line in tcpdump's words (as `tcpdump -n -S`, without the link-level header), e.g.
+ * "192.0.2.1 > 192.0.2.2: ICMP echo request, id 17, seq 1, length 64". Lengths are
+ * tcpdump's: the ARP length is the Ethernet payload (padding included), the ICMP length the
+ * whole message, TCP and UDP lengths the data after their headers. Never throws.
+ */
+export function summarizeFrame(buf: Uint8Array, offset: number, length: number, linkType: LinkType = 'ethernet'): string {
+  try {
+    const start = validOffset(buf, offset);
+    const len = available(buf, start, length);
+    if (linkType === 'ip') return summarizeIpv4(buf, start, len);
+    if (len < ETHERNET_HEADER_LENGTH) return `[malformed ethernet: too-short], length ${len}`;
+    const eth = new EthernetFrame(buf, start, len);
+    const type = eth.etherType;
+    if (type === EtherType.IPv4) return summarizeIpv4(buf, eth.payloadOffset, eth.payloadLength);
+    if (type === EtherType.ARP) return summarizeArp(buf, eth.payloadOffset, eth.payloadLength);
+    if (type <= 1500) return `802.3, length ${type}`;
+    return `ethertype ${etherTypeName(type) === 'unknown' ? 'Unknown' : etherTypeName(type)} (${hex(type, 4)}), length ${len}`;
+  } catch (err) {
+    return `[dissector error: ${err instanceof Error ? err.message : String(err)}]`;
+  }
+}
