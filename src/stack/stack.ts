@@ -40,6 +40,25 @@ export interface IpProtocolHandler {
   endBatch?(): void;
 }
 
+/** One socket endpoint as `pstack netstat` lists it. */
+export interface EndpointInfo {
+  protocol: 'udp' | 'tcp';
+  localAddress: Ipv4Address;
+  localPort: number;
+  remoteAddress: Ipv4Address;
+  remotePort: number;
+  /** TCP state name (LISTEN, ESTABLISHED, ...) or '' for UDP. */
+  state: string;
+  /** Bytes waiting in the receive and send queues. */
+  recvQueue: number;
+  sendQueue: number;
+}
+
+/** A transport that can list its endpoints (for inspection commands). */
+export interface EndpointProvider {
+  endpoints(): EndpointInfo[];
+}
+
 export interface RouteResult {
   iface: Interface;
   /** Where the frame goes on the link: the gateway, or the destination itself. */
@@ -96,6 +115,8 @@ export class Stack implements FrameReceiver {
 
   /** Scratch buffer every output path builds its packet in; sends are synchronous copies. */
   readonly txBuffer = new Uint8Array(TX_BUFFER_SIZE);
+  /** Transports register here so `pstack netstat` can list every socket. */
+  readonly endpointProviders: EndpointProvider[] = [];
   private readonly protocols: Array<IpProtocolHandler | undefined> = new Array(256);
   private readonly eth = new EthernetFrame();
   private readonly arp = new ArpPacket();
