@@ -7,8 +7,9 @@
  * path being measured. sendmmsg and PACKET_QDISC_BYPASS keep the sender cheaper than the
  * reader, so the reader's speed is what gets measured.
  *
- * usage: tap-blast IFNAME SECONDS [PPS] [FRAME_LENGTH]
- *   PPS 0 (default) means as fast as possible. SECONDS is capped at 10.
+ * usage: tap-blast IFNAME SECONDS [PPS] [FRAME_LENGTH] [COUNT]
+ *   PPS 0 (default) means as fast as possible. SECONDS is capped at 10. With COUNT it stops
+ *   after COUNT frames (or SECONDS, whichever comes first).
  * Prints "sent N errors M seconds S" on exit.
  */
 
@@ -43,13 +44,14 @@ static uint16_t ip_checksum(const uint8_t* header, size_t length) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: %s IFNAME SECONDS [PPS] [FRAME_LENGTH]\n", argv[0]);
+    fprintf(stderr, "usage: %s IFNAME SECONDS [PPS] [FRAME_LENGTH] [COUNT]\n", argv[0]);
     return 2;
   }
   const char* ifname = argv[1];
   double seconds = atof(argv[2]);
   double pps = argc > 3 ? atof(argv[3]) : 0;
   int frame_length = argc > 4 ? atoi(argv[4]) : 1514;
+  unsigned long long count_limit = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;
   if (seconds <= 0 || seconds > 10) seconds = seconds <= 0 ? 1 : 10;
   if (frame_length < 60 || frame_length > 1514) frame_length = 1514;
 
@@ -122,14 +124,16 @@ int main(int argc, char** argv) {
   unsigned long long sent = 0, errors = 0;
   for (;;) {
     double t = now_seconds();
-    if (t >= deadline) break;
+    if (t >= deadline || (count_limit > 0 && sent >= count_limit)) break;
     if (pps > 0 && sent >= (t - start) * pps) {
       /* Ahead of the requested rate: wait a little rather than spin. */
       struct timespec pause = {0, 50 * 1000};
       nanosleep(&pause, NULL);
       continue;
     }
-    int n = sendmmsg(fd, messages, BATCH, 0);
+    unsigned batch = BATCH;
+    if (count_limit > 0 && count_limit - sent < batch) batch = (unsigned)(count_limit - sent);
+    int n = sendmmsg(fd, messages, batch, 0);
     if (n > 0) {
       sent += (unsigned long long)n;
     } else {

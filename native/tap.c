@@ -169,9 +169,10 @@ static bool get_uint32_arg(napi_env env, napi_value value, const char* what, uin
                            uint32_t* out) {
   napi_valuetype type;
   double number;
+  /* Range first (which also rejects NaN): converting an out-of-range double is undefined. */
   if (napi_typeof(env, value, &type) != napi_ok || type != napi_number ||
-      napi_get_value_double(env, value, &number) != napi_ok || number != (double)(uint32_t)number ||
-      number < min || number > max) {
+      napi_get_value_double(env, value, &number) != napi_ok || !(number >= min && number <= max) ||
+      number != (double)(uint32_t)number) {
     char message[128];
     snprintf(message, sizeof message, "%s must be an integer from %u to %u", what, min, max);
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);

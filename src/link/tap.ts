@@ -115,7 +115,11 @@ export class TapDevice implements Device {
   /** Set once a fatal read error stopped reception. */
   failure: Error | null = null;
 
+  /** errno of the last failed send() (e.g. 5 = EIO while the interface is down), 0 if none. */
+  lastSendErrno = 0;
+
   private receiver: FrameReceiver | null = null;
+  private started = false;
   private closed = false;
   private readonly handle: NativeHandle;
   private readonly frames: ArrayBuffer;
@@ -161,9 +165,11 @@ export class TapDevice implements Device {
   /** Starts delivery; calling it again switches to another receiver. */
   open(receiver: FrameReceiver): void {
     if (this.closed) throw new Error(`tap device ${this.name} is closed`);
-    const first = this.receiver === null;
+    if (!this.started) {
+      this.native.start(this.handle, this.onBatch, this.onNativeError);
+      this.started = true;
+    }
     this.receiver = receiver;
-    if (first) this.native.start(this.handle, this.onBatch, this.onNativeError);
   }
 
   send(frame: Uint8Array): void {
@@ -171,8 +177,10 @@ export class TapDevice implements Device {
       this.counters.sendErrors++;
       return;
     }
-    if (this.native.write(this.handle, frame) < 0) {
+    const written = this.native.write(this.handle, frame);
+    if (written < 0) {
       this.counters.sendErrors++;
+      this.lastSendErrno = -written;
       return;
     }
     this.counters.framesOut++;
