@@ -99,6 +99,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
       }
     }
     stack.observer = makeObserver(logger, pcap);
+    if (logger.enabled('debug')) stack.counters.onDrop = (reason, n) => logger.debug(`dropped: ${reason}`, `total: ${n}`);
     const loopback = new LoopbackDevice();
     stack.addInterface(loopback, { address: parseIpv4('127.0.0.1')!, prefixLength: 8 });
     for (let i = 0; i < spec.taps.length; i++) {

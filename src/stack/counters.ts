@@ -29,9 +29,13 @@ export class Counters {
   internalErrors = 0;
   /** Drops by reason, e.g. "ipv4: bad-checksum" or "arp: not-for-us". */
   readonly drops = new Map<string, number>();
+  /** Told about every drop (the CLI logs them at debug level); null costs one check. */
+  onDrop: ((reason: string, count: number) => void) | null = null;
 
   drop(reason: string): void {
-    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+    const n = (this.drops.get(reason) ?? 0) + 1;
+    this.drops.set(reason, n);
+    this.onDrop?.(reason, n);
   }
 
   get totalDrops(): number {

@@ -1,5 +1,6 @@
 /** ARP for IPv4 over Ethernet (RFC 826), as a zero-copy view plus emit. */
 
+import { WireView } from './view.js';
 import { macToString, readIpv4, writeIpv4, type Ipv4Address } from './addr.js';
 
 export const ARP_PACKET_LENGTH = 28;
@@ -20,21 +21,7 @@ export interface ArpRepr {
   targetIp: Ipv4Address;
 }
 
-const EMPTY = new Uint8Array(0);
-
-export class ArpPacket {
-  constructor(
-    public buf: Uint8Array = EMPTY,
-    public offset = 0,
-    public length = buf.length - offset,
-  ) {}
-
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
+export class ArpPacket extends WireView {
 
   /** Only Ethernet/IPv4 ARP is understood; anything else is a drop reason. */
   check(): string | null {

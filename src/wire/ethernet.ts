@@ -1,5 +1,6 @@
 /** Ethernet II frames (IEEE 802.3 with an EtherType), as a zero-copy view plus emit. */
 
+import { WireView } from './view.js';
 import { macToString } from './addr.js';
 
 export const ETHERNET_HEADER_LENGTH = 14;
@@ -29,21 +30,7 @@ export interface EthernetRepr {
   etherType: number;
 }
 
-const EMPTY = new Uint8Array(0);
-
-export class EthernetFrame {
-  constructor(
-    public buf: Uint8Array = EMPTY,
-    public offset = 0,
-    public length = buf.length - offset,
-  ) {}
-
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
+export class EthernetFrame extends WireView {
 
   /** null when the header is readable; otherwise the drop reason. */
   check(): string | null {

@@ -1,5 +1,6 @@
 /** ICMP for IPv4 (RFC 792), as a zero-copy view plus emit. */
 
+import { WireView } from './view.js';
 import { internetChecksum, sum16, fold16 } from './checksum.js';
 
 export const ICMP_HEADER_LENGTH = 8;
@@ -70,21 +71,7 @@ export interface IcmpRepr {
   data: Uint8Array;
 }
 
-const EMPTY = new Uint8Array(0);
-
-export class IcmpPacket {
-  constructor(
-    public buf: Uint8Array = EMPTY,
-    public offset = 0,
-    public length = buf.length - offset,
-  ) {}
-
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
+export class IcmpPacket extends WireView {
 
   check(): string | null {
     return this.length < ICMP_HEADER_LENGTH ? 'too-short' : null;

@@ -9,3 +9,4 @@ export * from './icmp.js';
 export * from './udp.js';
 export * from './tcp.js';
 export * from './tcp-options.js';
+export * from './view.js';

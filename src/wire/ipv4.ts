@@ -1,5 +1,6 @@
 /** IPv4 (RFC 791) header as a zero-copy view, plus emit. Options live in ipv4-options.ts. */
 
+import { WireView } from './view.js';
 import { internetChecksum, sum16, fold16 } from './checksum.js';
 import { readIpv4, writeIpv4, type Ipv4Address } from './addr.js';
 
@@ -42,22 +43,8 @@ export interface Ipv4Repr {
   payloadLength: number;
 }
 
-const EMPTY = new Uint8Array(0);
-
-export class Ipv4Packet {
-  constructor(
-    public buf: Uint8Array = EMPTY,
-    public offset = 0,
-    /** Bytes available in the buffer (may exceed totalLength: link padding). */
-    public length = buf.length - offset,
-  ) {}
-
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
+/** `length` is the bytes available, which may exceed totalLength (link padding) until trimmed. */
+export class Ipv4Packet extends WireView {
 
   /**
    * Structural validation in the order RFC 1122 3.2.1.1 lists: length, version, header

@@ -1,5 +1,6 @@
 /** TCP header (RFC 9293 section 3.1) as a zero-copy view, plus emit. */
 
+import { WireView } from './view.js';
 import { fold16, pseudoHeaderSum, sum16 } from './checksum.js';
 import type { Ipv4Address } from './addr.js';
 
@@ -52,22 +53,8 @@ export interface TcpRepr {
   urgentPointer: number;
 }
 
-const EMPTY = new Uint8Array(0);
-
-export class TcpSegment {
-  constructor(
-    public buf: Uint8Array = EMPTY,
-    public offset = 0,
-    /** Bytes of the segment: header plus payload (the IP payload length). */
-    public length = buf.length - offset,
-  ) {}
-
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
+/** `length` is the whole segment, header plus payload: the IP payload length. */
+export class TcpSegment extends WireView {
 
   check(): string | null {
     if (this.length < TCP_MIN_HEADER) return 'too-short';

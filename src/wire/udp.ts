@@ -1,5 +1,6 @@
 /** UDP (RFC 768) header as a zero-copy view, plus emit. */
 
+import { WireView } from './view.js';
 import { fold16, pseudoHeaderSum, sum16 } from './checksum.js';
 import type { Ipv4Address } from './addr.js';
 
@@ -12,21 +13,7 @@ export interface UdpRepr {
   payloadLength: number;
 }
 
-const EMPTY = new Uint8Array(0);
-
-export class UdpDatagram {
-  constructor(
-    public buf: Uint8Array = EMPTY,
-    public offset = 0,
-    public length = buf.length - offset,
-  ) {}
-
-  reset(buf: Uint8Array, offset = 0, length = buf.length - offset): this {
-    this.buf = buf;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
+export class UdpDatagram extends WireView {
 
   /** `length` must be the IP payload length; the UDP length field may not exceed it. */
   check(): string | null {

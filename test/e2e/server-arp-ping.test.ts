@@ -105,6 +105,7 @@ test('Ctrl-C shuts down cleanly with counters, and the capture reads in tshark w
   assert.match(server.log, /frames in\/out:\s+\d+ \/ \d+/);
   assert.match(server.log, /internal errors: 0/);
   assert.match(server.log, /drop ethernet: /, 'injected garbage is counted as drops');
+  assert.match(server.log, /\[D\] dropped: ipv4: bad-checksum/, 'each drop is in the debug log as it happens');
   assert.match(server.log, /capture written/);
   assert.ok(existsSync(pcapPath));
   const t = await run('tshark', ['-r', pcapPath, '-Y', 'icmp || arp'], { timeoutMs: 60_000 });
