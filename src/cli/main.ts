@@ -5,18 +5,37 @@
  */
 
 import { runServer, SERVER_USAGE } from './server.js';
+import { runPing } from './ping.js';
+import { runRoute, runArp, runNetstat, runStats } from './inspect.js';
 import { UsageError, FatalError } from './errors.js';
 
 const USAGE = `usage: pstack <command> [options]
 commands:
   server    run the stack on a TAP device (answers ARP and ping; see pstack server --help)
+  ping      ping from pstack's own stack on a TAP device, like iputils ping
+  route     show or change a running server's routing table (like route -n)
+  arp       show or change a running server's ARP cache (like arp -a)
+  netstat   list a running server's UDP and TCP endpoints (like netstat -tuna)
+  stats     a running server's counters per protocol, drops by reason (like netstat -s)
 run "pstack <command> --help" for a command's options`;
+
+const COMMANDS = new Set(['server', 'ping', 'route', 'arp', 'netstat', 'stats']);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'server':
       return runServer(rest);
+    case 'ping':
+      return runPing(rest);
+    case 'route':
+      return runRoute(rest);
+    case 'arp':
+      return runArp(rest);
+    case 'netstat':
+      return runNetstat(rest);
+    case 'stats':
+      return runStats(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -35,7 +54,10 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(`pstack: ${err.message}\n`);
-      if (!err.message.includes('usage:')) process.stderr.write(`run "pstack --help" for usage\n`);
+      // Point at the help of the command that was mistyped, when there is one.
+      const command = process.argv[2];
+      const helpOf = command !== undefined && COMMANDS.has(command) ? `pstack ${command} --help` : 'pstack --help';
+      if (!err.message.includes('usage:')) process.stderr.write(`run "${helpOf}" for usage\n`);
       process.exitCode = err.exitCode;
     } else if (err instanceof FatalError) {
       process.stderr.write(`pstack: ${err.message}\n`);

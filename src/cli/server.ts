@@ -8,9 +8,10 @@ import { parseArgs } from 'node:util';
 import { parseCidr, parseIpv4, parseMac, ipv4ToString, macToString, type Ipv4Cidr } from '../wire/addr.js';
 import { DEFAULT_TAP_MAC } from '../link/tap.js';
 import { createLogger, parseLogLevel } from '../observe/log.js';
-import { UsageError } from './errors.js';
+import { UsageError, FatalError } from './errors.js';
 import { startHost, cidrToString, detailLines, type TapSpec } from './host.js';
 import { startServices } from './services.js';
+import { startControlServer, defaultControlPath, type ControlServer } from './control.js';
 
 export const SERVER_USAGE = `usage: pstack server [options]
   --tap NAME          TAP device to open (default tap0; repeat with --addr for more interfaces)
@@ -23,6 +24,8 @@ export const SERVER_USAGE = `usage: pstack server [options]
   --forward           route packets between the taps (act as a router)
   --log-level LEVEL   error | warn | info | debug | trace (default info; debug dissects every packet)
   --pcap FILE         write every frame in and out to FILE (libpcap, opens in Wireshark)
+  --control PATH      control socket for pstack route/arp/netstat/stats
+                      (default /run/pstack/<first tap>.sock; "none" for no socket)
   -h, --help          show this help`;
 
 export interface ServerConfig {
@@ -31,6 +34,10 @@ export interface ServerConfig {
   mtu: number;
   forwarding: boolean;
   pcapPath: string | null;
+  /** Unix socket the inspection commands talk to; null for none. */
+  controlPath: string | null;
+  /** --control was given: failing to open it is then fatal rather than a warning. */
+  controlExplicit: boolean;
   logLevel: ReturnType<typeof parseLogLevel> & string;
 }
 
@@ -49,6 +56,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         forward: { type: 'boolean' },
         'log-level': { type: 'string' },
         pcap: { type: 'string' },
+        control: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -92,7 +100,9 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw new UsageError(`invalid --mtu ${JSON.stringify(v.mtu)}: expected a whole number from 576 to 65535`);
   const logLevel = parseLogLevel(v['log-level'] ?? 'info');
   if (logLevel === null || logLevel === 'silent') throw new UsageError(`invalid --log-level ${JSON.stringify(v['log-level'])}: expected error, warn, info, debug or trace`);
-  return { taps, gateway, mtu, forwarding: v.forward ?? false, pcapPath: v.pcap ?? null, logLevel };
+  if (v.control === '') throw new UsageError('--control needs a path (or "none")');
+  const controlPath = v.control === 'none' ? null : v.control ?? defaultControlPath(taps[0]!.name);
+  return { taps, gateway, mtu, forwarding: v.forward ?? false, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel };
 }
 
 /** The first host address of the network, or the second if pstack took the first. */
@@ -119,6 +129,22 @@ export async function runServer(argv: string[]): Promise<number> {
     logger,
   });
   const services = startServices(host.stack, logger);
+  let control: ControlServer | null = null;
+  if (config.controlPath !== null) {
+    try {
+      control = await startControlServer(host.stack, config.controlPath);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      if (config.controlExplicit) {
+        services.close();
+        host.close();
+        throw new FatalError(`cannot open control socket ${config.controlPath}: ${why}`);
+      }
+      // The default path is shared by every server on a tap of that name (one per network
+      // namespace, say): the stack still runs, only inspection cannot reach it.
+      logger.warn('control socket not opened', `${why}: pstack route/arp/netstat/stats cannot reach this server (give --control PATH)`);
+    }
+  }
   const first = config.taps[0]!;
   logger.info('pstack server started',
     ...detailLines({
@@ -126,6 +152,7 @@ export async function runServer(argv: string[]): Promise<number> {
       gateway: config.gateway !== null ? ipv4ToString(config.gateway) : 'none',
       forwarding: config.forwarding ? 'on' : 'off',
       services: services.describe(),
+      control: control !== null ? control.path : 'none',
       try: `ping ${ipv4ToString(first.addr.address)}`,
     }));
 
@@ -135,6 +162,7 @@ export async function runServer(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info(`${signal} received, shutting down`);
+      control?.close();
       services.close();
       host.close();
       const c = host.stack.counters.toJSON();

@@ -1,0 +1,355 @@
+/**
+ * Inspection commands that ask a running `pstack server` over its control socket and print the
+ * answer the way the classic tools do, so a learner can put them side by side:
+ *
+ *   pstack route     like route -n        pstack arp      like arp -a (plus state and expiry)
+ *   pstack netstat   like netstat -tuna   pstack stats    like netstat -s (drops by reason too)
+ *
+ * `--json` prints the server's JSON response instead, for scripts.
+ */
+
+import { parseArgs } from 'node:util';
+import { parseCidr, parseIpv4, parseMac, ipv4ToString } from '../wire/addr.js';
+import { UsageError, FatalError } from './errors.js';
+import {
+  controlRequest, defaultControlPath,
+  type ArpEntryJson, type ControlResponse, type EndpointJson, type RouteJson, type StatsJson,
+} from './control.js';
+
+const SOCKET_OPTIONS_USAGE = `  --tap NAME          ask the server running on this tap (default tap0)
+  --control PATH      ask the server listening on this control socket (default /run/pstack/<tap>.sock)
+  --json              print the server's JSON answer (for scripts)
+  -h, --help          show this help`;
+
+export const ROUTE_USAGE = `usage: pstack route [options]                              show the routing table (like route -n)
+       pstack route add NET/PREFIX via GATEWAY [dev NAME]  add a route through a gateway
+       pstack route add NET/PREFIX dev NAME                add a directly attached network
+       pstack route del NET/PREFIX                         delete a route
+NET/PREFIX may be "default" (0.0.0.0/0).
+${SOCKET_OPTIONS_USAGE}`;
+
+export const ARP_USAGE = `usage: pstack arp [options]              show the ARP cache (like arp -a, with state and expiry)
+       pstack arp -d IP [options]        delete the entry for IP
+       pstack arp -s IP MAC [options]    add a permanent entry
+${SOCKET_OPTIONS_USAGE}`;
+
+export const NETSTAT_USAGE = `usage: pstack netstat [options]    list UDP and TCP endpoints (like netstat -tuna)
+  -t, --tcp           TCP only
+  -u, --udp           UDP only
+  -a, -n              accepted for habit's sake (every endpoint is listed, numerically)
+${SOCKET_OPTIONS_USAGE}`;
+
+export const STATS_USAGE = `usage: pstack stats [options]      counters per protocol (like netstat -s), drops by reason
+${SOCKET_OPTIONS_USAGE}`;
+
+const SOCKET_OPTIONS = {
+  tap: { type: 'string' },
+  control: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface SocketChoice {
+  path: string;
+  json: boolean;
+}
+
+function socketChoice(values: { tap?: string; control?: string; json?: boolean }): SocketChoice {
+  if (values.tap !== undefined && values.control !== undefined) throw new UsageError('give --tap or --control, not both');
+  const tap = values.tap ?? 'tap0';
+  if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,14}$/.test(tap)) throw new UsageError(`invalid --tap ${JSON.stringify(tap)}: an interface name of 1 to 15 letters, digits, '-', '_' or '.'`);
+  if (values.control === '') throw new UsageError('--control needs a path');
+  return { path: values.control ?? defaultControlPath(tap), json: values.json ?? false };
+}
+
+function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!);
+  }
+}
+
+/** Ask the server; an {"ok":false} answer becomes one line on stderr and exit status 1. */
+async function ask(choice: SocketChoice, request: Record<string, unknown>): Promise<ControlResponse & { ok: true }> {
+  const response = await controlRequest(choice.path, request);
+  if (response.ok !== true) throw new FatalError(String((response as { error?: unknown }).error ?? 'the server refused the request'));
+  return response;
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+// ------------------------------------------------------------------------------ route
+
+/** "default" or a.b.c.d/n with no host bits set. */
+export function parseRouteNetwork(text: string): { network: string; prefix: number } {
+  if (text === 'default') return { network: '0.0.0.0', prefix: 0 };
+  const cidr = parseCidr(text);
+  if (cidr === null) throw new UsageError(`invalid network ${JSON.stringify(text)}: expected NET/PREFIX like 203.0.113.0/24, or "default"`);
+  return { network: ipv4ToString(cidr.address), prefix: cidr.prefixLength };
+}
+
+export type RouteAction =
+  | { action: 'list' }
+  | { action: 'add'; network: string; prefix: number; gateway?: string; dev?: string }
+  | { action: 'del'; network: string; prefix: number };
+
+/** The words after `pstack route`: nothing, `add NET via GW [dev NAME]`, `add NET dev NAME` or `del NET`. */
+export function parseRouteWords(words: string[]): RouteAction {
+  if (words.length === 0 || (words.length === 1 && (words[0] === 'show' || words[0] === 'list'))) return { action: 'list' };
+  const [verb, net, ...rest] = words;
+  if (verb === 'del' || verb === 'delete') {
+    if (net === undefined) throw new UsageError('route del needs a network: pstack route del 203.0.113.0/24');
+    if (rest.length > 0) throw new UsageError(`unexpected ${JSON.stringify(rest.join(' '))} after route del ${net}`);
+    return { action: 'del', ...parseRouteNetwork(net) };
+  }
+  if (verb !== 'add') throw new UsageError(`unknown route action ${JSON.stringify(verb)}: use add or del (or nothing, to list)`);
+  if (net === undefined) throw new UsageError('route add needs a network: pstack route add 203.0.113.0/24 via 192.0.2.1');
+  const result: RouteAction = { action: 'add', ...parseRouteNetwork(net) };
+  for (let i = 0; i < rest.length; i += 2) {
+    const key = rest[i]!;
+    const value = rest[i + 1];
+    if (value === undefined) throw new UsageError(`route add: "${key}" needs a value`);
+    if (key === 'via' || key === 'gw') {
+      if (parseIpv4(value) === null) throw new UsageError(`route add: invalid gateway ${JSON.stringify(value)}: expected an IPv4 address like 192.0.2.1`);
+      result.gateway = value;
+    } else if (key === 'dev') {
+      result.dev = value;
+    } else {
+      throw new UsageError(`route add: unknown word ${JSON.stringify(key)}: expected "via GATEWAY" or "dev NAME"`);
+    }
+  }
+  if (result.gateway === undefined && result.dev === undefined) throw new UsageError('route add needs "via GATEWAY" or "dev NAME"');
+  return result;
+}
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text + ' ' : text.padEnd(width);
+}
+
+/** The routing table in route -n's columns, plus where each route came from. */
+export function formatRouteTable(routes: RouteJson[]): string {
+  let out = 'pstack IP routing table\n';
+  out += pad('Destination', 16) + pad('Gateway', 16) + pad('Genmask', 16) + pad('Flags', 6) + pad('Iface', 8) + pad('Source', 16) + 'Origin\n';
+  for (const r of routes) {
+    out += pad(r.network, 16) + pad(r.gateway ?? '0.0.0.0', 16) + pad(r.netmask, 16) + pad(r.flags, 6) + pad(r.interface, 8) + pad(r.source, 16) + r.origin + '\n';
+  }
+  return out;
+}
+
+export async function runRoute(argv: string[]): Promise<number> {
+  const parsed = parse(argv, { ...SOCKET_OPTIONS, numeric: { type: 'boolean', short: 'n' } });
+  if (parsed.values.help) {
+    process.stdout.write(ROUTE_USAGE + '\n');
+    return 0;
+  }
+  const action = parseRouteWords(parsed.positionals);
+  const choice = socketChoice(parsed.values);
+  if (action.action === 'list') {
+    const response = await ask(choice, { cmd: 'routes' });
+    if (choice.json) printJson(response);
+    else process.stdout.write(formatRouteTable(response['routes'] as RouteJson[]));
+    return 0;
+  }
+  const { action: verb, ...fields } = action;
+  const response = await ask(choice, { cmd: verb === 'add' ? 'route-add' : 'route-del', ...fields });
+  if (choice.json) printJson(response);
+  return 0;
+}
+
+// ------------------------------------------------------------------------------ arp
+
+function describeArpState(e: ArpEntryJson): string {
+  const s = (n: number | null) => `${n} second${n === 1 ? '' : 's'}`;
+  switch (e.state) {
+    case 'static': return e.own ? 'permanent (pstack\'s own address)' : 'permanent';
+    case 'reachable': return `reachable, expires in ${s(e.expiresIn)}`;
+    case 'stale': return `stale, removed in ${s(e.expiresIn)} unless used (then confirmed again)`;
+    case 'incomplete': return `resolving, ${e.requestsSent} request${e.requestsSent === 1 ? '' : 's'} sent, ${e.queued} packet${e.queued === 1 ? '' : 's'} waiting`;
+    case 'failed': return `failed (no reply), forgotten in ${s(e.expiresIn)}`;
+  }
+}
+
+/** One line per entry, as arp -a prints them, then the state and time to expiry. */
+export function formatArpTable(entries: ArpEntryJson[]): string {
+  if (entries.length === 0) return '';
+  return entries.map((e) => {
+    const at = e.mac !== null ? `at ${e.mac} [ether]${e.state === 'static' ? ' PERM' : ''}` : 'at <incomplete>';
+    return `? (${e.ip}) ${at} on ${e.interface}  ${describeArpState(e)}\n`;
+  }).join('');
+}
+
+export async function runArp(argv: string[]): Promise<number> {
+  const parsed = parse(argv, {
+    ...SOCKET_OPTIONS,
+    delete: { type: 'string', short: 'd' },
+    set: { type: 'string', short: 's' },
+    all: { type: 'boolean', short: 'a' },
+    numeric: { type: 'boolean', short: 'n' },
+  });
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(ARP_USAGE + '\n');
+    return 0;
+  }
+  if (v.delete !== undefined && v.set !== undefined) throw new UsageError('give -d or -s, not both');
+  const choice = socketChoice(v);
+  if (v.delete !== undefined) {
+    if (parsed.positionals.length > 0) throw new UsageError(`unexpected ${JSON.stringify(parsed.positionals.join(' '))} after arp -d ${v.delete}`);
+    if (parseIpv4(v.delete) === null) throw new UsageError(`arp -d: invalid address ${JSON.stringify(v.delete)}: expected an IPv4 address`);
+    const response = await ask(choice, { cmd: 'arp-del', ip: v.delete });
+    if (choice.json) printJson(response);
+    return 0;
+  }
+  if (v.set !== undefined) {
+    if (parseIpv4(v.set) === null) throw new UsageError(`arp -s: invalid address ${JSON.stringify(v.set)}: expected an IPv4 address`);
+    const [mac, ...extra] = parsed.positionals;
+    if (mac === undefined) throw new UsageError('arp -s needs an address and a MAC: pstack arp -s 192.0.2.9 02:00:00:00:00:09');
+    if (extra.length > 0) throw new UsageError(`unexpected ${JSON.stringify(extra.join(' '))} after arp -s ${v.set} ${mac}`);
+    if (parseMac(mac) === null) throw new UsageError(`arp -s: invalid MAC ${JSON.stringify(mac)}: expected six hex bytes like 02:00:00:00:00:09`);
+    const response = await ask(choice, { cmd: 'arp-add', ip: v.set, mac });
+    if (choice.json) printJson(response);
+    return 0;
+  }
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected ${JSON.stringify(parsed.positionals.join(' '))}: use -d IP or -s IP MAC`);
+  const response = await ask(choice, { cmd: 'arp' });
+  if (choice.json) printJson(response);
+  else process.stdout.write(formatArpTable(response['entries'] as ArpEntryJson[]));
+  return 0;
+}
+
+// ------------------------------------------------------------------------------ netstat
+
+function endpointAddress(address: string, port: number): string {
+  return `${address}:${port === 0 ? '*' : port}`;
+}
+
+/** netstat -tuna's table: Proto Recv-Q Send-Q Local Address Foreign Address State. */
+export function formatNetstat(endpoints: EndpointJson[]): string {
+  let out = 'Active Internet connections (servers and established)\n';
+  out += 'Proto Recv-Q Send-Q Local Address           Foreign Address         State      \n';
+  const order = (e: EndpointJson) => (e.protocol === 'tcp' ? 0 : 1);
+  const sorted = [...endpoints].sort((a, b) => order(a) - order(b) || a.localPort - b.localPort);
+  for (const e of sorted) {
+    out += `${e.protocol.padEnd(5)}${String(e.recvQueue).padStart(7)}${String(e.sendQueue).padStart(7)} `;
+    out += `${pad(endpointAddress(e.localAddress, e.localPort), 23)} ${pad(endpointAddress(e.remoteAddress, e.remotePort), 23)} ${e.state.padEnd(11)}`.trimEnd() + '\n';
+  }
+  return out;
+}
+
+export async function runNetstat(argv: string[]): Promise<number> {
+  const parsed = parse(argv, {
+    ...SOCKET_OPTIONS,
+    tcp: { type: 'boolean', short: 't' },
+    udp: { type: 'boolean', short: 'u' },
+    all: { type: 'boolean', short: 'a' },
+    numeric: { type: 'boolean', short: 'n' },
+  });
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(NETSTAT_USAGE + '\n');
+    return 0;
+  }
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected ${JSON.stringify(parsed.positionals.join(' '))}`);
+  const choice = socketChoice(v);
+  const response = await ask(choice, { cmd: 'netstat' });
+  const wanted = (e: EndpointJson) => (!v.tcp && !v.udp) || (v.tcp === true && e.protocol === 'tcp') || (v.udp === true && e.protocol === 'udp');
+  const endpoints = (response['endpoints'] as EndpointJson[]).filter(wanted);
+  if (choice.json) printJson({ ...response, endpoints });
+  else process.stdout.write(formatNetstat(endpoints));
+  return 0;
+}
+
+// ------------------------------------------------------------------------------ stats
+
+type Section = 'Link' | 'Arp' | 'Ip' | 'Icmp' | 'Udp' | 'Tcp' | 'Other';
+const SECTIONS: Section[] = ['Link', 'Arp', 'Ip', 'Icmp', 'Udp', 'Tcp', 'Other'];
+
+/** How netstat -s would word the counters pstack has; unknown ones are printed by name. */
+const COUNTER_TEXT: Record<string, [Section, string]> = {
+  framesIn: ['Link', 'frames received'],
+  framesOut: ['Link', 'frames sent'],
+  arpIn: ['Arp', 'ARP packets received'],
+  arpOut: ['Arp', 'ARP packets sent'],
+  ipIn: ['Ip', 'total packets received'],
+  ipDelivered: ['Ip', 'incoming packets delivered'],
+  ipForwarded: ['Ip', 'forwarded'],
+  ipOut: ['Ip', 'requests sent out'],
+  ipFragmentsIn: ['Ip', 'fragments received'],
+  ipReassembled: ['Ip', 'packets reassembled ok'],
+  ipFragmentsOut: ['Ip', 'fragments created'],
+  icmpIn: ['Icmp', 'ICMP messages received'],
+  icmpOut: ['Icmp', 'ICMP messages sent'],
+  icmpEchoRequestsIn: ['Icmp', 'echo requests received'],
+  icmpEchoRepliesOut: ['Icmp', 'echo replies sent'],
+  icmpErrorsOut: ['Icmp', 'error messages sent'],
+  icmpErrorsRateLimited: ['Icmp', 'error messages not sent (rate limit)'],
+  udpIn: ['Udp', 'packets received'],
+  udpOut: ['Udp', 'packets sent'],
+  tcpIn: ['Tcp', 'segments received'],
+  tcpOut: ['Tcp', 'segments sent'],
+  internalErrors: ['Other', 'internal errors (bugs caught and counted)'],
+};
+
+const DROP_SECTION: Record<string, Section> = { ethernet: 'Link', arp: 'Arp', ipv4: 'Ip', ip: 'Ip', icmp: 'Icmp', udp: 'Udp', tcp: 'Tcp' };
+
+function sectionOfName(name: string): Section {
+  const lower = name.toLowerCase();
+  for (const [prefix, section] of [['icmp', 'Icmp'], ['arp', 'Arp'], ['udp', 'Udp'], ['tcp', 'Tcp'], ['ip', 'Ip'], ['frame', 'Link']] as const) {
+    if (lower.startsWith(prefix)) return section;
+  }
+  return 'Other';
+}
+
+/** "tcpRetransmits" as "tcp retransmits", for counters added after this table was written. */
+function wordsOf(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+}
+
+/** Counters grouped by protocol as netstat -s prints them, drops by reason under each. */
+export function formatStats(stats: StatsJson): string {
+  const lines = new Map<Section, string[]>(SECTIONS.map((s) => [s, []]));
+  const add = (section: Section, text: string) => lines.get(section)!.push(`    ${text}`);
+  for (const d of stats.devices) {
+    const c = d.counters;
+    add('Link', `${d.name} (${d.type}, ${d.mac}, mtu ${d.mtu}): ${c['framesIn'] ?? 0} frames in (${c['bytesIn'] ?? 0} bytes), ${c['framesOut'] ?? 0} frames out (${c['bytesOut'] ?? 0} bytes), ${c['sendErrors'] ?? 0} send errors`);
+  }
+  for (const [key, value] of Object.entries(stats.counters)) {
+    if (typeof value !== 'number') continue;
+    const known = COUNTER_TEXT[key];
+    if (known !== undefined) add(known[0], `${value} ${known[1]}`);
+    else add(sectionOfName(key), `${value} ${wordsOf(key)}`);
+  }
+  add('Arp', `${stats.arpEntries} entries in the cache`);
+  add('Ip', `${stats.routes} routes`);
+  const drops = (stats.counters['drops'] ?? {}) as Record<string, number>;
+  for (const [reason, count] of Object.entries(drops)) {
+    const colon = reason.indexOf(':');
+    const layer = colon >= 0 ? reason.slice(0, colon) : '';
+    const why = colon >= 0 ? reason.slice(colon + 1).trim() : reason;
+    add(DROP_SECTION[layer] ?? 'Other', `${count} dropped: ${why}${DROP_SECTION[layer] === undefined && layer !== '' ? ` (${layer})` : ''}`);
+  }
+  let out = '';
+  for (const section of SECTIONS) {
+    const body = lines.get(section)!;
+    if (body.length === 0) continue;
+    out += `${section}:\n${body.join('\n')}\n`;
+  }
+  return out;
+}
+
+export async function runStats(argv: string[]): Promise<number> {
+  const parsed = parse(argv, SOCKET_OPTIONS);
+  if (parsed.values.help) {
+    process.stdout.write(STATS_USAGE + '\n');
+    return 0;
+  }
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected ${JSON.stringify(parsed.positionals.join(' '))}`);
+  const choice = socketChoice(parsed.values);
+  const response = await ask(choice, { cmd: 'stats' });
+  if (choice.json) printJson(response);
+  else process.stdout.write(formatStats(response as unknown as StatsJson));
+  return 0;
+}
