@@ -5,6 +5,8 @@
 
 import type { Stack } from '../stack/stack.js';
 import type { Logger } from '../observe/log.js';
+import { createSocket, type UdpSocket } from '../api/dgram.js';
+import { ipv4ToString } from '../wire/addr.js';
 
 export interface RunningServices {
   describe(): string;
@@ -12,11 +14,49 @@ export interface RunningServices {
 }
 
 export function startServices(stack: Stack, logger: Logger): RunningServices {
-  void stack;
-  void logger;
   const names = ['arp', 'icmp echo'];
+  const closers: Array<() => void> = [];
+  const udpEcho = startUdpEcho(stack, logger);
+  names.push('udp echo (7)');
+  closers.push(udpEcho);
   return {
     describe: () => names.join(', '),
-    close() {},
+    close() {
+      for (const c of closers.splice(0)) c();
+    },
+  };
+}
+
+/**
+ * Source ports of services that answer whatever datagram they get (echo, daytime, qotd,
+ * chargen, time): echoing to one of them would start an endless ping-pong between the two
+ * services (the classic echo/chargen loop), so datagrams from these ports are not answered,
+ * as inetd's built-in services refuse them.
+ */
+const REFLECTOR_PORTS = new Set([7, 13, 17, 19, 37]);
+
+/**
+ * UDP echo (RFC 862): every datagram is sent back to where it came from. One socket per
+ * address rather than one on 0.0.0.0, so that each reply leaves from the address the request
+ * was sent to (a client's connected socket ignores replies from any other address) and so
+ * broadcasts are not echoed (a socket bound to one address hears no broadcasts): echoing a
+ * broadcast would be an amplifier (the "fraggle" attack).
+ */
+function startUdpEcho(stack: Stack, logger: Logger): () => void {
+  const sockets: UdpSocket[] = [];
+  for (const iface of stack.interfaces) {
+    const sock = createSocket(stack, 'udp4', (msg, rinfo) => {
+      if (REFLECTOR_PORTS.has(rinfo.port)) {
+        stack.counters.drop('udp echo: reflector-port');
+        return;
+      }
+      sock.send(msg, rinfo.port, rinfo.address);
+    });
+    sock.on('error', (err) => logger.warn('udp echo socket error', String(err)));
+    sock.bind(7, ipv4ToString(iface.address));
+    sockets.push(sock);
+  }
+  return () => {
+    for (const s of sockets) s.close();
   };
 }

@@ -1,8 +1,12 @@
 /**
  * IPv4 reassembly (RFC 791 3.2, RFC 815) with the defenses a host needs: bounded memory
- * (datagrams, bytes, fragments per datagram), a timeout that reports Time Exceeded code 1
- * when the first fragment was seen (RFC 792), datagrams over 65535 bytes dropped (ping of
- * death), and any overlap dropping the whole datagram (RFC 5722's policy, applied to IPv4).
+ * (datagrams, bytes of buffers, fragments per datagram; when full, the oldest incomplete
+ * datagram gives way, so a handful of stray fragments cannot block reassembly for a whole
+ * timeout), a timeout that reports Time Exceeded code 1 when the first fragment was seen
+ * (RFC 792), datagrams over 65535 bytes dropped whole (ping of death), and any partial
+ * overlap dropping the whole datagram (RFC 5722's policy, applied to IPv4). A fragment whose
+ * bytes were all received already is a duplicate and is ignored, as Linux does (RFC 5722
+ * errata 3089): links and retransmitting middleboxes do duplicate packets.
  */
 
 import type { Timers, Timer } from '../time/clock.js';
@@ -20,7 +24,11 @@ export interface ReassemblyConfig {
 
 export const defaultReassemblyConfig: ReassemblyConfig = {
   timeoutMs: 30_000,
-  maxDatagrams: 64,
+  // Incomplete datagrams are cheap (a record and a buffer as long as the data seen, counted
+  // in maxBytes), so the count limit is well above what stray fragments reach: with 64, as
+  // many tiny fragments made every later datagram wait (or, with eviction, be evicted) for
+  // the whole timeout. Memory stays bounded by maxBytes.
+  maxDatagrams: 1024,
   maxBytes: 4 * 1024 * 1024,
   maxFragmentsPerDatagram: 64,
 };
@@ -28,7 +36,7 @@ export const defaultReassemblyConfig: ReassemblyConfig = {
 const MAX_DATAGRAM = 65535;
 
 class Pending {
-  /** Payload bytes by offset; grown as fragments arrive. */
+  /** Payload bytes by offset; grown as fragments arrive (its length is what memory counts). */
   payload = new Uint8Array(0);
   /** Received [start, end) payload ranges, sorted, non-overlapping. */
   readonly ranges: number[] = [];
@@ -62,6 +70,7 @@ export class Reassembler {
     return this.pending.size;
   }
 
+  /** Bytes of reassembly buffers held (allocated, not just received): at most config.maxBytes. */
   get bufferedBytes(): number {
     return this.bytes;
   }
@@ -75,18 +84,21 @@ export class Reassembler {
     const len = ip.payloadLength;
     const end = start + len;
     const more = ip.moreFragments;
+    const key = `${ip.src}:${ip.dst}:${ip.id}:${ip.protocol}`;
+    let p = this.pending.get(key);
     if (end + ip.headerLength > MAX_DATAGRAM) {
+      // The datagram can never be valid: drop what was gathered too, so no Time Exceeded
+      // follows for it (Linux drops it whole as well).
       this.counters.drop('reassembly: oversized');
+      if (p !== undefined) this.discard(p);
       return null;
     }
     if (more && (len === 0 || len % 8 !== 0)) {
       this.counters.drop('reassembly: bad-fragment-length');
       return null;
     }
-    const key = `${ip.src}:${ip.dst}:${ip.id}:${ip.protocol}`;
-    let p = this.pending.get(key);
     if (p === undefined) {
-      if (this.pending.size >= this.config.maxDatagrams) {
+      if (this.pending.size >= this.config.maxDatagrams && !this.evictOldest(null)) {
         this.counters.drop('reassembly: too-many-datagrams');
         return null;
       }
@@ -101,22 +113,35 @@ export class Reassembler {
     }
     if (!more) {
       if (p.totalPayload >= 0 && p.totalPayload !== end) return this.reject(p, 'reassembly: conflicting-length');
+      // Data already received beyond the end the last fragment gives: the datagram is corrupt.
+      if (p.ranges.length > 0 && p.ranges[p.ranges.length - 1]! > end) return this.reject(p, 'reassembly: past-end');
       p.totalPayload = end;
     }
     if (p.totalPayload >= 0 && end > p.totalPayload) return this.reject(p, 'reassembly: past-end');
-    // Overlap with anything already received drops the datagram: overlapping fragments are
-    // how teardrop and firewall-evasion attacks work, and no honest sender produces them.
     for (let i = 0; i < p.ranges.length; i += 2) {
-      if (start < p.ranges[i + 1]! && end > p.ranges[i]!) return this.reject(p, 'reassembly: overlap');
+      const rs = p.ranges[i]!;
+      const re = p.ranges[i + 1]!;
+      if (start >= rs && end <= re) {
+        // Every byte of it is here already: a duplicate, ignored (the datagram goes on).
+        this.counters.drop('reassembly: duplicate');
+        return null;
+      }
+      // A partial overlap drops the datagram: overlapping fragments are how teardrop and
+      // firewall-evasion attacks work, and no honest sender produces them.
+      if (start < re && end > rs) return this.reject(p, 'reassembly: overlap');
     }
-    if (this.bytes + len > this.config.maxBytes) return this.reject(p, 'reassembly: memory-limit');
     if (end > p.payload.length) {
-      const grown = new Uint8Array(Math.min(MAX_DATAGRAM, Math.max(end, p.payload.length * 2)));
+      const size = Math.min(MAX_DATAGRAM, Math.max(end, p.payload.length * 2));
+      const extra = size - p.payload.length;
+      while (this.bytes + extra > this.config.maxBytes) {
+        if (!this.evictOldest(p)) return this.reject(p, 'reassembly: memory-limit');
+      }
+      const grown = new Uint8Array(size);
       grown.set(p.payload);
       p.payload = grown;
+      this.bytes += extra;
     }
     p.payload.set(ip.buf.subarray(ip.payloadOffset, ip.payloadOffset + len), start);
-    this.bytes += len;
     p.received += len;
     insertRange(p.ranges, start, end);
     if (start === 0) {
@@ -156,9 +181,24 @@ export class Reassembler {
   }
 
   private discard(p: Pending): void {
+    if (this.pending.get(p.key) !== p) return;
     p.timer.disarm();
-    this.bytes -= p.received;
+    this.bytes -= p.payload.length;
     this.pending.delete(p.key);
+  }
+
+  /**
+   * Make room by dropping the oldest incomplete datagram other than `keep` (silently: no Time
+   * Exceeded, the sender is not at fault). Returns false when there is nothing to drop.
+   */
+  private evictOldest(keep: Pending | null): boolean {
+    for (const p of this.pending.values()) {
+      if (p === keep) continue;
+      this.counters.drop('reassembly: evicted');
+      this.discard(p);
+      return true;
+    }
+    return false;
   }
 
   private expire(p: Pending): void {

@@ -6,7 +6,7 @@
 
 import { Ipv4Packet, IPV4_MIN_HEADER, IpProtocol } from '../wire/ipv4.js';
 import { IcmpPacket, IcmpType, emitIcmpHeader, isIcmpError, echoRest, ICMP_HEADER_LENGTH } from '../wire/icmp.js';
-import { walkIpv4Options, recordRouteAppend, Ipv4OptionType } from '../wire/ipv4-options.js';
+import { walkIpv4Options, recordRouteAppend, timestampAppend, timestampNow, Ipv4OptionType } from '../wire/ipv4-options.js';
 import { IPV4_BROADCAST, isMulticast, type Ipv4Address } from '../wire/addr.js';
 import type { Stack, IpProtocolHandler } from './stack.js';
 import { TX_HEADROOM } from './stack.js';
@@ -113,26 +113,35 @@ export class IcmpService implements IpProtocolHandler {
     // Answer from the address that was pinged (a host with several addresses must not
     // answer from another one), and record our outgoing address in an echoed route.
     const src = ip.dst;
-    if (options !== null) recordOwnAddress(options, rt.iface.address);
+    if (options !== null) recordOwnAddress(options, rt.iface.address, true);
     stack.counters.icmpOut++;
     stack.counters.icmpEchoRepliesOut++;
     stack.ipOutput({ src, dst: ip.src, protocol: IpProtocol.ICMP, tos: ip.tos, options: options ?? undefined }, buf, l4, ICMP_HEADER_LENGTH + dataLength, rt);
   }
 
   /**
-   * RFC 1122 3.2.2.6: a Record Route option in an Echo Request is updated to include this host
-   * and returned in the reply, so the route covers the round trip. Like Linux, the address is
-   * recorded as the request arrives and again as the reply leaves. Other options are not echoed.
+   * RFC 1122 3.2.2.6: Record Route and Timestamp options in an Echo Request are updated to
+   * include this host and returned in the reply, so they cover the round trip. Like Linux, the
+   * entry is made as the request arrives and again as the reply leaves (a full Timestamp
+   * option counts one overflow, on arrival). Other options are not echoed. The options were
+   * checked by ipInput (checkIpv4Options), so each appears at most once and is well formed.
    */
   private echoReplyOptions(ip: Ipv4Packet, iface: Interface): Uint8Array | null {
     if (ip.headerLength === IPV4_MIN_HEADER) return null;
     const walk = walkIpv4Options(ip.buf, ip.optionsOffset, ip.optionsLength);
-    const rr = walk.options.find((o) => o.type === Ipv4OptionType.RR);
-    if (rr === undefined) return null;
-    const padded = (rr.length + 3) & ~3;
-    const out = new Uint8Array(padded);
-    out.set(ip.buf.subarray(rr.offset, rr.offset + rr.length));
-    recordRouteAppend(out, { type: rr.type, offset: 0, length: rr.length }, iface.address);
+    const echoed = walk.options.filter((o) => o.type === Ipv4OptionType.RR || o.type === Ipv4OptionType.TS);
+    if (echoed.length === 0) return null;
+    let size = 0;
+    for (const o of echoed) size += o.length;
+    const out = new Uint8Array((size + 3) & ~3); // trailing bytes stay 0 = EOL
+    let at = 0;
+    for (const o of echoed) {
+      out.set(ip.buf.subarray(o.offset, o.offset + o.length), at);
+      const copy = { type: o.type, offset: at, length: o.length };
+      if (o.type === Ipv4OptionType.RR) recordRouteAppend(out, copy, iface.address);
+      else timestampAppend(out, copy, iface.address, timestampNow(), true);
+      at += o.length;
+    }
     return out;
   }
 
@@ -151,7 +160,7 @@ export class IcmpService implements IpProtocolHandler {
     let options = opts.options;
     if (options !== undefined) {
       options = options.slice();
-      recordOwnAddress(options, rt.iface.address);
+      recordOwnAddress(options, rt.iface.address, false);
     }
     stack.counters.icmpOut++;
     return stack.ipOutput({ src: opts.src ?? rt.src, dst, protocol: IpProtocol.ICMP, ttl: opts.ttl, tos: opts.tos, dontFragment: opts.dontFragment, options }, buf, l4, ICMP_HEADER_LENGTH + data.length, rt);
@@ -195,7 +204,10 @@ export class IcmpService implements IpProtocolHandler {
     emitIcmpHeader(buf, l4, type, code, rest, quoted);
     stack.counters.icmpOut++;
     stack.counters.icmpErrorsOut++;
-    stack.ipOutput({ src: rt.src, dst: src, protocol: IpProtocol.ICMP }, buf, l4, ICMP_HEADER_LENGTH + quoted, rt);
+    // RFC 1812 4.3.2.5: errors go with precedence 6 (internetwork control), keeping the
+    // original's TOS bits, as Linux's icmp_send does.
+    const tos = 0xc0 | (original.tos & 0x1e);
+    stack.ipOutput({ src: rt.src, dst: src, protocol: IpProtocol.ICMP, tos }, buf, l4, ICMP_HEADER_LENGTH + quoted, rt);
   }
 
   private deliverLocalError(type: number, code: number, rest: number, original: Ipv4Packet, quoted: number): void {
@@ -214,8 +226,14 @@ export class IcmpService implements IpProtocolHandler {
   }
 }
 
-/** Write our address into a Record Route option held in `options` (raw option bytes). */
-function recordOwnAddress(options: Uint8Array, addr: Ipv4Address): void {
+/**
+ * Write our address into a Record Route option held in `options` (raw option bytes), and,
+ * when `timestamps`, our entry into a Timestamp option (as an echo reply leaves).
+ */
+function recordOwnAddress(options: Uint8Array, addr: Ipv4Address, timestamps: boolean): void {
   const walk = walkIpv4Options(options, 0, options.length);
-  for (const o of walk.options) if (o.type === Ipv4OptionType.RR) recordRouteAppend(options, o, addr);
+  for (const o of walk.options) {
+    if (o.type === Ipv4OptionType.RR) recordRouteAppend(options, o, addr);
+    else if (timestamps && o.type === Ipv4OptionType.TS) timestampAppend(options, o, addr, timestampNow(), false);
+  }
 }

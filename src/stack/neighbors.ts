@@ -33,7 +33,10 @@ export const defaultNeighborConfig: NeighborConfig = {
   staleMs: 60_000,
   retransmitMs: 1_000,
   maxRetries: 3,
-  queuePerEntry: 16,
+  // Enough for every fragment of one largest datagram (65535 bytes at MTU 1500 is 45
+  // fragments), so the first big UDP datagram to a host not yet resolved is not cut short.
+  // At most ~96 KB per unresolved address, below Linux's unres_qlen_bytes (212992).
+  queuePerEntry: 64,
   maxEntries: 1024,
   failedHoldMs: 3_000,
 };

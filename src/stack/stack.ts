@@ -11,10 +11,11 @@ import { Timers, systemClock, type Clock } from '../time/clock.js';
 import { EthernetFrame, EtherType, emitEthernet, padFrame, ETHERNET_HEADER_LENGTH } from '../wire/ethernet.js';
 import { ArpPacket, ArpOp, emitArp, ARP_PACKET_LENGTH } from '../wire/arp.js';
 import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER, IpProtocol, type Ipv4Repr } from '../wire/ipv4.js';
-import { walkIpv4Options } from '../wire/ipv4-options.js';
-import { IcmpType, UnreachableCode } from '../wire/icmp.js';
+import { walkIpv4Options, checkIpv4Options, recordRouteAppend, timestampAppend, timestampNow, type Ipv4Option } from '../wire/ipv4-options.js';
+import { IcmpType, UnreachableCode, TimeExceededCode } from '../wire/icmp.js';
+import { checksumUpdate16, internetChecksum } from '../wire/checksum.js';
 import {
-  IPV4_BROADCAST, MAC_BROADCAST, MAC_ZERO, ipv4ToString, isMulticast, macEquals, isBroadcastMac, macToString,
+  IPV4_BROADCAST, MAC_BROADCAST, MAC_ZERO, ipv4ToString, isMulticast, macEquals, isBroadcastMac, isMulticastMac, macToString,
   type Ipv4Address, type Ipv4Cidr,
 } from '../wire/addr.js';
 import { Counters } from './counters.js';
@@ -24,6 +25,7 @@ import { NeighborCache, defaultNeighborConfig, type NeighborConfig, type Neighbo
 import { IcmpService } from './icmp.js';
 import { Reassembler, defaultReassemblyConfig, type ReassemblyConfig } from './fragments.js';
 import type { PacketObserver, StackEvents } from './observer.js';
+import { UdpLayer } from '../transport/udp.js';
 
 /** Room in front of a transport header for the largest IPv4 header and an Ethernet header. */
 export const TX_HEADROOM = 80;
@@ -106,6 +108,8 @@ export class Stack implements FrameReceiver {
   readonly interfaces: Interface[] = [];
   readonly devices: Device[] = [];
   readonly icmp: IcmpService;
+  /** UDP (RFC 768): sockets are made with api/dgram.ts's createSocket(stack, 'udp4'). */
+  readonly udp: UdpLayer;
   readonly reassembler: Reassembler;
   events: StackEvents;
   observer: PacketObserver | null;
@@ -123,6 +127,8 @@ export class Stack implements FrameReceiver {
   private readonly ip = new Ipv4Packet();
   private readonly arpFrame = new Uint8Array(ETHERNET_HEADER_LENGTH + ARP_PACKET_LENGTH + 18);
   private nextId = 1;
+  /** Whether the frame being received was sent to the link broadcast address (for forward()). */
+  private rxLinkBroadcast = false;
   private started = false;
   private closed = false;
 
@@ -149,6 +155,7 @@ export class Stack implements FrameReceiver {
       this.icmp.sendError(first, IcmpType.TimeExceeded, 1, 0),
     );
     this.protocols[IpProtocol.ICMP] = this.icmp;
+    this.udp = new UdpLayer(this); // registers itself for protocol 17 and in endpointProviders
   }
 
   // ---------------------------------------------------------------- configuration
@@ -227,6 +234,13 @@ export class Stack implements FrameReceiver {
     this.timers.clear();
   }
 
+  /** Whether `addr` is the broadcast address of one of our (non-loopback) networks. */
+  isDirectedBroadcast(addr: Ipv4Address): boolean {
+    // (A /31 has no broadcast address, RFC 3021: its "broadcast" is the other host.)
+    for (const i of this.interfaces) if (!i.isLoopback && i.prefixLength <= 30 && i.broadcast === addr) return true;
+    return false;
+  }
+
   isLocalAddress(addr: Ipv4Address): boolean {
     for (const i of this.interfaces) if (i.address === addr) return true;
     return false;
@@ -251,6 +265,7 @@ export class Stack implements FrameReceiver {
   receiveFrame(device: Device, frame: Uint8Array): void {
     try {
       this.counters.framesIn++;
+      this.rxLinkBroadcast = false;
       this.observer?.frame('incoming', device, frame, 0, frame.length);
       if (device.type === 'loopback') {
         const iface = this.interfaces.find((i) => i.device === device);
@@ -275,7 +290,9 @@ export class Stack implements FrameReceiver {
           this.counters.drop('ipv4: no-interface');
           return;
         }
+        this.rxLinkBroadcast = !macEquals(frame, 0, device.mac);
         this.ipInput(frame, ETHERNET_HEADER_LENGTH, frame.length - ETHERNET_HEADER_LENGTH, iface);
+        this.rxLinkBroadcast = false;
       } else if (type === EtherType.ARP) {
         this.arpInput(device, frame);
       } else {
@@ -327,7 +344,25 @@ export class Stack implements FrameReceiver {
       this.counters.drop('arp: sender-is-us');
       return;
     }
-    if (spa === 0 || spa === IPV4_BROADCAST || isMulticast(spa) || isBroadcastMac(frame, arp.senderMacOffset)) {
+    // A group (broadcast or multicast) hardware address is never a host's: answering or
+    // learning it would turn one frame into traffic for every host (RFC 1812 3.3.2).
+    if (isMulticastMac(frame, arp.senderMacOffset)) {
+      this.counters.drop('arp: bad-sender');
+      return;
+    }
+    if (spa === 0) {
+      // RFC 5227 2.1.1: an ARP Probe (sender 0.0.0.0) for our address is a host checking
+      // whether it is free; the owner answers, or the prober would take our address. Nothing
+      // is learned from a probe. (Linux's arp_process answers the same way.)
+      if (op === ArpOp.Request && iface !== undefined) {
+        const sha = frame.subarray(arp.senderMacOffset, arp.senderMacOffset + 6);
+        this.sendArp(device, ArpOp.Reply, iface.address, sha, 0, sha);
+      } else {
+        this.counters.drop('arp: bad-sender');
+      }
+      return;
+    }
+    if (spa === IPV4_BROADCAST || isMulticast(spa)) {
       this.counters.drop('arp: bad-sender');
       return;
     }
@@ -404,11 +439,25 @@ export class Stack implements FrameReceiver {
       this.counters.drop('ipv4: not-for-us');
       return;
     }
+    // RFC 1122 3.2.1.3: "this network" (0/8) is a source only while a host learns its address,
+    // and then only to the limited broadcast (DHCP); a network's broadcast address is never a
+    // source. Answering either would send the reply nowhere or to every host on the link.
+    // (Transit packets get forward()'s own martian checks.)
+    if ((src >>> 24 === 0 && dst !== IPV4_BROADCAST) || this.isDirectedBroadcast(src)) {
+      this.counters.drop('ipv4: martian-source');
+      return;
+    }
     if (ip.headerLength > IPV4_MIN_HEADER) {
-      const walk = walkIpv4Options(buf, ip.optionsOffset, ip.optionsLength);
-      if (walk.error !== null) {
-        this.counters.drop(`ipv4: ${walk.error}`);
-        if (!broadcast) this.icmp.sendError(ip, IcmpType.ParameterProblem, 0, (walk.errorOffset - offset) << 24);
+      const opts = checkIpv4Options(buf, ip.optionsOffset, ip.optionsLength);
+      if (opts.error !== null) {
+        this.counters.drop(`ipv4: ${opts.error}`);
+        if (!broadcast) this.icmp.sendError(ip, IcmpType.ParameterProblem, 0, (opts.errorOffset - offset) << 24);
+        return;
+      }
+      if (opts.sourceRoute !== null) {
+        // Source-routed datagrams are dropped, for us as in transit: Linux's default
+        // (accept_source_route=0) and RFC 7126 4.3-4.4, since they bypass routing policy.
+        this.counters.drop('ipv4: source-route');
         return;
       }
     }
@@ -442,11 +491,152 @@ export class Stack implements FrameReceiver {
 
   // ---------------------------------------------------------------- forwarding
 
+  /**
+   * Forward a transit packet as a router (RFC 1812 5.2 and 5.3). `ip` is a view into the
+   * receive buffer, valid only during this call, with `length` trimmed to the total length:
+   * every check (and every ICMP error, which quotes it) works on that view; only a packet
+   * that will leave is copied, into the transmit buffer, and only the copy is modified.
+   * Order as Linux: route lookup, then TTL, then MTU (ip_route_input, then ip_forward).
+   */
   private forward(ip: Ipv4Packet, inIface: Interface): void {
-    // Filled in by the router work (issue 4): TTL, ICMP errors, RR, fragmentation.
-    void inIface;
-    this.counters.drop('ipv4: forwarding-disabled');
-    void ip;
+    const counters = this.counters;
+    // RFC 1812 5.3.4: a packet that arrived as a link-layer broadcast was not handed to us as
+    // a router, so it is not forwarded (a host's misdirected broadcast would otherwise spread).
+    if (this.rxLinkBroadcast) {
+      counters.drop('forward: link-broadcast');
+      return;
+    }
+    const src = ip.src;
+    const dst = ip.dst;
+    // RFC 1812 5.3.7 (and 4.2.2.11): never forward from or to "this network" 0/8, loopback
+    // 127/8, class E 240/4; RFC 3927 2.7: nor link-local 169.254/16. (Broadcast and multicast
+    // sources were dropped by ipInput already.)
+    if (isMartian(src)) {
+      counters.drop('forward: martian-source');
+      return;
+    }
+    if (isMartian(dst)) {
+      counters.drop('forward: martian-destination');
+      return;
+    }
+    // RFC 2644: directed broadcasts to an attached network are not forwarded by default
+    // (smurf amplification).
+    if (this.isDirectedBroadcast(dst)) {
+      counters.drop('forward: directed-broadcast');
+      return;
+    }
+    let rr: Ipv4Option | null = null;
+    let ts: Ipv4Option | null = null;
+    if (ip.headerLength > IPV4_MIN_HEADER) {
+      const opts = checkIpv4Options(ip.buf, ip.optionsOffset, ip.optionsLength);
+      if (opts.error !== null) {
+        // RFC 1812 5.2.5 / 4.3.2.6 (as ipInput does for local packets): Parameter Problem.
+        counters.drop(`forward: ${opts.error}`);
+        this.icmp.sendError(ip, IcmpType.ParameterProblem, 0, (opts.errorOffset - ip.offset) << 24);
+        return;
+      }
+      if (opts.sourceRoute !== null) {
+        // Source-routed packets are dropped, as Linux does by default (accept_source_route=0)
+        // and RFC 7126 4.3-4.4 recommends: they bypass filtering and routing policy.
+        counters.drop('forward: source-route');
+        return;
+      }
+      rr = opts.rr;
+      ts = opts.ts;
+    }
+    const route = this.routes.lookup(dst);
+    if (route === null || route.iface.isLoopback) {
+      // RFC 1812 4.3.3.1: no route at all (not even a default) is Network Unreachable, code 0.
+      counters.drop('forward: no-route');
+      this.icmp.sendError(ip, IcmpType.DestinationUnreachable, UnreachableCode.Net, 0);
+      return;
+    }
+    const out = route.iface;
+    const nextHop = route.nextHop !== 0 ? route.nextHop : dst;
+    if (out === inIface && nextHop === src) {
+      // The route leads straight back to the sender: a loop, not something to forward. (Other
+      // same-interface forwarding is legitimate, as in Linux; it would merit a Redirect,
+      // RFC 1812 5.2.7.2, which is optional and not sent.)
+      counters.drop('forward: back-to-sender');
+      return;
+    }
+    // RFC 1812 5.3.1: a packet whose TTL would reach zero is discarded with Time Exceeded.
+    const ttl = ip.ttl;
+    if (ttl <= 1) {
+      counters.drop('forward: ttl-exceeded');
+      this.icmp.sendError(ip, IcmpType.TimeExceeded, TimeExceededCode.TtlExceeded, 0);
+      return;
+    }
+    const total = ip.totalLength;
+    const mtu = out.mtu;
+    if (total > mtu && ip.dontFragment) {
+      // RFC 1812 5.2.6 / RFC 1191 4: Fragmentation Needed, with the next-hop MTU in the low
+      // 16 bits of the "unused" word, so the sender's path MTU discovery can adapt.
+      counters.drop('forward: too-big-df');
+      this.icmp.sendError(ip, IcmpType.DestinationUnreachable, UnreachableCode.FragmentationNeeded, mtu & 0xffff);
+      return;
+    }
+    const neighbor = this.neighbors.get(nextHop);
+    if (neighbor !== undefined && neighbor.state === 'failed') {
+      // ARP just gave up on this next hop (the queued packets got Host Unreachable from
+      // neighborFailed); until the entry expires, later packets get the same answer at once.
+      counters.drop('forward: host-unreachable');
+      this.icmp.sendError(ip, IcmpType.DestinationUnreachable, UnreachableCode.Host, 0);
+      return;
+    }
+    counters.ipForwarded++;
+    if (total > mtu) {
+      this.forwardFragmented(ip, rr, ts, ttl - 1, out, nextHop, route);
+      return;
+    }
+    // Copy out of the receive batch buffer: the frame is reused after this callback, and
+    // linkOutput needs headroom for the new Ethernet header (TX_HEADROOM >= 14).
+    const buf = this.txBuffer;
+    const at = TX_HEADROOM;
+    buf.set(ip.buf.subarray(ip.offset, ip.offset + total), at);
+    // TTL and protocol share one 16-bit header word; RFC 1624 eqn. 3 updates the checksum.
+    const oldWord = (ttl << 8) | ip.protocol;
+    buf[at + 8] = ttl - 1;
+    const csum = checksumUpdate16(ip.checksum, oldWord, oldWord - 0x100);
+    buf[at + 10] = csum >>> 8;
+    buf[at + 11] = csum & 0xff;
+    if (rr !== null || ts !== null) {
+      // RFC 791 3.1, RFC 1812 5.2.4: a router records the address of the interface the packet
+      // leaves by in Record Route (a full option is forwarded unchanged) and makes its entry
+      // in a Timestamp option (a full one counts an overflow). Then the checksum is redone.
+      let changed = false;
+      if (rr !== null) changed = recordRouteAppend(buf, { type: rr.type, offset: rr.offset - ip.offset + at, length: rr.length }, out.address);
+      if (ts !== null) changed = timestampAppend(buf, { type: ts.type, offset: ts.offset - ip.offset + at, length: ts.length }, out.address, timestampNow(), true) || changed;
+      if (changed) {
+        buf[at + 10] = 0;
+        buf[at + 11] = 0;
+        const c = internetChecksum(buf, at, ip.headerLength);
+        buf[at + 10] = c >>> 8;
+        buf[at + 11] = c & 0xff;
+      }
+    }
+    // Not ipOutputRaw: RFC 1213's ipOutRequests excludes forwarded datagrams (ipForwarded).
+    this.linkOutput(out, nextHop, buf, at, total);
+  }
+
+  /**
+   * Forward a packet larger than the outgoing MTU (DF clear) as fragments (RFC 791 3.2,
+   * RFC 1812 5.2.6): the header is re-emitted per fragment with the decremented TTL, the
+   * original identification and offset carried over (a fragment may be fragmented again), and
+   * only options with the copied flag repeated after the first fragment. The payload is
+   * copied from the receive buffer fragment by fragment.
+   */
+  private forwardFragmented(ip: Ipv4Packet, rr: Ipv4Option | null, ts: Ipv4Option | null, ttl: number, out: Interface, nextHop: Ipv4Address, route: Route): void {
+    const repr = ip.parse();
+    repr.ttl = ttl;
+    // Neither option has the copied flag: they go in the first fragment only (RFC 791).
+    if (rr !== null) {
+      recordRouteAppend(repr.options, { type: rr.type, offset: rr.offset - ip.optionsOffset, length: rr.length }, out.address);
+    }
+    if (ts !== null) {
+      timestampAppend(repr.options, { type: ts.type, offset: ts.offset - ip.optionsOffset, length: ts.length }, out.address, timestampNow(), true);
+    }
+    this.fragmentOutput(repr, ip.buf, ip.payloadOffset, { iface: out, nextHop, src: out.address, route }, false);
   }
 
   // ---------------------------------------------------------------- send path
@@ -516,7 +706,8 @@ export class Stack implements FrameReceiver {
     this.linkOutput(rt.iface, rt.nextHop, buf, offset, length);
   }
 
-  private fragmentOutput(repr: Ipv4Repr, buf: Uint8Array, payloadOffset: number, rt: RouteResult): boolean {
+  /** `countOut` is false for forwarded packets (counted in ipForwarded, not ipOut; RFC 1213). */
+  private fragmentOutput(repr: Ipv4Repr, buf: Uint8Array, payloadOffset: number, rt: RouteResult, countOut = true): boolean {
     const frags = this.fragmentBuffer;
     const mtu = rt.iface.mtu;
     const total = repr.payloadLength;
@@ -537,7 +728,7 @@ export class Stack implements FrameReceiver {
       const ipOffset = TX_HEADROOM - hl;
       frags.set(buf.subarray(payloadOffset + sent, payloadOffset + sent + chunk), TX_HEADROOM);
       emitIpv4(frags, ipOffset, { ...repr, options: opts, moreFragments: !last || repr.moreFragments, fragmentOffset: repr.fragmentOffset + sent, payloadLength: chunk });
-      this.counters.ipOut++;
+      if (countOut) this.counters.ipOut++;
       this.counters.ipFragmentsOut++;
       this.linkOutput(rt.iface, rt.nextHop, frags, ipOffset, hl + chunk);
       sent += chunk;
@@ -608,6 +799,12 @@ export class Stack implements FrameReceiver {
 }
 
 const EMPTY_OPTIONS = new Uint8Array(0);
+
+/** Addresses a router never forwards from or to (RFC 1812 5.3.7, RFC 3927 2.7). */
+function isMartian(addr: Ipv4Address): boolean {
+  const a = addr >>> 24;
+  return a === 0 || a === 127 || a >= 240 || (addr >>> 16) === 0xa9fe;
+}
 
 function copiedOptions(options: Uint8Array): Uint8Array {
   if (options.length === 0) return options;

@@ -123,3 +123,119 @@ export function buildRecordRouteOption(slots = 9): Uint8Array {
 export function isCopiedOption(type: number): boolean {
   return (type & 0x80) !== 0;
 }
+
+/** What a host checks in received options before it acts on them (see checkIpv4Options). */
+export interface Ipv4OptionsCheck {
+  /** null when acceptable; otherwise the reason, answered with Parameter Problem. */
+  error: string | null;
+  /** Absolute offset of the byte the Parameter Problem points at. */
+  errorOffset: number;
+  rr: Ipv4Option | null;
+  ts: Ipv4Option | null;
+  /** A loose or strict source route option (LSRR/SSRR). */
+  sourceRoute: Ipv4Option | null;
+  routerAlert: Ipv4Option | null;
+}
+
+/**
+ * Walk the options (as walkIpv4Options) and check the ones a host interprets the way Linux's
+ * ip_options_compile does on input, so malformed ones get Parameter Problem instead of being
+ * echoed or half-used: Record Route and source routes need a length of at least 3 and a
+ * pointer of at least 4, and a pointer inside the option must leave room for a whole address;
+ * Timestamp needs a length of at least 4, a pointer of at least 5, room for its entry when the
+ * pointer is inside, and an overflow counter below 15 when it is full; Router Alert needs a
+ * length of 4; RR, TS and source routes may each appear once. The pointer of the answer names
+ * the offending byte (the length byte for a bad length, as walkIpv4Options does).
+ */
+export function checkIpv4Options(buf: Uint8Array, offset: number, length: number): Ipv4OptionsCheck {
+  const walk = walkIpv4Options(buf, offset, length);
+  const out: Ipv4OptionsCheck = { error: walk.error, errorOffset: walk.errorOffset, rr: null, ts: null, sourceRoute: null, routerAlert: null };
+  if (walk.error !== null) return out;
+  const fail = (reason: string, at: number): Ipv4OptionsCheck => {
+    out.error = reason;
+    out.errorOffset = at;
+    return out;
+  };
+  for (const o of walk.options) {
+    const at = o.offset;
+    const len = o.length;
+    switch (o.type) {
+      case Ipv4OptionType.LSRR:
+      case Ipv4OptionType.SSRR:
+      case Ipv4OptionType.RR: {
+        const isRr = o.type === Ipv4OptionType.RR;
+        if ((isRr ? out.rr : out.sourceRoute) !== null) return fail('duplicate-option', at);
+        if (len < 3) return fail('bad-option-length', at + 1);
+        const ptr = buf[at + 2]!;
+        if (ptr < 4) return fail('bad-option-pointer', at + 2);
+        if (isRr && ptr <= len && ptr + 3 > len) return fail('bad-option-pointer', at + 2);
+        if (isRr) out.rr = o;
+        else out.sourceRoute = o;
+        break;
+      }
+      case Ipv4OptionType.TS: {
+        if (out.ts !== null) return fail('duplicate-option', at);
+        if (len < 4) return fail('bad-option-length', at + 1);
+        const ptr = buf[at + 2]!;
+        const flags = buf[at + 3]! & 0x0f;
+        if (ptr < 5) return fail('bad-option-pointer', at + 2);
+        if (ptr <= len) {
+          if (ptr + 3 > len) return fail('bad-option-pointer', at + 2);
+          if ((flags === 1 || flags === 3) && ptr + 7 > len) return fail('bad-option-pointer', at + 2);
+        } else if (flags !== 3 && buf[at + 3]! >>> 4 === 15) {
+          return fail('timestamp-overflow', at + 3);
+        }
+        out.ts = o;
+        break;
+      }
+      case Ipv4OptionType.RA:
+        if (len < 4) return fail('bad-option-length', at + 1);
+        out.routerAlert = o;
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+/** Milliseconds since midnight UT, the value the Timestamp option carries (RFC 791). */
+export function timestampNow(nowMs = Date.now()): number {
+  return nowMs % 86_400_000;
+}
+
+/**
+ * Make this host's entry in a Timestamp option (RFC 791 3.1) in place: flag 0 records a
+ * timestamp, flag 1 our address and a timestamp, flag 3 a timestamp only where the next
+ * prespecified address is ours. A full option has its overflow counter incremented when
+ * `countOverflow` (on arrival, not again on the reply's departure, as Linux). Returns whether
+ * the option changed; the caller refreshes the header checksum. Assumes checkIpv4Options passed.
+ */
+export function timestampAppend(buf: Uint8Array, option: Ipv4Option, addr: Ipv4Address, time: number, countOverflow: boolean): boolean {
+  const at = option.offset;
+  const len = option.length;
+  if (len < 4) return false;
+  const ptr = buf[at + 2]!;
+  const flags = buf[at + 3]! & 0x0f;
+  if (ptr < 5) return false;
+  const roomFor = flags === 1 || flags === 3 ? 8 : 4;
+  if (ptr + roomFor - 1 > len) {
+    const overflow = buf[at + 3]! >>> 4;
+    if (!countOverflow || flags === 3 || overflow === 15) return false;
+    buf[at + 3] = ((overflow + 1) << 4) | flags;
+    return true;
+  }
+  if (flags === 0) {
+    writeIpv4(buf, at + ptr - 1, time >>> 0);
+  } else if (flags === 1) {
+    writeIpv4(buf, at + ptr - 1, addr);
+    writeIpv4(buf, at + ptr + 3, time >>> 0);
+  } else if (flags === 3) {
+    if (readIpv4(buf, at + ptr - 1) !== addr) return false;
+    writeIpv4(buf, at + ptr + 3, time >>> 0);
+  } else {
+    return false;
+  }
+  buf[at + 2] = ptr + roomFor;
+  return true;
+}

@@ -1,0 +1,427 @@
+/**
+ * UDP sockets with Node's `dgram.Socket` surface, on a pstack Stack instead of the kernel:
+ *
+ *   const sock = createSocket(stack, 'udp4', (msg, rinfo) => sock.send(msg, rinfo.port, rinfo.address));
+ *   sock.bind(7);
+ *
+ * Semantics follow Node on Linux: bind() reports 'listening' (or an 'error' such as
+ * EADDRINUSE) asynchronously, an unbound socket binds to an ephemeral port on its first send
+ * or connect, send callbacks run on a later tick with (err, bytes), send errors go to the
+ * callback only (Node's rule), a connected socket only hears its peer and gets an 'error'
+ * ECONNREFUSED when the peer answers with ICMP Port Unreachable, and broadcasts need
+ * setBroadcast(true) (EACCES otherwise). Errors carry Node's `code`, `errno`, `syscall`.
+ *
+ * Differences: addresses are IPv4 literals or 'localhost' (no DNS; other names fail with
+ * ENOTFOUND); the port is reserved at once by bind(), so address() works right after it;
+ * there is no receive buffer (a datagram is emitted as it arrives, as a fresh Buffer);
+ * multicast, IPv6, reuseAddr and buffer-size options are not supported.
+ */
+
+import { EventEmitter } from 'node:events';
+import { constants as osConstants } from 'node:os';
+import type { Stack } from '../stack/stack.js';
+import { ipv4ToString, parseIpv4, type Ipv4Address } from '../wire/addr.js';
+import type { UdpEndpoint, UdpEndpointHandler, UdpLayer } from '../transport/udp.js';
+
+export interface RemoteInfo {
+  address: string;
+  family: 'IPv4';
+  port: number;
+  size: number;
+}
+
+export interface AddressInfo {
+  address: string;
+  family: 'IPv4';
+  port: number;
+}
+
+export interface BindOptions {
+  port?: number;
+  address?: string;
+  /** Accepted for compatibility; every binding here is exclusive. */
+  exclusive?: boolean;
+}
+
+export interface SocketOptions {
+  type: 'udp4';
+}
+
+export type SocketType = 'udp4' | SocketOptions;
+export type MessageListener = (msg: Buffer, rinfo: RemoteInfo) => void;
+export type SendCallback = (error: Error | null, bytes?: number) => void;
+type Chunk = Buffer | Uint8Array | DataView | string;
+type Message = Chunk | readonly Chunk[];
+
+/** An Error with Node's system-error fields. */
+export interface SocketError extends Error {
+  code: string;
+  errno?: number;
+  syscall?: string;
+  address?: string;
+  port?: number;
+}
+
+const LOCALHOST = 0x7f000001;
+
+function nodeError(code: string, message: string, Ctor: ErrorConstructor | RangeErrorConstructor | TypeErrorConstructor = Error): SocketError {
+  const err = new Ctor(message) as SocketError;
+  err.code = code;
+  // Node's internal errors print as "Error [CODE]: message".
+  Object.defineProperty(err, 'name', { value: `${Ctor.name} [${code}]`, configurable: true, writable: true, enumerable: false });
+  void err.stack; // materialize the stack with the decorated name, then restore the plain name
+  Object.defineProperty(err, 'name', { value: Ctor.name, configurable: true, writable: true, enumerable: false });
+  return err;
+}
+
+/** Like Node's ErrnoException / ExceptionWithHostPort: "send EACCES 255.255.255.255:9". */
+function systemError(code: string, syscall: string, address?: string, port?: number): SocketError {
+  let message = `${syscall} ${code}`;
+  if (address !== undefined && address !== '') message += port !== undefined && port > 0 ? ` ${address}:${port}` : ` ${address}`;
+  const err = new Error(message) as SocketError;
+  const n = (osConstants.errno as Record<string, number | undefined>)[code];
+  if (n !== undefined) err.errno = -n;
+  err.code = code;
+  err.syscall = syscall;
+  if (address !== undefined && address !== '') err.address = address;
+  if (port !== undefined && port > 0) err.port = port;
+  return err;
+}
+
+function notRunning(): SocketError {
+  return nodeError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
+}
+
+function validatePort(port: unknown, allowZero: boolean): number {
+  const n = typeof port === 'string' && port.trim() !== '' ? Number(port) : port;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 0xffff) {
+    throw nodeError('ERR_SOCKET_BAD_PORT', `Port should be ${allowZero ? '>=' : '>'} 0 and < 65536. Received ${typeof port === 'string' ? `type string ('${port}')` : String(port)}.`, RangeError);
+  }
+  return n;
+}
+
+/** An IPv4 literal or 'localhost'; there is no resolver behind pstack. */
+function lookup(address: string | undefined | null, fallback: Ipv4Address): Ipv4Address | null {
+  if (address === undefined || address === null || address === '') return fallback;
+  if (address === 'localhost') return LOCALHOST;
+  return parseIpv4(address);
+}
+
+function toChunk(c: unknown): Uint8Array | null {
+  if (typeof c === 'string') return Buffer.from(c);
+  if (c instanceof Uint8Array) return c;
+  if (ArrayBuffer.isView(c)) return new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+  return null;
+}
+
+function badBuffer(value: unknown): SocketError {
+  return nodeError('ERR_INVALID_ARG_TYPE', `The "buffer" argument must be of type string or an instance of Buffer, TypedArray, or DataView. Received ${describe(value)}`, TypeError);
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
+  return `type ${typeof value} (${String(value)})`;
+}
+
+type BindState = 'unbound' | 'bound';
+
+/**
+ * A UDP socket on a pstack Stack, with Node's dgram.Socket methods and events
+ * ('listening', 'message', 'connect', 'error', 'close').
+ */
+export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
+  readonly type = 'udp4' as const;
+  private readonly layer: UdpLayer;
+  private endpoint: UdpEndpoint | null;
+  private bindState: BindState = 'unbound';
+  private connectState: 'disconnected' | 'connected' = 'disconnected';
+
+  constructor(stack: Stack, onMessage?: MessageListener) {
+    super();
+    this.layer = stack.udp;
+    this.endpoint = this.layer.open(this);
+    if (onMessage !== undefined) this.on('message', onMessage);
+  }
+
+  // ------------------------------------------------------------------ Node's API
+
+  bind(port?: number | BindOptions | (() => void), address?: string | (() => void), callback?: () => void): this {
+    let p: unknown = port;
+    let a: unknown = address;
+    let cb: unknown = callback;
+    if (typeof p === 'function') {
+      cb = p;
+      p = 0;
+      a = undefined;
+    } else if (p !== null && typeof p === 'object') {
+      cb = a;
+      a = (p as BindOptions).address;
+      p = (p as BindOptions).port ?? 0;
+    } else if (typeof a === 'function') {
+      cb = a;
+      a = undefined;
+    }
+    const ep = this.healthCheck();
+    if (this.bindState !== 'unbound') throw nodeError('ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound');
+    const portNumber = p === undefined || p === null ? 0 : validatePort(p, true);
+    if (a !== undefined && a !== null && typeof a !== 'string') {
+      throw nodeError('ERR_INVALID_ARG_TYPE', `The "address" argument must be of type string. Received ${describe(a)}`, TypeError);
+    }
+    if (typeof cb === 'function') this.once('listening', cb as () => void);
+    const addr = lookup(a as string | undefined, 0);
+    if (addr === null) {
+      process.nextTick(() => this.emit('error', systemError('ENOTFOUND', 'getaddrinfo', a as string)));
+      return this;
+    }
+    const err = this.layer.bind(ep, addr, portNumber);
+    if (err !== null) {
+      process.nextTick(() => this.emit('error', systemError(err, 'bind', ipv4ToString(addr), portNumber)));
+      return this;
+    }
+    this.bindState = 'bound';
+    process.nextTick(() => this.emit('listening'));
+    return this;
+  }
+
+  connect(port: number, address?: string | (() => void), callback?: () => void): void {
+    const portNumber = validatePort(port, false);
+    if (typeof address === 'function') {
+      callback = address;
+      address = undefined;
+    }
+    if (address !== undefined && typeof address !== 'string') {
+      throw nodeError('ERR_INVALID_ARG_TYPE', `The "address" argument must be of type string. Received ${describe(address)}`, TypeError);
+    }
+    if (this.connectState !== 'disconnected') throw nodeError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
+    const ep = this.healthCheck();
+    this.implicitBind(ep);
+    if (callback !== undefined) this.once('connect', callback);
+    const fail = (ex: SocketError) => process.nextTick(() => {
+      if (callback !== undefined) {
+        this.removeListener('connect', callback);
+        (callback as (e: Error) => void)(ex);
+      } else this.emit('error', ex);
+    });
+    const addr = lookup(address, LOCALHOST);
+    if (addr === null) {
+      fail(systemError('ENOTFOUND', 'getaddrinfo', address));
+      return;
+    }
+    const err = this.layer.connect(ep, addr, portNumber);
+    if (err !== null) {
+      fail(systemError(err, 'connect', address ?? ipv4ToString(addr), portNumber));
+      return;
+    }
+    this.connectState = 'connected';
+    process.nextTick(() => this.emit('connect'));
+  }
+
+  disconnect(): void {
+    const ep = this.healthCheck();
+    if (this.connectState !== 'connected') throw nodeError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+    this.layer.disconnect(ep);
+    this.connectState = 'disconnected';
+  }
+
+  /**
+   * send(msg, [offset, length,] port, [address,] [callback]) on an unconnected socket;
+   * send(msg, [offset, length,] [callback]) on a connected one. `msg` is a Buffer, a
+   * TypedArray, a DataView, a string or an array of those (sent as one datagram).
+   */
+  send(msg: Message, port?: number, address?: string, callback?: SendCallback): void;
+  send(msg: Message, port?: number, callback?: SendCallback): void;
+  send(msg: Message, callback?: SendCallback): void;
+  send(msg: Message, offset: number, length: number, port?: number, address?: string, callback?: SendCallback): void;
+  send(msg: Message, offset: number, length: number, port?: number, callback?: SendCallback): void;
+  send(msg: Message, offset: number, length: number, callback?: SendCallback): void;
+  send(msg: Message, ...args: unknown[]): void {
+    // Node's own argument shuffle (lib/dgram.js), so every form it accepts behaves the same.
+    let [offset, length, port, address, callback] = args;
+    const connected = this.connectState === 'connected';
+    let sliced = false;
+    if (!connected) {
+      if (address || (port && typeof port !== 'function')) sliced = true;
+      else {
+        callback = port;
+        port = offset;
+        address = length;
+      }
+    } else {
+      if (typeof length === 'number') {
+        sliced = true;
+        if (typeof port === 'function') {
+          callback = port;
+          port = null;
+        }
+      } else callback = offset;
+      if (port || address) throw nodeError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
+    }
+    let list: Uint8Array[];
+    if (sliced) {
+      const c = toChunk(msg);
+      if (c === null || Array.isArray(msg)) throw badBuffer(msg);
+      const o = Number(offset) >>> 0;
+      const l = Number(length) >>> 0;
+      if (o > c.length) throw nodeError('ERR_BUFFER_OUT_OF_BOUNDS', '"offset" is outside of buffer bounds', RangeError);
+      if (o + l > c.length) throw nodeError('ERR_BUFFER_OUT_OF_BOUNDS', '"length" is outside of buffer bounds', RangeError);
+      list = [c.subarray(o, o + l)];
+    } else if (Array.isArray(msg)) {
+      list = [];
+      for (const m of msg as readonly unknown[]) {
+        const c = toChunk(m);
+        if (c === null) throw nodeError('ERR_INVALID_ARG_TYPE', `The "buffer list arguments" argument must be of type string or an instance of Buffer, TypedArray, or DataView. Received ${describe(msg)}`, TypeError);
+        list.push(c);
+      }
+    } else {
+      const c = toChunk(msg);
+      if (c === null) throw badBuffer(msg);
+      list = [c];
+    }
+    let dstPort = 0;
+    if (!connected) dstPort = validatePort(port, false);
+    if (typeof address === 'function') {
+      callback = address;
+      address = undefined;
+    } else if (address !== undefined && address !== null && typeof address !== 'string') {
+      throw nodeError('ERR_INVALID_ARG_TYPE', `The "address" argument must be of type string. Received ${describe(address)}`, TypeError);
+    }
+    const cb = typeof callback === 'function' ? (callback as SendCallback) : undefined;
+    const ep = this.healthCheck();
+    this.implicitBind(ep);
+    let dst = 0;
+    if (!connected) {
+      const resolved = lookup(address as string | undefined, LOCALHOST);
+      if (resolved === null) {
+        // A lookup failure goes to the callback, or to 'error' without one (as Node).
+        const ex = systemError('ENOTFOUND', 'getaddrinfo', address as string);
+        if (cb !== undefined) process.nextTick(cb, ex);
+        else process.nextTick(() => this.emit('error', ex));
+        return;
+      }
+      dst = resolved;
+    }
+    let bytes = 0;
+    for (const c of list) bytes += c.length;
+    const err = this.layer.send(ep, list.length === 1 ? list[0]! : list, dst, dstPort);
+    if (cb === undefined) return; // Node reports send errors to the callback only.
+    if (err !== null) process.nextTick(cb, systemError(err, 'send', connected ? undefined : ((address as string | undefined) || ipv4ToString(dst)), connected ? undefined : dstPort));
+    else process.nextTick(cb, null, bytes);
+  }
+
+  close(callback?: () => void): this {
+    if (typeof callback === 'function') this.on('close', callback);
+    const ep = this.healthCheck();
+    this.layer.close(ep);
+    this.endpoint = null;
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+
+  address(): AddressInfo {
+    const ep = this.healthCheck();
+    if (!ep.bound) throw systemError('EBADF', 'getsockname');
+    return { address: ipv4ToString(ep.localAddress), family: 'IPv4', port: ep.localPort };
+  }
+
+  remoteAddress(): AddressInfo {
+    const ep = this.healthCheck();
+    if (this.connectState !== 'connected') throw nodeError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+    return { address: ipv4ToString(ep.remoteAddress), family: 'IPv4', port: ep.remotePort };
+  }
+
+  setBroadcast(flag: boolean): void {
+    const ep = this.healthCheck();
+    if (!ep.bound) throw systemError('EBADF', 'setBroadcast');
+    ep.broadcast = !!flag;
+  }
+
+  setTTL(ttl: number): number {
+    if (typeof ttl !== 'number') throw nodeError('ERR_INVALID_ARG_TYPE', `The "ttl" argument must be of type number. Received ${describe(ttl)}`, TypeError);
+    const ep = this.healthCheck();
+    if (!ep.bound) throw systemError('EBADF', 'setTTL');
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw systemError('EINVAL', 'setTTL');
+    ep.ttl = ttl;
+    return ttl;
+  }
+
+  /** IP type of service byte for datagrams from this socket (IP_TOS; not in Node's API). */
+  setTOS(tos: number): void {
+    this.healthCheck().tos = tos & 0xff;
+  }
+
+  /** The event loop is kept alive by the stack's devices, not by sockets: these do nothing. */
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+
+  getSendQueueSize(): number {
+    return 0;
+  }
+
+  getSendQueueCount(): number {
+    return 0;
+  }
+
+  // ------------------------------------------------------------------ from the UDP layer
+
+  /** @internal UdpEndpointHandler: a datagram arrived. */
+  message(payload: Uint8Array, from: Ipv4Address, fromPort: number): void {
+    // The payload is a view into the receive buffer: the listener gets its own copy.
+    const msg = Buffer.allocUnsafe(payload.length);
+    msg.set(payload);
+    this.safeEmit('message', msg, { address: ipv4ToString(from), family: 'IPv4', port: fromPort, size: msg.length } satisfies RemoteInfo);
+  }
+
+  /** @internal UdpEndpointHandler: a hard ICMP error from the connected peer. */
+  error(errno: string): void {
+    // What libuv's recvmsg reports on Linux, and Node turns into an 'error' event.
+    this.safeEmit('error', systemError(errno, 'recvmsg'));
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private healthCheck(): UdpEndpoint {
+    if (this.endpoint === null) throw notRunning();
+    return this.endpoint;
+  }
+
+  private implicitBind(ep: UdpEndpoint): void {
+    if (this.bindState !== 'unbound') return;
+    // Node binds an unbound socket on first send/connect ({port: 0, exclusive: true}) and
+    // emits 'listening' for it.
+    if (!ep.bound && this.layer.bind(ep, 0, 0) !== null) return; // the send/connect reports it
+    this.bindState = 'bound';
+    process.nextTick(() => this.emit('listening'));
+  }
+
+  /**
+   * Listeners run inside the stack's receive path. An exception from one must not unwind
+   * through the stack (it would be counted as a stack bug and the rest of the batch lost):
+   * it is rethrown on the next tick, where it is an uncaught exception exactly as it would be
+   * from a Node dgram listener.
+   */
+  private safeEmit(event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+}
+
+/**
+ * Node's dgram.createSocket on a pstack stack: createSocket(stack, 'udp4', onMessage?) or
+ * createSocket(stack, { type: 'udp4' }, onMessage?).
+ */
+export function createSocket(stack: Stack, type: SocketType, onMessage?: MessageListener): UdpSocket {
+  const t = typeof type === 'string' ? type : type?.type;
+  if (t !== 'udp4') throw nodeError('ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4', TypeError);
+  return new UdpSocket(stack, onMessage);
+}

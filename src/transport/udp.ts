@@ -1,0 +1,430 @@
+/**
+ * UDP (RFC 768, with the host rules of RFC 1122 4.1): a port table, checksums checked on input
+ * and always generated on output, ICMP Port Unreachable for datagrams nobody listens for, and
+ * ICMP errors about our own datagrams handed to the socket that sent them.
+ *
+ * This is the transport layer only. Sockets with Node's `dgram` surface live in api/dgram.ts
+ * and sit on top of `UdpEndpoint` through the small `UdpEndpointHandler` interface.
+ *
+ * Receive is allocation-free up to the handler (which gets a view of the payload, valid only
+ * during the call); send copies the payload once, into the stack's transmit buffer, where the
+ * UDP and IP headers are written in front of it.
+ */
+
+import { UdpDatagram, emitUdp, UDP_HEADER_LENGTH } from '../wire/udp.js';
+import { IpProtocol, IPV4_MIN_HEADER, type Ipv4Packet } from '../wire/ipv4.js';
+import { IcmpType, UnreachableCode } from '../wire/icmp.js';
+import { IPV4_BROADCAST, isMulticast, type Ipv4Address } from '../wire/addr.js';
+import { TX_HEADROOM, type Stack, type IpProtocolHandler, type EndpointProvider, type EndpointInfo, type RouteResult } from '../stack/stack.js';
+import type { Interface } from '../stack/interface.js';
+
+/** RFC 6335 dynamic ports, which Linux's ip_local_port_range also ends with. */
+export const EPHEMERAL_PORT_MIN = 49152;
+export const EPHEMERAL_PORT_MAX = 65535;
+/** 65535 minus a 20-byte IPv4 header and the 8-byte UDP header. */
+export const UDP_MAX_PAYLOAD = 65535 - IPV4_MIN_HEADER - UDP_HEADER_LENGTH;
+
+/** What an endpoint's owner (a dgram socket, a service) is told. */
+export interface UdpEndpointHandler {
+  /**
+   * A datagram for this endpoint. `payload` is a view into the receive buffer, valid only
+   * during the call: copy what must outlive it. `to` is the destination address it was sent
+   * to (one of ours, or a broadcast address).
+   */
+  message(payload: Uint8Array, from: Ipv4Address, fromPort: number, to: Ipv4Address): void;
+  /**
+   * A hard ICMP error about a datagram this endpoint sent to its connected peer, as an errno
+   * name (ECONNREFUSED for Port Unreachable), the way Linux reports it on a connected socket.
+   */
+  error(errno: string, icmpType: number, icmpCode: number): void;
+}
+
+/** One UDP socket's addresses and options, as the port table holds it. */
+export class UdpEndpoint {
+  /** 0 (INADDR_ANY) when bound to every address. */
+  localAddress: Ipv4Address = 0;
+  /** 0 while unbound. */
+  localPort = 0;
+  /** The connected peer, or 0/0 when not connected. */
+  remoteAddress: Ipv4Address = 0;
+  remotePort = 0;
+  /** SO_BROADCAST: sending to a broadcast address is refused (EACCES) without it. */
+  broadcast = false;
+  /** IP_TTL for unicast datagrams; null means the stack's default. */
+  ttl: number | null = null;
+  tos = 0;
+  /** Whether the local address was chosen by bind() (kept on disconnect) or by connect(). */
+  addressLocked = false;
+  bound = false;
+  closed = false;
+
+  constructor(readonly handler: UdpEndpointHandler) {}
+
+  get connected(): boolean {
+    return this.remotePort !== 0;
+  }
+}
+
+/** Linux's icmp_err_convert (net/ipv4/icmp.c): errno and whether the error is "hard". */
+const UNREACH_ERRORS: ReadonlyArray<readonly [string, boolean]> = [
+  ['ENETUNREACH', false], // 0 net unreachable
+  ['EHOSTUNREACH', false], // 1 host unreachable
+  ['ENOPROTOOPT', true], // 2 protocol unreachable
+  ['ECONNREFUSED', true], // 3 port unreachable
+  ['EMSGSIZE', false], // 4 fragmentation needed
+  ['EOPNOTSUPP', false], // 5 source route failed
+  ['ENETUNREACH', true], // 6 net unknown
+  ['EHOSTDOWN', true], // 7 host unknown
+  ['ENONET', true], // 8 source host isolated
+  ['ENETUNREACH', true], // 9 net administratively prohibited
+  ['EHOSTUNREACH', true], // 10 host administratively prohibited
+  ['ENETUNREACH', false], // 11 net unreachable for TOS
+  ['EHOSTUNREACH', false], // 12 host unreachable for TOS
+  ['EHOSTUNREACH', true], // 13 communication administratively prohibited
+  ['EHOSTUNREACH', true], // 14 host precedence violation
+  ['EHOSTUNREACH', true], // 15 precedence cutoff
+];
+
+/**
+ * The errno an ICMP error maps to for UDP, or null when it is not reported. As Linux's
+ * __udp4_lib_err does without IP_RECVERR: only hard errors, and only to connected sockets
+ * (RFC 1122 4.1.3.3 leaves the policy to the implementation; soft errors like Time Exceeded
+ * or Host Unreachable may be transient routing events, RFC 1122 3.2.2.1).
+ */
+export function udpErrorFor(type: number, code: number): string | null {
+  if (type === IcmpType.DestinationUnreachable) {
+    const e = UNREACH_ERRORS[code];
+    return e !== undefined && e[1] ? e[0] : null;
+  }
+  if (type === IcmpType.ParameterProblem) return 'EPROTO';
+  return null;
+}
+
+export class UdpLayer implements IpProtocolHandler, EndpointProvider {
+  /** Endpoints by local port. A port holds one wildcard endpoint, or several on distinct addresses. */
+  private readonly ports = new Map<number, UdpEndpoint[]>();
+  private readonly udp = new UdpDatagram();
+  private nextEphemeral: number;
+
+  constructor(private readonly stack: Stack) {
+    // Start the ephemeral search at a random port (RFC 6056 3.3.1's simple randomization),
+    // so a restarted server does not reuse the previous run's ports in the same order.
+    this.nextEphemeral = EPHEMERAL_PORT_MIN + Math.floor(Math.random() * (EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1));
+    stack.registerProtocol(IpProtocol.UDP, this);
+    stack.endpointProviders.push(this);
+  }
+
+  /** A new, unbound endpoint. */
+  open(handler: UdpEndpointHandler): UdpEndpoint {
+    return new UdpEndpoint(handler);
+  }
+
+  /**
+   * Bind to `address` (0 for every address) and `port` (0 for an ephemeral one). Returns null
+   * or an errno name: EINVAL (already bound), EADDRNOTAVAIL (not one of our addresses),
+   * EADDRINUSE (taken: there is no SO_REUSEADDR, so a wildcard and a specific binding of the
+   * same port conflict as in Linux).
+   */
+  bind(ep: UdpEndpoint, address: Ipv4Address, port: number): string | null {
+    if (ep.closed) return 'EBADF';
+    if (ep.bound) return 'EINVAL';
+    if (address !== 0 && !this.isBindable(address)) return 'EADDRNOTAVAIL';
+    if (port === 0) {
+      const p = this.findEphemeral(address);
+      if (p === 0) return 'EADDRINUSE';
+      port = p;
+    } else if (this.conflicts(address, port)) return 'EADDRINUSE';
+    ep.localAddress = address;
+    ep.localPort = port;
+    ep.addressLocked = address !== 0;
+    ep.bound = true;
+    let list = this.ports.get(port);
+    if (list === undefined) this.ports.set(port, (list = []));
+    list.push(ep);
+    return null;
+  }
+
+  /**
+   * Connect to a peer: datagrams from anyone else are no longer delivered to this endpoint,
+   * sends without a destination go to the peer, and hard ICMP errors are reported. Binds to
+   * an ephemeral port first when unbound; a wildcard endpoint takes the route's source
+   * address as its local address (Linux's ip4_datagram_connect). Returns null or an errno.
+   */
+  connect(ep: UdpEndpoint, address: Ipv4Address, port: number): string | null {
+    if (ep.closed) return 'EBADF';
+    if (port === 0 || address === 0 || isMulticast(address)) return 'EINVAL';
+    if (!ep.bound) {
+      const err = this.bind(ep, 0, 0);
+      if (err !== null) return err;
+    }
+    const out = this.routeFor(ep, address);
+    if (out === null) return 'ENETUNREACH';
+    if (out.broadcast && !ep.broadcast) return 'EACCES';
+    if (ep.localAddress === 0) ep.localAddress = out.src;
+    ep.remoteAddress = address;
+    ep.remotePort = port;
+    return null;
+  }
+
+  /** Forget the peer; a local address that connect() chose goes back to the wildcard. */
+  disconnect(ep: UdpEndpoint): void {
+    ep.remoteAddress = 0;
+    ep.remotePort = 0;
+    if (!ep.addressLocked) ep.localAddress = 0;
+  }
+
+  /** Release the port. Idempotent. */
+  close(ep: UdpEndpoint): void {
+    if (ep.closed) return;
+    ep.closed = true;
+    if (!ep.bound) return;
+    const list = this.ports.get(ep.localPort);
+    if (list === undefined) return;
+    const i = list.indexOf(ep);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.ports.delete(ep.localPort);
+  }
+
+  /**
+   * Send one datagram whose payload is `data` (or the concatenation of its pieces) to
+   * `dst:dstPort`, or to the connected peer when dstPort is 0. Binds to an ephemeral port
+   * first when unbound. Returns null once the datagram is handed to IP (it may still wait for
+   * ARP), or an errno name: EMSGSIZE, EACCES (broadcast without SO_BROADCAST), ENETUNREACH,
+   * EDESTADDRREQ (no destination, not connected), EINVAL.
+   */
+  send(ep: UdpEndpoint, data: Uint8Array | readonly Uint8Array[], dst: Ipv4Address = 0, dstPort = 0): string | null {
+    if (ep.closed) return 'EBADF';
+    if (dstPort === 0) {
+      if (!ep.connected) return 'EDESTADDRREQ';
+      dst = ep.remoteAddress;
+      dstPort = ep.remotePort;
+    }
+    if (dst === 0 || dstPort > 0xffff || isMulticast(dst)) return 'EINVAL';
+    let length = 0;
+    if (data instanceof Uint8Array) length = data.length;
+    else for (let i = 0; i < data.length; i++) length += data[i]!.length;
+    if (length > UDP_MAX_PAYLOAD) return 'EMSGSIZE';
+    if (!ep.bound) {
+      const err = this.bind(ep, 0, 0);
+      if (err !== null) return err;
+    }
+    const out = this.routeFor(ep, dst);
+    if (out === null) {
+      this.stack.counters.drop('udp: no-route');
+      return 'ENETUNREACH';
+    }
+    if (out.broadcast && !ep.broadcast) return 'EACCES';
+    const stack = this.stack;
+    const buf = stack.txBuffer;
+    const l4 = TX_HEADROOM;
+    let at = l4 + UDP_HEADER_LENGTH;
+    if (data instanceof Uint8Array) buf.set(data, at);
+    else {
+      for (let i = 0; i < data.length; i++) {
+        buf.set(data[i]!, at);
+        at += data[i]!.length;
+      }
+    }
+    const src = out.src;
+    // RFC 1122 4.1.3.4: the checksum is always generated (emitUdp sends 0xffff for a computed 0).
+    emitUdp(buf, l4, { srcPort: ep.localPort, dstPort, payloadLength: length }, src, dst);
+    stack.counters.udpOut++;
+    // No DF: a datagram larger than the MTU leaves in fragments (Linux's IP_PMTUDISC_DONT).
+    // The socket's TTL applies to unicast and broadcast alike, as in Linux.
+    const ok = stack.ipOutput(
+      { src, dst, protocol: IpProtocol.UDP, ttl: ep.ttl ?? undefined, tos: ep.tos },
+      buf, l4, UDP_HEADER_LENGTH + length, out.rt,
+    );
+    return ok ? null : 'EMSGSIZE';
+  }
+
+  // ------------------------------------------------------------------ IP protocol handler
+
+  receive(ip: Ipv4Packet, _iface: Interface): void {
+    const counters = this.stack.counters;
+    counters.udpIn++;
+    const udp = this.udp.reset(ip.buf, ip.payloadOffset, ip.payloadLength);
+    const bad = udp.check();
+    if (bad !== null) {
+      counters.drop(`udp: ${bad}`);
+      return;
+    }
+    const src = ip.src;
+    const dst = ip.dst;
+    // RFC 768 / RFC 1122 4.1.3.4: a zero checksum means the sender computed none; a wrong one
+    // is silently discarded (no ICMP: the header itself may be what was damaged).
+    if (!udp.verifyChecksum(src, dst)) {
+      counters.drop('udp: bad-checksum');
+      return;
+    }
+    const dstPort = udp.dstPort;
+    const srcPort = udp.srcPort;
+    // IP delivers only what is for one of our addresses or a broadcast.
+    const broadcast = dst === IPV4_BROADCAST || !this.stack.isLocalAddress(dst);
+    const list = this.ports.get(dstPort);
+    if (broadcast) {
+      // Every matching endpoint gets its own copy of a broadcast (Linux's __udp4_lib_mcast_deliver).
+      if (list !== undefined && this.deliverBroadcast(list, udp, src, srcPort, dst)) return;
+      // RFC 1122 3.2.2 (and sendError): never an ICMP error about a broadcast.
+      counters.drop('udp: no-port');
+      return;
+    }
+    const ep = list === undefined ? null : bestMatch(list, dst, src, srcPort);
+    if (ep === null) {
+      counters.drop('udp: no-port');
+      // RFC 1122 4.1.3.1: Port Unreachable, quoting the IP header and the first 8 bytes.
+      this.stack.icmp.sendError(ip, IcmpType.DestinationUnreachable, UnreachableCode.Port, 0);
+      return;
+    }
+    ep.handler.message(udp.buf.subarray(udp.payloadOffset, udp.payloadOffset + udp.payloadLength), src, srcPort, dst);
+  }
+
+  /**
+   * An ICMP error quoting a datagram we sent: the quote holds its IP header and UDP ports
+   * (RFC 792 guarantees 8 bytes), which name the endpoint. RFC 1122 4.1.3.3: UDP passes
+   * ICMP errors up to the application.
+   */
+  icmpError(type: number, code: number, _info: number, original: Ipv4Packet): void {
+    const hl = original.headerLength;
+    if (original.length < hl + UDP_HEADER_LENGTH) return;
+    const b = original.buf;
+    const o = original.offset + hl;
+    const srcPort = (b[o]! << 8) | b[o + 1]!;
+    const dstPort = (b[o + 2]! << 8) | b[o + 3]!;
+    const list = this.ports.get(srcPort);
+    if (list === undefined) return;
+    const local = original.src;
+    const remote = original.dst;
+    for (let i = 0; i < list.length; i++) {
+      const ep = list[i]!;
+      if (ep.localAddress !== 0 && ep.localAddress !== local) continue;
+      if (!ep.connected || ep.remoteAddress !== remote || ep.remotePort !== dstPort) continue;
+      const errno = udpErrorFor(type, code);
+      if (errno === null) {
+        this.stack.counters.drop('udp: soft-icmp-error');
+        return;
+      }
+      ep.handler.error(errno, type, code);
+      return;
+    }
+  }
+
+  endpoints(): EndpointInfo[] {
+    const out: EndpointInfo[] = [];
+    for (const list of this.ports.values()) {
+      for (const ep of list) {
+        out.push({
+          protocol: 'udp',
+          localAddress: ep.localAddress,
+          localPort: ep.localPort,
+          remoteAddress: ep.remoteAddress,
+          remotePort: ep.remotePort,
+          state: '',
+          recvQueue: 0,
+          sendQueue: 0,
+        });
+      }
+    }
+    return out.sort((a, b) => a.localPort - b.localPort || a.localAddress - b.localAddress);
+  }
+
+  /** Endpoints bound right now (for tests and inspection). */
+  get boundCount(): number {
+    let n = 0;
+    for (const list of this.ports.values()) n += list.length;
+    return n;
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private deliverBroadcast(list: UdpEndpoint[], udp: UdpDatagram, src: Ipv4Address, srcPort: number, dst: Ipv4Address): boolean {
+    let delivered = false;
+    // A handler may close its endpoint (or another) while we iterate: walk a snapshot.
+    const snapshot = list.length === 1 ? list : list.slice();
+    for (let i = 0; i < snapshot.length; i++) {
+      const ep = snapshot[i]!;
+      if (ep.closed) continue;
+      if (ep.localAddress !== 0 && ep.localAddress !== dst) continue;
+      if (ep.connected && (ep.remoteAddress !== src || ep.remotePort !== srcPort)) continue;
+      delivered = true;
+      ep.handler.message(udp.buf.subarray(udp.payloadOffset, udp.payloadOffset + udp.payloadLength), src, srcPort, dst);
+    }
+    return delivered;
+  }
+
+  /** Our unicast addresses, plus broadcast addresses (Linux lets UDP bind those too). */
+  private isBindable(address: Ipv4Address): boolean {
+    if (address === IPV4_BROADCAST) return true;
+    return this.stack.isLocalAddress(address) || this.stack.isDirectedBroadcast(address);
+  }
+
+  private conflicts(address: Ipv4Address, port: number): boolean {
+    const list = this.ports.get(port);
+    if (list === undefined) return false;
+    for (const ep of list) if (ep.localAddress === 0 || address === 0 || ep.localAddress === address) return true;
+    return false;
+  }
+
+  private findEphemeral(address: Ipv4Address): number {
+    const span = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
+    for (let tries = 0; tries < span; tries++) {
+      const p = this.nextEphemeral;
+      this.nextEphemeral = p === EPHEMERAL_PORT_MAX ? EPHEMERAL_PORT_MIN : p + 1;
+      if (!this.conflicts(address, p)) return p;
+    }
+    return 0;
+  }
+
+  /**
+   * Where a datagram from `ep` to `dst` goes, and from which source address. Broadcasts go to
+   * the link's broadcast MAC whatever the route's gateway: the limited broadcast out of the
+   * bound address's interface (or the route's, or the first Ethernet interface), a directed
+   * broadcast out of the interface whose network it names.
+   */
+  private routeFor(ep: UdpEndpoint, dst: Ipv4Address): { rt: RouteResult; src: Ipv4Address; broadcast: boolean } | null {
+    const stack = this.stack;
+    if (dst === IPV4_BROADCAST) {
+      let iface: Interface | undefined;
+      if (ep.localAddress !== 0) iface = stack.interfaces.find((i) => i.address === ep.localAddress && !i.isLoopback);
+      iface ??= stack.routes.lookup(dst)?.iface;
+      iface ??= stack.interfaces.find((i) => !i.isLoopback);
+      if (iface === undefined || iface.isLoopback) return null;
+      return { rt: { iface, nextHop: IPV4_BROADCAST, src: iface.address, route: null }, src: ep.localAddress || iface.address, broadcast: true };
+    }
+    if (stack.isDirectedBroadcast(dst)) {
+      const iface = stack.interfaces.find((i) => !i.isLoopback && i.prefixLength <= 30 && i.broadcast === dst)!;
+      return { rt: { iface, nextHop: dst, src: iface.address, route: null }, src: ep.localAddress || iface.address, broadcast: true };
+    }
+    const rt = stack.route(dst);
+    if (rt === null) return null;
+    // A socket bound to (or connected from) one address always sends from it.
+    return { rt, src: ep.localAddress !== 0 && ep.localAddress !== IPV4_BROADCAST ? ep.localAddress : rt.src, broadcast: false };
+  }
+}
+
+/**
+ * The endpoint a unicast datagram belongs to: the most specific match, scored like Linux's
+ * compute_score (a bound address and a connected peer each make an endpoint more specific;
+ * an endpoint whose address or peer differs does not match at all).
+ */
+function bestMatch(list: UdpEndpoint[], dst: Ipv4Address, src: Ipv4Address, srcPort: number): UdpEndpoint | null {
+  let best: UdpEndpoint | null = null;
+  let bestScore = -1;
+  for (let i = 0; i < list.length; i++) {
+    const ep = list[i]!;
+    let score = 0;
+    if (ep.localAddress !== 0) {
+      if (ep.localAddress !== dst) continue;
+      score += 2;
+    }
+    if (ep.connected) {
+      if (ep.remoteAddress !== src || ep.remotePort !== srcPort) continue;
+      score += 4;
+    }
+    if (score > bestScore) {
+      best = ep;
+      bestScore = score;
+    }
+  }
+  return best;
+}
