@@ -172,6 +172,7 @@ export async function runServer(argv: string[]): Promise<number> {
           'frames in/out': `${c.framesIn} / ${c.framesOut}`,
           'arp in/out': `${c.arpIn} / ${c.arpOut}`,
           'ip in/out': `${c.ipIn} / ${c.ipOut}`,
+          'ip forwarded': `${c.ipForwarded}`,
           'icmp in/out': `${c.icmpIn} / ${c.icmpOut}`,
           'udp in/out': `${c.udpIn} / ${c.udpOut}`,
           'tcp in/out': `${c.tcpIn} / ${c.tcpOut}`,
