@@ -138,8 +138,9 @@ export class IcmpService implements IpProtocolHandler {
     for (const o of echoed) {
       out.set(ip.buf.subarray(o.offset, o.offset + o.length), at);
       const copy = { type: o.type, offset: at, length: o.length };
-      if (o.type === Ipv4OptionType.RR) recordRouteAppend(out, copy, iface.address);
-      else timestampAppend(out, copy, iface.address, timestampNow(), true);
+      // RR already holds the address we received on (ipInput records it); the outgoing
+      // address is added as the reply leaves. Timestamps are stamped here, on arrival.
+      if (o.type === Ipv4OptionType.TS) timestampAppend(out, copy, iface.address, timestampNow(), true);
       at += o.length;
     }
     return out;

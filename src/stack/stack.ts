@@ -460,6 +460,11 @@ export class Stack implements FrameReceiver {
         this.counters.drop('ipv4: source-route');
         return;
       }
+      if (opts.rr !== null && local && !broadcast) {
+        // RFC 791 asks each module that handles the datagram to record itself; like Linux, the
+        // destination records the address it received on, so `ping -R` shows the whole path.
+        if (recordRouteAppend(buf, opts.rr, iface.address)) ip.fillChecksum();
+      }
     }
     if (ip.isFragment) {
       this.counters.ipFragmentsIn++;
@@ -754,7 +759,16 @@ export class Stack implements FrameReceiver {
       mac = this.neighbors.lookup(nextHop);
       if (mac === null) {
         const copy = buf.slice(offset, offset + length);
-        if (!this.neighbors.enqueue(iface, nextHop, copy)) this.counters.drop('ipv4: unresolved');
+        if (!this.neighbors.enqueue(iface, nextHop, copy)) {
+          this.counters.drop('ipv4: unresolved');
+          // While ARP's failed hold lasts, a packet to that neighbour fails at once, and its
+          // sender hears so (Host Unreachable; delivered locally for our own packets), as
+          // Linux reports EHOSTUNREACH instead of letting the packet vanish.
+          if (this.neighbors.get(nextHop)?.state === 'failed') {
+            const view = new Ipv4Packet(copy, 0, copy.length);
+            if (view.check() === null) this.icmp.sendError(view, IcmpType.DestinationUnreachable, UnreachableCode.Host, 0);
+          }
+        }
         return;
       }
       const entry = this.neighbors.get(nextHop);

@@ -387,7 +387,7 @@ describe('ping runs between two stacks', () => {
     const text = r.out.join('');
     assert.match(text, /56\(124\) bytes of data/);
     // Our address as the request leaves, the peer's as it arrives and as the reply leaves.
-    assert.match(text, /icmp_seq=1 ttl=64 time=[\d.]+ ms\nRR: \t192\.0\.2\.2\n\t192\.0\.2\.1\n\t192\.0\.2\.1\n\n/);
+    assert.match(text, /icmp_seq=1 ttl=64 time=[\d.]+ ms\nRR: \t192\.0\.2\.2\n\t192\.0\.2\.1\n\t192\.0\.2\.1\n\t192\.0\.2\.2\n\n/);
     assert.match(text, /icmp_seq=2 ttl=64 time=[\d.]+ ms\t\(same route\)\n/);
   });
 
