@@ -15,6 +15,11 @@ command -v traceroute >/dev/null 2>&1 || need+=(traceroute)
 command -v tc >/dev/null 2>&1 || need+=(iproute2)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The packet battery (test/battery) crafts frames with scapy, which Debian packages for its own
+# /usr/bin/python3 (not for a pyenv or other python3 that may come first on PATH).
+/usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need+=(python3-scapy)
+command -v hping3 >/dev/null 2>&1 || need+=(hping3)
+command -v ethtool >/dev/null 2>&1 || need+=(ethtool)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: missing ${need[*]} and not root; install them or run as root" >&2
