@@ -4,7 +4,14 @@
  *   import { Stack, TapDevice, LoopbackDevice, MemoryWire } from 'pstack';
  */
 
-export { Stack, TX_HEADROOM } from './stack/stack.js';
+// The Stack people use carries the socket APIs; StackCore is the host without them.
+export { Stack, openTapStack } from './api/stack.js';
+export type { TapStackOptions } from './api/stack.js';
+export { Stack as StackCore, TX_HEADROOM } from './stack/stack.js';
+export { Socket, Server, createTcp } from './api/net.js';
+export type { ConnectOptions, ServerOptions, SocketOptions } from './api/net.js';
+export { UdpSocket } from './api/dgram.js';
+export type { RemoteInfo } from './api/dgram.js';
 export type { StackOptions, IpProtocolHandler, RouteResult, IpOutputOptions, EndpointInfo, EndpointProvider } from './stack/stack.js';
 export type { IcmpListener, EchoOptions } from './stack/icmp.js';
 export { Counters } from './stack/counters.js';

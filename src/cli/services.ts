@@ -6,6 +6,7 @@
 import type { Stack } from '../stack/stack.js';
 import type { Logger } from '../observe/log.js';
 import { createSocket, type UdpSocket } from '../api/dgram.js';
+import { createServer as createTcpServer, type Socket as TcpSocket } from '../api/net.js';
 import { ipv4ToString } from '../wire/addr.js';
 
 export interface RunningServices {
@@ -19,6 +20,11 @@ export function startServices(stack: Stack, logger: Logger): RunningServices {
   const udpEcho = startUdpEcho(stack, logger);
   names.push('udp echo (7)');
   closers.push(udpEcho);
+  const tcpEcho = startTcpEcho(stack, logger, TCP_ECHO_PORT);
+  if (tcpEcho !== null) {
+    names.push(`tcp echo (${TCP_ECHO_PORT})`);
+    closers.push(tcpEcho);
+  }
   return {
     describe: () => names.join(', '),
     close() {
@@ -58,5 +64,32 @@ function startUdpEcho(stack: Stack, logger: Logger): () => void {
   }
   return () => {
     for (const s of sockets) s.close();
+  };
+}
+
+/** The old pstack's TCP application port. */
+export const TCP_ECHO_PORT = 12345;
+
+/**
+ * TCP echo on port 12345, as the old pstack's demo application: every byte comes back.
+ * Half-open is allowed, so `nc -N` (which shuts down its sending side at end of input) still
+ * gets the whole echo before the connection closes. Backpressure is end to end: when the
+ * client reads slowly, pipe() pauses reading, the receive window closes and the client's
+ * kernel stops sending.
+ */
+function startTcpEcho(stack: Stack, logger: Logger, port: number): (() => void) | null {
+  const first = stack.interfaces.find((i) => !i.isLoopback) ?? stack.interfaces[0];
+  const server = createTcpServer(stack, { allowHalfOpen: true }, (socket: TcpSocket) => {
+    logger.info('connection accepted', `Host: ${socket.remoteAddress}`, `Port: ${socket.remotePort}`);
+    socket.on('error', (err: NodeJS.ErrnoException) => logger.info('connection error', `Host: ${socket.remoteAddress}`, `Port: ${socket.remotePort}`, `error: ${err.code ?? err.message}`));
+    socket.pipe(socket);
+  });
+  server.on('error', (err) => logger.error('tcp echo could not listen', String(err)));
+  server.listen(port, () => {
+    logger.info(`address and port assigned: addr = ${first !== undefined ? ipv4ToString(first.address) : '0.0.0.0'}, port = ${port}`);
+  });
+  return () => {
+    server.close();
+    server.destroyAll();
   };
 }

@@ -1,0 +1,66 @@
+/**
+ * Shared by the examples: bring up a pstack host on one TAP device from command-line flags
+ * (or environment variables), the same way `pstack server` does.
+ *
+ *   --tap NAME        (PSTACK_TAP)        default tap0
+ *   --addr CIDR       (PSTACK_ADDR)       default 192.0.2.2/24
+ *   --host-addr CIDR  (PSTACK_HOST_ADDR)  kernel side of the tap; default first host of the network; "none" to skip
+ *   --gateway IP      (PSTACK_GATEWAY)    default: the host address; "none" for no default route
+ *   --mac MAC         (PSTACK_MAC)        default 00:00:5e:00:53:01
+ *   --log-level L     (PSTACK_LOG_LEVEL)  default info (debug dissects every frame)
+ */
+import { parseArgs } from 'node:util';
+import { startHost, type RunningHost } from '../src/cli/host.js';
+import { createLogger, parseLogLevel, type Logger } from '../src/observe/log.js';
+import { parseCidr, parseIpv4, parseMac, type Ipv4Cidr } from '../src/wire/addr.js';
+import { DEFAULT_TAP_MAC } from '../src/link/tap.js';
+
+export interface ExampleHost {
+  host: RunningHost;
+  logger: Logger;
+  /** Flags the example defined itself, parsed. */
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+export async function startExampleHost(extra: Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>, usage: string): Promise<ExampleHost> {
+  const parsed = parseArgs({
+    options: {
+      tap: { type: 'string' }, addr: { type: 'string' }, 'host-addr': { type: 'string' }, gateway: { type: 'string' },
+      mac: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...extra,
+    },
+    allowPositionals: true,
+  });
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const positionals = parsed.positionals;
+  if (values.help) {
+    process.stdout.write(usage + '\n');
+    process.exit(0);
+  }
+  const env = process.env;
+  const str = (k: string, e: string, d: string) => (values[k] as string | undefined) ?? env[e] ?? d;
+  const fail = (m: string): never => {
+    process.stderr.write(`${m}\n${usage}\n`);
+    process.exit(2);
+  };
+  const addr = parseCidr(str('addr', 'PSTACK_ADDR', '192.0.2.2/24')) ?? fail('invalid --addr');
+  const hostText = str('host-addr', 'PSTACK_HOST_ADDR', '');
+  let hostAddr: Ipv4Cidr | null;
+  if (hostText === 'none') hostAddr = null;
+  else if (hostText !== '') hostAddr = parseCidr(hostText) ?? fail('invalid --host-addr');
+  else {
+    const mask = (0xffffffff << (32 - addr.prefixLength)) >>> 0;
+    const first = (((addr.address & mask) >>> 0) + 1) >>> 0;
+    hostAddr = { address: first === addr.address ? first + 1 : first, prefixLength: addr.prefixLength };
+  }
+  const gwText = str('gateway', 'PSTACK_GATEWAY', '');
+  const gateway = gwText === 'none' ? null : gwText !== '' ? parseIpv4(gwText) ?? fail('invalid --gateway') : hostAddr?.address ?? null;
+  const mac = parseMac(str('mac', 'PSTACK_MAC', '')) ?? DEFAULT_TAP_MAC;
+  const level = parseLogLevel(str('log-level', 'PSTACK_LOG_LEVEL', 'info')) ?? fail('invalid --log-level');
+  const logger = createLogger({ level });
+  const host = await startHost({
+    taps: [{ name: str('tap', 'PSTACK_TAP', 'tap0'), addr, hostAddr, mac }],
+    gateway, mtu: 1500, forwarding: false, pcapPath: null, logger,
+  });
+  return { host, logger, values, positionals };
+}

@@ -1,0 +1,498 @@
+/**
+ * TCP output: what to send and how it is put on the wire.
+ *
+ * Every segment is built in place in `stack.txBuffer` at TX_HEADROOM: the options are written
+ * after the 20-byte header, the payload is copied once from the send buffer right after them
+ * (SendBuffer.copyOut), the header and checksum go in front, and `stack.ipOutput` adds the IP
+ * and Ethernet headers in the headroom and hands the frame to the device synchronously.
+ * Nothing here allocates per segment: the option, header and IP-option structs are owned by
+ * the Tcp instance and reused.
+ *
+ * `tcpOutput` decides how much new data may go now (RFC 9293 3.8.6.2.1 sender silly-window
+ * avoidance, RFC 1122 4.2.3.4 / RFC 9293 3.7.4 Nagle, RFC 5681 congestion window, the
+ * peer's window) and drives RFC 6675 SACK-based loss recovery; retransmissions for NewReno
+ * (RFC 6582) and the retransmission timer (RFC 6298) go through `retransmitRange`.
+ */
+
+import { TX_HEADROOM } from '../../stack/stack.js';
+import { emitTcp, TcpFlag, TCP_MIN_HEADER } from '../../wire/tcp.js';
+import { emitTcpOptions } from '../../wire/tcp-options.js';
+import type { Ipv4Address } from '../../wire/addr.js';
+import { seqAdd, seqGt, seqLt, seqSub, seqMax } from './seq.js';
+import { RetransmitKind, TcpState, type Tcb } from './tcb.js';
+import type { Tcp } from './tcp.js';
+
+const { SYN, ACK, FIN, RST, PSH } = TcpFlag;
+
+/** Route lookups are cached per connection and refreshed at least this often (ms). */
+const ROUTE_REFRESH_MS = 1000;
+
+/** The route for a connection's peer, cached; null when there is none. */
+export function tcbRoute(tcp: Tcp, tcb: Tcb, now: number) {
+  if (tcb.route === null || now - tcb.routeAt > ROUTE_REFRESH_MS) {
+    tcb.route = tcp.stack.route(tcb.remoteAddr);
+    tcb.routeAt = now;
+  }
+  return tcb.route;
+}
+
+/**
+ * The window field for a segment we send now (RFC 9293 3.8.6.2.2 receiver silly-window
+ * avoidance, RFC 7323 2.3 scaling), advancing RCV.ADV (the advertised right edge).
+ *
+ * The right edge does not move left (RFC 9293 3.8.6: shrinking the window is strongly
+ * discouraged), except by less than 2^shift when scaling rounds. It moves right only when
+ * the buffer can take at least
+ * min(RCV.BUFF/2, MSS) more than was last offered; otherwise the old edge is repeated, so a
+ * slowly reading application does not make the peer send tiny segments.
+ */
+export function windowField(tcb: Tcb): number {
+  const rb = tcb.recvBuffer;
+  const free = rb.window;
+  let cur = seqSub(tcb.rcvAdv, tcb.rcvNxt);
+  if (cur < 0) cur = 0;
+  const cap = rb.capacity;
+  const threshold = cap >> 1 < tcb.rcvMss ? cap >> 1 : tcb.rcvMss;
+  const ws = tcb.rcvWscale;
+  let field: number;
+  if (free >= cur + threshold) {
+    field = free >>> ws; // round down: never offer more than fits
+  } else {
+    // Keep the old right edge. Rounded up so scaling does not make it look like it shrank,
+    // but never beyond the free space: repeated round-ups would creep the edge past what the
+    // buffer holds, and the peer would retransmit into a full buffer until the app reads.
+    // (RFC 7323 2.4 accepts an edge that appears to shrink by less than 2^shift.)
+    field = (cur + (1 << ws) - 1) >>> ws;
+    if (field << ws > free) field = free >>> ws;
+  }
+  if (field > 0xffff) field = 0xffff;
+  tcb.rcvAdv = seqMax(tcb.rcvAdv, seqAdd(tcb.rcvNxt, field << ws));
+  return field;
+}
+
+/**
+ * Build and send one segment of `tcb`: `dataLen` bytes of the send buffer starting at
+ * sequence number `seq` (0 for none). Adds the options the segment needs (SYN options,
+ * timestamps, SACK blocks) and the current window. Returns the data bytes actually sent
+ * (less than asked only when SACK blocks leave less room; a FIN is then not sent either),
+ * or -1 if there is no route.
+ */
+export function emitSegment(tcp: Tcp, tcb: Tcb, seq: number, flags: number, dataLen: number, now: number): number {
+  const rt = tcbRoute(tcp, tcb, now);
+  if (rt === null) {
+    tcp.stack.counters.drop('tcp: no-route');
+    return -1;
+  }
+  const buf = tcp.stack.txBuffer;
+  const o = TX_HEADROOM;
+  const out = tcp.optsOut;
+  out.mss = -1;
+  out.windowScale = -1;
+  out.sackPermitted = false;
+  out.timestamps = false;
+  out.sackCount = 0;
+  const syn = (flags & SYN) !== 0;
+  if (syn) {
+    // RFC 9293 3.7.1 MSS; RFC 7323 WS and TS; RFC 2018 SACK-permitted. In a SYN-ACK only
+    // what the peer offered (synWs/synSack/synTs were set from its SYN).
+    out.mss = tcb.rcvMss;
+    if (tcb.synWs) out.windowScale = tcb.rcvWscale;
+    out.sackPermitted = tcb.synSack;
+    if (tcb.synTs) {
+      out.timestamps = true;
+      out.tsVal = tcb.tsNow(now);
+      out.tsEcr = (flags & ACK) !== 0 ? tcb.tsRecent : 0;
+    }
+  } else if ((flags & RST) === 0) {
+    if (tcb.tsOk) {
+      out.timestamps = true;
+      out.tsVal = tcb.tsNow(now);
+      out.tsEcr = tcb.tsRecent;
+    }
+    // RFC 2018 section 4: SACK blocks in every ACK while out-of-order data is held.
+    if (tcb.sackOk && (flags & ACK) !== 0) {
+      const rb = tcb.recvBuffer;
+      if (rb.oooRanges > 0 || rb.hasDsack) out.sackCount = rb.sackBlocks(tcb.rcvNxt, out.sackBlocks, tcb.tsOk ? 3 : 4);
+    }
+  }
+  const optLen = emitTcpOptions(buf, o + TCP_MIN_HEADER, out);
+  if (dataLen > 0) {
+    // RFC 6691: the MSS counts data only; options come out of the same budget.
+    const room = tcb.maxSeg - optLen;
+    if (dataLen > room) {
+      dataLen = room;
+      flags &= ~(FIN | PSH);
+    }
+    tcb.sendBuffer.copyOut(seqSub(seq, tcb.sndBufSeq), buf, o + TCP_MIN_HEADER + optLen, dataLen);
+  }
+  let wnd: number;
+  if (syn) {
+    // RFC 7323 2.2: the window in a SYN or SYN-ACK is never scaled.
+    wnd = tcb.recvBuffer.window > 0xffff ? 0xffff : tcb.recvBuffer.window;
+    tcb.synWindow = wnd;
+    if ((flags & ACK) !== 0) tcb.rcvAdv = seqAdd(tcb.rcvNxt, wnd);
+  } else if ((flags & RST) !== 0 && (flags & ACK) === 0) {
+    wnd = 0;
+  } else {
+    wnd = windowField(tcb);
+  }
+  const repr = tcp.reprOut;
+  repr.srcPort = tcb.localPort;
+  repr.dstPort = tcb.remotePort;
+  repr.seq = seq;
+  repr.ack = (flags & ACK) !== 0 ? tcb.rcvNxt : 0;
+  repr.flags = flags;
+  repr.window = wnd;
+  repr.urgentPointer = 0;
+  const segLen = TCP_MIN_HEADER + optLen + dataLen;
+  emitTcp(buf, o, repr, optLen, dataLen, tcb.localAddr, tcb.remoteAddr);
+  const ip = tcp.ipOpts;
+  ip.src = tcb.localAddr;
+  ip.dst = tcb.remoteAddr;
+  tcp.stack.counters.tcpOut++;
+  tcb.segmentsOut++;
+  tcp.stack.ipOutput(ip, buf, o, segLen, rt);
+  if ((flags & ACK) !== 0) {
+    // Any segment carrying an ACK settles the ACK we owed (RFC 9293 3.8.6.3 piggybacking).
+    tcb.ackPending = false;
+    tcb.ackNow = false;
+    tcb.delackAt = Infinity;
+    tcb.unackedBytes = 0;
+    tcb.lastAckSent = tcb.rcvNxt;
+  }
+  return dataLen;
+}
+
+/**
+ * A bare ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> — except while retransmitting after a
+ * timeout, when SND.NXT has been pulled back below what the peer already holds: then the
+ * sequence number is SND.MAX (as BSD does), or the peer would find the ACK's sequence number
+ * outside its window, drop it unread and answer with an ACK of its own that we would drop
+ * for the same reason.
+ */
+export function sendAck(tcp: Tcp, tcb: Tcb, now: number): void {
+  emitSegment(tcp, tcb, tcb.rtoRecovery ? tcb.sndMax : tcb.sndNxt, ACK, 0, now);
+}
+
+/**
+ * Our SYN (SYN_SENT) or SYN-ACK (SYN_RECEIVED), first or retransmitted: <SEQ=ISS>, with the
+ * options. Arms the retransmission timer if it is not running.
+ */
+export function sendSyn(tcp: Tcp, tcb: Tcb, now: number): void {
+  const flags = tcb.state === TcpState.SYN_SENT ? SYN : SYN | ACK;
+  emitSegment(tcp, tcb, tcb.iss, flags, 0, now);
+  tcb.sndNxt = seqAdd(tcb.iss, 1);
+  if (seqGt(tcb.sndNxt, tcb.sndMax)) tcb.sndMax = tcb.sndNxt;
+  if (tcb.retries === 0 && !tcb.tsOk) tcb.rtt.startTiming(tcb.sndNxt, now);
+  else tcb.rtt.onRetransmit();
+  armRto(tcp, tcb, now, false);
+}
+
+/**
+ * A RST (or RST,ACK) that belongs to no connection block (RFC 9293 3.10.7.1, 3.5.2):
+ * to a closed port, or in answer to an unacceptable ACK in LISTEN/SYN_SENT/SYN_RECEIVED.
+ */
+export function sendRstRaw(
+  tcp: Tcp, src: Ipv4Address, dst: Ipv4Address, srcPort: number, dstPort: number,
+  seq: number, ack: number, withAck: boolean,
+): void {
+  const rt = tcp.stack.route(dst);
+  if (rt === null) {
+    tcp.stack.counters.drop('tcp: no-route');
+    return;
+  }
+  const buf = tcp.stack.txBuffer;
+  const repr = tcp.reprOut;
+  repr.srcPort = srcPort;
+  repr.dstPort = dstPort;
+  repr.seq = seq >>> 0;
+  repr.ack = withAck ? ack >>> 0 : 0;
+  repr.flags = withAck ? RST | ACK : RST;
+  repr.window = 0;
+  repr.urgentPointer = 0;
+  emitTcp(buf, TX_HEADROOM, repr, 0, 0, src, dst);
+  const ip = tcp.ipOpts;
+  ip.src = src;
+  ip.dst = dst;
+  tcp.stack.counters.tcpOut++;
+  tcp.stats.outRsts++;
+  tcp.stack.ipOutput(ip, buf, TX_HEADROOM, TCP_MIN_HEADER, rt);
+}
+
+/** RST for a connection we abort: <SEQ=SND.NXT><CTL=RST> (RFC 9293 3.10.5 ABORT). */
+export function sendRstFor(tcp: Tcp, tcb: Tcb, now: number): void {
+  tcp.stats.outRsts++;
+  emitSegment(tcp, tcb, tcb.sndNxt, RST | ACK, 0, now);
+}
+
+/**
+ * (Re)start the retransmission timer (RFC 6298 (5.1)/(5.3)). With `restart` false a running
+ * timer is left alone.
+ */
+export function armRto(tcp: Tcp, tcb: Tcb, now: number, restart: boolean): void {
+  const kind = tcb.retransmitKind;
+  if (!restart && (kind === RetransmitKind.RTO || kind === RetransmitKind.PROBE)) return;
+  const rto = tcb.rtt.rto;
+  const pto = probeTimeout(tcb, rto);
+  if (pto > 0) {
+    tcb.retransmitKind = RetransmitKind.PROBE;
+    tcb.rtoAt = now + pto;
+  } else {
+    tcb.retransmitKind = RetransmitKind.RTO;
+    tcb.rtoAt = now + rto;
+  }
+  tcp.scheduleTimer(tcb);
+}
+
+/**
+ * RFC 8985 section 7.2, the tail loss probe timeout: PTO = 2*SRTT (plus the peer's delayed-ACK
+ * time when only one segment is out), capped by the RTO. A lost tail segment is then found
+ * by a probe after ~2 RTTs and repaired by fast recovery instead of waiting for the RTO.
+ * Returns 0 when no probe applies (no SACK, in recovery, probe already sent, no RTT yet).
+ */
+function probeTimeout(tcb: Tcb, rto: number): number {
+  if (!tcb.sackOk || tcb.tlpSent || tcb.cc.inRecovery || tcb.rtoRecovery || !tcb.rtt.hasSample) return 0;
+  const st = tcb.state;
+  if (st !== TcpState.ESTABLISHED && st !== TcpState.CLOSE_WAIT && st !== TcpState.FIN_WAIT_1 && st !== TcpState.LAST_ACK) return 0;
+  let pto = 2 * tcb.rtt.srtt;
+  if (seqSub(tcb.sndMax, tcb.sndUna) <= tcb.smss) pto += tcb.config.delayedAckMs * 5; // RFC 8985 WCDelAckT (200 ms)
+  if (pto < 10) pto = 10;
+  return pto < rto ? pto : 0;
+}
+
+/**
+ * The PTO fired (RFC 8985 section 7.3): send one new segment if the windows allow, else
+ * retransmit the last segment sent, so the ACK it draws reveals (with SACK) any tail loss.
+ * Then the ordinary RTO runs.
+ */
+export function sendTailLossProbe(tcp: Tcp, tcb: Tcb, now: number): void {
+  tcb.tlpSent = true;
+  const before = tcb.sndMax;
+  if (tcb.unsentBytes > 0) sendNewData(tcp, tcb, now, true, tcb.smss);
+  if (tcb.sndMax === before && seqGt(tcb.sndMax, tcb.sndUna)) {
+    let start = seqAdd(tcb.sndMax, -tcb.smss);
+    if (seqLt(start, tcb.sndUna)) start = tcb.sndUna;
+    // Do not split a final FIN-only sequence number off: the range covers it if sent.
+    retransmitRange(tcp, tcb, start, tcb.sndMax, now);
+  }
+  tcp.stats.tailLossProbes++;
+  tcb.retransmitKind = RetransmitKind.RTO;
+  tcb.rtoAt = now + tcb.rtt.rto;
+  tcp.scheduleTimer(tcb);
+}
+
+export function stopRetransmitTimer(tcb: Tcb): void {
+  tcb.retransmitKind = RetransmitKind.NONE;
+  tcb.rtoAt = Infinity;
+}
+
+/**
+ * Retransmit [seq, end) (data, and our FIN if it lies inside), at most one segment.
+ * Returns the sequence space covered (data + FIN), 0 if nothing could be sent.
+ */
+export function retransmitRange(tcp: Tcp, tcb: Tcb, seq: number, end: number, now: number): number {
+  const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sendBuffer.length);
+  if (seqLt(seq, tcb.sndBufSeq)) seq = tcb.sndBufSeq;
+  let dataEnd = seqLt(end, bufEnd) ? end : bufEnd;
+  let dataLen = seqSub(dataEnd, seq);
+  if (dataLen < 0) dataLen = 0;
+  if (dataLen > tcb.smss) {
+    dataLen = tcb.smss;
+    dataEnd = seqAdd(seq, dataLen);
+  }
+  let flags = ACK;
+  // The FIN rides along if the range reaches it and it was sent before.
+  if (tcb.finSent && dataEnd === bufEnd && seqGt(end, bufEnd)) flags |= FIN;
+  if (dataLen === 0 && (flags & FIN) === 0) return 0;
+  if (dataLen > 0 && dataEnd === bufEnd) flags |= PSH;
+  const sent = emitSegment(tcp, tcb, seq, flags, dataLen, now);
+  if (sent < 0) return 0;
+  tcb.retransmits++;
+  tcp.stats.retransSegs++;
+  tcb.rtt.onRetransmit(); // Karn: the timed segment may be this one
+  armRto(tcp, tcb, now, false);
+  return sent + (sent === dataLen && (flags & FIN) !== 0 ? 1 : 0);
+}
+
+/** Can this state send data or a FIN? */
+function canSend(state: number): boolean {
+  return state === TcpState.ESTABLISHED || state === TcpState.CLOSE_WAIT || state === TcpState.FIN_WAIT_1
+    || state === TcpState.CLOSING || state === TcpState.LAST_ACK;
+}
+
+/**
+ * Send what may be sent now: new data and the FIN within the windows, SACK recovery
+ * retransmissions, and arm the persist timer when data waits on a closed window.
+ * `force` sends one segment ignoring silly-window avoidance and Nagle (the persist timer's
+ * "override", RFC 9293 3.8.6.2.1).
+ */
+export function tcpOutput(tcp: Tcp, tcb: Tcb, now: number, force = false): void {
+  if (!canSend(tcb.state)) return;
+  // RFC 5681 4.1: after an idle period longer than the RTO, restart from (at most) IW.
+  if (tcb.sndMax === tcb.sndUna && tcb.unsentBytes > 0 && now - tcb.lastSendAt > tcb.rtt.rto) {
+    tcb.cc.onIdleRestart(now);
+  }
+  if (tcb.sackRecovery) {
+    sackRecoveryOutput(tcp, tcb, now);
+    return;
+  }
+  sendNewData(tcp, tcb, now, force, Infinity);
+}
+
+/**
+ * New data (and the FIN) from SND.NXT, limited by the windows. `budget` caps the bytes
+ * (one segment for SACK recovery's rule 2). Returns bytes of sequence space sent.
+ */
+function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: number, pipeGoverned = false): number {
+  const sb = tcb.sendBuffer;
+  const smss = tcb.smss;
+  let total = 0;
+  let blocked = false;
+  for (;;) {
+    const bufEnd = seqAdd(tcb.sndBufSeq, sb.length);
+    let avail = seqSub(bufEnd, tcb.sndNxt);
+    if (avail < 0) avail = 0; // SND.NXT is past the data: only the FIN (or nothing) is left
+    const finPending = tcb.finQueued && !seqGt(tcb.sndNxt, bufEnd);
+    if (tcb.rtoRecovery && tcb.scoreboard !== null && tcb.scoreboard.rangeCount > 0 && seqLt(tcb.sndNxt, tcb.sndMax)) {
+      // RFC 6675 5.1: after an RTO, use the SACK information that arrives during the
+      // go-back-N retransmission: skip what the receiver reports it holds.
+      const r = tcp.rangeScratch;
+      if (!tcb.scoreboard.nextHole(tcb.sndNxt, tcb.sndMax, r)) {
+        tcb.sndNxt = tcb.sndMax;
+        tcb.rtoRecovery = false;
+        continue;
+      }
+      if (seqGt(r.start, tcb.sndNxt)) tcb.sndNxt = r.start;
+      const holeLen = seqSub(r.end, tcb.sndNxt);
+      if (holeLen < avail) avail = holeLen;
+    }
+    // In SACK recovery the caller has checked cwnd against pipe (RFC 6675); only the peer's
+    // window limits new data here.
+    const cwnd = pipeGoverned ? Infinity : tcb.cc.cwnd + (tcb.cc.inRecovery ? 0 : tcb.limitedTransmit);
+    const wnd = tcb.sndWnd < cwnd ? tcb.sndWnd : cwnd;
+    let usable = seqSub(seqAdd(tcb.sndUna, wnd), tcb.sndNxt);
+    if (usable < 0) usable = 0;
+    let len = avail < usable ? avail : usable;
+    if (len > smss) len = smss;
+    if (len > budget - total) len = budget - total;
+    if (len < 0) len = 0;
+    // The FIN goes with the last data, or alone once all data is out. It needs no window
+    // (a receiver with a closed window simply ACKs it without taking it; it is retransmitted).
+    const fin = finPending && len === seqSub(bufEnd, tcb.sndNxt);
+    if (len === 0 && !fin) {
+      if (avail > 0) blocked = true;
+      break;
+    }
+    if (len > 0 && len < smss && !fin && !force) {
+      // Sender SWS avoidance (RFC 9293 3.8.6.2.1) with Nagle: send a short segment only if it
+      // empties the buffer and nothing is outstanding (or Nagle is off), or if it is at least
+      // half the largest window the peer has offered.
+      const emptiesBuffer = len === avail;
+      const nothingOutstanding = tcb.sndNxt === tcb.sndUna;
+      const halfWindow = tcb.maxSndWnd > 0 && len >= tcb.maxSndWnd >> 1;
+      if (!((emptiesBuffer && (tcb.noDelay || nothingOutstanding)) || halfWindow)) {
+        blocked = nothingOutstanding;
+        break;
+      }
+    }
+    let flags = ACK;
+    if (len > 0 && len === avail) flags |= PSH;
+    if (fin) flags |= FIN;
+    const seq = tcb.sndNxt;
+    const sent = emitSegment(tcp, tcb, seq, flags, len, now);
+    if (sent < 0) break;
+    const finOut = sent === len && fin;
+    const span = sent + (finOut ? 1 : 0);
+    const wasRetransmission = seqLt(seq, tcb.sndMax);
+    tcb.sndNxt = seqAdd(seq, span);
+    if (seqGt(tcb.sndNxt, tcb.sndMax)) {
+      const fresh = seqSub(tcb.sndNxt, tcb.sndMax);
+      tcb.sndMax = tcb.sndNxt;
+      tcb.bytesSent += fresh - (finOut ? 1 : 0);
+      // RFC 6298 section 3 (Karn): time only segments that are not retransmissions; with
+      // timestamps every ACK gives a sample instead.
+      if (!wasRetransmission && !tcb.tsOk) tcb.rtt.startTiming(tcb.sndNxt, now);
+    }
+    if (wasRetransmission) {
+      tcb.retransmits++;
+      tcp.stats.retransSegs++;
+      tcb.rtt.onRetransmit();
+    } else {
+      tcb.lastSendAt = now;
+    }
+    if (tcb.rtoRecovery && !seqLt(tcb.sndNxt, tcb.sndMax)) tcb.rtoRecovery = false;
+    armRto(tcp, tcb, now, false);
+    total += span;
+    force = false;
+    if (finOut || total >= budget) break;
+  }
+  // cwnd-limited: the congestion window, not the application, stopped us (RFC 7661 spirit).
+  tcb.cwndLimited = seqSub(tcb.sndMax, tcb.sndUna) + smss > tcb.cc.cwnd;
+  if (blocked && tcb.retransmitKind === RetransmitKind.NONE) startPersist(tcp, tcb, now);
+  return total;
+}
+
+/**
+ * RFC 6675 section 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg(): (1) a lost hole
+ * above HighRxt, (2) new data, (3) any un-SACKed hole above HighRxt, (4) the rescue
+ * retransmission. Each retransmission moves HighRxt (scoreboard.markRetransmitted).
+ */
+function sackRecoveryOutput(tcp: Tcp, tcb: Tcb, now: number): void {
+  const sb = tcb.scoreboard!;
+  const range = tcp.rangeScratch;
+  const smss = tcb.smss;
+  // Bounded: each pass sends at most one segment; a window's worth is plenty.
+  for (let guard = 0; guard < 4096; guard++) {
+    const pipe = sb.pipe(tcb.sndMax, smss);
+    if (tcb.cc.cwnd - pipe < smss) break;
+    if (sb.nextSegment(tcb.sndMax, smss, range, true)) {
+      if (retransmitRange(tcp, tcb, range.start, range.end, now) === 0) break;
+      sb.markRetransmitted(range.end);
+      continue;
+    }
+    if (sendNewData(tcp, tcb, now, false, smss, true) > 0) continue;
+    if (sb.nextSegment(tcb.sndMax, smss, range, false)) {
+      if (retransmitRange(tcp, tcb, range.start, range.end, now) === 0) break;
+      sb.markRetransmitted(range.end);
+      continue;
+    }
+    // Rule (4): once per recovery (RescueRxt), the highest un-SACKed segment.
+    if (seqGt(tcb.sndUna, tcb.rescueRxt) && sb.rescueSegment(tcb.sndMax, smss, range)) {
+      tcb.rescueRxt = tcb.recoveryPoint;
+      retransmitRange(tcp, tcb, range.start, range.end, now);
+    }
+    break;
+  }
+}
+
+/** Persist timer (RFC 9293 3.8.6.1): probe a zero window with exponential backoff. */
+export function startPersist(tcp: Tcp, tcb: Tcb, now: number): void {
+  let interval = tcb.rtt.rto * 2 ** tcb.persistShift;
+  if (interval > tcb.config.maxRtoMs) interval = tcb.config.maxRtoMs;
+  tcb.retransmitKind = RetransmitKind.PERSIST;
+  tcb.rtoAt = now + interval;
+  tcp.scheduleTimer(tcb);
+}
+
+/**
+ * A zero-window probe: one byte of new data at SND.NXT (RFC 9293 3.8.6.1 "at least one
+ * octet of new data"), sent without advancing SND.NXT (only SND.MAX), so a probe the peer
+ * refuses costs nothing; if it is accepted, the ACK moves SND.UNA past SND.NXT and the input
+ * path pulls SND.NXT along. Without unsent data, a bare ACK with SEQ=SND.UNA-1 (the form
+ * Linux uses) still makes the peer report its window.
+ */
+export function sendWindowProbe(tcp: Tcp, tcb: Tcb, now: number): void {
+  const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sendBuffer.length);
+  if (seqLt(tcb.sndNxt, bufEnd)) {
+    emitSegment(tcp, tcb, tcb.sndNxt, ACK, 1, now);
+    const end = seqAdd(tcb.sndNxt, 1);
+    if (seqGt(end, tcb.sndMax)) tcb.sndMax = end;
+  } else {
+    emitSegment(tcp, tcb, seqAdd(tcb.sndUna, -1), ACK, 0, now);
+  }
+}
+
+/** Keepalive probe (RFC 9293 3.8.4, RFC 1122 4.2.3.6): SEG.SEQ = SND.UNA - 1, no data. */
+export function sendKeepAlive(tcp: Tcp, tcb: Tcb, now: number): void {
+  emitSegment(tcp, tcb, seqAdd(tcb.sndUna, -1), ACK, 0, now);
+}

@@ -1,0 +1,180 @@
+/**
+ * The connection's timers. Each connection has ONE entry in the stack's timer heap (created
+ * with the connection and re-armed, never re-created) and three deadlines behind it:
+ *
+ *  - `rtoAt`: the retransmission timer (RFC 6298) or, when the peer's window is closed and
+ *    nothing is outstanding, the persist timer (RFC 9293 3.8.6.1); `retransmitKind` says which;
+ *  - `delackAt`: the delayed-ACK timer (RFC 9293 3.8.6.3, 40 ms by default);
+ *  - `keepAt`: keepalive (RFC 9293 3.8.4), or the TIME_WAIT (2*MSL) and orphaned FIN_WAIT_2
+ *    lifetimes, which are mutually exclusive with keepalive.
+ *
+ * Re-arming is lazy: moving a deadline later (as every ACK does to the RTO) just writes the
+ * field; the heap entry fires at the old time, finds nothing due, and re-arms for the
+ * earliest deadline. So a busy connection touches the heap about once per RTO, not per ACK.
+ */
+
+import { seqAdd, seqSub } from './seq.js';
+import { RetransmitKind, TcpState, type Tcb } from './tcb.js';
+import {
+  armRto, emitSegment, sendAck, sendKeepAlive, sendSyn, sendTailLossProbe, sendWindowProbe, startPersist, tcpOutput,
+} from './output.js';
+import type { Tcp } from './tcp.js';
+
+/** Re-arm the heap timer for the earliest deadline (only moving it earlier; see above). */
+export function scheduleTcbTimer(tcb: Tcb): void {
+  let next = tcb.rtoAt;
+  if (tcb.delackAt < next) next = tcb.delackAt;
+  if (tcb.keepAt < next) next = tcb.keepAt;
+  const t = tcb.timer;
+  if (next === Infinity) {
+    // Leave an armed timer to fire and find nothing (cheaper than a heap removal per ACK),
+    // unless the block is closed.
+    if (tcb.state === TcpState.CLOSED) t.disarm();
+    return;
+  }
+  if (!t.armed || t.deadline > next) t.armAt(next);
+}
+
+/** The heap timer fired: run whatever is due, then re-arm. */
+export function onTcbTimer(tcp: Tcp, tcb: Tcb): void {
+  if (tcb.state === TcpState.CLOSED) return;
+  const now = tcp.stack.clock.now();
+  if (tcb.delackAt <= now) {
+    tcb.delackAt = Infinity;
+    if (tcb.ackPending) {
+      tcp.stats.delayedAcks++;
+      sendAck(tcp, tcb, now);
+    }
+  }
+  if (tcb.rtoAt <= now) {
+    const kind = tcb.retransmitKind;
+    tcb.rtoAt = Infinity;
+    tcb.retransmitKind = RetransmitKind.NONE;
+    if (kind === RetransmitKind.RTO) retransmitTimeout(tcp, tcb, now);
+    else if (kind === RetransmitKind.PERSIST) persistTimeout(tcp, tcb, now);
+    else if (kind === RetransmitKind.PROBE) {
+      if (seqSub(tcb.sndMax, tcb.sndUna) > 0) sendTailLossProbe(tcp, tcb, now);
+      else tcpOutput(tcp, tcb, now); // nothing outstanding: re-evaluate (may start the persist timer)
+    }
+  }
+  if (tcb.state !== TcpState.CLOSED && tcb.keepAt <= now) {
+    tcb.keepAt = Infinity;
+    keepTimeout(tcp, tcb, now);
+  }
+  if (tcb.state !== TcpState.CLOSED) scheduleTcbTimer(tcb);
+  tcp.flushSoon();
+}
+
+/**
+ * RFC 6298 (5.4)-(5.7) and RFC 5681 3.1: retransmit the earliest unacknowledged segment,
+ * back off the timer, cut cwnd to one segment and go back to SND.UNA (go-back-N: what
+ * follows is sent again as the window reopens; the receiver's out-of-order queue and SACK
+ * make the duplicates cheap).
+ */
+function retransmitTimeout(tcp: Tcp, tcb: Tcb, now: number): void {
+  const st = tcb.state;
+  const cfg = tcb.config;
+  tcb.retries++;
+  tcb.timeouts++;
+  tcp.stats.timeouts++;
+  if (st === TcpState.SYN_SENT || st === TcpState.SYN_RECEIVED) {
+    const limit = st === TcpState.SYN_SENT || tcb.active ? cfg.synRetries : cfg.synAckRetries;
+    if (tcb.retries > limit) {
+      if (tcb.active) tcp.stats.attemptFails++;
+      tcp.closeTcb(tcb, tcb.active ? 'ETIMEDOUT' : null);
+      return;
+    }
+    tcb.rtt.backoff();
+    tcb.routeAt = -Infinity; // the route may have changed
+    sendSyn(tcp, tcb, now);
+    return;
+  }
+  if (st === TcpState.TIME_WAIT || st === TcpState.FIN_WAIT_2 || tcb.sndUna === tcb.sndMax) return;
+  if (tcb.retries > cfg.retries2) {
+    // RFC 9293 3.8.3 R2: give up and tell the user.
+    tcp.closeTcb(tcb, 'ETIMEDOUT');
+    return;
+  }
+  const flight = seqSub(tcb.sndMax, tcb.sndUna);
+  // RFC 5681: ssthresh from the flight on the first timeout only; cwnd = 1 SMSS (LW).
+  tcb.cc.onRetransmitTimeout(now, flight, tcb.retries === 1);
+  tcb.rtt.backoff();
+  if (tcb.retries > 3) tcb.routeAt = -Infinity;
+  // RFC 6582 section 3.2 step 1 after a timeout: recover = highest sequence number sent.
+  tcb.recoveryPoint = tcb.sndMax;
+  tcb.sackRecovery = false;
+  tcb.dupAcks = 0;
+  // RFC 6675 5.1 / RFC 2018 8: the receiver may have reneged; forget SACK state.
+  tcb.scoreboard?.reset(tcb.sndUna);
+  tcb.sndNxt = tcb.sndUna;
+  tcb.rtoRecovery = true;
+  armRto(tcp, tcb, now, true);
+  const before = tcb.segmentsOut;
+  tcpOutput(tcp, tcb, now, true);
+  if (tcb.segmentsOut === before) {
+    // Nothing could go (the peer's window is zero): probe it instead (BSD does the same).
+    if (tcb.sndWnd === 0) {
+      tcb.retransmitKind = RetransmitKind.NONE;
+      tcb.rtoAt = Infinity;
+      sendWindowProbe(tcp, tcb, now);
+      startPersist(tcp, tcb, now);
+    } else {
+      // Retransmit the first segment regardless of cwnd (RFC 6298 (5.4) is unconditional).
+      const sb = tcb.sendBuffer;
+      const len = sb.length < tcb.smss ? sb.length : tcb.smss;
+      emitSegment(tcp, tcb, tcb.sndUna, 0x10, len, now);
+      tcb.sndNxt = seqAdd(tcb.sndUna, len);
+    }
+  }
+}
+
+/** Persist timer expiry: probe the window, back off (RFC 9293 3.8.6.1; RFC 1122 4.2.2.17). */
+function persistTimeout(tcp: Tcp, tcb: Tcb, now: number): void {
+  const st = tcb.state;
+  if (st === TcpState.CLOSED || st === TcpState.TIME_WAIT) return;
+  if (tcb.unsentBytes === 0 && !(tcb.finQueued && !tcb.finSent)) return;
+  tcb.retries++;
+  if (tcb.retries > tcb.config.retries2 && tcb.orphaned) {
+    // A peer that keeps its window shut forever may hold a connection open as long as it
+    // answers (RFC 1122 4.2.2.17); only an orphaned one is given up, as Linux does.
+    tcp.closeTcb(tcb, 'ETIMEDOUT');
+    return;
+  }
+  if (tcb.sndWnd > 0) {
+    // The window is open but too small for silly-window avoidance: send what fits.
+    tcpOutput(tcp, tcb, now, true);
+  } else {
+    tcp.stats.windowProbes++;
+    sendWindowProbe(tcp, tcb, now);
+    if (tcb.persistShift < 16) tcb.persistShift++;
+  }
+  if (tcb.retransmitKind === RetransmitKind.NONE && tcb.unsentBytes > 0) startPersist(tcp, tcb, now);
+}
+
+/** Keepalive, TIME_WAIT end, orphaned FIN_WAIT_2 end. */
+function keepTimeout(tcp: Tcp, tcb: Tcb, now: number): void {
+  const st = tcb.state;
+  if (st === TcpState.TIME_WAIT || st === TcpState.FIN_WAIT_2) {
+    tcp.closeTcb(tcb, null);
+    return;
+  }
+  if (!tcb.keepAlive) return;
+  const cfg = tcb.config;
+  if (st !== TcpState.ESTABLISHED && st !== TcpState.CLOSE_WAIT) return;
+  const idle = now - tcb.lastRecvAt;
+  if (idle < tcb.keepAliveIdleMs || tcb.sndMax !== tcb.sndUna) {
+    // Not idle (or data outstanding, which the RTO watches): check again later.
+    tcb.keepAliveProbesSent = 0;
+    const base = tcb.lastRecvAt > now - tcb.keepAliveIdleMs ? tcb.lastRecvAt : now;
+    tcb.keepAt = base + tcb.keepAliveIdleMs;
+    return;
+  }
+  if (tcb.keepAliveProbesSent >= cfg.keepAliveProbes) {
+    tcp.closeTcb(tcb, 'ETIMEDOUT');
+    return;
+  }
+  tcb.keepAliveProbesSent++;
+  tcp.stats.keepAliveProbes++;
+  sendKeepAlive(tcp, tcb, now);
+  tcb.keepAt = now + cfg.keepAliveIntervalMs;
+}
