@@ -14,6 +14,12 @@ import { connect, createServer, type Socket } from '../src/api/net.js';
 const USAGE = 'usage: netcat [--tap NAME] [--addr CIDR] [--host-addr CIDR|none] [--stats] (HOST PORT | --listen PORT)';
 const { host, logger, values, positionals } = await startExampleHost({ listen: { type: 'string' }, stats: { type: 'boolean' } }, USAGE);
 let t0 = performance.now();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    host.close(); // flushes a --pcap capture
+    process.exit(130);
+  });
+}
 
 function run(socket: Socket): void {
   if (!socket.connecting) t0 = performance.now();

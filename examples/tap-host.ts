@@ -8,6 +8,7 @@
  *   --gateway IP      (PSTACK_GATEWAY)    default: the host address; "none" for no default route
  *   --mac MAC         (PSTACK_MAC)        default 00:00:5e:00:53:01
  *   --log-level L     (PSTACK_LOG_LEVEL)  default info (debug dissects every frame)
+ *   --pcap FILE       (PSTACK_PCAP)       capture every frame (opens in Wireshark)
  */
 import { parseArgs } from 'node:util';
 import { startHost, type RunningHost } from '../src/cli/host.js';
@@ -27,7 +28,7 @@ export async function startExampleHost(extra: Record<string, { type: 'string' | 
   const parsed = parseArgs({
     options: {
       tap: { type: 'string' }, addr: { type: 'string' }, 'host-addr': { type: 'string' }, gateway: { type: 'string' },
-      mac: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...extra,
+      mac: { type: 'string' }, 'log-level': { type: 'string' }, pcap: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...extra,
     },
     allowPositionals: true,
   });
@@ -60,7 +61,7 @@ export async function startExampleHost(extra: Record<string, { type: 'string' | 
   const logger = createLogger({ level });
   const host = await startHost({
     taps: [{ name: str('tap', 'PSTACK_TAP', 'tap0'), addr, hostAddr, mac }],
-    gateway, mtu: 1500, forwarding: false, pcapPath: null, logger,
+    gateway, mtu: 1500, forwarding: false, pcapPath: str('pcap', 'PSTACK_PCAP', '') || null, logger,
   });
   return { host, logger, values, positionals };
 }

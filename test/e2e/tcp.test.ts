@@ -164,20 +164,68 @@ test('curl fetches from Node\'s http server running on pstack', { skip: skip ?? 
   assert.equal(two.stdout.match(/hello from pstack/g)?.length, 2);
 });
 
-test('a pstack client sends to and receives from a Linux socat echo server (SHA-256)', { skip: skip ?? false }, async () => {
-  const f = join(dir, 'cli-in.bin');
-  const g = join(dir, 'cli-out.bin');
+/** Wait until a spawned process has printed `pattern` on stdout or stderr. */
+async function waitOutput(child: ReturnType<Netns['spawn']>, pattern: RegExp, ms = 10_000): Promise<void> {
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}: ${out}`)), ms);
+    const on = (b: Buffer) => {
+      out += b.toString();
+      if (pattern.test(out)) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', on);
+  });
+}
+
+test('a pstack client sends a file to Linux socat, and receives one from it (SHA-256)', { skip: skip ?? false }, async () => {
+  const f = join(dir, 'cli-up.bin');
+  const got = join(dir, 'cli-up-got.bin');
+  const down = join(dir, 'cli-down.bin');
+  const g = join(dir, 'cli-down-got.bin');
   writeFileSync(f, randomBytes(20 * 1024 * 1024));
-  const socat = nsClient.spawn('socat', ['-T', '30', 'TCP-LISTEN:5000,reuseaddr', 'PIPE']);
+  writeFileSync(down, randomBytes(20 * 1024 * 1024));
+  const netcat = join(EXAMPLES, 'netcat.js');
+  // pstack -> Linux: socat writes what it receives to a file (-u: one direction only).
+  const sink = nsClient.spawn('socat', ['-u', '-T', '30', 'TCP-LISTEN:5000,reuseaddr', `CREATE:${got}`]);
   try {
-    // The tap (and so 192.0.2.1 on the kernel side) exists once netcat.js starts; socat
-    // listens on every address, so it takes the connection as soon as the SYN comes.
-    const r = await nsClient.exec('bash', ['-c', `node ${join(EXAMPLES, 'netcat.js')} --log-level warn --stats 192.0.2.1 5000 < ${f} > ${g}`], { timeoutMs: 60_000 });
+    // The tap (and so 192.0.2.1) exists only once netcat.js runs; socat listens on every
+    // address, so it takes the connection as soon as the SYN comes.
+    const up = await nsClient.exec('bash', ['-c', `timeout 40 node ${netcat} --log-level warn --stats --pcap ${dir}/up.pcap 192.0.2.1 5000 < ${f} > /dev/null`], { timeoutMs: 60_000 });
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stderr, /sent 20971520 received 0/);
+    await new Promise((r) => { if (sink.exitCode !== null) r(null); else sink.on('close', r); });
+    assert.equal(sha256File(got), sha256File(f));
+  } finally {
+    sink.kill('SIGKILL');
+  }
+  // Linux -> pstack: socat sends a file and closes.
+  const source = nsClient.spawn('socat', ['-u', '-T', '30', `FILE:${down}`, 'TCP-LISTEN:5001,reuseaddr']);
+  try {
+    const r = await nsClient.exec('bash', ['-c', `timeout 40 node ${netcat} --log-level warn --stats --pcap ${dir}/down.pcap 192.0.2.1 5001 < /dev/null > ${g}`], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256File(g), sha256File(down));
+  } finally {
+    source.kill('SIGKILL');
+  }
+});
+
+test('a pstack client round-trips 20 MB through a Linux echo server (SHA-256)', { skip: skip ?? false }, async () => {
+  const f = join(dir, 'echo-in.bin');
+  const g = join(dir, 'echo-out.bin');
+  writeFileSync(f, randomBytes(20 * 1024 * 1024));
+  const echo = nsClient.spawn('python3', [CLIENTS, '0.0.0.0', '5002', 'echo-server', '1']);
+  try {
+    await waitOutput(echo, /listening/);
+    const r = await nsClient.exec('bash', ['-c', `timeout 40 node ${join(EXAMPLES, 'netcat.js')} --log-level warn --stats --pcap ${dir}/echo.pcap 192.0.2.1 5002 < ${f} > ${g}`], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /sent 20971520 received 20971520/);
     assert.equal(sha256File(g), sha256File(f));
   } finally {
-    socat.kill('SIGKILL');
+    echo.kill('SIGKILL');
   }
 });
 

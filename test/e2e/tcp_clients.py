@@ -6,6 +6,11 @@ usage: tcp_clients.py HOST PORT MODE COUNT [SIZE]
                    reads the echo to EOF and checks it
   MODE sequential: COUNT connections one after another, the same exchange
 Prints one JSON line: {"ok": n, "failed": n, "errors": [...first few...], "seconds": s}.
+
+usage: tcp_clients.py HOST PORT echo-server COUNT
+  Accept COUNT connections one at a time and echo each until its EOF, then half-close.
+  (socat's PIPE echo can deadlock on large transfers: it blocks writing into its own full
+  pipe. A read-then-sendall loop cannot, as long as the client reads while it writes.)
 Every socket operation has a timeout; the whole run is bounded by the caller.
 """
 import asyncio
@@ -62,8 +67,27 @@ def sequential(host, port, count, size):
     return errors
 
 
+def echo_server(host, port, count):
+    with socket.create_server((host, port), reuse_port=False) as srv:
+        srv.settimeout(30)
+        print("listening", flush=True)
+        for _ in range(count):
+            conn, _addr = srv.accept()
+            with conn:
+                conn.settimeout(30)
+                while True:
+                    b = conn.recv(65536)
+                    if not b:
+                        break
+                    conn.sendall(b)
+                conn.shutdown(socket.SHUT_WR)
+
+
 def main():
     host, port, mode, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    if mode == "echo-server":
+        echo_server(host, port, count)
+        return
     size = int(sys.argv[5]) if len(sys.argv) > 5 else 100
     t0 = time.monotonic()
     if mode == "concurrent":

@@ -19,7 +19,7 @@ import type { Ipv4Address } from '../../wire/addr.js';
 import { seqAdd, seqGeq, seqGt, seqInRange, seqInRangeOpenClosed, seqLeq, seqLt, seqSub } from './seq.js';
 import { RetransmitKind, TcbEvent, TcpState, type Tcb } from './tcb.js';
 import {
-  armRto, emitSegment, retransmitRange, sendAck, sendRstFor, sendRstRaw, sendSyn, stopRetransmitTimer, tcpOutput,
+  armRto, retransmitRange, sendAck, sendRstFor, sendRstRaw, sendSyn, stopRetransmitTimer, tcpOutput,
 } from './output.js';
 import type { Tcp, Listener } from './tcp.js';
 
@@ -625,4 +625,3 @@ export function queueAck(tcp: Tcp, tcb: Tcb, now: boolean): void {
   tcp.queueAckFlush(tcb);
 }
 
-export { emitSegment };
