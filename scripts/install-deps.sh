@@ -20,6 +20,8 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 /usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need+=(python3-scapy)
 command -v hping3 >/dev/null 2>&1 || need+=(hping3)
 command -v ethtool >/dev/null 2>&1 || need+=(ethtool)
+# Loss and duplication on the kernel side of a tap (this kernel has no sch_netem).
+command -v nft >/dev/null 2>&1 || need+=(nftables)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: missing ${need[*]} and not root; install them or run as root" >&2
