@@ -154,7 +154,7 @@ export function endpointsJson(stack: Stack): EndpointJson[] {
 
 export function statsJson(stack: Stack): StatsJson {
   return {
-    counters: stack.counters.toJSON(),
+    counters: Object.assign(stack.counters.toJSON(), ...stack.endpointProviders.map((p) => p.statistics?.() ?? {})),
     devices: stack.devices.map((d) => ({
       name: d.name,
       type: d.type,

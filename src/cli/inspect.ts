@@ -320,7 +320,7 @@ export function formatStats(stats: StatsJson): string {
     if (typeof value !== 'number') continue;
     const known = COUNTER_TEXT[key];
     if (known !== undefined) add(known[0], `${value} ${known[1]}`);
-    else add(sectionOfName(key), `${value} ${wordsOf(key)}`);
+    else add(sectionOfName(key), `${value} ${wordsOf(key).replace(/^(tcp|udp|icmp|ip|arp) /, '')}`);
   }
   add('Arp', `${stats.arpEntries} entries in the cache`);
   add('Ip', `${stats.routes} routes`);

@@ -59,6 +59,8 @@ export interface EndpointInfo {
 /** A transport that can list its endpoints (for inspection commands). */
 export interface EndpointProvider {
   endpoints(): EndpointInfo[];
+  /** The transport's own counters, named with its prefix (e.g. tcpRetransSegs), for `pstack stats`. */
+  statistics?(): Record<string, number>;
 }
 
 export interface RouteResult {

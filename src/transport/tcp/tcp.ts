@@ -93,6 +93,13 @@ const EPHEMERAL_HIGH = 65535;
 export class Tcp implements IpProtocolHandler, EndpointProvider {
   readonly config: TcpConfig;
   readonly stats = new TcpStats();
+
+  /** The TCP MIB-style counters as tcpXxx names, merged into `pstack stats`. */
+  statistics(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this.stats)) out[`tcp${k[0]!.toUpperCase()}${k.slice(1)}`] = v as number;
+    return out;
+  }
   /** Connections by remote address and port, chained through `Tcb.nextInChain`. */
   private readonly table = new Map<number, Tcb>();
   private readonly listeners = new Map<number, Listener[]>();
