@@ -148,7 +148,7 @@ describe('tables', () => {
     assert.match(text, /^Link:\n    lo \(loopback, 00:00:00:00:00:00, mtu \d+\): 0 frames in \(0 bytes\), 0 frames out \(0 bytes\), 0 send errors\n/);
     assert.match(text, /\n    1 dropped: not-for-us\nArp:\n/);
     assert.match(text, /\nIp:\n    0 total packets received\n[\s\S]*    2 dropped: bad-checksum\nIcmp:\n    4 ICMP messages received\n/);
-    assert.match(text, /\nTcp:\n[\s\S]*    3 tcp retransmits\n/);
+    assert.match(text, /\nTcp:\n[\s\S]*    3 retransmits\n/);
     assert.match(text, /\nOther:\n    0 internal errors \(bugs caught and counted\)\n    1 something new\n    1 dropped: weird\n$/);
   });
 });
