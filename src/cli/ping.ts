@@ -65,12 +65,8 @@ const RECORD_ROUTE_OPTION_BYTES = 40;
 /** Smallest interval accepted: pstack ping does not flood (iputils' limit for users). */
 const MIN_INTERVAL_MS = 2;
 
-export interface PingConfig {
-  tap: TapSpec;
-  gateway: number | null;
-  mtu: number;
-  pcapPath: string | null;
-  logLevel: 'error' | 'warn' | 'info' | 'debug' | 'trace';
+/** What one ping run does, as iputils' options say it. */
+export interface PingBehaviour {
   destination: Ipv4Address;
   /** The destination as the user wrote it (iputils prints it in the header and statistics). */
   destinationText: string;
@@ -85,6 +81,15 @@ export interface PingConfig {
   recordRoute: boolean;
   verbose: boolean;
   quiet: boolean;
+}
+
+/** The command line: the host to run (as pstack server's flags say) and the ping run. */
+export interface PingConfig extends PingBehaviour {
+  tap: TapSpec;
+  gateway: number | null;
+  mtu: number;
+  pcapPath: string | null;
+  logLevel: 'error' | 'warn' | 'info' | 'debug' | 'trace';
 }
 
 // ------------------------------------------------------------------------------ arguments
@@ -477,19 +482,7 @@ export function systemWallClockUs(): number {
 
 // ------------------------------------------------------------------------------ the session
 
-export interface PingSessionOptions {
-  destination: Ipv4Address;
-  destinationText: string;
-  count: number;
-  intervalMs: number;
-  size: number;
-  pattern: Uint8Array | null;
-  ttl: number | null;
-  lingerMs: number;
-  deadlineMs: number | null;
-  recordRoute: boolean;
-  verbose: boolean;
-  quiet: boolean;
+export interface PingSessionOptions extends PingBehaviour {
   /** Echo identifier; random by default, as iputils picks one for its raw socket. */
   id?: number;
   /** Where the normal output goes (stdout). */
