@@ -1,19 +1,35 @@
 /**
  * `npm run bench`: pstack against the Linux kernel on the same machine, in the same run.
  *
- * pstack runs `pstack server` on a TAP in a namespace of its own; the kernel reference is a
- * veth pair between two namespaces. Both are pinged by the same iputils ping:
- *   - paced RTT: 200 pings at 10 ms intervals (median of the per-ping RTTs, and the mean);
- *   - flood: `ping -f` for 5 s, replies per second.
- * Both sides are warmed up with 2 s of flood first (JIT warm-up for pstack; caches for both).
- * Results are printed with ratios (pstack / kernel) and written to bench/results.json.
- * Only documentation addresses, only namespaces this script creates; all loops bounded.
+ * pstack runs on a TAP in a namespace of its own; the kernel reference is a veth pair between
+ * two namespaces with offloads off (a TAP-attached stack has none). The same Linux tools drive
+ * both:
+ *   - ping: paced RTT, 200 pings at 10 ms (median); flood, `ping -f` replies/s (median of runs),
+ *     unpinned and with ping and pstack pinned to one CPU; against `pstack server`.
+ *   - TCP, with bench/tcp_bench.py as the Linux client against bench/peer.ts (pstack services
+ *     written with the Stack API) or against tcp_bench.py's own server on the far veth end:
+ *     one-way kernel->pstack (sink) and pstack->kernel (source), echo round trip, and
+ *     connections per second (connect, 1-byte echo, close). Medians of the repetitions.
+ *   - pstack's peak RSS (VmHWM) and its CPU seconds per GB (utime+stime from /proc).
+ * Both sides are warmed up first (JIT warm-up for pstack; caches for both). Prints a table with
+ * ratios (pstack / kernel), writes bench/results.json and bench/results.svg.
+ * Only documentation addresses, only namespaces this script creates (deleted even on failure);
+ * every loop is bounded in count and every command in time.
+ *
+ * Environment: PSTACK_BENCH_MB (default 100 MB per transfer), PSTACK_BENCH_REPS (default 5),
+ * PSTACK_BENCH_CONNS (default 2000), PSTACK_BENCH_FLOOD_SECONDS (default 3, 3 runs).
  */
 
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Netns, startPstack, ROOT } from '../test/e2e/harness.js';
+import { renderSvg, fmt, type ChartMetric } from './svg.js';
+
+const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
+const PY_BENCH = join(ROOT, 'bench', 'tcp_bench.py');
 
 interface PingStats {
   sent: number;
@@ -22,14 +38,19 @@ interface PingStats {
   rttMedianMs: number;
 }
 
+function median(xs: number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 function parsePaced(out: string): PingStats {
   const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
   const sent = Number(out.match(/(\d+) packets transmitted/)?.[1] ?? 0);
   const received = Number(out.match(/(\d+) received/)?.[1] ?? 0);
-  const sorted = [...times].sort((a, b) => a - b);
-  const median = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : NaN;
   const avg = Number(out.match(/rtt min\/avg\/max\/mdev = [\d.]+\/([\d.]+)\//)?.[1] ?? NaN);
-  return { sent, received, rttAvgMs: avg, rttMedianMs: median };
+  return { sent, received, rttAvgMs: avg, rttMedianMs: median(times) };
 }
 
 async function pacedPing(ns: Netns, dst: string): Promise<PingStats> {
@@ -37,20 +58,93 @@ async function pacedPing(ns: Netns, dst: string): Promise<PingStats> {
   return parsePaced(r.stdout);
 }
 
-async function floodPing(ns: Netns, dst: string, seconds: number): Promise<{ received: number; perSecond: number }> {
-  const r = await ns.exec('ping', ['-f', '-q', '-w', String(seconds), dst], { timeoutMs: (seconds + 10) * 1000 });
+async function floodPing(ns: Netns, dst: string, seconds: number, cpu?: string): Promise<{ received: number; perSecond: number }> {
+  const args = ['-f', '-q', '-w', String(seconds), dst];
+  const r = cpu === undefined
+    ? await ns.exec('ping', args, { timeoutMs: (seconds + 10) * 1000 })
+    : await ns.exec('taskset', ['-c', cpu, 'ping', ...args], { timeoutMs: (seconds + 10) * 1000 });
   const received = Number(r.stdout.match(/(\d+) received/)?.[1] ?? 0);
   return { received, perSecond: received / seconds };
 }
 
+const CLK_TCK = (() => {
+  try { return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100; } catch { return 100; }
+})();
+
+/** utime + stime of a process, in seconds (NaN when it cannot be read). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch { return NaN; }
+}
+
+/** Peak resident set size (VmHWM) of a process, in MB (NaN when it cannot be read). */
+function peakRssMb(pid: number | undefined): number {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch { return NaN; }
+}
+
+/** Start a long-running process in a namespace and wait for a line on stderr. */
+async function startService(ns: Netns, cmd: string, args: string[], ready: RegExp, timeoutMs = 15_000): Promise<{ child: ChildProcess; log: () => string; stop: () => Promise<void> }> {
+  const child = ns.spawn(cmd, args);
+  let log = '';
+  let exited = false;
+  child.stdout!.on('data', (b: Buffer) => (log += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+  const closed = new Promise<void>((r) => child.on('close', () => { exited = true; r(); }));
+  const end = Date.now() + timeoutMs;
+  while (!ready.test(log)) {
+    if (exited) throw new Error(`${cmd} exited before it was ready:\n${log}`);
+    if (Date.now() > end) { child.kill('SIGKILL'); throw new Error(`${cmd} not ready after ${timeoutMs} ms:\n${log}`); }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    child,
+    log: () => log,
+    async stop() {
+      if (exited) return;
+      child.kill('SIGINT');
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await closed;
+      clearTimeout(kill);
+    },
+  };
+}
+
+interface ClientResult { count: number; seconds: number; cpu: number }
+
+async function tcpClient(ns: Netns, python: string, addr: string, test: string, n: number): Promise<ClientResult> {
+  const r = await ns.exec(python, [PY_BENCH, '--deadline', '60', 'client', addr, test, String(n)], { timeoutMs: 90_000 });
+  if (r.code !== 0) throw new Error(`tcp_bench.py client ${addr} ${test} ${n} failed (${r.code ?? r.signal}): ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ClientResult;
+}
+
+type Target = 'pstack' | 'kernel';
+interface TcpRun { mbPerSecond: number; seconds: number; serverCpuSecondsPerGB: number; clientCpuSecondsPerGB: number }
+
 async function main(): Promise<void> {
-  const floodSeconds = Number(process.env['PSTACK_BENCH_FLOOD_SECONDS'] ?? 5);
+  const t0 = performance.now();
+  const floodSeconds = Number(process.env['PSTACK_BENCH_FLOOD_SECONDS'] ?? 3);
+  const mb = Number(process.env['PSTACK_BENCH_MB'] ?? 100);
+  const reps = Math.max(1, Math.min(20, Number(process.env['PSTACK_BENCH_REPS'] ?? 5)));
+  const conns = Math.max(1, Math.min(20_000, Number(process.env['PSTACK_BENCH_CONNS'] ?? 2000)));
+  const bytes = Math.round(mb * 1e6);
+  const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)']).toString().trim();
+  const log = (s: string) => process.stderr.write(s + '\n');
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    config: { mb, reps, conns, floodSeconds },
   };
+  const chart: ChartMetric[] = [];
+  let peerRssMb = NaN;
+  const rows: [string, number, number, number?][] = [];
 
-  // Kernel reference: veth between two namespaces.
+  // Kernel reference: veth between two namespaces (client in ka, server in kb).
   const ka = await Netns.create('bka');
   const kb = await Netns.create('bkb');
   const ps = await Netns.create('bps');
@@ -65,50 +159,156 @@ async function main(): Promise<void> {
     await kb.exec('ethtool', ['-K', 'vbench1', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
     await ka.exec('ping', ['-c', '2', '-i', '0.2', '198.51.100.2']);
 
+    // ---- ping, against `pstack server` ----
     const server = await startPstack(ps, ['server', '--log-level', 'warn'], /pstack server started|^/);
+    let serverRss = NaN;
     try {
       await ps.exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', '192.0.2.2']);
       // Warm up both sides the same way (2 s of flood) before measuring: pstack's code is
       // interpreted until V8 has seen it run often, and a paced run alone never gets it there.
       await floodPing(ka, '198.51.100.2', 2);
       await floodPing(ps, '192.0.2.2', 2);
-      process.stderr.write('paced ping (200 x 10 ms)...\n');
+      log('paced ping (200 x 10 ms)...');
       const kernelPaced = await pacedPing(ka, '198.51.100.2');
       const pstackPaced = await pacedPing(ps, '192.0.2.2');
-      process.stderr.write(`flood ping (${floodSeconds} s each)...\n`);
-      const kernelFlood = await floodPing(ka, '198.51.100.2', floodSeconds);
-      const pstackFlood = await floodPing(ps, '192.0.2.2', floodSeconds);
+      log(`flood ping (3 x ${floodSeconds} s each)...`);
+      const kf: number[] = [];
+      const pf: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        kf.push((await floodPing(ka, '198.51.100.2', floodSeconds)).perSecond);
+        pf.push((await floodPing(ps, '192.0.2.2', floodSeconds)).perSecond);
+      }
+      // The same with ping and pstack pinned to one CPU. On this VM a cross-CPU wakeup (an IPI)
+      // costs tens of microseconds, and whether the scheduler puts ping and pstack on the same
+      // CPU changes pstack's flood rate about five-fold from run to run; pinning shows both.
+      const kfp: number[] = [];
+      const pfp: number[] = [];
+      const ncpu = cpus().length;
+      if (ncpu > 1 && server.child.pid !== undefined) {
+        log(`flood ping, ping and pstack on CPU 0 (3 x ${floodSeconds} s each)...`);
+        execFileSync('taskset', ['-apc', '0', String(server.child.pid)], { stdio: 'ignore', timeout: 5000 });
+        try {
+          for (let i = 0; i < 3; i++) {
+            kfp.push((await floodPing(ka, '198.51.100.2', floodSeconds, '0')).perSecond);
+            pfp.push((await floodPing(ps, '192.0.2.2', floodSeconds, '0')).perSecond);
+          }
+        } finally {
+          execFileSync('taskset', ['-apc', `0-${ncpu - 1}`, String(server.child.pid)], { stdio: 'ignore', timeout: 5000 });
+        }
+      }
+      serverRss = peakRssMb(server.child.pid);
       results['ping'] = {
-        kernel: { paced: kernelPaced, flood: kernelFlood },
-        pstack: { paced: pstackPaced, flood: pstackFlood },
-        ratios: {
-          pacedRttMedian: pstackPaced.rttMedianMs / kernelPaced.rttMedianMs,
-          floodRepliesPerSecond: pstackFlood.perSecond / kernelFlood.perSecond,
-        },
+        kernel: { paced: kernelPaced, floodPerSecond: kf, floodMedian: median(kf) },
+        pstack: { paced: pstackPaced, floodPerSecond: pf, floodMedian: median(pf), serverPeakRssMb: serverRss },
+        ratios: { pacedRttMedian: pstackPaced.rttMedianMs / kernelPaced.rttMedianMs, floodRepliesPerSecond: median(pf) / median(kf), floodSameCpu: median(pfp) / median(kfp) },
       };
-      const f = (n: number, d = 3) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-      const lines = [
-        '',
-        'metric                          pstack      kernel(veth)   pstack/kernel',
-        `ping paced RTT median (ms)      ${f(pstackPaced.rttMedianMs).padEnd(12)}${f(kernelPaced.rttMedianMs).padEnd(15)}${f(pstackPaced.rttMedianMs / kernelPaced.rttMedianMs, 2)}`,
-        `ping paced RTT mean (ms)        ${f(pstackPaced.rttAvgMs).padEnd(12)}${f(kernelPaced.rttAvgMs).padEnd(15)}${f(pstackPaced.rttAvgMs / kernelPaced.rttAvgMs, 2)}`,
-        `ping paced replies              ${String(pstackPaced.received).padEnd(12)}${String(kernelPaced.received).padEnd(15)}`,
-        `ping -f replies/s               ${f(pstackFlood.perSecond, 0).padEnd(12)}${f(kernelFlood.perSecond, 0).padEnd(15)}${f(pstackFlood.perSecond / kernelFlood.perSecond, 2)}`,
-        '',
-      ];
-      process.stdout.write(lines.join('\n') + '\n');
+      (results['ping'] as { kernel: Record<string, unknown>; pstack: Record<string, unknown> }).kernel['floodSameCpu'] = { perSecond: kfp, median: median(kfp) };
+      (results['ping'] as { kernel: Record<string, unknown>; pstack: Record<string, unknown> }).pstack['floodSameCpu'] = { perSecond: pfp, median: median(pfp) };
+      rows.push(['ping paced RTT median (ms)', pstackPaced.rttMedianMs, kernelPaced.rttMedianMs]);
+      rows.push(['ping -f replies/s', median(pf), median(kf)]);
+      if (pfp.length) rows.push(['ping -f replies/s, one CPU', median(pfp), median(kfp)]);
+      chart.push({ label: 'ping RTT, paced (median of 200)', unit: 'ms', pstack: pstackPaced.rttMedianMs, kernel: kernelPaced.rttMedianMs, higherIsBetter: false });
+      chart.push({ label: 'ping -f replies per second', unit: 'replies/s, unpinned', pstack: median(pf), kernel: median(kf), higherIsBetter: true });
+      if (pfp.length) chart.push({ label: 'ping -f, ping and pstack on one CPU', unit: 'replies/s', pstack: median(pfp), kernel: median(kfp), higherIsBetter: true });
     } finally {
       const code = await server.stop();
-      if (code !== 0) process.stderr.write(`pstack server exited with ${code}\n${server.log.slice(-2000)}\n`);
+      if (code !== 0) log(`pstack server exited with ${code}\n${server.log.slice(-2000)}`);
+    }
+
+    // ---- TCP, bench/peer.ts on pstack vs tcp_bench.py's server on the kernel ----
+    const peer = await startService(ps, process.execPath, [PEER, '--log-level', 'warn'], /bench peer ready/);
+    const pyServer = await startService(kb, python, [PY_BENCH, 'server', '198.51.100.2'], /bench server ready/);
+    try {
+      const comm = readFileSync(`/proc/${peer.child.pid}/comm`, 'utf8').trim();
+      const peerPid = comm.startsWith('node') ? peer.child.pid : undefined; // `ip netns exec` execs in place
+      const target = {
+        pstack: { ns: ps, addr: '192.0.2.2', pid: peerPid },
+        kernel: { ns: ka, addr: '198.51.100.2', pid: pyServer.child.pid },
+      } as const;
+      const oneRun = async (t: Target, test: string, n: number): Promise<TcpRun> => {
+        const { ns, addr, pid } = target[t];
+        const c0 = cpuSeconds(pid);
+        const r = await tcpClient(ns, python, addr, test, n);
+        const serverCpu = cpuSeconds(pid) - c0;
+        if (test !== 'cps' && r.count !== n) throw new Error(`${t} ${test}: ${r.count} of ${n} bytes`);
+        const gb = r.count / 1e9;
+        return { mbPerSecond: test === 'cps' ? r.count / r.seconds : r.count / 1e6 / r.seconds, seconds: r.seconds, serverCpuSecondsPerGB: serverCpu / gb, clientCpuSecondsPerGB: r.cpu / gb };
+      };
+      log('TCP warm-up...');
+      for (const t of ['kernel', 'pstack'] as Target[]) {
+        for (const test of ['sink', 'source', 'echo']) await oneRun(t, test, Math.min(bytes, 30_000_000));
+        await oneRun(t, 'cps', 300);
+      }
+      const tests: [string, string, number][] = [
+        ['sink', 'TCP kernel -> pstack (MB/s)', bytes],
+        ['source', 'TCP pstack -> kernel (MB/s)', bytes],
+        ['echo', 'TCP echo round trip (MB/s)', bytes],
+        ['cps', 'TCP connections/s', conns],
+      ];
+      const tcp: Record<string, Record<Target, TcpRun[]>> = {};
+      for (const [test] of tests) tcp[test] = { pstack: [], kernel: [] };
+      for (let i = 0; i < reps; i++) {
+        log(`TCP repetition ${i + 1}/${reps} (${mb} MB transfers, ${conns} connections)...`);
+        for (const [test, , n] of tests) {
+          // Alternate which side goes first, so slow drifts in the machine's load even out.
+          const order: Target[] = i % 2 ? ['pstack', 'kernel'] : ['kernel', 'pstack'];
+          for (const t of order) tcp[test]![t].push(await oneRun(t, test, n));
+        }
+      }
+      const med = (test: string, t: Target, k: keyof TcpRun) => median(tcp[test]![t].map((r) => r[k]));
+      const summary: Record<string, unknown> = {};
+      for (const [test, label] of tests) {
+        const p = med(test, 'pstack', 'mbPerSecond');
+        const k = med(test, 'kernel', 'mbPerSecond');
+        rows.push([label, p, k]);
+        summary[test] = {
+          pstack: { median: p, runs: tcp[test]!.pstack },
+          kernel: { median: k, runs: tcp[test]!.kernel },
+          ratio: p / k,
+        };
+        chart.push(test === 'cps'
+          ? { label: `TCP connect + 1-byte echo + close`, unit: 'connections/s, one at a time', pstack: p, kernel: k, higherIsBetter: true }
+          : { label: label.replace(' (MB/s)', ''), unit: `MB/s, ${mb} MB per run`, pstack: p, kernel: k, higherIsBetter: true });
+      }
+      const cpuRows: [string, string][] = [['sink', 'server CPU s/GB received'], ['source', 'server CPU s/GB sent'], ['echo', 'server CPU s/GB echoed']];
+      for (const [test, label] of cpuRows) {
+        const p = med(test, 'pstack', 'serverCpuSecondsPerGB');
+        const k = med(test, 'kernel', 'serverCpuSecondsPerGB');
+        rows.push([label, p, k]);
+        (summary[test] as Record<string, unknown>)['serverCpuSecondsPerGB'] = { pstack: p, kernel: k };
+      }
+      chart.push({ label: 'CPU per GB received, server process', unit: 's/GB, pstack vs a Python server', pstack: med('sink', 'pstack', 'serverCpuSecondsPerGB'), kernel: med('sink', 'kernel', 'serverCpuSecondsPerGB'), higherIsBetter: false });
+      chart.push({ label: 'CPU per GB sent, server process', unit: 's/GB, pstack vs a Python server', pstack: med('source', 'pstack', 'serverCpuSecondsPerGB'), kernel: med('source', 'kernel', 'serverCpuSecondsPerGB'), higherIsBetter: false });
+      const peerRss = peakRssMb(peerPid);
+      peerRssMb = peerRss;
+      summary['peakRssMb'] = { pstackTcpPeer: peerRss, pstackServerAfterPing: serverRss };
+      results['tcp'] = summary;
+      rows.push(['pstack peak RSS, TCP peer (MB)', peerRss, NaN]);
+      rows.push(['pstack peak RSS, ping server (MB)', serverRss, NaN]);
+    } finally {
+      await pyServer.stop();
+      await peer.stop();
     }
   } finally {
     await ps.destroy();
     await ka.destroy();
     await kb.destroy();
   }
+
+  const lines = ['', `${'metric'.padEnd(36)}${'pstack'.padEnd(12)}${'kernel(veth)'.padEnd(15)}pstack/kernel`];
+  for (const [label, p, k] of rows) lines.push(`${label.padEnd(36)}${fmt(p).padEnd(12)}${fmt(k).padEnd(15)}${Number.isFinite(p / k) ? (p / k).toFixed(2) : ''}`);
+  const total = (performance.now() - t0) / 1000;
+  lines.push('', `total ${total.toFixed(0)} s; medians of ${reps} TCP repetitions, 3 flood runs`, '');
+  process.stdout.write(lines.join('\n') + '\n');
+  results['totalSeconds'] = total;
+
+  const m = results['machine'] as { cpus: number; model: string; node: string };
   mkdirSync(join(ROOT, 'bench'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  process.stderr.write('wrote bench/results.json\n');
+  writeFileSync(join(ROOT, 'bench', 'results.svg'), renderSvg(chart, 'pstack vs the Linux kernel (npm run bench)',
+    `${(results['date'] as string).slice(0, 10)}, ${m.cpus} x ${m.model}, Node ${m.node}; same run, same Linux clients; shared noisy VM`,
+    Number.isFinite(peerRssMb) ? `pstack peak RSS ${peerRssMb.toFixed(0)} MB.` : ''));
+  log('wrote bench/results.json and bench/results.svg');
 }
 
 main().catch((err) => {
