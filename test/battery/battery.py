@@ -221,6 +221,10 @@ class Ctx:
         self.index = index
         self.echo_id = ID_BASE + 8 * index
         self.sport = SPORT_BASE + index
+        self.syms = {}        # TCP seq/ack values -> the names the answer lines show
+        self.cleanup = []     # frames sent after the liveness check (a RST for a TCP case's connection)
+        self.cap = None       # the Capture and the send function, for cases that talk (TCP handshakes)
+        self.send = None
 
     def ip_id(self, k=0):
         return ID_BASE + 8 * self.index + k
@@ -1184,6 +1188,297 @@ def _(c):
 def _(c):
     return [eth(ipv4(tcp_seg(c.sport, TCP_PORT, 0x02)[:12], proto=6, ident=c.ip_id()))]
 
+# --- TCP against the echo service (RFC 793/9293, RFC 5961, RFC 7323) ----------------------
+#
+# The battery plays 192.0.2.3, an address the tester kernel does not own, so the tester kernel
+# never sees (and never resets) the connections the battery opens by hand: no firewall rule
+# is needed, unlike packetimpact, whose tester shares an address with its kernel.
+# Answer lines of these cases carry `seq=`/`ack=` as names relative to what the case sent
+# (`rcv.nxt`: the target's RCV.NXT, the battery's next sequence number; `snd.nxt`: the
+# target's SND.NXT; `seg.ack`, `seg.seq+N`: fields of the case's segment; `?`: anything else,
+# such as a fresh ISN) and `win=0`/`win>0`.
+
+FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+ISS = 1000                 # the battery's initial sequence number
+TSV0 = 0x10000000          # the battery's first TSval
+TCP_CLOSED = 12346
+
+
+def tcp_raw(sport, dport, flags, seq=ISS, ack=0, win=8192, doff=5, options=b"", data=b"", src=ME, dst=TARGET_IP):
+    """A TCP segment with an explicit data offset (the options are not padded)."""
+    seg = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, (doff & 15) << 4, flags, win, 0, 0) + options + data
+    pseudo = ip_bytes(src) + ip_bytes(dst) + struct.pack("!BBH", 0, 6, len(seg))
+    return seg[:16] + struct.pack("!H", csum(pseudo + seg)) + seg[18:]
+
+
+def tcp_frame(c, seg, k=0, src=ME, dst=TARGET_IP):
+    return eth(ipv4(seg, src=src, dst=dst, proto=6, ident=c.ip_id(k)))
+
+
+def probe_syn(c, options=b"", flags=SYN, data=b"", dport=TCP_PORT, **kw):
+    """A SYN (or what the case makes of it), then a RST at ISS+1 that removes any half-open
+    connection it made (so no SYN-ACK retransmission comes later)."""
+    c.syms.update({ISS + 1: "seg.seq+1", ISS + 1 + len(data): "seg.seq+1+len" if data else "seg.seq+1"})
+    return [tcp_frame(c, tcp_seg(c.sport, dport, flags, seq=ISS, options=options, data=data, **kw)), 0.05,
+            tcp_frame(c, tcp_seg(c.sport, dport, RST, seq=ISS + 1), k=1)]
+
+
+def is_synack(sport):
+    def pred(f):
+        if len(f) < 54 or f[12:14] != b"\x08\x00" or f[23] != 6:
+            return False
+        o = 14 + (f[14] & 15) * 4
+        return struct.unpack("!H", f[o + 2:o + 4])[0] == sport and f[o + 13] & (SYN | ACK) == SYN | ACK
+    return pred
+
+
+class Conn:
+    """An established connection the battery made by hand: seq is the battery's next sequence
+    number (the target's RCV.NXT), ack the target's SND.NXT."""
+
+    def __init__(self, c, ts):
+        self.c, self.ts = c, ts
+        self.seq, self.ack = ISS + 1, None
+        self.tsval, self.tsecr = TSV0, 0
+
+    def seg(self, flags, seq=None, ack=None, data=b"", tsval=None, k=2, check=None, win=8192):
+        opts = b""
+        if self.ts:
+            opts = bytes([1, 1, 8, 10]) + struct.pack("!II", self.tsval if tsval is None else tsval, self.tsecr)
+        s = tcp_seg(self.c.sport, TCP_PORT, flags, seq=(self.seq if seq is None else seq) & 0xFFFFFFFF,
+                    ack=(self.ack if ack is None else ack) & 0xFFFFFFFF, options=opts, data=data, check=check, win=win)
+        return tcp_frame(self.c, s, k=k)
+
+    def probe(self, k=5):
+        """A zero-length ACK one below RCV.NXT (what a keepalive or Linux's zero window probe
+        is): an established connection answers it with an ACK, a closed one with a RST."""
+        return self.seg(ACK, seq=self.seq - 1, k=k)
+
+
+def handshake(c, ts=False):
+    """Open a connection to the echo service by hand; None if no SYN-ACK came."""
+    opts = bytes([2, 4, 5, 0xB4])
+    if ts:
+        opts += bytes([1, 1, 8, 10]) + struct.pack("!II", TSV0, 0)
+    with c.cap.cond:
+        start = len(c.cap.frames)
+    c.send([tcp_frame(c, tcp_seg(c.sport, TCP_PORT, SYN, seq=ISS, options=opts), k=0)])
+    k = c.cap.wait_for(is_synack(c.sport), start, 1.0)
+    conn = Conn(c, ts)
+    if k is None:
+        conn.ack = 0
+        return conn
+    f = c.cap.frames[k][1]
+    o = 14 + (f[14] & 15) * 4
+    irs = struct.unpack("!I", f[o + 4:o + 8])[0]
+    conn.ack = (irs + 1) & 0xFFFFFFFF
+    if ts:
+        topts = f[o + 20:o + (f[o + 12] >> 4) * 4]
+        i = 0
+        while i < len(topts):
+            if topts[i] in (0, 1):
+                i += 1
+                continue
+            if i + 1 >= len(topts) or topts[i + 1] < 2:
+                break
+            if topts[i] == 8 and topts[i + 1] == 10:
+                conn.tsecr = struct.unpack("!I", topts[i + 2:i + 6])[0]
+            i += topts[i + 1]
+        conn.tsval = TSV0 + 1
+    c.syms.update({conn.ack: "snd.nxt", conn.seq: "rcv.nxt"})
+    c.send([conn.seg(ACK, k=1)])
+    c.cleanup = [conn.seg(RST, k=7)]
+    return conn
+
+
+@case("tcp-syn-mss-len-3", "tcp", needs=("tcp",))
+def _(c):
+    return probe_syn(c, options=bytes([2, 3, 5, 1]))
+
+
+@case("tcp-syn-wscale-15", "tcp", needs=("tcp",))
+def _(c):
+    return probe_syn(c, options=bytes([1, 3, 3, 15]))
+
+
+@case("tcp-syn-timestamp-len-9", "tcp", needs=("tcp",))
+def _(c):
+    return probe_syn(c, options=bytes([8, 9]) + bytes(7) + bytes([0, 0, 0]))
+
+
+@case("tcp-syn-sackok-len-3", "tcp", needs=("tcp",))
+def _(c):
+    return probe_syn(c, options=bytes([4, 3, 0, 0]))
+
+
+@case("tcp-syn-option-len-0", "tcp", needs=("tcp",))
+def _(c):
+    return probe_syn(c, options=bytes([2, 0, 5, 0xB4]))
+
+
+@case("tcp-syn-option-overruns-offset", "tcp", needs=("tcp",))
+def _(c):
+    return probe_syn(c, options=bytes([1, 1, 2, 40]))
+
+
+@case("tcp-syn-doff-4", "tcp", needs=("tcp",))
+def _(c):
+    return [tcp_frame(c, tcp_raw(c.sport, TCP_PORT, SYN, doff=4))]
+
+
+@case("tcp-syn-doff-past-segment", "tcp", needs=("tcp",))
+def _(c):
+    return [tcp_frame(c, tcp_raw(c.sport, TCP_PORT, SYN, doff=15, options=bytes([2, 4, 5, 0xB4])))]
+
+
+@case("tcp-syn-with-data", "tcp", needs=("tcp",))
+def _(c):
+    return probe_syn(c, data=b"data on a SYN")
+
+
+@case("tcp-syn-fin", "tcp", needs=("tcp",))
+def _(c):
+    return probe_syn(c, flags=SYN | FIN)
+
+
+@case("tcp-syn-rst", "tcp", needs=("tcp",))
+def _(c):
+    return probe_syn(c, flags=SYN | RST)
+
+
+@case("tcp-syn-ack-to-listen", "tcp", needs=("tcp",))
+def _(c):
+    c.syms.update({5000: "seg.ack"})
+    return [tcp_frame(c, tcp_seg(c.sport, TCP_PORT, SYN | ACK, seq=ISS, ack=5000))]
+
+
+@case("tcp-no-flags-open-port", "tcp", needs=("tcp",))
+def _(c):
+    return [tcp_frame(c, tcp_seg(c.sport, TCP_PORT, 0, seq=ISS))]
+
+
+@case("tcp-no-flags-closed-port", "tcp")
+def _(c):
+    c.syms.update({0: "0", ISS: "seg.seq"})
+    return [tcp_frame(c, tcp_seg(c.sport, TCP_CLOSED, 0, seq=ISS))]
+
+
+@case("tcp-xmas-open-port", "tcp", needs=("tcp",))
+def _(c):
+    return [tcp_frame(c, tcp_seg(c.sport, TCP_PORT, FIN | URG | PSH, seq=ISS, data=b"x"))]
+
+
+@case("tcp-xmas-closed-port", "tcp")
+def _(c):
+    c.syms.update({0: "0", ISS + 2: "seg.seq+len+1"})
+    return [tcp_frame(c, tcp_seg(c.sport, TCP_CLOSED, FIN | URG | PSH, seq=ISS, data=b"x"))]
+
+
+@case("tcp-ack-to-closed-port", "tcp")
+def _(c):
+    c.syms.update({77777: "seg.ack"})
+    return [tcp_frame(c, tcp_seg(c.sport, TCP_CLOSED, ACK, seq=ISS, ack=77777))]
+
+
+@case("tcp-ack-to-listen", "tcp", needs=("tcp",))
+def _(c):
+    c.syms.update({77777: "seg.ack"})
+    return [tcp_frame(c, tcp_seg(c.sport, TCP_PORT, ACK, seq=ISS, ack=77777))]
+
+
+@case("tcp-syn-to-closed-port", "tcp")
+def _(c):
+    c.syms.update({0: "0", ISS + 1: "seg.seq+1"})
+    return [tcp_frame(c, tcp_seg(c.sport, TCP_CLOSED, SYN, seq=ISS))]
+
+
+@case("tcp-rst-to-listen", "tcp", needs=("tcp",))
+def _(c):
+    return [tcp_frame(c, tcp_seg(c.sport, TCP_PORT, RST, seq=ISS))]
+
+
+@case("tcp-syn-bad-checksum", "tcp", needs=("tcp",))
+def _(c):
+    return probe_syn(c, check="bad")
+
+
+@case("tcp-land", "tcp", needs=("tcp",))
+def _(c):
+    seg = tcp_seg(TCP_PORT, TCP_PORT, SYN, seq=ISS, src=TARGET_IP, dst=TARGET_IP)
+    return [tcp_frame(c, seg, src=TARGET_IP, dst=TARGET_IP)]
+
+
+@case("tcp-est-baseline", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c)
+    return [conn.probe()]
+
+
+@case("tcp-est-rst-in-window", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c)
+    return [conn.seg(RST, seq=conn.seq + 100), 0.05, conn.probe()]
+
+
+@case("tcp-est-rst-at-rcv-nxt", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c)
+    return [conn.seg(RST), 0.05, conn.probe()]
+
+
+@case("tcp-est-rst-out-of-window", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c)
+    return [conn.seg(RST, seq=conn.seq + 0x40000000), 0.05, conn.probe()]
+
+
+@case("tcp-est-syn", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c)
+    return [conn.seg(SYN, seq=conn.seq + 50, ack=0), 0.05, conn.probe()]
+
+
+@case("tcp-est-ack-beyond-snd-nxt", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c)
+    return [conn.seg(ACK | PSH, ack=conn.ack + 100000, data=b"x"), 0.05, conn.probe()]
+
+
+@case("tcp-est-ack-too-old", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c)
+    return [conn.seg(ACK | PSH, ack=conn.ack - 0x20000000, data=b"x"), 0.05, conn.probe()]
+
+
+@case("tcp-est-paws-old-timestamp", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c, ts=True)
+    return [conn.seg(ACK | PSH, data=b"x", tsval=TSV0 - 0x100000), 0.05, conn.probe()]
+
+
+@case("tcp-est-bad-checksum", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c)
+    return [conn.seg(ACK | PSH, data=b"x", check="bad"), 0.05, conn.probe()]
+
+
+@case("tcp-est-zero-window-probe", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c)
+    return [conn.seg(ACK, seq=conn.seq - 1, k=3)]
+
+
+@case("tcp-est-old-byte-probe", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c)
+    return [conn.seg(ACK, seq=conn.seq - 1, data=b"x", k=3)]
+
+
+@case("tcp-est-data-beyond-window", "tcp", needs=("tcp",))
+def _(c):
+    conn = handshake(c)
+    return [conn.seg(ACK | PSH, seq=conn.seq + 0x01000000, data=b"x"), 0.05, conn.probe()]
+
 
 # ----------------------------------------------------------------------------- normalization
 
@@ -1218,7 +1513,7 @@ def short_hash(b):
     return hashlib.sha1(b).hexdigest()[:6]
 
 
-def describe_ip(ip, frags, eth_dst, details):
+def describe_ip(ip, frags, eth_dst, details, syms=None):
     """One normalized line for an IPv4 packet the target sent (reassembled if fragmented)."""
     if len(ip) < 20:
         return "ipv4 runt"
@@ -1278,6 +1573,11 @@ def describe_ip(ip, frags, eth_dst, details):
         pseudo = src + dst + struct.pack("!BBH", 0, 6, len(pay))
         bad = " BAD-TCP-CHECKSUM" if csum(pseudo + pay) != 0 else ""
         details.append("tcp seq=%d ack=%d win=%d" % (seq, ack, win))
+        if syms:
+            rel = " seq=%s" % syms.get(seq, "?")
+            if fl & 0x10:
+                rel += " ack=%s" % syms.get(ack, "?")
+            bad += rel + (" win=0" if win == 0 else " win>0")
         return "%s tcp %d>%d [%s] len=%d%s%s" % (head, sp, dp, names, len(pay) - (off >> 4) * 4, bad, tail)
     return "%s proto=%d len=%d%s" % (head, proto, len(pay), tail)
 
@@ -1447,6 +1747,7 @@ def run(args):
     caps = {"tcp": tcp_on}
 
     results = {}
+    syms = {}
     windows = []
     late_until = 0.0
     for n, i in enumerate(order):
@@ -1460,7 +1761,9 @@ def run(args):
             results[c.name] = {"skipped": "target lacks " + ",".join(missing)}
             continue
         ctx = Ctx(idx)
+        ctx.cap, ctx.send = cap, send
         steps = c.fn(ctx)
+        syms[c.name] = ctx.syms
         with cap.cond:
             first = len(cap.frames)
         start = time.monotonic()
@@ -1476,6 +1779,7 @@ def run(args):
         time.sleep(min(c.wait, 1.0))
         alive = ping(idx & 0xFFFF)
         tcp_alive = tcp_probe(args.target_ip, TCP_PORT) if tcp_on else None
+        send(ctx.cleanup)
         end = time.monotonic()
         with cap.cond:
             last = len(cap.frames)
@@ -1498,7 +1802,7 @@ def run(args):
     cap.close()
     l2.close()
 
-    attribute(cap.frames, windows, results, selected)
+    attribute(cap.frames, windows, results, selected, syms)
     if args.dump:
         with open(args.dump + "." + args.label, "w") as f:
             for t, fr in cap.frames:
@@ -1527,7 +1831,7 @@ def case_of_id(ident):
     return None
 
 
-def attribute(frames, windows, results, selected):
+def attribute(frames, windows, results, selected, syms=None):
     """Turn captured frames into per-case normalized lines."""
     name_of = {CASES.index(c): c.name for c in selected}
     lines = {c.name: [] for c in selected}
@@ -1618,7 +1922,7 @@ def attribute(frames, windows, results, selected):
             if struct.unpack("!H", ip[hl + 4:hl + 6])[0] == LIVE_ECHO_ID:
                 continue
         d = details[owner]
-        lines[owner].append(describe_ip(ip, nfr, dst, d))
+        lines[owner].append(describe_ip(ip, nfr, dst, d, (syms or {}).get(owner)))
 
     for c in selected:
         r = results.setdefault(c.name, {})
