@@ -12,7 +12,7 @@
  */
 
 import { randomInt } from 'node:crypto';
-import type { Stack, IpProtocolHandler, EndpointProvider, EndpointInfo, IpOutputOptions } from '../../stack/stack.js';
+import type { Stack, IpProtocolHandler, EndpointProvider, EndpointInfo, IpOutputOptions, RouteResult } from '../../stack/stack.js';
 import { TX_HEADROOM } from '../../stack/stack.js';
 import type { Interface } from '../../stack/interface.js';
 import type { Ipv4Packet } from '../../wire/ipv4.js';
@@ -480,6 +480,20 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     return tcb;
   }
 
+  /** A TCB for a connection a peer opened to us (from its SYN, or from a SYN cookie's ACK). */
+  private newPassiveTcb(seg: Segment, rt: RouteResult, now: number): Tcb {
+    const tcb = this.newTcb(now);
+    tcb.localAddr = seg.dst;
+    tcb.localPort = seg.dstPort;
+    tcb.remoteAddr = seg.src;
+    tcb.remotePort = seg.srcPort;
+    tcb.route = rt;
+    tcb.routeAt = now;
+    tcb.rcvMss = rt.iface.mtu - 40;
+    tcb.active = false;
+    return tcb;
+  }
+
   private isnFor(localAddr: Ipv4Address, localPort: number, remoteAddr: Ipv4Address, remotePort: number): number {
     writeIpv4(this.addrA, 0, localAddr);
     writeIpv4(this.addrB, 0, remoteAddr);
@@ -592,15 +606,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
       counters.drop('tcp: no-route');
       return;
     }
-    const tcb = this.newTcb(now);
-    tcb.localAddr = seg.dst;
-    tcb.localPort = seg.dstPort;
-    tcb.remoteAddr = seg.src;
-    tcb.remotePort = seg.srcPort;
-    tcb.route = rt;
-    tcb.routeAt = now;
-    tcb.rcvMss = rt.iface.mtu - 40;
-    tcb.active = false;
+    const tcb = this.newPassiveTcb(seg, rt, now);
     tcb.irs = seg.seq;
     tcb.rcvNxt = seqAdd(seg.seq, 1);
     tcb.lastAckSent = tcb.rcvNxt;
@@ -848,15 +854,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     const rt = this.stack.route(seg.src);
     if (rt === null) return false;
     this.stats.synCookiesValidated++;
-    const tcb = this.newTcb(now);
-    tcb.localAddr = seg.dst;
-    tcb.localPort = seg.dstPort;
-    tcb.remoteAddr = seg.src;
-    tcb.remotePort = seg.srcPort;
-    tcb.route = rt;
-    tcb.routeAt = now;
-    tcb.rcvMss = rt.iface.mtu - 40;
-    tcb.active = false;
+    const tcb = this.newPassiveTcb(seg, rt, now);
     tcb.iss = cookie;
     tcb.sndUna = cookie; // the SYN-ACK is acknowledged by this very segment
     tcb.sndNxt = seg.ack;
