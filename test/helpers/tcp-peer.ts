@@ -6,7 +6,7 @@ import { CaptureDevice } from './capture-device.js';
 import { parseIpv4, parseMac } from '../../src/wire/addr.js';
 import { emitEthernet, EtherType } from '../../src/wire/ethernet.js';
 import { emitIpv4, Ipv4Packet } from '../../src/wire/ipv4.js';
-import { emitTcp, TcpFlag, TcpSegment } from '../../src/wire/tcp.js';
+import { emitTcp, TcpFlag, TcpSegment, tcpFlagsShort } from '../../src/wire/tcp.js';
 import { emitTcpOptionList, listTcpOptions, type TcpOption } from '../../src/wire/tcp-options.js';
 import { getTcp, type Tcp } from '../../src/transport/tcp/tcp.js';
 import type { TcpConfig } from '../../src/transport/tcp/tcb.js';
@@ -100,7 +100,7 @@ export class ScriptedPeer {
       const options = listTcpOptions(f, t.optionsOffset, t.optionsLength) ?? [];
       const s: Seen = {
         srcPort: t.srcPort, dstPort: t.dstPort, seq: t.seq, ack: t.ack, flags: t.flags, window: t.window,
-        data: t.payload().slice(), options, sackPermitted: false, f: flagText(t.flags), ipDf: ip.dontFragment,
+        data: t.payload().slice(), options, sackPermitted: false, f: tcpFlagsShort(t.flags), ipDf: ip.dontFragment,
       };
       for (const o of options) {
         if (o.kind === 'MSS') s.mss = o.value;
@@ -127,16 +127,6 @@ export class ScriptedPeer {
   close(): void {
     this.stack.close();
   }
-}
-
-function flagText(flags: number): string {
-  let s = '';
-  if (flags & F.SYN) s += 'S';
-  if (flags & F.FIN) s += 'F';
-  if (flags & F.PSH) s += 'P';
-  if (flags & F.RST) s += 'R';
-  if (flags & F.ACK) s += '.';
-  return s;
 }
 
 /** Options a Linux client puts in its SYN. */
