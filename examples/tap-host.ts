@@ -28,7 +28,8 @@ export async function startExampleHost(extra: Record<string, { type: 'string' | 
   const parsed = parseArgs({
     options: {
       tap: { type: 'string' }, addr: { type: 'string' }, 'host-addr': { type: 'string' }, gateway: { type: 'string' },
-      mac: { type: 'string' }, 'log-level': { type: 'string' }, pcap: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...extra,
+      mac: { type: 'string' }, 'log-level': { type: 'string' }, pcap: { type: 'string' }, offload: { type: 'string' },
+      help: { type: 'boolean', short: 'h' }, ...extra,
     },
     allowPositionals: true,
   });
@@ -59,9 +60,11 @@ export async function startExampleHost(extra: Record<string, { type: 'string' | 
   const mac = parseMac(str('mac', 'PSTACK_MAC', '')) ?? DEFAULT_TAP_MAC;
   const level = parseLogLevel(str('log-level', 'PSTACK_LOG_LEVEL', 'info')) ?? fail('invalid --log-level');
   const logger = createLogger({ level });
+  const offloadText = str('offload', 'PSTACK_OFFLOAD', 'on');
+  if (offloadText !== 'on' && offloadText !== 'off') fail('invalid --offload: expected on or off');
   const host = await startHost({
     taps: [{ name: str('tap', 'PSTACK_TAP', 'tap0'), addr, hostAddr, mac }],
-    gateway, mtu: 1500, forwarding: false, pcapPath: str('pcap', 'PSTACK_PCAP', '') || null, logger,
+    gateway, mtu: 1500, forwarding: false, offload: offloadText === 'on', pcapPath: str('pcap', 'PSTACK_PCAP', '') || null, logger,
   });
   return { host, logger, values, positionals };
 }

@@ -8,15 +8,27 @@
  * preallocated ArrayBuffer, and crosses into JavaScript once per batch.
  *
  * JavaScript API (all functions are module-level; `handle` is the opaque value from open):
- *   open(name, mtu, maxFrames) -> { handle, fd, name, frames: ArrayBuffer,
- *                                   lengths: Int32Array, frameSlot, maxFrames }
- *       Frame i of a batch lives at byte offset i * frameSlot of `frames`, `lengths[i]` long.
+ *   open(name, mtu, maxFrames, offload) -> { handle, fd, name, frames: ArrayBuffer,
+ *                                   offsets: Int32Array, lengths: Int32Array, frameSlot,
+ *                                   maxFrames, vnetHeader, offloads }
+ *       Frame i of a batch lives at byte offset `offsets[i]` of `frames`, `lengths[i]` long;
+ *       frames are packed (64-byte aligned), so small frames do not each cost a 64 KB slot.
+ *       `frameSlot` is the most one read may return. With `offload` the tap is opened with
+ *       IFF_VNET_HDR: every frame then starts with a `vnetHeader`-byte struct virtio_net_hdr
+ *       (flags, gso_type, hdr_len, gso_size, csum_start, csum_offset; host byte order), and
+ *       `offloads` has the TUN_F_* bits TUNSETOFFLOAD accepted (CSUM|TSO4 wanted; 0 if the
+ *       kernel refused, the header is then always zero). Without `offload`: vnetHeader 0.
  *       Throws an Error with .code ("EPERM", "ENOENT", "EBUSY", ...), .errno (negative, as
  *       in Node's own system errors) and .syscall.
  *   start(handle, onBatch(count), onError(err))   begin watching the fd
- *   write(handle, frame: Uint8Array) -> bytes written, or -errno (never throws on I/O)
+ *   write(handle, frame: Uint8Array[, gsoSize, csumStart, csumOffset]) -> bytes written
+ *       (of the frame, without the virtio header), or -errno (never throws on I/O). On a
+ *       vnet-header tap the header is built here and written with the frame in one writev():
+ *       csumStart > 0 asks the kernel to complete the checksum at csumStart + csumOffset
+ *       (VIRTIO_NET_HDR_F_NEEDS_CSUM); gsoSize > 0 marks a TCPv4 segment that the kernel
+ *       splits into gsoSize-byte pieces (TSO/GSO).
  *   writeBatch(handle, frames: Uint8Array[], start, end) -> index of the first frame that
- *       failed to write, or end (never throws on I/O)
+ *       failed to write, or end (never throws on I/O); frames carry no offload requests
  *   close(handle)          idempotent; afterwards nothing keeps the event loop alive
  *   ref(handle) / unref(handle)
  *   stats(handle) -> { wakeups, framesRead, fullBatches, callbackErrors }
@@ -47,7 +59,9 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #endif
 
@@ -62,6 +76,11 @@
 #define MAX_MTU 65535
 /* Ethernet header plus one VLAN tag: the most a frame can add around an `mtu`-sized packet. */
 #define FRAME_OVERHEAD (14 + 4)
+/* With TSO the kernel hands over whole IPv4 datagrams of up to 64 KB. */
+#define MAX_IPV4_DATAGRAM 65535
+/* The receive buffer holds at least this many largest reads, so one wakeup can drain a
+ * burst of coalesced segments. */
+#define MIN_LARGE_READS 16
 
 typedef struct tap_device {
   uint32_t magic;
@@ -80,10 +99,14 @@ typedef struct tap_device {
   napi_ref on_error_ref;
   napi_async_context async_context;
   napi_async_cleanup_hook_handle cleanup_hook;
+  napi_ref offsets_ref;
   uint8_t* frames;
+  int32_t* offsets;
   int32_t* lengths;
-  uint32_t frame_slot;
+  size_t frames_capacity;
+  uint32_t frame_slot; /* the most one read() may return */
   uint32_t max_frames;
+  uint32_t vnet_header; /* bytes of struct virtio_net_hdr before each frame, 0 without */
   double wakeups;
   double frames_read;
   double full_batches;
@@ -208,6 +231,7 @@ static void on_poll_closed(uv_handle_t* handle) {
   tap_device* t = (tap_device*)handle->data;
   napi_env env = t->env;
   delete_ref(env, &t->frames_ref);
+  delete_ref(env, &t->offsets_ref);
   delete_ref(env, &t->lengths_ref);
   delete_ref(env, &t->on_batch_ref);
   delete_ref(env, &t->on_error_ref);
@@ -329,10 +353,13 @@ static void on_readable(uv_poll_t* poll, int status, int events) {
   } else {
     /* Bounded so one busy device cannot starve the rest of the event loop; the poll is
      * level-triggered, so whatever is left wakes us again on the next loop iteration. */
-    while (count < t->max_frames) {
-      ssize_t n = read(t->fd, t->frames + (size_t)count * t->frame_slot, t->frame_slot);
+    size_t at = 0;
+    while (count < t->max_frames && at + t->frame_slot <= t->frames_capacity) {
+      ssize_t n = read(t->fd, t->frames + at, t->frame_slot);
       if (n > 0) {
+        t->offsets[count] = (int32_t)at;
         t->lengths[count++] = (int32_t)n;
+        at += ((size_t)n + 63u) & ~(size_t)63u;
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
@@ -362,12 +389,12 @@ static void on_readable(uv_poll_t* poll, int status, int events) {
 /* ---------------------------------------------------------------- exported functions */
 
 #ifdef __linux__
-static int open_tap(const char* requested_name, char actual_name[IFNAMSIZ], int* fd_out) {
+static int open_tap(const char* requested_name, bool vnet, char actual_name[IFNAMSIZ], int* fd_out) {
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return -errno;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
   /* The caller has checked the length, so the name and its terminator fit. */
   memcpy(ifr.ifr_name, requested_name, strnlen(requested_name, IFNAMSIZ - 1));
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
@@ -389,14 +416,29 @@ static const char* tunsetiff_hint(int err) {
     default: return "";
   }
 }
+
+/* Asks for checksum offload and TSO for IPv4. Returns the TUN_F_* bits in force: 0 when the
+ * kernel refuses (the vnet header then stays, always zero, and costs only its 10 bytes). */
+static unsigned enable_offloads(int fd) {
+  unsigned wanted = TUN_F_CSUM | TUN_F_TSO4;
+  if (ioctl(fd, TUNSETOFFLOAD, wanted) == 0) return wanted;
+  if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM) == 0) return TUN_F_CSUM;
+  ioctl(fd, TUNSETOFFLOAD, 0);
+  return 0;
+}
 #endif
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 3) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "open(name, mtu, maxFrames) needs 3 arguments");
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "open(name, mtu, maxFrames[, offload]) needs 3 arguments");
+    return NULL;
+  }
+  bool offload = false;
+  if (argc >= 4 && napi_get_value_bool(env, argv[3], &offload) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "offload must be a boolean");
     return NULL;
   }
   char name[IFNAMSIZ + 1];
@@ -422,14 +464,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   throw_code(env, "ENOSYS", "TAP devices are only supported on Linux");
   return NULL;
 #else
-  /* One spare byte beyond the largest valid frame, so a longer frame (which read() silently
-   * truncates to the slot) is always recognisable by its length; rounded to a cache line so
-   * every frame starts aligned. */
-  uint32_t frame_slot = (mtu + FRAME_OVERHEAD + 1u + 63u) & ~63u;
-
   char actual_name[IFNAMSIZ];
   int fd = -1;
-  int err = open_tap(name, actual_name, &fd);
+  int err = open_tap(name, offload, actual_name, &fd);
   if (err < 0) {
     char message[160];
     snprintf(message, sizeof message, "cannot open /dev/net/tun: %s%s", strerror(-err),
@@ -444,6 +481,22 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     throw_system_error(env, err, "ioctl", message);
     return NULL;
   }
+  unsigned offloads = 0;
+  uint32_t vnet_header = 0;
+  if (offload) {
+    int size = (int)sizeof(struct virtio_net_hdr);
+    ioctl(fd, TUNSETVNETHDRSZ, &size); /* 10 is the default; said explicitly all the same */
+    vnet_header = (uint32_t)size;
+    offloads = enable_offloads(fd);
+  }
+  /* The largest read: a whole IPv4 datagram with TSO, else an mtu-sized packet; plus the
+   * frame's headers and one spare byte, so a longer frame (which read() silently truncates)
+   * is always recognisable by its length. Rounded to a cache line. */
+  uint32_t largest_packet = (offloads & TUN_F_TSO4) != 0 ? MAX_IPV4_DATAGRAM : mtu;
+  uint32_t frame_slot = (vnet_header + largest_packet + FRAME_OVERHEAD + 1u + 63u) & ~63u;
+  uint32_t mtu_slot = (vnet_header + mtu + FRAME_OVERHEAD + 1u + 63u) & ~63u;
+  size_t capacity = (size_t)mtu_slot * max_frames;
+  if (capacity < (size_t)frame_slot * MIN_LARGE_READS) capacity = (size_t)frame_slot * MIN_LARGE_READS;
 
   tap_device* t = calloc(1, sizeof *t);
   if (t == NULL) {
@@ -455,23 +508,31 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   t->env = env;
   t->fd = fd;
   t->frame_slot = frame_slot;
+  t->frames_capacity = capacity;
   t->max_frames = max_frames;
+  t->vnet_header = vnet_header;
   memcpy(t->name, actual_name, IFNAMSIZ);
 
   /* All JavaScript-side allocations first: failing here needs no libuv cleanup. */
-  napi_value frames_buffer, lengths_buffer, lengths_array, resource_name;
+  napi_value frames_buffer, offsets_buffer, offsets_array, lengths_buffer, lengths_array, resource_name;
   void* frames_data = NULL;
+  void* offsets_data = NULL;
   void* lengths_data = NULL;
-  bool ok = napi_create_arraybuffer(env, (size_t)frame_slot * max_frames, &frames_data, &frames_buffer) == napi_ok &&
+  bool ok = napi_create_arraybuffer(env, capacity, &frames_data, &frames_buffer) == napi_ok &&
+            napi_create_arraybuffer(env, (size_t)max_frames * sizeof(int32_t), &offsets_data, &offsets_buffer) ==
+                napi_ok &&
+            napi_create_typedarray(env, napi_int32_array, max_frames, offsets_buffer, 0, &offsets_array) == napi_ok &&
             napi_create_arraybuffer(env, (size_t)max_frames * sizeof(int32_t), &lengths_data, &lengths_buffer) ==
                 napi_ok &&
             napi_create_typedarray(env, napi_int32_array, max_frames, lengths_buffer, 0, &lengths_array) == napi_ok &&
             napi_create_reference(env, frames_buffer, 1, &t->frames_ref) == napi_ok &&
+            napi_create_reference(env, offsets_buffer, 1, &t->offsets_ref) == napi_ok &&
             napi_create_reference(env, lengths_buffer, 1, &t->lengths_ref) == napi_ok &&
             napi_create_string_utf8(env, "pstack:tap", NAPI_AUTO_LENGTH, &resource_name) == napi_ok &&
             napi_async_init(env, NULL, resource_name, &t->async_context) == napi_ok;
   if (!ok) {
     delete_ref(env, &t->frames_ref);
+    delete_ref(env, &t->offsets_ref);
     delete_ref(env, &t->lengths_ref);
     close(fd);
     free(t);
@@ -481,12 +542,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   t->frames = frames_data;
+  t->offsets = offsets_data;
   t->lengths = lengths_data;
 
   uv_loop_t* loop = NULL;
   int uv_status = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, &t->poll, fd) : UV_EINVAL;
   if (uv_status < 0) {
     delete_ref(env, &t->frames_ref);
+    delete_ref(env, &t->offsets_ref);
     delete_ref(env, &t->lengths_ref);
     napi_async_destroy(env, t->async_context);
     close(fd);
@@ -506,19 +569,24 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
 
-  napi_value result, fd_value, name_value, slot_value, max_value;
+  napi_value result, fd_value, name_value, slot_value, max_value, vnet_value, offloads_value;
   napi_create_object(env, &result);
   napi_create_int32(env, fd, &fd_value);
   napi_create_string_utf8(env, actual_name, NAPI_AUTO_LENGTH, &name_value);
   napi_create_uint32(env, frame_slot, &slot_value);
   napi_create_uint32(env, max_frames, &max_value);
+  napi_create_uint32(env, vnet_header, &vnet_value);
+  napi_create_uint32(env, offloads, &offloads_value);
   napi_set_named_property(env, result, "handle", handle);
   napi_set_named_property(env, result, "fd", fd_value);
   napi_set_named_property(env, result, "name", name_value);
   napi_set_named_property(env, result, "frames", frames_buffer);
+  napi_set_named_property(env, result, "offsets", offsets_array);
   napi_set_named_property(env, result, "lengths", lengths_array);
   napi_set_named_property(env, result, "frameSlot", slot_value);
   napi_set_named_property(env, result, "maxFrames", max_value);
+  napi_set_named_property(env, result, "vnetHeader", vnet_value);
+  napi_set_named_property(env, result, "offloads", offloads_value);
   return result;
 #endif
 }
@@ -563,24 +631,57 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
-static ssize_t write_frame(int fd, const uint8_t* data, size_t length) {
+#ifdef __linux__
+/* The virtio header the kernel expects before a frame we write (all zero: nothing to do). */
+static void fill_vnet_header(struct virtio_net_hdr* h, const uint8_t* frame, size_t length, uint32_t gso_size,
+                             uint32_t csum_start, uint32_t csum_offset) {
+  memset(h, 0, sizeof *h);
+  if (csum_start == 0 || csum_start + csum_offset + 2 > length) return;
+  h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  h->csum_start = (uint16_t)csum_start;
+  h->csum_offset = (uint16_t)csum_offset;
+  if (gso_size == 0 || csum_start + 13 > length) return;
+  /* csum_start is where the TCP header begins; its data offset gives where the payload does. */
+  uint32_t header_length = csum_start + (uint32_t)(frame[csum_start + 12] >> 4) * 4u;
+  if (length <= header_length + gso_size) return; /* fits in one segment: nothing to split */
+  h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+  h->gso_size = (uint16_t)gso_size;
+  h->hdr_len = (uint16_t)header_length;
+}
+#endif
+
+static ssize_t write_frame(tap_device* t, const uint8_t* data, size_t length, uint32_t gso_size, uint32_t csum_start,
+                           uint32_t csum_offset) {
 #ifdef __linux__
   ssize_t n;
+  if (t->vnet_header == 0) {
+    do {
+      n = write(t->fd, data, length);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+  }
+  struct virtio_net_hdr header;
+  fill_vnet_header(&header, data, length, gso_size, csum_start, csum_offset);
+  struct iovec parts[2] = {{&header, t->vnet_header}, {(void*)data, length}};
   do {
-    n = write(fd, data, length);
+    n = writev(t->fd, parts, 2);
   } while (n < 0 && errno == EINTR);
-  return n < 0 ? -errno : n;
+  if (n < 0) return -errno;
+  return n >= (ssize_t)t->vnet_header ? n - (ssize_t)t->vnet_header : 0;
 #else
-  (void)fd;
+  (void)t;
   (void)data;
   (void)length;
+  (void)gso_size;
+  (void)csum_start;
+  (void)csum_offset;
   return -ENOSYS;
 #endif
 }
 
 static napi_value js_write(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 2) {
     napi_throw_type_error(env, "ERR_MISSING_ARGS", "write(handle, frame) needs 2 arguments");
@@ -591,7 +692,13 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   uint8_t* data;
   size_t length;
   if (!get_bytes(env, argv[1], &data, &length)) return NULL;
-  ssize_t written = t->fd >= 0 ? write_frame(t->fd, data, length) : -EBADF;
+  uint32_t gso_size = 0, csum_start = 0, csum_offset = 0;
+  if (argc >= 5 && (!get_uint32_arg(env, argv[2], "gsoSize", 0, 65535, &gso_size) ||
+                    !get_uint32_arg(env, argv[3], "csumStart", 0, 65535, &csum_start) ||
+                    !get_uint32_arg(env, argv[4], "csumOffset", 0, 65535, &csum_offset))) {
+    return NULL;
+  }
+  ssize_t written = t->fd >= 0 ? write_frame(t, data, length, gso_size, csum_start, csum_offset) : -EBADF;
   napi_value result;
   napi_create_int64(env, (int64_t)written, &result);
   return result;
@@ -629,7 +736,7 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
     uint8_t* data;
     size_t frame_length;
     bool ok = napi_get_element(env, argv[1], i, &element) == napi_ok && get_bytes(env, element, &data, &frame_length);
-    bool written = ok && t->fd >= 0 && write_frame(t->fd, data, frame_length) >= 0;
+    bool written = ok && t->fd >= 0 && write_frame(t, data, frame_length, 0, 0, 0) >= 0;
     napi_close_handle_scope(env, scope);
     if (!ok) return NULL; /* TypeError pending */
     if (!written) break;

@@ -55,6 +55,8 @@ export interface TapStackOptions extends StackOptions {
   gateway?: string | null;
   mac?: string;
   mtu?: number;
+  /** TAP checksum offload and TSO (default true; see TapOpenOptions.offload). */
+  offload?: boolean;
 }
 
 /**
@@ -72,7 +74,7 @@ export async function openTapStack(options: TapStackOptions = {}): Promise<Stack
   const gatewayText = options.gateway === undefined ? '192.0.2.1' : options.gateway;
   const gateway = gatewayText === null ? null : parseIpv4(gatewayText);
   if (gatewayText !== null && gateway === null) throw new TypeError(`invalid gateway ${JSON.stringify(gatewayText)}`);
-  const tap = TapDevice.open({ name, mtu: options.mtu, mac });
+  const tap = TapDevice.open({ name, mtu: options.mtu, mac, offload: options.offload ?? !(options.forwarding ?? false) });
   const stack = new Stack(options);
   try {
     stack.addInterface(new LoopbackDevice(), { address: parseIpv4('127.0.0.1')!, prefixLength: 8 });

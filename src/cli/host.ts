@@ -31,6 +31,8 @@ export interface HostSpec {
   gateway: Ipv4Address | null;
   mtu: number;
   forwarding: boolean;
+  /** TAP checksum offload and TSO (default: on unless forwarding). */
+  offload?: boolean;
   pcapPath: string | null;
   logger: Logger;
 }
@@ -77,7 +79,10 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
   const taps: TapDevice[] = [];
   for (const t of spec.taps) {
     try {
-      taps.push(TapDevice.open({ name: t.name, mtu: spec.mtu, mac: t.mac, onError: (err) => logger.error('tap device error', String(err)) }));
+      taps.push(TapDevice.open({
+        name: t.name, mtu: spec.mtu, mac: t.mac, offload: spec.offload ?? !spec.forwarding,
+        onError: (err) => logger.error('tap device error', String(err)),
+      }));
     } catch (err) {
       for (const opened of taps) opened.close();
       throw new FatalError(describeTapOpenError(err, t.name));

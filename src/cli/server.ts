@@ -6,7 +6,7 @@
 
 import { parseArgs } from 'node:util';
 import { parseCidr, parseIpv4, parseMac, ipv4ToString, macToString, type Ipv4Cidr } from '../wire/addr.js';
-import { DEFAULT_TAP_MAC } from '../link/tap.js';
+import { DEFAULT_TAP_MAC, type TapDevice } from '../link/tap.js';
 import { createLogger, parseLogLevel } from '../observe/log.js';
 import { UsageError, FatalError } from './errors.js';
 import { startHost, cidrToString, detailLines, type TapSpec } from './host.js';
@@ -21,7 +21,9 @@ export const SERVER_USAGE = `usage: pstack server [options]
   --gateway IP        default gateway (default 192.0.2.1; "none" for no default route)
   --mac MAC           pstack's MAC on the first tap (default 00:00:5e:00:53:01; later taps count up)
   --mtu N             MTU of the taps (default 1500)
-  --forward           route packets between the taps (act as a router)
+  --forward           route packets between the taps (act as a router; implies --offload off)
+  --offload on|off    TAP offloads (default on): the kernel passes TCP segments of up to 64 KB
+                      with checksums done, and cuts up and checksums the ones pstack sends
   --log-level LEVEL   error | warn | info | debug | trace (default info; debug dissects every packet)
   --pcap FILE         write every frame in and out to FILE (libpcap, opens in Wireshark)
   --control PATH      control socket for pstack route/arp/netstat/stats
@@ -33,6 +35,8 @@ export interface ServerConfig {
   gateway: number | null;
   mtu: number;
   forwarding: boolean;
+  /** Open the taps with checksum offload and TSO (never when forwarding). */
+  offload: boolean;
   pcapPath: string | null;
   /** Unix socket the inspection commands talk to; null for none. */
   controlPath: string | null;
@@ -54,6 +58,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         mac: { type: 'string' },
         mtu: { type: 'string' },
         forward: { type: 'boolean' },
+        offload: { type: 'string' },
         'log-level': { type: 'string' },
         pcap: { type: 'string' },
         control: { type: 'string' },
@@ -102,7 +107,19 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   if (logLevel === null || logLevel === 'silent') throw new UsageError(`invalid --log-level ${JSON.stringify(v['log-level'])}: expected error, warn, info, debug or trace`);
   if (v.control === '') throw new UsageError('--control needs a path (or "none")');
   const controlPath = v.control === 'none' ? null : v.control ?? defaultControlPath(taps[0]!.name);
-  return { taps, gateway, mtu, forwarding: v.forward ?? false, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel };
+  if (v.offload !== undefined && v.offload !== 'on' && v.offload !== 'off') throw new UsageError(`invalid --offload ${JSON.stringify(v.offload)}: expected on or off`);
+  const forwarding = v.forward ?? false;
+  // A router passes segments on as they came: a 64 KB coalesced one would not fit the next link.
+  if (forwarding && v.offload === 'on') throw new UsageError('--offload on cannot be combined with --forward: a router must not receive coalesced segments');
+  const offload = !forwarding && v.offload !== 'off';
+  return { taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel };
+}
+
+/** What the kernel granted on the taps, e.g. "checksum, tso (64 KB segments)", or "off". */
+function describeOffloads(taps: readonly TapDevice[]): string {
+  const o = taps[0]?.offloads;
+  if (o === undefined || !o.txChecksum) return 'off';
+  return o.tsoMaxBytes > 0 ? 'checksum, tso (segments up to 64 KB)' : 'checksum';
 }
 
 /** The first host address of the network, or the second if pstack took the first. */
@@ -125,6 +142,7 @@ export async function runServer(argv: string[]): Promise<number> {
     gateway: config.gateway,
     mtu: config.mtu,
     forwarding: config.forwarding,
+    offload: config.offload,
     pcapPath: config.pcapPath,
     logger,
   });
@@ -151,6 +169,7 @@ export async function runServer(argv: string[]): Promise<number> {
       interfaces: config.taps.map((t) => `${t.name} ${cidrToString(t.addr)} ${macToString(t.mac)}`).join(', '),
       gateway: config.gateway !== null ? ipv4ToString(config.gateway) : 'none',
       forwarding: config.forwarding ? 'on' : 'off',
+      offloads: describeOffloads(host.taps),
       services: services.describe(),
       control: control !== null ? control.path : 'none',
       try: `ping ${ipv4ToString(first.addr.address)}`,

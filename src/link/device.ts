@@ -5,12 +5,38 @@
 
 export type DeviceType = 'ethernet' | 'loopback';
 
+/**
+ * Bits of `receiveFrame`'s `rxFlags`. A device sets them for what it vouches for, so the stack
+ * can skip work (the virtio header of a TAP opened with offloads carries them).
+ */
+export const RxFlags = {
+  /**
+   * The TCP/UDP checksum needs no verifying: either the kernel already did (DATA_VALID), or
+   * the frame was made by the local kernel and never crossed a wire, and its checksum field
+   * holds only the pseudo-header sum for a device to complete (NEEDS_CSUM).
+   */
+  ChecksumOk: 1,
+} as const;
+
+/** What a device does for the stack, beyond carrying frames (all false/0 when absent). */
+export interface DeviceOffloads {
+  /** send() honours `csumStart`/`csumOffset`: the transport checksum is completed below us. */
+  readonly txChecksum: boolean;
+  /**
+   * Largest IPv4 datagram send() takes as one TCP segment to be cut into `gsoSize` pieces
+   * below us (TSO/GSO); 0 when the device cannot.
+   */
+  readonly tsoMaxBytes: number;
+}
+
+export const NO_OFFLOADS: DeviceOffloads = { txChecksum: false, tsoMaxBytes: 0 };
+
 export interface FrameReceiver {
   /**
    * One received frame. `frame` is a view into the device's batch buffer and is valid only
-   * during this call: copy what must outlive it.
+   * during this call: copy what must outlive it. `rxFlags` has {@link RxFlags} bits (0 if absent).
    */
-  receiveFrame(device: Device, frame: Uint8Array): void;
+  receiveFrame(device: Device, frame: Uint8Array, rxFlags?: number): void;
   /** Called after the last frame of a read batch, so coalesced output (ACKs) can be flushed. */
   endBatch(device: Device): void;
 }
@@ -33,10 +59,17 @@ export interface Device {
   /** Largest IP packet the device carries (Ethernet payload), e.g. 1500. */
   readonly mtu: number;
   readonly counters: DeviceCounters;
+  /** What the device does beyond carrying frames; absent means {@link NO_OFFLOADS}. */
+  readonly offloads?: DeviceOffloads;
   /** Start delivering received frames to `receiver`. */
   open(receiver: FrameReceiver): void;
-  /** Write one whole frame. The frame may be reused by the caller as soon as this returns. */
-  send(frame: Uint8Array): void;
+  /**
+   * Write one whole frame. The frame may be reused by the caller as soon as this returns.
+   * Only on a device with offloads: `csumStart` > 0 (frame offset of the transport header)
+   * asks it to complete the checksum at csumStart + csumOffset, whose field holds the
+   * pseudo-header sum; `gsoSize` > 0 asks it to cut a TCP segment into pieces of that much data.
+   */
+  send(frame: Uint8Array, gsoSize?: number, csumStart?: number, csumOffset?: number): void;
   /** Write `count` frames (default all) in one go where the device can. */
   sendBatch(frames: readonly Uint8Array[], count?: number): void;
   /** Stop receiving and release the device. Idempotent. */

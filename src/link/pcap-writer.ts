@@ -12,7 +12,7 @@
  */
 
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { Device, DeviceCounters, DeviceType, FrameReceiver } from './device.js';
+import type { Device, DeviceCounters, DeviceOffloads, DeviceType, FrameReceiver } from './device.js';
 
 export const PCAP_MAGIC_MICROSECONDS = 0xa1b2c3d4;
 export const LINKTYPE_ETHERNET = 1;
@@ -183,15 +183,20 @@ export class PcapDevice implements Device {
   get counters(): DeviceCounters {
     return this.inner.counters;
   }
+  get offloads(): DeviceOffloads | undefined {
+    return this.inner.offloads;
+  }
 
   open(receiver: FrameReceiver): void {
     this.receiver = receiver;
     this.inner.open(this.relay);
   }
 
-  send(frame: Uint8Array): void {
+  send(frame: Uint8Array, gsoSize?: number, csumStart?: number, csumOffset?: number): void {
+    // Recorded as handed to the device, like tcpdump on an interface with offloads: one large
+    // segment, its checksum still partial.
     this.record(frame);
-    this.inner.send(frame);
+    this.inner.send(frame, gsoSize, csumStart, csumOffset);
   }
 
   sendBatch(frames: readonly Uint8Array[], count: number = frames.length): void {
@@ -214,9 +219,9 @@ export class PcapDevice implements Device {
 
   /** Receivers see this wrapper as the device, so the stack's idea of "which device" holds. */
   private readonly relay: FrameReceiver = {
-    receiveFrame: (_device, frame) => {
+    receiveFrame: (_device, frame, rxFlags) => {
       this.record(frame);
-      this.receiver?.receiveFrame(this, frame);
+      this.receiver?.receiveFrame(this, frame, rxFlags);
     },
     endBatch: () => {
       this.receiver?.endBatch(this);

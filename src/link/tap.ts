@@ -8,7 +8,9 @@
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { type Device, type DeviceCounters, type FrameReceiver, newDeviceCounters } from './device.js';
+import {
+  type Device, type DeviceCounters, type DeviceOffloads, type FrameReceiver, NO_OFFLOADS, RxFlags, newDeviceCounters,
+} from './device.js';
 
 /** Our own stack's MAC by default: 00:00:5e:00:53:01, from the range RFC 7042 reserves for documentation. */
 export const DEFAULT_TAP_MAC: Uint8Array = Uint8Array.of(0x00, 0x00, 0x5e, 0x00, 0x53, 0x01);
@@ -19,6 +21,15 @@ export const DEFAULT_BATCH_FRAMES = 256;
 /** Ethernet header plus one VLAN tag. */
 const ETHERNET_OVERHEAD = 14 + 4;
 
+/** TUN_F_* bits of linux/if_tun.h, as the addon reports them. */
+const TUN_F_CSUM = 0x01;
+const TUN_F_TSO4 = 0x02;
+/** struct virtio_net_hdr flags (linux/virtio_net.h). */
+const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+const VIRTIO_NET_HDR_F_DATA_VALID = 2;
+/** A whole IPv4 datagram, the most one TSO segment can be. */
+const MAX_TSO_DATAGRAM = 65535;
+
 export interface TapOpenOptions {
   /** Interface name, at most 15 bytes; created if absent. */
   name: string;
@@ -28,6 +39,13 @@ export interface TapOpenOptions {
   mac?: Uint8Array;
   /** Frames read per wakeup at most (default 256, max 4096). */
   batchFrames?: number;
+  /**
+   * Open with IFF_VNET_HDR and ask the kernel for checksum offload and TSO (default true):
+   * the kernel then hands over TCP segments of up to 64 KB with checksums it vouches for, and
+   * takes such segments to cut up itself. Falls back to plain frames when refused. Turn off
+   * for a router (forwarded segments must fit the next link as they are).
+   */
+  offload?: boolean;
   /**
    * Told about receive-side failures that are not thrown anywhere: an exception from the
    * receiver (also counted in `receiveErrors`) and a fatal read error, after which the device
@@ -49,9 +67,9 @@ export interface TapStats {
 
 /** The addon's JavaScript surface; see the header comment of native/tap.c. */
 interface NativeTap {
-  open(name: string, mtu: number, maxFrames: number): NativeTapOpenResult;
+  open(name: string, mtu: number, maxFrames: number, offload: boolean): NativeTapOpenResult;
   start(handle: NativeHandle, onBatch: (count: number) => void, onError: (error: unknown) => void): void;
-  write(handle: NativeHandle, frame: Uint8Array): number;
+  write(handle: NativeHandle, frame: Uint8Array, gsoSize?: number, csumStart?: number, csumOffset?: number): number;
   /** Writes frames[start..end), stopping at the first failure; returns its index, or end. */
   writeBatch(handle: NativeHandle, frames: readonly Uint8Array[], start: number, end: number): number;
   close(handle: NativeHandle): void;
@@ -68,9 +86,14 @@ interface NativeTapOpenResult {
   fd: number;
   name: string;
   frames: ArrayBuffer;
+  offsets: Int32Array;
   lengths: Int32Array;
   frameSlot: number;
   maxFrames: number;
+  /** Bytes of struct virtio_net_hdr before every frame read and written; 0 without offloads. */
+  vnetHeader: number;
+  /** TUN_F_* bits the kernel accepted. */
+  offloads: number;
 }
 
 /** dist/src/link/tap.js and src/link/tap.ts are both three levels below the package root. */
@@ -107,6 +130,11 @@ export class TapDevice implements Device {
 
   readonly type = 'ethernet' as const;
   readonly counters: DeviceCounters = newDeviceCounters();
+  readonly offloads: DeviceOffloads;
+  /** Received frames whose checksum the kernel vouched for (partial or verified). */
+  checksumOffloadedIn = 0;
+  /** Received TCP segments larger than the MTU (coalesced by the kernel's TSO/GRO). */
+  largeSegmentsIn = 0;
   /** Exceptions thrown by the receiver (per frame or in endBatch); each is caught and skipped. */
   receiveErrors = 0;
   lastReceiveError: unknown = undefined;
@@ -123,12 +151,17 @@ export class TapDevice implements Device {
   private closed = false;
   private readonly handle: NativeHandle;
   private readonly frames: ArrayBuffer;
+  private readonly frameBytes: Uint8Array;
+  private readonly offsets: Int32Array;
   private readonly lengths: Int32Array;
-  private readonly frameSlot: number;
+  private readonly vnetHeader: number;
+  /** Largest plain frame: the MTU's worth of packet. */
   private readonly maxFrameLength: number;
+  /** Largest frame the kernel marks as a coalesced TCP segment (gso_type set), with TSO. */
+  private readonly maxSegmentFrameLength: number;
   /**
-   * One cached view per slot: bulk traffic repeats the same frame length, so the view of the
-   * previous batch can usually be reused instead of allocating a new one per frame.
+   * One cached view per batch position: bulk traffic repeats the same offsets and lengths, so
+   * the view of the previous batch can usually be reused instead of allocating one per frame.
    */
   private readonly slotViews: (Uint8Array | undefined)[];
   private readonly onError: (error: unknown) => void;
@@ -145,9 +178,17 @@ export class TapDevice implements Device {
     this.fd = opened.fd;
     this.handle = opened.handle;
     this.frames = opened.frames;
+    this.frameBytes = new Uint8Array(opened.frames);
+    this.offsets = opened.offsets;
     this.lengths = opened.lengths;
-    this.frameSlot = opened.frameSlot;
+    this.vnetHeader = opened.vnetHeader;
+    const tso = (opened.offloads & TUN_F_TSO4) !== 0;
+    this.offloads = opened.vnetHeader === 0 ? NO_OFFLOADS : {
+      txChecksum: (opened.offloads & TUN_F_CSUM) !== 0,
+      tsoMaxBytes: tso ? MAX_TSO_DATAGRAM : 0,
+    };
     this.maxFrameLength = mtu + ETHERNET_OVERHEAD;
+    this.maxSegmentFrameLength = (tso ? MAX_TSO_DATAGRAM : mtu) + ETHERNET_OVERHEAD;
     this.slotViews = new Array<Uint8Array | undefined>(opened.maxFrames).fill(undefined);
     this.onError = onError ?? ((error) => this.defaultOnError(error));
   }
@@ -158,7 +199,7 @@ export class TapDevice implements Device {
     const mac = opts.mac ?? DEFAULT_TAP_MAC;
     if (mac.length !== 6) throw new RangeError(`mac must be 6 bytes, got ${mac.length}`);
     const native = loadNativeTap();
-    const opened = native.open(opts.name, mtu, opts.batchFrames ?? DEFAULT_BATCH_FRAMES);
+    const opened = native.open(opts.name, mtu, opts.batchFrames ?? DEFAULT_BATCH_FRAMES, opts.offload ?? true);
     return new TapDevice(native, opened, mtu, Uint8Array.from(mac), opts.onError);
   }
 
@@ -172,12 +213,14 @@ export class TapDevice implements Device {
     this.receiver = receiver;
   }
 
-  send(frame: Uint8Array): void {
+  send(frame: Uint8Array, gsoSize = 0, csumStart = 0, csumOffset = 0): void {
     if (this.closed) {
       this.counters.sendErrors++;
       return;
     }
-    const written = this.native.write(this.handle, frame);
+    const written = csumStart === 0
+      ? this.native.write(this.handle, frame)
+      : this.native.write(this.handle, frame, gsoSize, csumStart, csumOffset);
     if (written < 0) {
       this.counters.sendErrors++;
       this.lastSendErrno = -written;
@@ -226,21 +269,36 @@ export class TapDevice implements Device {
   }
 
   private readonly onBatch = (count: number): void => {
+    const offsets = this.offsets;
     const lengths = this.lengths;
     const counters = this.counters;
+    const bytes = this.frameBytes;
+    const vnet = this.vnetHeader;
     for (let i = 0; i < count; i++) {
       // The receiver may close the device (or switch receivers) in the middle of a batch.
       const receiver = this.receiver;
       if (receiver === null) return;
-      const length = lengths[i]!;
-      if (length > this.maxFrameLength) {
+      const at = offsets[i]!;
+      const length = lengths[i]! - vnet;
+      // Only a segment the kernel says it coalesced (gso_type set) may exceed the MTU; any
+      // other long frame is dropped as a NIC would (and may have been cut short by the read).
+      const coalesced = vnet !== 0 && bytes[at + 1] !== 0;
+      if (length < 0 || length > (coalesced ? this.maxSegmentFrameLength : this.maxFrameLength)) {
         this.oversizeFrames++;
         continue;
+      }
+      let rxFlags = 0;
+      if (vnet !== 0) {
+        if ((bytes[at]! & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) !== 0) {
+          rxFlags = RxFlags.ChecksumOk;
+          this.checksumOffloadedIn++;
+        }
+        if (coalesced) this.largeSegmentsIn++;
       }
       counters.framesIn++;
       counters.bytesIn += length;
       try {
-        receiver.receiveFrame(this, this.frameView(i, length));
+        receiver.receiveFrame(this, this.frameView(i, at + vnet, length), rxFlags);
       } catch (error) {
         this.receiveFailed(error);
       }
@@ -254,10 +312,10 @@ export class TapDevice implements Device {
     }
   };
 
-  private frameView(slot: number, length: number): Uint8Array {
+  private frameView(slot: number, offset: number, length: number): Uint8Array {
     let view = this.slotViews[slot];
-    if (view === undefined || view.length !== length) {
-      view = new Uint8Array(this.frames, slot * this.frameSlot, length);
+    if (view === undefined || view.length !== length || view.byteOffset !== offset) {
+      view = new Uint8Array(this.frames, offset, length);
       this.slotViews[slot] = view;
     }
     return view;

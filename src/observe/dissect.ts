@@ -109,9 +109,14 @@ function malformedBlock(title: string, lines: string[], reason: string): Dissect
   return { title, lines, malformed: reason };
 }
 
-/** Verdict for a one's-complement checksum whose full sum (field included) is `sum`. */
-function checksumVerdict(fieldValue: number, sum: number): string {
+/**
+ * Verdict for a one's-complement checksum whose full sum (field included) is `sum`. For TCP and
+ * UDP, `pseudo` is the pseudo-header sum: a field holding just that is a checksum left for the
+ * device to finish (checksum offload; tcpdump shows such packets as "incorrect" on the sender).
+ */
+function checksumVerdict(fieldValue: number, sum: number, pseudo = -1): string {
   if (fold16(sum) === 0xffff) return `${hex(fieldValue, 4)} (ok)`;
+  if (pseudo >= 0 && fieldValue === fold16(pseudo)) return `${hex(fieldValue, 4)} (partial, completed by checksum offload)`;
   // The sum includes the field itself; the value that would have made it verify is the
   // complement of the sum of everything else.
   const expected = ~fold16(sum - fieldValue) & 0xffff;
@@ -390,7 +395,10 @@ export function dissectUdp(
   let checksumText: string;
   if (checksum === 0) checksumText = `${hex(0, 4)} (none)`; // the sender computed none (RFC 768)
   else if (!context || context.fragment || !lengthOk) checksumText = hex(checksum, 4);
-  else checksumText = checksumVerdict(checksum, sum16(buf, offset, udpLength, pseudoHeaderSum(context.src, context.dst, IpProtocol.UDP, udpLength)));
+  else {
+    const pseudo = pseudoHeaderSum(context.src, context.dst, IpProtocol.UDP, udpLength);
+    checksumText = checksumVerdict(checksum, sum16(buf, offset, udpLength, pseudo), pseudo);
+  }
   f('checksum', checksumText);
   if (continuesInFragments) {
     pushHexField(lines, L4_LABEL_WIDTH, 'payload', buf, udp.payloadOffset, len - UDP_HEADER_LENGTH, options);
@@ -438,9 +446,8 @@ export function dissectTcp(
   f('offset', String(tcp.dataOffsetWords));
   f('flag', `${tcpFlagsPicture(tcp.flags)} (${hex(tcp.flags, 3)})`);
   f('window', String(tcp.window));
-  f('checksum', context && !context.fragment
-    ? checksumVerdict(tcp.checksum, sum16(buf, offset, len, pseudoHeaderSum(context.src, context.dst, IpProtocol.TCP, len)))
-    : hex(tcp.checksum, 4));
+  const pseudo = context && !context.fragment ? pseudoHeaderSum(context.src, context.dst, IpProtocol.TCP, len) : -1;
+  f('checksum', pseudo >= 0 ? checksumVerdict(tcp.checksum, sum16(buf, offset, len, pseudo), pseudo) : hex(tcp.checksum, 4));
   f('urg', String(tcp.urgentPointer));
   const problem = tcp.check();
   if (problem !== null) {

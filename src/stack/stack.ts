@@ -6,14 +6,14 @@
  * -> device. Nothing on the receive path calls back up into a layer it came from.
  */
 
-import type { Device, FrameReceiver } from '../link/device.js';
+import { type Device, type FrameReceiver, RxFlags } from '../link/device.js';
 import { Timers, systemClock, type Clock } from '../time/clock.js';
 import { EthernetFrame, EtherType, emitEthernet, padFrame, ETHERNET_HEADER_LENGTH } from '../wire/ethernet.js';
 import { ArpPacket, ArpOp, emitArp, ARP_PACKET_LENGTH } from '../wire/arp.js';
 import { Ipv4Packet, emitIpv4, IPV4_MIN_HEADER, IpProtocol, type Ipv4Repr } from '../wire/ipv4.js';
 import { walkIpv4Options, checkIpv4Options, recordRouteAppend, timestampAppend, timestampNow, type Ipv4Option } from '../wire/ipv4-options.js';
 import { IcmpType, UnreachableCode, TimeExceededCode } from '../wire/icmp.js';
-import { checksumUpdate16, internetChecksum } from '../wire/checksum.js';
+import { checksumUpdate16, fold16, internetChecksum, sum16 } from '../wire/checksum.js';
 import {
   IPV4_BROADCAST, MAC_BROADCAST, MAC_ZERO, ipv4ToString, isMulticast, macEquals, isBroadcastMac, isMulticastMac, macToString,
   type Ipv4Address, type Ipv4Cidr,
@@ -83,6 +83,17 @@ export interface IpOutputOptions {
   options?: Uint8Array;
   /** Use this identification instead of the next counter value. */
   id?: number;
+  /**
+   * Offset of the checksum field in the transport header when its checksum is left partial
+   * (the field holds the pseudo-header sum) for the device to complete; 0 or absent when the
+   * checksum is complete. Only for a route whose device has `offloads.txChecksum`.
+   */
+  partialChecksumAt?: number;
+  /**
+   * For a TCP segment larger than the link MTU, handed whole to a TSO device: the data per
+   * piece the device cuts it into. Requires `partialChecksumAt`.
+   */
+  gsoSize?: number;
 }
 
 export interface StackOptions {
@@ -131,6 +142,11 @@ export class Stack implements FrameReceiver {
   private nextId = 1;
   /** Whether the frame being received was sent to the link broadcast address (for forward()). */
   private rxLinkBroadcast = false;
+  /**
+   * The frame being received has a TCP/UDP checksum its device vouches for (RxFlags.ChecksumOk),
+   * so transports skip verifying it. Only true during that frame's receive call.
+   */
+  rxChecksumOk = false;
   private started = false;
   private closed = false;
 
@@ -264,10 +280,11 @@ export class Stack implements FrameReceiver {
 
   // ---------------------------------------------------------------- receive path
 
-  receiveFrame(device: Device, frame: Uint8Array): void {
+  receiveFrame(device: Device, frame: Uint8Array, rxFlags = 0): void {
     try {
       this.counters.framesIn++;
       this.rxLinkBroadcast = false;
+      this.rxChecksumOk = (rxFlags & RxFlags.ChecksumOk) !== 0;
       this.observer?.frame('incoming', device, frame, 0, frame.length);
       if (device.type === 'loopback') {
         const iface = this.interfaces.find((i) => i.device === device);
@@ -300,8 +317,10 @@ export class Stack implements FrameReceiver {
       } else {
         this.counters.drop('ethernet: unknown-ethertype');
       }
+      this.rxChecksumOk = false;
     } catch (err) {
       this.counters.internalErrors++;
+      this.rxChecksumOk = false;
       this.events.error('internal error while receiving a frame (dropped)', { device: device.name, error: err instanceof Error ? err.stack ?? err.message : String(err) });
     }
   }
@@ -473,6 +492,8 @@ export class Stack implements FrameReceiver {
       const whole = this.reassembler.add(ip, iface);
       if (whole === null) return;
       this.counters.ipReassembled++;
+      // The device vouched for one fragment, not for the datagram they make together.
+      this.rxChecksumOk = false;
       const full = this.ip.reset(whole, 0, whole.length);
       this.deliver(full, iface, broadcast);
       return;
@@ -694,7 +715,9 @@ export class Stack implements FrameReceiver {
       options: options ?? EMPTY_OPTIONS,
       payloadLength,
     };
-    if (headerLength + payloadLength > rt.iface.mtu) {
+    const partialChecksumAt = opts.partialChecksumAt ?? 0;
+    const gsoSize = opts.gsoSize ?? 0;
+    if (headerLength + payloadLength > rt.iface.mtu && gsoSize === 0) {
       if (repr.dontFragment) {
         this.counters.drop('ipv4: too-big-df');
         return false;
@@ -703,7 +726,7 @@ export class Stack implements FrameReceiver {
     }
     emitIpv4(buf, ipOffset, repr);
     this.counters.ipOut++;
-    this.linkOutput(rt.iface, rt.nextHop, buf, ipOffset, headerLength + payloadLength);
+    this.linkOutput(rt.iface, rt.nextHop, buf, ipOffset, headerLength + payloadLength, gsoSize, partialChecksumAt);
     return true;
   }
 
@@ -748,11 +771,15 @@ export class Stack implements FrameReceiver {
   /**
    * Put an IP packet on the link. `buf` must have ETHERNET_HEADER_LENGTH free bytes before
    * `offset` (every output path builds with headroom). Unresolved next hops queue a copy.
+   * `partialChecksumAt` and `gsoSize` are the offload requests of IpOutputOptions.
    */
-  linkOutput(iface: Interface, nextHop: Ipv4Address, buf: Uint8Array, offset: number, length: number): void {
+  linkOutput(
+    iface: Interface, nextHop: Ipv4Address, buf: Uint8Array, offset: number, length: number,
+    gsoSize = 0, partialChecksumAt = 0,
+  ): void {
     const device = iface.device;
     if (device.type === 'loopback') {
-      this.transmit(device, buf, offset, length);
+      this.transmit(device, buf, offset, length, 0, 0);
       return;
     }
     let mac: Uint8Array | null;
@@ -760,6 +787,15 @@ export class Stack implements FrameReceiver {
     else {
       mac = this.neighbors.lookup(nextHop);
       if (mac === null) {
+        if (partialChecksumAt !== 0) {
+          // The queue sends plain frames later: finish the checksum here. A segment larger
+          // than the link can only go out cut up by the device, so it is dropped (TCP resends).
+          if (length > iface.mtu) {
+            this.counters.drop('ipv4: unresolved-tso');
+            return;
+          }
+          completePartialChecksum(buf, offset, length, partialChecksumAt);
+        }
         const copy = buf.slice(offset, offset + length);
         if (!this.neighbors.enqueue(iface, nextHop, copy)) {
           this.counters.drop('ipv4: unresolved');
@@ -783,13 +819,33 @@ export class Stack implements FrameReceiver {
     const start = offset - ETHERNET_HEADER_LENGTH;
     emitEthernet(buf, start, mac, device.mac, EtherType.IPv4);
     const frameLength = padFrame(buf, start, ETHERNET_HEADER_LENGTH + length);
-    this.transmit(device, buf, start, frameLength);
+    // The device completes the checksum from the transport header on (frame offset).
+    const csumStart = partialChecksumAt === 0 ? 0 : ETHERNET_HEADER_LENGTH + ((buf[offset]! & 0x0f) << 2);
+    this.transmit(device, buf, start, frameLength, gsoSize, csumStart === 0 ? 0 : partialChecksumAt, csumStart);
   }
 
-  private transmit(device: Device, buf: Uint8Array, offset: number, length: number): void {
+  private transmit(
+    device: Device, buf: Uint8Array, offset: number, length: number, gsoSize = 0, csumOffset = 0, csumStart = 0,
+  ): void {
     this.counters.framesOut++;
     this.observer?.frame('outgoing', device, buf, offset, length);
-    device.send(buf.subarray(offset, offset + length));
+    const frame = buf.subarray(offset, offset + length);
+    if (csumStart === 0) device.send(frame);
+    else device.send(frame, gsoSize, csumStart, csumOffset);
+  }
+
+  /**
+   * Largest IPv4 datagram a TCP segment sent on `rt` may be when the device cuts segments up
+   * itself (TSO), or 0 when segments must fit the MTU.
+   */
+  tsoLimit(rt: RouteResult): number {
+    const off = rt.iface.device.offloads;
+    return off !== undefined && off.txChecksum ? off.tsoMaxBytes : 0;
+  }
+
+  /** True when segments sent on `rt` may leave their transport checksum partial. */
+  txChecksumOffload(rt: RouteResult): boolean {
+    return rt.iface.device.offloads?.txChecksum === true;
   }
 
   private flushNeighborQueue(entry: NeighborEntry, packets: readonly Uint8Array[]): void {
@@ -815,6 +871,18 @@ export class Stack implements FrameReceiver {
 }
 
 const EMPTY_OPTIONS = new Uint8Array(0);
+
+/**
+ * Finish a transport checksum left partial for a device (its field holds the pseudo-header
+ * sum): the checksum over the transport header and data, as the device would have done it.
+ */
+function completePartialChecksum(buf: Uint8Array, ipOffset: number, ipLength: number, checksumAt: number): void {
+  const start = ipOffset + ((buf[ipOffset]! & 0x0f) << 2);
+  const at = start + checksumAt;
+  const csum = ~fold16(sum16(buf, start, ipOffset + ipLength - start)) & 0xffff;
+  buf[at] = csum >>> 8;
+  buf[at + 1] = csum & 0xff;
+}
 
 /** Addresses a router never forwards from or to (RFC 1812 5.3.7, RFC 3927 2.7). */
 function isMartian(addr: Ipv4Address): boolean {

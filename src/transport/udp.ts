@@ -253,7 +253,7 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
     const dst = ip.dst;
     // RFC 768 / RFC 1122 4.1.3.4: a zero checksum means the sender computed none; a wrong one
     // is silently discarded (no ICMP: the header itself may be what was damaged).
-    if (!udp.verifyChecksum(src, dst)) {
+    if (!this.stack.rxChecksumOk && !udp.verifyChecksum(src, dst)) {
       counters.drop('udp: bad-checksum');
       return;
     }

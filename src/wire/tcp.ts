@@ -98,14 +98,19 @@ export class TcpSegment extends WireView {
   }
 }
 
+/** Offset of the checksum field in the TCP header. */
+export const TCP_CHECKSUM_OFFSET = 16;
+
 /**
  * Write a TCP header at `offset`. The options (`optionsLength` bytes, a multiple of 4) must
  * already be at offset+20 and the payload right after them; the checksum covers all of it.
+ * With `partialChecksum` the checksum field gets only the folded pseudo-header sum, for a
+ * device with checksum offload to complete (the way Linux hands CHECKSUM_PARTIAL to a NIC).
  * Returns the offset after the payload.
  */
 export function emitTcp(
   buf: Uint8Array, offset: number, repr: TcpRepr, optionsLength: number, payloadLength: number,
-  src: Ipv4Address, dst: Ipv4Address,
+  src: Ipv4Address, dst: Ipv4Address, partialChecksum = false,
 ): number {
   const hl = TCP_MIN_HEADER + optionsLength;
   const o = offset;
@@ -119,7 +124,9 @@ export function emitTcp(
   buf[o + 16] = 0; buf[o + 17] = 0;
   buf[o + 18] = repr.urgentPointer >>> 8; buf[o + 19] = repr.urgentPointer & 0xff;
   const len = hl + payloadLength;
-  const csum = ~fold16(sum16(buf, o, len, pseudoHeaderSum(src, dst, PROTO_TCP, len))) & 0xffff;
+  const csum = partialChecksum
+    ? fold16(pseudoHeaderSum(src, dst, PROTO_TCP, len))
+    : ~fold16(sum16(buf, o, len, pseudoHeaderSum(src, dst, PROTO_TCP, len))) & 0xffff;
   buf[o + 16] = csum >>> 8;
   buf[o + 17] = csum & 0xff;
   return o + len;

@@ -5,6 +5,7 @@ import { FakeClock, type Clock } from '../../src/time/clock.js';
 import { parseIpv4, parseMac } from '../../src/wire/addr.js';
 import { getTcp, type Tcp } from '../../src/transport/tcp/tcp.js';
 import type { TcpConfig } from '../../src/transport/tcp/tcb.js';
+import { SoftwareOffloadDevice } from './offload-device.js';
 
 export const ADDR_A = parseIpv4('192.0.2.1')!;
 export const ADDR_B = parseIpv4('192.0.2.2')!;
@@ -16,27 +17,32 @@ export interface Pair {
   tcpA: Tcp;
   tcpB: Tcp;
   clock: FakeClock | null;
+  /** With `offload`: A's and B's devices, which do checksum completion and TSO in software ('off': checks none is asked for). */
+  offloadA: SoftwareOffloadDevice | null;
+  offloadB: SoftwareOffloadDevice | null;
   /** Manual mode: deliver everything due, advancing the fake clock by `stepMs` between rounds until quiet. */
   run(ms: number, stepMs?: number): void;
   close(): void;
 }
 
-export function makePair(opts: { wire?: MemoryWireOptions; tcp?: Partial<TcpConfig>; tcpA?: Partial<TcpConfig>; tcpB?: Partial<TcpConfig>; fake?: boolean; mtu?: number } = {}): Pair {
+export function makePair(opts: { wire?: MemoryWireOptions; tcp?: Partial<TcpConfig>; tcpA?: Partial<TcpConfig>; tcpB?: Partial<TcpConfig>; fake?: boolean; mtu?: number; offload?: boolean | 'off' } = {}): Pair {
   const fake = opts.fake ?? false;
   const clock = fake ? new FakeClock(1_000_000) : null;
   const wire = new MemoryWire({ mode: fake ? 'manual' : 'auto', clock: clock ?? undefined, mtu: opts.mtu, ...opts.wire });
   const mk = (name: string, mac: string, addr: number, cfg: Partial<TcpConfig>) => {
     const stack = new Stack(clock !== null ? { timers: clock.timers } : {});
-    const dev = wire.createDevice(name, parseMac(mac)!);
-    stack.addInterface(dev, { address: addr, prefixLength: 24 });
+    const plain = wire.createDevice(name, parseMac(mac)!);
+    // 'off': the same checking wrapper, offering no offloads.
+    const offload = opts.offload === undefined || opts.offload === false ? null : new SoftwareOffloadDevice(plain, opts.offload === true);
+    stack.addInterface(offload ?? plain, { address: addr, prefixLength: 24 });
     stack.start();
     const tcp = getTcp(stack, { ...opts.tcp, ...cfg });
-    return { stack, tcp };
+    return { stack, tcp, offload };
   };
   const A = mk('a', '00:00:5e:00:53:0a', ADDR_A, opts.tcpA ?? {});
   const B = mk('b', '00:00:5e:00:53:0b', ADDR_B, opts.tcpB ?? {});
   return {
-    wire, a: A.stack, b: B.stack, tcpA: A.tcp, tcpB: B.tcp, clock,
+    wire, a: A.stack, b: B.stack, tcpA: A.tcp, tcpB: B.tcp, clock, offloadA: A.offload, offloadB: B.offload,
     run(ms: number, stepMs = 1) {
       if (clock === null) throw new Error('run() needs the fake clock');
       const end = clock.now() + ms;

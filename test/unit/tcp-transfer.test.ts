@@ -2,60 +2,11 @@
 // duplicates frames (seeded), checked end to end with SHA-256.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { makePair, ADDR_B, type Pair } from '../helpers/two-stacks.js';
-import { createServer, connect, type Socket } from '../../src/api/net.js';
+import { randomBytes } from 'node:crypto';
+import { makePair, ADDR_B } from '../helpers/two-stacks.js';
+import { exchange, sha } from '../helpers/exchange.js';
 import type { TcpConfig } from '../../src/transport/tcp/tcb.js';
 import type { Tcb } from '../../src/transport/tcp/tcp.js';
-
-function sha(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-interface Result {
-  fromServer: string;
-  fromClient: string;
-  ms: number;
-}
-
-/**
- * The client sends `up` bytes while the server sends `down` bytes, both at once; each side
- * hashes what it receives and half-closes when done sending.
- */
-async function exchange(p: Pair, up: Uint8Array, down: Uint8Array, timeoutMs = 60_000): Promise<Result> {
-  const t0 = performance.now();
-  return new Promise<Result>((resolve, reject) => {
-    let fromClient = '';
-    let fromServer = '';
-    const timer = setTimeout(() => reject(new Error(`transfer timed out: ${JSON.stringify(p.tcpA.stats)} ${JSON.stringify(p.wire.stats)}`)), timeoutMs);
-    const done = () => {
-      if (fromClient !== '' && fromServer !== '') {
-        clearTimeout(timer);
-        resolve({ fromServer, fromClient, ms: performance.now() - t0 });
-      }
-    };
-    const server = createServer(p.b, { allowHalfOpen: true }, (s: Socket) => {
-      const h = createHash('sha256');
-      s.on('data', (d: Buffer) => h.update(d));
-      s.on('end', () => {
-        fromClient = h.digest('hex');
-        done();
-      });
-      s.on('error', reject);
-      s.end(down);
-    }).listen(5001);
-    const c = connect(p.a, { host: '192.0.2.2', port: 5001, allowHalfOpen: true });
-    const h = createHash('sha256');
-    c.on('data', (d: Buffer) => h.update(d));
-    c.on('end', () => {
-      fromServer = h.digest('hex');
-      server.close();
-      done();
-    });
-    c.on('error', reject);
-    c.end(up);
-  });
-}
 
 async function checkExchange(opts: { loss?: number; reorder?: number; dup?: number; seed?: number; tcp?: Partial<TcpConfig>; up: number; down: number }) {
   const p = makePair({ wire: { lossRate: opts.loss ?? 0, reorderRate: opts.reorder ?? 0, duplicateRate: opts.dup ?? 0, seed: opts.seed ?? 1 }, tcp: opts.tcp });

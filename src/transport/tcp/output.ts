@@ -15,7 +15,8 @@
  */
 
 import { TX_HEADROOM } from '../../stack/stack.js';
-import { emitTcp, TcpFlag, TCP_MIN_HEADER } from '../../wire/tcp.js';
+import { emitTcp, TcpFlag, TCP_CHECKSUM_OFFSET, TCP_MIN_HEADER } from '../../wire/tcp.js';
+import { IPV4_MIN_HEADER } from '../../wire/ipv4.js';
 import { emitTcpOptions } from '../../wire/tcp-options.js';
 import type { Ipv4Address } from '../../wire/addr.js';
 import { seqAdd, seqGt, seqLt, seqSub, seqMax } from './seq.js';
@@ -70,6 +71,9 @@ export function windowField(tcb: Tcb): number {
   return field;
 }
 
+/** Data bytes from which a segment's checksum is left to a device with checksum offload. */
+const PARTIAL_CHECKSUM_MIN_DATA = 1024;
+
 /**
  * Build and send one segment of `tcb`: `dataLen` bytes of the send buffer starting at
  * sequence number `seq` (0 for none). Adds the options the segment needs (SYN options,
@@ -116,12 +120,22 @@ export function emitSegment(tcp: Tcp, tcb: Tcb, seq: number, flags: number, data
     }
   }
   const optLen = emitTcpOptions(buf, o + TCP_MIN_HEADER, out);
+  let gsoSize = 0;
   if (dataLen > 0) {
     // RFC 6691: the MSS counts data only; options come out of the same budget.
     const room = tcb.maxSeg - optLen;
     if (dataLen > room) {
-      dataLen = room;
-      flags &= ~(FIN | PSH);
+      // A TSO device takes whole runs of `room`-sized pieces in one segment (up to a full
+      // datagram) and cuts them up with these same headers and options: one build, one
+      // write and no checksum pass here for up to ~45 wire segments.
+      const tsoMax = syn ? 0 : tcp.stack.tsoLimit(rt);
+      const pieces = tsoMax > 0 ? Math.floor((tsoMax - IPV4_MIN_HEADER - TCP_MIN_HEADER - optLen) / room) : 1;
+      const most = pieces * room;
+      if (dataLen > most) {
+        dataLen = most;
+        flags &= ~(FIN | PSH);
+      }
+      if (dataLen > room) gsoSize = room;
     }
     tcb.sendBuffer.copyOut(seqSub(seq, tcb.sndBufSeq), buf, o + TCP_MIN_HEADER + optLen, dataLen);
   }
@@ -145,10 +159,15 @@ export function emitSegment(tcp: Tcp, tcb: Tcb, seq: number, flags: number, data
   repr.window = wnd;
   repr.urgentPointer = 0;
   const segLen = TCP_MIN_HEADER + optLen + dataLen;
-  emitTcp(buf, o, repr, optLen, dataLen, tcb.localAddr, tcb.remoteAddr);
+  // Left to the device only where it saves real work: control segments and small data keep a
+  // complete checksum, so captures and the debug log of handshakes and ACKs verify as they are.
+  const partial = dataLen >= PARTIAL_CHECKSUM_MIN_DATA && tcp.stack.txChecksumOffload(rt);
+  emitTcp(buf, o, repr, optLen, dataLen, tcb.localAddr, tcb.remoteAddr, partial);
   const ip = tcp.ipOpts;
   ip.src = tcb.localAddr;
   ip.dst = tcb.remoteAddr;
+  ip.partialChecksumAt = partial ? TCP_CHECKSUM_OFFSET : 0;
+  ip.gsoSize = gsoSize;
   tcp.stack.counters.tcpOut++;
   tcb.segmentsOut++;
   tcp.stack.ipOutput(ip, buf, o, segLen, rt);
@@ -214,6 +233,8 @@ export function sendRstRaw(
   const ip = tcp.ipOpts;
   ip.src = src;
   ip.dst = dst;
+  ip.partialChecksumAt = 0;
+  ip.gsoSize = 0;
   tcp.stack.counters.tcpOut++;
   tcp.stats.outRsts++;
   tcp.stack.ipOutput(ip, buf, TX_HEADROOM, TCP_MIN_HEADER, rt);
@@ -346,6 +367,7 @@ export function tcpOutput(tcp: Tcp, tcb: Tcb, now: number, force = false): void 
 function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: number, pipeGoverned = false): number {
   const sb = tcb.sendBuffer;
   const smss = tcb.smss;
+  const burst = segmentBurst(tcp, tcb, now);
   let total = 0;
   let blocked = false;
   for (;;) {
@@ -373,7 +395,7 @@ function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: nu
     let usable = seqSub(seqAdd(tcb.sndUna, wnd), tcb.sndNxt);
     if (usable < 0) usable = 0;
     let len = avail < usable ? avail : usable;
-    if (len > smss) len = smss;
+    if (len > burst) len = burst;
     if (len > budget - total) len = budget - total;
     if (len < 0) len = 0;
     // The FIN goes with the last data, or alone once all data is out. It needs no window
@@ -430,6 +452,19 @@ function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: nu
   tcb.cwndLimited = seqSub(tcb.sndMax, tcb.sndUna) + smss > tcb.cc.cwnd;
   if (blocked && tcb.retransmitKind === RetransmitKind.NONE) startPersist(tcp, tcb, now);
   return total;
+}
+
+/**
+ * The most new data one segment may carry: one SMSS, or with a TSO device as many whole SMSS
+ * as fit one datagram (leaving room for the largest options), cut up below us.
+ */
+function segmentBurst(tcp: Tcp, tcb: Tcb, now: number): number {
+  const smss = tcb.smss;
+  const rt = tcbRoute(tcp, tcb, now);
+  const tsoMax = rt === null ? 0 : tcp.stack.tsoLimit(rt);
+  if (tsoMax === 0) return smss;
+  const pieces = Math.floor((tsoMax - IPV4_MIN_HEADER - TCP_MIN_HEADER - 40) / smss);
+  return pieces > 1 ? pieces * smss : smss;
 }
 
 /**

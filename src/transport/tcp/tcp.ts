@@ -171,7 +171,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
       counters.drop('tcp: bad-source');
       return;
     }
-    if (!v.verifyChecksum(src, dst)) {
+    if (!stack.rxChecksumOk && !v.verifyChecksum(src, dst)) {
       counters.drop('tcp: bad-checksum');
       return;
     }
@@ -820,6 +820,8 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     const ip = this.ipOpts;
     ip.src = seg.dst;
     ip.dst = seg.src;
+    ip.partialChecksumAt = 0;
+    ip.gsoSize = 0;
     this.stack.counters.tcpOut++;
     this.stats.synCookiesSent++;
     this.stack.ipOutput(ip, buf, TX_HEADROOM, TCP_MIN_HEADER + optLen, rt);
