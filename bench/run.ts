@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: pstack against the Linux kernel on the same machine, in the same run.
  *
- * pstack runs on a TAP in a namespace of its own; the kernel reference is a veth pair between
- * two namespaces with offloads off (a TAP-attached stack has none). The same Linux tools drive
- * both:
+ * pstack runs on a TAP in a namespace of its own, with the TAP's offloads (checksum, TSO) as
+ * by default, and for TCP also on a second TAP with --offload off. The kernel reference is a
+ * veth pair between two namespaces with offloads off, and for TCP a second veth pair with
+ * the kernel's offloads on (TSO/GSO/GRO, checksums). The same Linux tools drive all of them:
  *   - ping: paced RTT, 200 pings at 10 ms (median); flood, `ping -f` replies/s (median of runs),
  *     unpinned and with ping and pstack pinned to one CPU; against `pstack server`.
  *   - TCP, with bench/tcp_bench.py as the Linux client against bench/peer.ts (pstack services
@@ -123,7 +124,9 @@ async function tcpClient(ns: Netns, python: string, addr: string, test: string, 
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as ClientResult;
 }
 
-type Target = 'pstack' | 'kernel';
+/** pstack with TAP offloads (the default), pstack --offload off, kernel veth without and with offloads. */
+type Target = 'pstack' | 'pstackNoOffload' | 'kernel' | 'kernelOffload';
+const TARGETS: Target[] = ['pstack', 'pstackNoOffload', 'kernel', 'kernelOffload'];
 interface TcpRun { mbPerSecond: number; seconds: number; serverCpuSecondsPerGB: number; clientCpuSecondsPerGB: number }
 
 async function main(): Promise<void> {
@@ -142,12 +145,14 @@ async function main(): Promise<void> {
   };
   const chart: ChartMetric[] = [];
   let peerRssMb = NaN;
-  const rows: [string, number, number, number?][] = [];
+  /** label, pstack, kernel (offloads off), and for TCP: pstack --offload off, kernel with offloads. */
+  const rows: [string, number, number, number?, number?][] = [];
 
   // Kernel reference: veth between two namespaces (client in ka, server in kb).
   const ka = await Netns.create('bka');
   const kb = await Netns.create('bkb');
   const ps = await Netns.create('bps');
+  const ps2 = await Netns.create('bps2');
   try {
     await ka.must('ip', ['link', 'add', 'vbench0', 'type', 'veth', 'peer', 'name', 'vbench1', 'netns', kb.name]);
     await ka.must('ip', ['addr', 'add', '198.51.100.1/24', 'dev', 'vbench0']);
@@ -158,6 +163,13 @@ async function main(): Promise<void> {
     await ka.exec('ethtool', ['-K', 'vbench0', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
     await kb.exec('ethtool', ['-K', 'vbench1', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
     await ka.exec('ping', ['-c', '2', '-i', '0.2', '198.51.100.2']);
+    // A second pair with the kernel's offloads left on (the defaults), for the TCP tests.
+    await ka.must('ip', ['link', 'add', 'vbench2', 'type', 'veth', 'peer', 'name', 'vbench3', 'netns', kb.name]);
+    await ka.must('ip', ['addr', 'add', '203.0.113.1/24', 'dev', 'vbench2']);
+    await ka.must('ip', ['link', 'set', 'vbench2', 'up']);
+    await kb.must('ip', ['addr', 'add', '203.0.113.2/24', 'dev', 'vbench3']);
+    await kb.must('ip', ['link', 'set', 'vbench3', 'up']);
+    await ka.exec('ping', ['-c', '2', '-i', '0.2', '203.0.113.2']);
 
     // ---- ping, against `pstack server` ----
     const server = await startPstack(ps, ['server', '--log-level', 'warn'], /pstack server started|^/);
@@ -217,14 +229,19 @@ async function main(): Promise<void> {
 
     // ---- TCP, bench/peer.ts on pstack vs tcp_bench.py's server on the kernel ----
     const peer = await startService(ps, process.execPath, [PEER, '--log-level', 'warn'], /bench peer ready/);
+    const peerNoOffload = await startService(ps2, process.execPath, [PEER, '--log-level', 'warn', '--offload', 'off'], /bench peer ready/);
     const pyServer = await startService(kb, python, [PY_BENCH, 'server', '198.51.100.2'], /bench server ready/);
+    const pyServerOffload = await startService(kb, python, [PY_BENCH, 'server', '203.0.113.2'], /bench server ready/);
     try {
-      const comm = readFileSync(`/proc/${peer.child.pid}/comm`, 'utf8').trim();
-      const peerPid = comm.startsWith('node') ? peer.child.pid : undefined; // `ip netns exec` execs in place
-      const target = {
+      // `ip netns exec` execs in place, so the child is node itself.
+      const nodePid = (pid: number | undefined) => (readFileSync(`/proc/${pid}/comm`, 'utf8').trim().startsWith('node') ? pid : undefined);
+      const peerPid = nodePid(peer.child.pid);
+      const target: Record<Target, { ns: Netns; addr: string; pid: number | undefined }> = {
         pstack: { ns: ps, addr: '192.0.2.2', pid: peerPid },
+        pstackNoOffload: { ns: ps2, addr: '192.0.2.2', pid: nodePid(peerNoOffload.child.pid) },
         kernel: { ns: ka, addr: '198.51.100.2', pid: pyServer.child.pid },
-      } as const;
+        kernelOffload: { ns: ka, addr: '203.0.113.2', pid: pyServerOffload.child.pid },
+      };
       const oneRun = async (t: Target, test: string, n: number): Promise<TcpRun> => {
         const { ns, addr, pid } = target[t];
         const c0 = cpuSeconds(pid);
@@ -235,7 +252,7 @@ async function main(): Promise<void> {
         return { mbPerSecond: test === 'cps' ? r.count / r.seconds : r.count / 1e6 / r.seconds, seconds: r.seconds, serverCpuSecondsPerGB: serverCpu / gb, clientCpuSecondsPerGB: r.cpu / gb };
       };
       log('TCP warm-up...');
-      for (const t of ['kernel', 'pstack'] as Target[]) {
+      for (const t of TARGETS) {
         for (const test of ['sink', 'source', 'echo']) await oneRun(t, test, Math.min(bytes, 30_000_000));
         await oneRun(t, 'cps', 300);
       }
@@ -246,12 +263,12 @@ async function main(): Promise<void> {
         ['cps', 'TCP connections/s', conns],
       ];
       const tcp: Record<string, Record<Target, TcpRun[]>> = {};
-      for (const [test] of tests) tcp[test] = { pstack: [], kernel: [] };
+      for (const [test] of tests) tcp[test] = { pstack: [], pstackNoOffload: [], kernel: [], kernelOffload: [] };
       for (let i = 0; i < reps; i++) {
         log(`TCP repetition ${i + 1}/${reps} (${mb} MB transfers, ${conns} connections)...`);
         for (const [test, , n] of tests) {
           // Alternate which side goes first, so slow drifts in the machine's load even out.
-          const order: Target[] = i % 2 ? ['pstack', 'kernel'] : ['kernel', 'pstack'];
+          const order: Target[] = i % 2 ? [...TARGETS] : [...TARGETS].reverse();
           for (const t of order) tcp[test]![t].push(await oneRun(t, test, n));
         }
       }
@@ -260,15 +277,22 @@ async function main(): Promise<void> {
       for (const [test, label] of tests) {
         const p = med(test, 'pstack', 'mbPerSecond');
         const k = med(test, 'kernel', 'mbPerSecond');
-        rows.push([label, p, k]);
+        const pn = med(test, 'pstackNoOffload', 'mbPerSecond');
+        const ko = med(test, 'kernelOffload', 'mbPerSecond');
+        rows.push([label, p, k, pn, ko]);
         summary[test] = {
           pstack: { median: p, runs: tcp[test]!.pstack },
+          pstackNoOffload: { median: pn, runs: tcp[test]!.pstackNoOffload },
           kernel: { median: k, runs: tcp[test]!.kernel },
+          kernelOffload: { median: ko, runs: tcp[test]!.kernelOffload },
           ratio: p / k,
+          ratioToKernelWithOffloads: p / ko,
+          offloadGain: p / pn,
         };
+        const extra = { pstackNoOffload: pn, kernelOffload: ko };
         chart.push(test === 'cps'
-          ? { label: `TCP connect + 1-byte echo + close`, unit: 'connections/s, one at a time', pstack: p, kernel: k, higherIsBetter: true }
-          : { label: label.replace(' (MB/s)', ''), unit: `MB/s, ${mb} MB per run`, pstack: p, kernel: k, higherIsBetter: true });
+          ? { label: `TCP connect + 1-byte echo + close`, unit: 'connections/s, one at a time', pstack: p, kernel: k, higherIsBetter: true, extra }
+          : { label: label.replace(' (MB/s)', ''), unit: `MB/s, ${mb} MB per run`, pstack: p, kernel: k, higherIsBetter: true, extra });
       }
       const cpuRows: [string, string][] = [['sink', 'server CPU s/GB received'], ['source', 'server CPU s/GB sent'], ['echo', 'server CPU s/GB echoed']];
       for (const [test, label] of cpuRows) {
@@ -287,16 +311,26 @@ async function main(): Promise<void> {
       rows.push(['pstack peak RSS, ping server (MB)', serverRss, NaN]);
     } finally {
       await pyServer.stop();
+      await pyServerOffload.stop();
       await peer.stop();
+      await peerNoOffload.stop();
     }
   } finally {
     await ps.destroy();
+    await ps2.destroy();
     await ka.destroy();
     await kb.destroy();
   }
 
-  const lines = ['', `${'metric'.padEnd(36)}${'pstack'.padEnd(12)}${'kernel(veth)'.padEnd(15)}pstack/kernel`];
-  for (const [label, p, k] of rows) lines.push(`${label.padEnd(36)}${fmt(p).padEnd(12)}${fmt(k).padEnd(15)}${Number.isFinite(p / k) ? (p / k).toFixed(2) : ''}`);
+  const ratio = (a: number, b: number | undefined) => (b !== undefined && Number.isFinite(a / b) ? (a / b).toFixed(2) : '');
+  const lines = [
+    '',
+    'pstack: TAP with offloads (default); kernel: veth, offloads off. For TCP also pstack --offload off and the kernel with offloads.',
+    `${'metric'.padEnd(36)}${'pstack'.padEnd(10)}${'kernel'.padEnd(10)}${'p/k'.padEnd(8)}${'pstack-off'.padEnd(12)}${'kernel+off'.padEnd(12)}p/(k+off)`,
+  ];
+  for (const [label, p, k, pn, ko] of rows) {
+    lines.push(`${label.padEnd(36)}${fmt(p).padEnd(10)}${fmt(k).padEnd(10)}${ratio(p, k).padEnd(8)}${(pn === undefined ? '' : fmt(pn)).padEnd(12)}${(ko === undefined ? '' : fmt(ko)).padEnd(12)}${ratio(p, ko)}`);
+  }
   const total = (performance.now() - t0) / 1000;
   lines.push('', `total ${total.toFixed(0)} s; medians of ${reps} TCP repetitions, 3 flood runs`, '');
   process.stdout.write(lines.join('\n') + '\n');
