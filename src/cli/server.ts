@@ -12,6 +12,8 @@ import { UsageError, FatalError } from './errors.js';
 import { startHost, cidrToString, detailLines, type TapSpec } from './host.js';
 import { startServices } from './services.js';
 import { startControlServer, defaultControlPath, type ControlServer } from './control.js';
+import { getTcp } from '../transport/tcp/tcp.js';
+import { LIMITS, applyLimit, emptyLimitSettings, formatLimitHelp, limitHits, limitValues, type LimitSettings } from './limits.js';
 
 export const SERVER_USAGE = `usage: pstack server [options]
   --tap NAME          TAP device to open (default tap0; repeat with --addr for more interfaces)
@@ -26,6 +28,8 @@ export const SERVER_USAGE = `usage: pstack server [options]
   --pcap FILE         write every frame in and out to FILE (libpcap, opens in Wireshark)
   --control PATH      control socket for pstack route/arp/netstat/stats
                       (default /run/pstack/<first tap>.sock; "none" for no socket)
+  --limit NAME=VALUE  change one of the stack's bounds, e.g. tcp.maxConnections=1000
+                      (repeatable; "--limit help" lists every name, default and counter)
   -h, --help          show this help`;
 
 export interface ServerConfig {
@@ -39,6 +43,12 @@ export interface ServerConfig {
   /** --control was given: failing to open it is then fatal rather than a warning. */
   controlExplicit: boolean;
   logLevel: ReturnType<typeof parseLogLevel> & string;
+  /** --limit settings (only those given; the rest keep their defaults). */
+  limits: LimitSettings;
+  /** The --limit texts as given, for the startup log. */
+  limitTexts: string[];
+  /** --limit help: list the limits instead of running. */
+  limitHelp: boolean;
 }
 
 export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
@@ -57,6 +67,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         'log-level': { type: 'string' },
         pcap: { type: 'string' },
         control: { type: 'string' },
+        limit: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -67,6 +78,14 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   }
   const v = parsed.values;
   if (v.help) return 'help';
+  const limitTexts = v.limit ?? [];
+  const limitHelp = limitTexts.includes('help');
+  const limits = emptyLimitSettings();
+  for (const text of limitHelp ? [] : limitTexts) {
+    const why = applyLimit(text, limits);
+    // One line and exit status 2: the message already says where the names are listed.
+    if (why !== null) throw new FatalError(why, 2);
+  }
   const tapNames = v.tap ?? ['tap0'];
   const addrTexts = v.addr ?? ['192.0.2.2/24'];
   if (addrTexts.length !== tapNames.length) throw new UsageError(`give one --addr for each --tap (${tapNames.length} taps, ${addrTexts.length} addresses)`);
@@ -102,7 +121,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   if (logLevel === null || logLevel === 'silent') throw new UsageError(`invalid --log-level ${JSON.stringify(v['log-level'])}: expected error, warn, info, debug or trace`);
   if (v.control === '') throw new UsageError('--control needs a path (or "none")');
   const controlPath = v.control === 'none' ? null : v.control ?? defaultControlPath(taps[0]!.name);
-  return { taps, gateway, mtu, forwarding: v.forward ?? false, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel };
+  return { taps, gateway, mtu, forwarding: v.forward ?? false, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts, limitHelp };
 }
 
 /** The first host address of the network, or the second if pstack took the first. */
@@ -119,6 +138,10 @@ export async function runServer(argv: string[]): Promise<number> {
     process.stdout.write(SERVER_USAGE + '\n');
     return 0;
   }
+  if (config.limitHelp) {
+    process.stdout.write(formatLimitHelp());
+    return 0;
+  }
   const logger = createLogger({ level: config.logLevel });
   const host = await startHost({
     taps: config.taps,
@@ -127,7 +150,10 @@ export async function runServer(argv: string[]): Promise<number> {
     forwarding: config.forwarding,
     pcapPath: config.pcapPath,
     logger,
+    limits: config.limits,
   });
+  // TCP is created here, before the services, so that it starts with the configured limits.
+  const tcp = getTcp(host.stack, config.limits.tcp);
   const services = startServices(host.stack, logger);
   let control: ControlServer | null = null;
   if (config.controlPath !== null) {
@@ -153,6 +179,7 @@ export async function runServer(argv: string[]): Promise<number> {
       forwarding: config.forwarding ? 'on' : 'off',
       services: services.describe(),
       control: control !== null ? control.path : 'none',
+      ...(config.limitTexts.length > 0 ? { limits: config.limitTexts.join(', ') } : {}),
       try: `ping ${ipv4ToString(first.addr.address)}`,
     }));
 
@@ -179,6 +206,10 @@ export async function runServer(argv: string[]): Promise<number> {
           'internal errors': `${c.internalErrors}`,
         }),
         ...Object.entries(drops).map(([k, n]) => `drop ${k}: ${n}`));
+      // Every bound with its value and how often it was hit, so a run that hit one says so.
+      const values = limitValues({ neighbor: host.stack.neighbors.config, reassembly: host.stack.reassembler.config, icmp: host.stack.icmp.config, tcp: tcp.config });
+      const hits = limitHits({ ...c, ...tcp.statistics() });
+      logger.info('limits', ...LIMITS.map((l) => `${l.name} = ${values[l.name]}: ${hits[l.name]} hits`));
       if (host.pcap !== null) logger.info('capture written', `file: ${config.pcapPath} (${host.pcap.packets} frames)`);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
