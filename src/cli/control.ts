@@ -23,6 +23,8 @@ import type { Route } from '../stack/routes.js';
 import type { Interface } from '../stack/interface.js';
 import { ipv4ToString, macToString, parseIpv4, parseMac, prefixToMask, type Ipv4Address } from '../wire/addr.js';
 import { FatalError } from './errors.js';
+import { limitValues } from './limits.js';
+import { findTcp } from '../transport/tcp/tcp.js';
 
 export const CONTROL_DIRECTORY = '/run/pstack';
 /** Longest request line accepted; requests are tiny, so this only guards memory. */
@@ -93,6 +95,8 @@ export interface StatsJson {
   devices: DeviceStatsJson[];
   arpEntries: number;
   routes: number;
+  /** Each limit's value in force (--limit names); see limits.ts. */
+  limits?: Record<string, number>;
 }
 
 export type ControlResponse = { ok: true; [key: string]: unknown } | { ok: false; error: string; [key: string]: unknown };
@@ -164,6 +168,7 @@ export function statsJson(stack: Stack): StatsJson {
     })),
     arpEntries: stack.neighbors.size,
     routes: stack.routes.entries.length,
+    limits: limitValues({ neighbor: stack.neighbors.config, reassembly: stack.reassembler.config, icmp: stack.icmp.config, tcp: findTcp(stack)?.config }),
   };
 }
 

@@ -17,6 +17,7 @@ import { hexdumpX } from '../observe/hexdump.js';
 import type { Logger } from '../observe/log.js';
 import type { PacketObserver, StackEvents } from '../stack/observer.js';
 import { FatalError, describeTapOpenError } from './errors.js';
+import type { LimitSettings } from './limits.js';
 
 export interface TapSpec {
   name: string;
@@ -35,6 +36,8 @@ export interface HostSpec {
   offload?: boolean;
   pcapPath: string | null;
   logger: Logger;
+  /** Bounds for the stack (--limit); TCP's part is applied where TCP is created. */
+  limits?: LimitSettings;
 }
 
 export interface RunningHost {
@@ -88,7 +91,11 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
       throw new FatalError(describeTapOpenError(err, t.name));
     }
   }
-  const stack = new Stack({ events: loggerEvents(logger), forwarding: spec.forwarding });
+  const limits = spec.limits;
+  const stack = new Stack({
+    events: loggerEvents(logger), forwarding: spec.forwarding,
+    neighbor: limits?.neighbor, reassembly: limits?.reassembly, icmp: limits?.icmp,
+  });
   let pcap: PcapWriter | null = null;
   const closeAll = () => {
     stack.close();

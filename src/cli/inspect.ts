@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { parseCidr, parseIpv4, parseMac, ipv4ToString } from '../wire/addr.js';
 import { UsageError, FatalError } from './errors.js';
+import { LIMITS, limitHits } from './limits.js';
 import {
   controlRequest, defaultControlPath,
   type ArpEntryJson, type ControlResponse, type EndpointJson, type RouteJson, type StatsJson,
@@ -264,8 +265,8 @@ export async function runNetstat(argv: string[]): Promise<number> {
 
 // ------------------------------------------------------------------------------ stats
 
-type Section = 'Link' | 'Arp' | 'Ip' | 'Icmp' | 'Udp' | 'Tcp' | 'Other';
-const SECTIONS: Section[] = ['Link', 'Arp', 'Ip', 'Icmp', 'Udp', 'Tcp', 'Other'];
+type Section = 'Link' | 'Arp' | 'Ip' | 'Icmp' | 'Udp' | 'Tcp' | 'Other' | 'Limits';
+const SECTIONS: Section[] = ['Link', 'Arp', 'Ip', 'Icmp', 'Udp', 'Tcp', 'Limits', 'Other'];
 
 /** How netstat -s would word the counters pstack has; unknown ones are printed by name. */
 const COUNTER_TEXT: Record<string, [Section, string]> = {
@@ -330,6 +331,14 @@ export function formatStats(stats: StatsJson): string {
     const layer = colon >= 0 ? reason.slice(0, colon) : '';
     const why = colon >= 0 ? reason.slice(colon + 1).trim() : reason;
     add(DROP_SECTION[layer] ?? 'Other', `${count} dropped: ${why}${DROP_SECTION[layer] === undefined && layer !== '' ? ` (${layer})` : ''}`);
+  }
+  // Every bound (pstack server --limit), its value and how often it was hit.
+  if (stats.limits !== undefined) {
+    const hits = limitHits(stats.counters);
+    for (const l of LIMITS) {
+      const value = stats.limits[l.name];
+      if (value !== undefined) add('Limits', `${l.name} = ${value}: hit ${hits[l.name] ?? 0} times`);
+    }
   }
   let out = '';
   for (const section of SECTIONS) {

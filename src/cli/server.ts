@@ -12,6 +12,8 @@ import { UsageError, FatalError } from './errors.js';
 import { startHost, cidrToString, detailLines, type TapSpec } from './host.js';
 import { startServices } from './services.js';
 import { startControlServer, defaultControlPath, type ControlServer } from './control.js';
+import { getTcp } from '../transport/tcp/tcp.js';
+import { LIMITS, applyLimit, emptyLimitSettings, formatLimitHelp, limitHits, limitValues, type LimitSettings } from './limits.js';
 
 export const SERVER_USAGE = `usage: pstack server [options]
   --tap NAME          TAP device to open (default tap0; repeat with --addr for more interfaces)
@@ -28,6 +30,8 @@ export const SERVER_USAGE = `usage: pstack server [options]
   --pcap FILE         write every frame in and out to FILE (libpcap, opens in Wireshark)
   --control PATH      control socket for pstack route/arp/netstat/stats
                       (default /run/pstack/<first tap>.sock; "none" for no socket)
+  --limit NAME=VALUE  change one of the stack's bounds, e.g. tcp.maxConnections=1000
+                      (repeatable; "--limit help" lists every name, default and counter)
   -h, --help          show this help`;
 
 export interface ServerConfig {
@@ -43,6 +47,12 @@ export interface ServerConfig {
   /** --control was given: failing to open it is then fatal rather than a warning. */
   controlExplicit: boolean;
   logLevel: ReturnType<typeof parseLogLevel> & string;
+  /** --limit settings (only those given; the rest keep their defaults). */
+  limits: LimitSettings;
+  /** The --limit texts as given, for the startup log. */
+  limitTexts: string[];
+  /** --limit help: list the limits instead of running. */
+  limitHelp: boolean;
 }
 
 export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
@@ -62,6 +72,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         'log-level': { type: 'string' },
         pcap: { type: 'string' },
         control: { type: 'string' },
+        limit: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -72,6 +83,14 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   }
   const v = parsed.values;
   if (v.help) return 'help';
+  const limitTexts = v.limit ?? [];
+  const limitHelp = limitTexts.includes('help');
+  const limits = emptyLimitSettings();
+  for (const text of limitHelp ? [] : limitTexts) {
+    const why = applyLimit(text, limits);
+    // One line and exit status 2: the message already says where the names are listed.
+    if (why !== null) throw new FatalError(why, 2);
+  }
   const tapNames = v.tap ?? ['tap0'];
   const addrTexts = v.addr ?? ['192.0.2.2/24'];
   if (addrTexts.length !== tapNames.length) throw new UsageError(`give one --addr for each --tap (${tapNames.length} taps, ${addrTexts.length} addresses)`);
@@ -112,7 +131,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   // A router passes segments on as they came: a 64 KB coalesced one would not fit the next link.
   if (forwarding && v.offload === 'on') throw new UsageError('--offload on cannot be combined with --forward: a router must not receive coalesced segments');
   const offload = !forwarding && v.offload !== 'off';
-  return { taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel };
+  return { taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts, limitHelp };
 }
 
 /** What the kernel granted on the taps, e.g. "checksum, tso (64 KB segments)", or "off". */
@@ -136,6 +155,10 @@ export async function runServer(argv: string[]): Promise<number> {
     process.stdout.write(SERVER_USAGE + '\n');
     return 0;
   }
+  if (config.limitHelp) {
+    process.stdout.write(formatLimitHelp());
+    return 0;
+  }
   const logger = createLogger({ level: config.logLevel });
   const host = await startHost({
     taps: config.taps,
@@ -145,7 +168,10 @@ export async function runServer(argv: string[]): Promise<number> {
     offload: config.offload,
     pcapPath: config.pcapPath,
     logger,
+    limits: config.limits,
   });
+  // TCP is created here, before the services, so that it starts with the configured limits.
+  const tcp = getTcp(host.stack, config.limits.tcp);
   const services = startServices(host.stack, logger);
   let control: ControlServer | null = null;
   if (config.controlPath !== null) {
@@ -172,6 +198,7 @@ export async function runServer(argv: string[]): Promise<number> {
       offloads: describeOffloads(host.taps),
       services: services.describe(),
       control: control !== null ? control.path : 'none',
+      ...(config.limitTexts.length > 0 ? { limits: config.limitTexts.join(', ') } : {}),
       try: `ping ${ipv4ToString(first.addr.address)}`,
     }));
 
@@ -198,6 +225,10 @@ export async function runServer(argv: string[]): Promise<number> {
           'internal errors': `${c.internalErrors}`,
         }),
         ...Object.entries(drops).map(([k, n]) => `drop ${k}: ${n}`));
+      // Every bound with its value and how often it was hit, so a run that hit one says so.
+      const values = limitValues({ neighbor: host.stack.neighbors.config, reassembly: host.stack.reassembler.config, icmp: host.stack.icmp.config, tcp: tcp.config });
+      const hits = limitHits({ ...c, ...tcp.statistics() });
+      logger.info('limits', ...LIMITS.map((l) => `${l.name} = ${values[l.name]}: ${hits[l.name]} hits`));
       if (host.pcap !== null) logger.info('capture written', `file: ${config.pcapPath} (${host.pcap.packets} frames)`);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);

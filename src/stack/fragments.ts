@@ -98,7 +98,7 @@ export class Reassembler {
       return null;
     }
     if (p === undefined) {
-      if (this.pending.size >= this.config.maxDatagrams && !this.evictOldest(null)) {
+      if (this.pending.size >= this.config.maxDatagrams && !this.evictOldest(null, 'reassembly: evicted-datagram-limit')) {
         this.counters.drop('reassembly: too-many-datagrams');
         return null;
       }
@@ -134,7 +134,7 @@ export class Reassembler {
       const size = Math.min(MAX_DATAGRAM, Math.max(end, p.payload.length * 2));
       const extra = size - p.payload.length;
       while (this.bytes + extra > this.config.maxBytes) {
-        if (!this.evictOldest(p)) return this.reject(p, 'reassembly: memory-limit');
+        if (!this.evictOldest(p, 'reassembly: evicted-memory-limit')) return this.reject(p, 'reassembly: memory-limit');
       }
       const grown = new Uint8Array(size);
       grown.set(p.payload);
@@ -190,11 +190,12 @@ export class Reassembler {
   /**
    * Make room by dropping the oldest incomplete datagram other than `keep` (silently: no Time
    * Exceeded, the sender is not at fault). Returns false when there is nothing to drop.
+   * `reason` names the limit that made room necessary, so each limit's hits are counted.
    */
-  private evictOldest(keep: Pending | null): boolean {
+  private evictOldest(keep: Pending | null, reason: string): boolean {
     for (const p of this.pending.values()) {
       if (p === keep) continue;
-      this.counters.drop('reassembly: evicted');
+      this.counters.drop(reason);
       this.discard(p);
       return true;
     }

@@ -27,7 +27,17 @@ export interface EchoOptions {
   src?: Ipv4Address;
 }
 
-/** Token bucket: RFC 1812 4.3.2.8 asks routers to limit errors; Linux allows 1000/s, burst 50. */
+export interface IcmpConfig {
+  /** ICMP errors sent per second at most, on average (beyond it they are counted, not sent). */
+  errorsPerSecond: number;
+  /** Errors that may go out back to back before the rate applies. */
+  errorBurst: number;
+}
+
+/** RFC 1812 4.3.2.8 asks routers to limit errors; Linux allows 1000/s, burst 50. */
+export const defaultIcmpConfig: IcmpConfig = { errorsPerSecond: 1000, errorBurst: 50 };
+
+/** Token bucket for ICMP errors. */
 class RateLimiter {
   private tokens: number;
   private last: number;
@@ -52,8 +62,8 @@ export class IcmpService implements IpProtocolHandler {
   private readonly inner = new Ipv4Packet();
   private readonly limiter: RateLimiter;
 
-  constructor(private readonly stack: Stack) {
-    this.limiter = new RateLimiter(1000, 50, stack.clock.now());
+  constructor(private readonly stack: Stack, readonly config: IcmpConfig = defaultIcmpConfig) {
+    this.limiter = new RateLimiter(config.errorsPerSecond, config.errorBurst, stack.clock.now());
   }
 
   receive(ip: Ipv4Packet, iface: Interface): void {

@@ -22,7 +22,7 @@ import { Counters } from './counters.js';
 import { Interface } from './interface.js';
 import { RouteTable, type Route } from './routes.js';
 import { NeighborCache, defaultNeighborConfig, type NeighborConfig, type NeighborEntry } from './neighbors.js';
-import { IcmpService } from './icmp.js';
+import { IcmpService, defaultIcmpConfig, type IcmpConfig } from './icmp.js';
 import { Reassembler, defaultReassemblyConfig, type ReassemblyConfig } from './fragments.js';
 import type { PacketObserver, StackEvents } from './observer.js';
 import { UdpLayer } from '../transport/udp.js';
@@ -106,6 +106,7 @@ export interface StackOptions {
   forwarding?: boolean;
   neighbor?: Partial<NeighborConfig>;
   reassembly?: Partial<ReassemblyConfig>;
+  icmp?: Partial<IcmpConfig>;
   /** Create ARP entries from replies we never asked for (off: RFC 826 merge rule only). */
   acceptUnsolicitedArp?: boolean;
 }
@@ -168,7 +169,7 @@ export class Stack implements FrameReceiver {
       this.counters,
       { ...defaultNeighborConfig, ...options.neighbor },
     );
-    this.icmp = new IcmpService(this);
+    this.icmp = new IcmpService(this, { ...defaultIcmpConfig, ...options.icmp });
     this.reassembler = new Reassembler(this.timers, this.counters, { ...defaultReassemblyConfig, ...options.reassembly }, (first) =>
       this.icmp.sendError(first, IcmpType.TimeExceeded, 1, 0),
     );

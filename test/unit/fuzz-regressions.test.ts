@@ -214,7 +214,8 @@ test('reassembly: memory counts the buffers held, and when full the oldest incom
   assert.ok(r.datagrams < 3, 'the byte limit evicted the oldest');
   for (let i = 0; i < 10; i++) s.dev.inject(ipFrame(new Uint8Array(8), { id: 200 + i, mf: true, off: 64 }));
   assert.equal(r.datagrams, 4);
-  assert.ok((s.stack.counters.drops.get('reassembly: evicted') ?? 0) > 0);
+  assert.ok((s.stack.counters.drops.get('reassembly: evicted-memory-limit') ?? 0) > 0);
+  assert.ok((s.stack.counters.drops.get('reassembly: evicted-datagram-limit') ?? 0) > 0);
   // A real fragmented ping still gets through the flood.
   const p = echo(224);
   s.dev.inject(...fragmentsOf(p, [[0, 120, true], [120, 112, false]], 300));
@@ -228,7 +229,8 @@ test('reassembly: the default table holds many more stray datagrams than 64 with
   const s = setup();
   for (let i = 0; i < 200; i++) s.dev.inject(ipFrame(new Uint8Array(16), { id: 1000 + i, mf: true, off: 64 }));
   assert.equal(s.stack.reassembler.datagrams, 200);
-  assert.equal(s.stack.counters.drops.get('reassembly: evicted'), undefined);
+  assert.equal(s.stack.counters.drops.get('reassembly: evicted-datagram-limit'), undefined);
+  assert.equal(s.stack.counters.drops.get('reassembly: evicted-memory-limit'), undefined);
   const p = echo(224);
   s.dev.inject(...fragmentsOf(p, [[0, 120, true], [120, 112, false]], 5000));
   assert.equal(ipFrames(s.dev.take()).length, 1);

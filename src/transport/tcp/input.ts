@@ -15,6 +15,7 @@
 
 import { TcpFlag, TcpSegment } from '../../wire/tcp.js';
 import { TcpOptions } from '../../wire/tcp-options.js';
+import type { SackScoreboard } from './sack.js';
 import type { Ipv4Address } from '../../wire/addr.js';
 import { seqAdd, seqGeq, seqGt, seqInRange, seqInRangeOpenClosed, seqLeq, seqLt, seqSub } from './seq.js';
 import { RetransmitKind, TcbEvent, TcpState, type Tcb } from './tcb.js';
@@ -414,7 +415,7 @@ function processAck(tcp: Tcp, tcb: Tcb, seg: Segment, seq: number, dataLen: numb
     tcb.persistShift = 0;
     tcb.limitedTransmit = 0;
     tcb.tlpSent = false;
-    if (sb !== null) newlySacked = sb.update(ack, tcb.sndMax, o.sackBlocks, o.sackCount);
+    if (sb !== null) newlySacked = updateScoreboard(tcp, sb, ack, tcb.sndMax, o);
     const cc = tcb.cc;
     if (cc.inRecovery) {
       if (seqGeq(ack, tcb.recoveryPoint)) {
@@ -441,7 +442,7 @@ function processAck(tcp: Tcp, tcb: Tcb, seg: Segment, seq: number, dataLen: numb
       armRto(tcp, tcb, now, true);
     }
   } else if (ack === tcb.sndUna) {
-    if (sb !== null && o.sackCount > 0) newlySacked = sb.update(ack, tcb.sndMax, o.sackBlocks, o.sackCount);
+    if (sb !== null && o.sackCount > 0) newlySacked = updateScoreboard(tcp, sb, ack, tcb.sndMax, o);
     // RFC 5681 section 2 "DUPLICATE ACKNOWLEDGMENT": outstanding data, no data or SYN/FIN,
     // same ACK, same window. With SACK, RFC 6675 section 2: an ACK that SACKs new data (so a
     // duplicated or reordered old ACK does not count).
@@ -522,6 +523,14 @@ function enterFastRecovery(tcp: Tcp, tcb: Tcb, now: number): void {
   }
 }
 
+/** Feed the segment's SACK blocks to the scoreboard, counting ranges its bound made it forget. */
+function updateScoreboard(tcp: Tcp, sb: SackScoreboard, ack: number, sndMax: number, o: TcpOptions): number {
+  const evicted = sb.evictedRanges;
+  const n = sb.update(ack, sndMax, o.sackBlocks, o.sackCount);
+  if (sb.evictedRanges !== evicted) tcp.stats.sackRangesEvicted += sb.evictedRanges - evicted;
+  return n;
+}
+
 /**
  * Seventh and eighth steps: take the text into the receive buffer (trimmed to the window by
  * RecvBuffer.insert, out-of-order data queued and SACKed) and process a FIN in order.
@@ -542,7 +551,13 @@ function processText(tcp: Tcp, tcb: Tcb, seg: Segment, seq: number, now: number,
     const rb = tcb.recvBuffer;
     const hadHoles = rb.oooRanges > 0;
     const offset = seqSub(seq, tcb.rcvNxt);
+    const dropped = rb.droppedSegments;
+    const trimmed = rb.trimmedBytes;
     const advanced = rb.insert(offset, seg.buf, seg.dataOffset, dataLen);
+    // The receive buffer's bounds, counted where they cost data: the out-of-order queue was
+    // full (tcp.maxOooRanges / maxOooBytes), or bytes lay beyond the window it allows.
+    if (rb.droppedSegments !== dropped) tcp.stack.counters.drop('tcp: ooo-queue-full');
+    if (rb.trimmedBytes !== trimmed) tcp.stack.counters.drop('tcp: beyond-window');
     if (advanced > 0) {
       tcb.rcvNxt = seqAdd(tcb.rcvNxt, advanced);
       tcb.bytesReceived += advanced;

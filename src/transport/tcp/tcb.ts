@@ -22,9 +22,9 @@ import type { Ipv4Address } from '../../wire/addr.js';
 import type { Interface } from '../../stack/interface.js';
 import type { RouteResult } from '../../stack/stack.js';
 import { SendBuffer } from './send-buffer.js';
-import { RecvBuffer } from './recv-buffer.js';
+import { RecvBuffer, DEFAULT_MAX_OOO_RANGES } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
-import { SackScoreboard } from './sack.js';
+import { SackScoreboard, DEFAULT_MAX_SACK_RANGES } from './sack.js';
 import { createCongestionControl, type CongestionAlgorithm, type CongestionControl } from './congestion/index.js';
 import { seqSub } from './seq.js';
 
@@ -60,6 +60,12 @@ export interface TcpConfig {
   sendBufferSize: number;
   /** Receive buffer capacity (SO_RCVBUF): bounds RCV.WND and the out-of-order queue. */
   recvBufferSize: number;
+  /** Separate out-of-order ranges one connection holds; a segment that would add another is dropped. */
+  maxOooRanges: number;
+  /** Out-of-order bytes one connection holds (also bounded by the receive window). */
+  maxOooBytes: number;
+  /** SACK ranges the sender's scoreboard keeps per connection; the highest is forgotten beyond it. */
+  maxSackRanges: number;
   /** TIME_WAIT duration, 2*MSL (RFC 9293 3.4.2). Linux uses 60 s (MSL = 30 s); so do we. */
   timeWaitMs: number;
   /** How long an orphaned FIN_WAIT_2 connection may wait for the peer's FIN (Linux tcp_fin_timeout). */
@@ -107,6 +113,9 @@ export interface TcpConfig {
 export const defaultTcpConfig: TcpConfig = {
   sendBufferSize: 1024 * 1024,
   recvBufferSize: 1024 * 1024,
+  maxOooRanges: DEFAULT_MAX_OOO_RANGES,
+  maxOooBytes: 1024 * 1024,
+  maxSackRanges: DEFAULT_MAX_SACK_RANGES,
   timeWaitMs: 60_000,
   finWait2TimeoutMs: 60_000,
   synRetries: 6,
@@ -316,7 +325,7 @@ export class Tcb {
 
   constructor(readonly config: TcpConfig) {
     this.sendBuffer = new SendBuffer(config.sendBufferSize);
-    this.recvBuffer = new RecvBuffer(config.recvBufferSize);
+    this.recvBuffer = new RecvBuffer(config.recvBufferSize, { maxOooRanges: config.maxOooRanges, maxOooBytes: config.maxOooBytes });
     this.rtt = new RttEstimator({ minRtoMs: config.minRtoMs, maxRtoMs: config.maxRtoMs, initialRtoMs: config.initialRtoMs });
     this.cc = createCongestionControl(config.congestion, 536);
     this.keepAliveIdleMs = config.keepAliveIdleMs;
@@ -380,7 +389,7 @@ export class Tcb {
   /** Make the scoreboard once SACK is agreed. */
   enableSack(): void {
     this.sackOk = true;
-    if (this.scoreboard === null) this.scoreboard = new SackScoreboard(64, this.sndUna);
+    if (this.scoreboard === null) this.scoreboard = new SackScoreboard(this.config.maxSackRanges, this.sndUna);
     else this.scoreboard.reset(this.sndUna);
   }
 

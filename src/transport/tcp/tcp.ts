@@ -30,7 +30,7 @@ import {
 } from './tcb.js';
 import { Segment, closedInput, listenInput, otherInput, synSentInput } from './input.js';
 import { RecvBuffer } from './recv-buffer.js';
-import { retransmitRange, sendAck, sendRstFor, sendSyn, tcpOutput } from './output.js';
+import { retransmitRange, sendAck, sendRstFor, sendRstRaw, sendSyn, tcpOutput } from './output.js';
 import { onTcbTimer, scheduleTcbTimer } from './timers.js';
 
 const { SYN, ACK, RST } = TcpFlag;
@@ -56,6 +56,10 @@ export class TcpStats {
   synCookiesValidated = 0;
   timeWaitOverflows = 0;
   tailLossProbes = 0;
+  /** SACK ranges a scoreboard forgot because it held tcp.maxSackRanges already. */
+  sackRangesEvicted = 0;
+  /** Sends cut short because the send buffer (tcp.sendBufferSize) was full. */
+  sendBufferFull = 0;
 }
 
 /** Told when a listener has established connections to accept. */
@@ -592,7 +596,13 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
       counters.drop('tcp: accept-queue-full');
       return;
     }
-    if (listener.synQueueLength >= cfg.maxSynBacklog || this.connectionCount >= cfg.maxConnections) {
+    if (this.connectionCount >= cfg.maxConnections) {
+      // Every connection block is in use. A SYN cookie would not help (its ACK needs a block
+      // too): refuse at once, so the client sees ECONNREFUSED instead of retrying for minutes.
+      this.refuseOverLimit(seg);
+      return;
+    }
+    if (listener.synQueueLength >= cfg.maxSynBacklog) {
       listener.lastOverflowAt = now;
       if (cfg.synCookies) {
         this.sendCookieSynAck(seg, now);
@@ -692,7 +702,10 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     if (remoteAddr === 0 || remoteAddr === IPV4_BROADCAST || isMulticast(remoteAddr)) throw new TcpError('EINVAL', 'not a unicast address');
     const rt = this.stack.route(remoteAddr);
     if (rt === null) throw new TcpError('ENETUNREACH', 'no route to the destination');
-    if (this.connectionCount >= this.config.maxConnections) throw new TcpError('EAGAIN', 'too many connections');
+    if (this.connectionCount >= this.config.maxConnections) {
+      this.stack.counters.drop('tcp: max-connections');
+      throw new TcpError('EAGAIN', 'too many connections');
+    }
     const localAddr = opts.localAddr !== undefined && opts.localAddr !== 0 ? opts.localAddr : rt.src;
     if (!this.stack.isLocalAddress(localAddr)) throw new TcpError('EADDRNOTAVAIL', 'not a local address');
     let localPort = opts.localPort ?? 0;
@@ -827,6 +840,13 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     this.stack.ipOutput(ip, buf, TX_HEADROOM, TCP_MIN_HEADER + optLen, rt);
   }
 
+  /** tcp.maxConnections is reached: count it and answer the segment with a RST. */
+  private refuseOverLimit(seg: Segment): void {
+    this.stack.counters.drop('tcp: max-connections');
+    if ((seg.flags & ACK) === 0) sendRstRaw(this, seg.dst, seg.src, seg.dstPort, seg.srcPort, 0, seqAdd(seg.seq, seg.segLen), true);
+    else sendRstRaw(this, seg.dst, seg.src, seg.dstPort, seg.srcPort, seg.ack, 0, false);
+  }
+
   private ourWscale(): number {
     let ws = 0;
     while (ws < 14 && this.config.recvBufferSize >> ws > 65535) ws++;
@@ -852,6 +872,10 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     if (listener.acceptQueue.length >= listener.backlog) {
       this.stack.counters.drop('tcp: accept-queue-full');
       return true; // valid but no room: drop silently, the client retransmits
+    }
+    if (this.connectionCount >= cfg.maxConnections) {
+      this.refuseOverLimit(seg);
+      return true;
     }
     const rt = this.stack.route(seg.src);
     if (rt === null) return false;
@@ -899,6 +923,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     const st = tcb.state;
     if (tcb.finQueued || !(st === TcpState.SYN_SENT || st === TcpState.SYN_RECEIVED || st === TcpState.ESTABLISHED || st === TcpState.CLOSE_WAIT)) return -1;
     const n = tcb.sendBuffer.write(data, offset, length);
+    if (n < length) this.stats.sendBufferFull++;
     if (n > 0 && (st === TcpState.ESTABLISHED || st === TcpState.CLOSE_WAIT)) {
       tcpOutput(this, tcb, this.stack.clock.now());
       scheduleTcbTimer(tcb);
@@ -1029,6 +1054,11 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     if (tcb.state === TcpState.CLOSED) ev |= TcbEvent.CLOSE;
     if (ev !== 0) this.notify(tcb, ev);
   }
+}
+
+/** The stack's Tcp if something created it (inspection must not create one). */
+export function findTcp(stack: Stack): Tcp | undefined {
+  return instances.get(stack);
 }
 
 /** The one Tcp of a stack, created (and registered as protocol 6) on first use. */
