@@ -59,7 +59,7 @@ OFFLINK = "198.51.100.7"      # an off-link source: answers go via the gateway
 OFFLINK2 = "203.0.113.9"
 TCP_PORT = 12345
 UDP_ECHO = 7
-UDP_CLOSED = 9
+UDP_CLOSED = 10  # not 9: pstack offers UDP discard there (Linux's echo_server.py does not)
 
 # Hosts the battery plays (the receiver thread answers ARP requests for them). The names are
 # what the normalized lines say instead of the MAC.

@@ -118,7 +118,7 @@ test('1,000 sequential connections all complete', { skip: skip ?? false }, async
 });
 
 test('a closed port refuses at once (RST)', { skip: skip ?? false }, async () => {
-  const r = await ns.exec('nc', ['-z', '-v', '-w', '3', '192.0.2.2', '9'], { timeoutMs: 10_000 });
+  const r = await ns.exec('nc', ['-z', '-v', '-w', '3', '192.0.2.2', '10'], { timeoutMs: 10_000 });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /refused/i);
 });

@@ -40,7 +40,7 @@ test('socat and nc -u get their datagram echoed by port 7', { skip: skip ?? fals
 });
 
 test('a datagram to a closed port makes socat see "Connection refused" (ICMP Port Unreachable)', { skip: skip ?? false }, async () => {
-  const s = await ns.exec('socat', ['-t', '2', '-', 'UDP:192.0.2.2:9'], { input: 'anyone?\n', timeoutMs: 10_000 });
+  const s = await ns.exec('socat', ['-t', '2', '-', 'UDP:192.0.2.2:10'], { input: 'anyone?\n', timeoutMs: 10_000 });
   assert.notEqual(s.code, 0);
   assert.match(s.stderr, /Connection refused/);
 });
@@ -65,7 +65,7 @@ for i in range(100):
 print("sizes", ok)
 c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 c.settimeout(3)
-c.connect(("192.0.2.2", 9))
+c.connect(("192.0.2.2", 10))
 c.send(b"x")
 try:
     c.recv(100)

@@ -15,7 +15,7 @@ import { IcmpPacket, emitIcmpHeader } from '../../src/wire/icmp.js';
 import { UdpDatagram, emitUdp } from '../../src/wire/udp.js';
 import { createSocket, type RemoteInfo, type SocketError, type UdpSocket } from '../../src/api/dgram.js';
 import { udpErrorFor, EPHEMERAL_PORT_MIN, EPHEMERAL_PORT_MAX } from '../../src/transport/udp.js';
-import { startServices } from '../../src/cli/services.js';
+import { startServices, chargenPattern } from '../../src/cli/services.js';
 import { silentLogger } from '../../src/observe/log.js';
 
 const ip = (s: string) => parseIpv4(s)!;
@@ -540,4 +540,41 @@ test('the server\'s UDP echo service answers on each address from that address, 
   services.close();
   await tick();
   assert.equal(s.stack.udp.boundCount, 0);
+});
+
+test('the server\'s UDP discard answers nothing; UDP chargen answers with up to 512 bytes of the pattern, never to reflector ports', async () => {
+  const s = setup();
+  const services = startServices(s.stack, silentLogger);
+  await tick();
+  s.dev.inject(udpFrame({ dstPort: 9, srcPort: 40009, payload: Buffer.from('into the void') }));
+  assert.equal(s.dev.take().length, 0, 'discard is silent (and no Port Unreachable either)');
+  const pattern = chargenPattern();
+  const twice = Buffer.concat([pattern, pattern]);
+  for (let i = 0; i < 20; i++) {
+    s.dev.inject(udpFrame({ dstPort: 19, srcPort: 40019, payload: Buffer.from('x') }));
+    const out = s.dev.take();
+    assert.equal(out.length, 1);
+    const { udp } = parseUdpOut(out[0]!);
+    assert.equal(udp.srcPort, 19);
+    const got = Buffer.from(udp.payload());
+    assert.ok(got.length <= 512);
+    // Each answer starts on the next line of the pattern.
+    assert.ok(got.equals(twice.subarray(i * 74, i * 74 + got.length)), `datagram ${i} is line ${i} onwards`);
+  }
+  for (const reflector of [7, 13, 17, 19, 37]) s.dev.inject(udpFrame({ dstPort: 19, srcPort: reflector, payload: Buffer.from('loop?') }));
+  assert.equal(s.dev.take().length, 0);
+  assert.equal(s.stack.counters.drops.get('udp chargen: reflector-port'), 5);
+  services.close();
+  await tick();
+  assert.equal(s.stack.udp.boundCount, 0);
+});
+
+test('chargen\'s pattern is RFC 864\'s: 95 lines of 72 rotating printing characters and CR LF', () => {
+  const p = chargenPattern().toString('latin1');
+  assert.equal(p.length, 95 * 74);
+  const lines = p.split('\r\n');
+  assert.equal(lines.length, 96);
+  assert.equal(lines[0], ' !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefg');
+  assert.equal(lines[1], '!"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefgh');
+  assert.equal(lines[94], '~ !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdef');
 });
