@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { RecvBuffer } from '../../src/transport/tcp/recv-buffer.js';
+import { POOLED_STORAGE_SIZE } from '../../src/transport/tcp/bytes.js';
 import { seqAdd, seqSub } from '../../src/transport/tcp/seq.js';
 
 function bytes(from: number, n: number): Uint8Array {
@@ -191,8 +192,9 @@ test('D-SACK of an already-queued out-of-order segment: then its enclosing block
 test('peekViews/consume and readInto across the ring wrap; storage grows with queued data', () => {
   const rb = new RecvBuffer(64, { initialStorage: 16 });
   const s = stream(200);
-  assert.equal(rb.storageSize, 16);
+  assert.equal(rb.storageSize, 0, 'nothing allocated before data arrives');
   rb.insert(0, slice(s, 0, 12));
+  assert.equal(rb.storageSize, 16);
   rb.consume(10);
   rb.insert(0, slice(s, 12, 20)); // wraps within 16
   const views: Uint8Array[] = [];
@@ -204,7 +206,28 @@ test('peekViews/consume and readInto across the ring wrap; storage grows with qu
   assert.deepEqual(rb.read(5), slice(s, 10, 15));
   assert.deepEqual(rb.read(), slice(s, 15, 50));
   assert.equal(rb.peekViews(views), 0);
+  assert.equal(rb.storageSize, 0, 'everything read: storage given back');
   assert.throws(() => rb.consume(1), RangeError);
+  assert.equal(rb.insert(0, slice(s, 50, 60)), 10);
+  assert.deepEqual(rb.read(), slice(s, 50, 60));
+});
+
+test('storage is kept while out-of-order data waits, and given back once it is all read', () => {
+  const rb = new RecvBuffer(1 << 20);
+  const s = stream(3000);
+  assert.equal(rb.storageSize, 0);
+  assert.equal(rb.insert(1000, slice(s, 1000, 2000)), 0);
+  assert.equal(rb.storageSize, POOLED_STORAGE_SIZE);
+  assert.equal(rb.insert(0, slice(s, 0, 500)), 500);
+  assert.deepEqual(rb.read(), slice(s, 0, 500));
+  assert.equal(rb.storageSize, POOLED_STORAGE_SIZE, 'queued data still held');
+  assert.deepEqual(sack(rb, 500, 4), [1000, 2000]);
+  assert.equal(rb.insert(0, slice(s, 500, 1000)), 1500);
+  assert.deepEqual(rb.read(), slice(s, 500, 2000));
+  assert.equal(rb.storageSize, 0);
+  rb.insert(0, slice(s, 2000, 2100));
+  rb.clear();
+  assert.equal(rb.storageSize, 0);
 });
 
 test('setCapacity only grows', () => {

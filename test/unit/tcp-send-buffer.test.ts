@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SendBuffer } from '../../src/transport/tcp/send-buffer.js';
+import { POOLED_STORAGE_SIZE, pooledStorageCount } from '../../src/transport/tcp/bytes.js';
 
 function bytes(from: number, n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -69,8 +70,9 @@ test('range errors: cannot read or acknowledge beyond the data', () => {
 
 test('storage grows on demand and is linearised; capacity can change', () => {
   const sb = new SendBuffer(1000, 8);
-  assert.equal(sb.storageSize, 8);
+  assert.equal(sb.storageSize, 0, 'nothing allocated before the first write');
   sb.write(bytes(0, 6));
+  assert.equal(sb.storageSize, 8);
   sb.acknowledge(4);
   sb.write(bytes(6, 5)); // wraps in 8 bytes: 7 held
   assert.equal(sb.write(bytes(11, 100)), 100); // grows to 128
@@ -81,9 +83,34 @@ test('storage grows on demand and is linearised; capacity can change', () => {
   assert.equal(sb.write(bytes(0, 1)), 0);
   sb.acknowledge(107);
   assert.equal(sb.free, 50);
-  sb.releaseMemory();
+  assert.equal(sb.storageSize, 0, 'everything acknowledged: storage given back');
+  assert.equal(sb.write(bytes(0, 3)), 3);
   assert.equal(sb.storageSize, 8);
+  assert.deepEqual(sb.peek(0, 3), bytes(0, 3));
+  sb.clear();
+  assert.equal(sb.storageSize, 0);
   assert.throws(() => new SendBuffer(0), RangeError);
+});
+
+test('an idle buffer holds no storage; default-sized storage is reused through the shared pool', () => {
+  const a = new SendBuffer(1 << 20);
+  const b = new SendBuffer(1 << 20);
+  assert.equal(a.storageSize + b.storageSize, 0);
+  a.write(bytes(0, 100));
+  assert.equal(a.storageSize, POOLED_STORAGE_SIZE);
+  const pooled = pooledStorageCount();
+  a.acknowledge(100);
+  assert.equal(a.storageSize, 0);
+  assert.equal(pooledStorageCount(), pooled + 1, 'returned to the pool');
+  b.write(bytes(7, 10));
+  assert.equal(pooledStorageCount(), pooled, 'taken from the pool');
+  assert.deepEqual(b.peek(0, 10), bytes(7, 10));
+  // Grown storage is not pooled; the grown buffer gives its first array back when it grows.
+  b.write(bytes(0, 10_000));
+  assert.equal(b.storageSize, 16384);
+  assert.equal(pooledStorageCount(), pooled + 1);
+  b.acknowledge(10_010);
+  assert.equal(pooledStorageCount(), pooled + 1);
 });
 
 test('default capacity is 256 KiB', () => {

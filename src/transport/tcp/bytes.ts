@@ -27,3 +27,44 @@ export function nextPow2(n: number): number {
   while (p < n) p *= 2;
   return p;
 }
+
+/**
+ * Ring storage for the TCP buffers, lent out and taken back.
+ *
+ * A connection holds buffer storage only while it has bytes in flight or unread: an idle
+ * connection holds none, so ten thousand idle connections cost no ring at all. Storage of
+ * the most common size (a buffer's first allocation) comes from a small free list shared by
+ * every connection, so a request/response connection that drains its buffers after each
+ * exchange reuses the same few arrays instead of allocating a new one per message. Larger
+ * (grown) storage goes back to the garbage collector.
+ *
+ * A returned array must no longer be referenced by its old buffer, nor by any view still in
+ * use: the buffers give storage back only when they hold no bytes (every view they handed
+ * out is documented as invalid after the next write/acknowledge/consume).
+ */
+export const POOLED_STORAGE_SIZE = 4096;
+/** Bound on the free list: 1 MiB of spare storage at most. */
+const MAX_POOLED = 256;
+const pool: Uint8Array[] = [];
+
+/** The array standing for "no storage": zero length, shared, never written. */
+export const NO_STORAGE = new Uint8Array(0);
+
+/** Storage of `size` bytes (a power of two). Contents are arbitrary. */
+export function takeStorage(size: number): Uint8Array {
+  if (size === POOLED_STORAGE_SIZE) {
+    const b = pool.pop();
+    if (b !== undefined) return b;
+  }
+  return new Uint8Array(size);
+}
+
+/** Give storage back (NO_STORAGE is ignored). */
+export function giveStorage(buf: Uint8Array): void {
+  if (buf.length === POOLED_STORAGE_SIZE && pool.length < MAX_POOLED) pool.push(buf);
+}
+
+/** Arrays waiting in the free list (tests, diagnostics). */
+export function pooledStorageCount(): number {
+  return pool.length;
+}

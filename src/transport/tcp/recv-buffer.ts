@@ -17,17 +17,23 @@
  *
  * Window: `window` = capacity - readable. Out-of-order data sits inside the advertised
  * window and so does not reduce it (the right edge must not move left, RFC 9293 3.8.6).
+ *
+ * Memory: the ring is taken (from the shared pool in bytes.ts) when data first arrives and
+ * given back whenever the application has read everything and nothing is queued out of
+ * order; the range arrays are made on the first out-of-order segment. A connection that is
+ * not receiving holds neither.
  */
 
-import { copyBytes, nextPow2 } from './bytes.js';
+import { copyBytes, giveStorage, nextPow2, NO_STORAGE, takeStorage } from './bytes.js';
 
 export const DEFAULT_RECV_BUFFER_CAPACITY = 256 * 1024;
+const NO_RANGES = new Float64Array(0);
 /** Default bound on distinct out-of-order ranges (SACK can only report 3-4 anyway). */
 export const DEFAULT_MAX_OOO_RANGES = 32;
 const DEFAULT_INITIAL_STORAGE = 4096;
 
 export interface RecvBufferOptions {
-  /** Storage allocated up front; grows by doubling up to the capacity. */
+  /** Storage taken when data first arrives; grows by doubling up to the capacity. */
   initialStorage?: number;
   /** Most separate out-of-order ranges kept; a segment that would add one more is dropped. */
   maxOooRanges?: number;
@@ -36,8 +42,8 @@ export interface RecvBufferOptions {
 }
 
 export class RecvBuffer {
-  private buf: Uint8Array;
-  private mask: number;
+  private buf: Uint8Array = NO_STORAGE;
+  private mask = 0;
   /** Storage index of the first unread in-order byte. */
   private head = 0;
   /** In-order bytes not yet read by the application. */
@@ -50,9 +56,10 @@ export class RecvBuffer {
 
   // Out-of-order ranges [starts[i], ends[i]) in stream positions, sorted, disjoint and
   // non-adjacent (adjacent ranges are merged). stamps[i] orders them by last arrival.
-  private readonly starts: Float64Array;
-  private readonly ends: Float64Array;
-  private readonly stamps: Float64Array;
+  // Empty until the first out-of-order segment.
+  private starts = NO_RANGES;
+  private ends = NO_RANGES;
+  private stamps = NO_RANGES;
   private count = 0;
   private stampClock = 0;
   private oooTotal = 0;
@@ -80,13 +87,8 @@ export class RecvBuffer {
     if (!(capacity >= 1) || !Number.isInteger(capacity)) throw new RangeError('capacity must be a positive integer');
     this.cap = capacity;
     this.initialStorage = nextPow2(Math.max(1, Math.min(options.initialStorage ?? DEFAULT_INITIAL_STORAGE, capacity)));
-    this.buf = new Uint8Array(this.initialStorage);
-    this.mask = this.buf.length - 1;
     this.maxOooRanges = Math.max(1, options.maxOooRanges ?? DEFAULT_MAX_OOO_RANGES);
     this.maxOooBytesOpt = options.maxOooBytes;
-    this.starts = new Float64Array(this.maxOooRanges + 1);
-    this.ends = new Float64Array(this.maxOooRanges + 1);
-    this.stamps = new Float64Array(this.maxOooRanges + 1);
   }
 
   get capacity(): number {
@@ -117,7 +119,7 @@ export class RecvBuffer {
     return this.maxOooBytesOpt ?? this.cap;
   }
 
-  /** Bytes of storage currently allocated (diagnostics). */
+  /** Bytes of storage currently allocated (diagnostics): 0 while nothing is held. */
   get storageSize(): number {
     return this.buf.length;
   }
@@ -332,17 +334,17 @@ export class RecvBuffer {
   consume(n: number): void {
     if (n < 0 || n > this.inOrder) throw new RangeError('consume beyond readable data');
     this.inOrder -= n;
-    if (this.inOrder === 0 && this.count === 0) this.head = 0;
+    if (this.inOrder === 0 && this.count === 0) this.releaseStorage(); // all read: idle
     else this.head = (this.head + n) & this.mask;
   }
 
   /** Forget everything (abort). Counters are kept. */
   clear(): void {
     this.inOrder = 0;
-    this.head = 0;
     this.count = 0;
     this.oooTotal = 0;
     this.dsackPending = false;
+    this.releaseStorage();
   }
 
   // ---- internals ----
@@ -363,19 +365,35 @@ export class RecvBuffer {
   }
 
   private grow(needed: number): void {
-    const size = nextPow2(needed);
+    const size = nextPow2(needed > this.initialStorage ? needed : this.initialStorage);
     const old = this.buf;
-    const next = new Uint8Array(size);
+    const next = takeStorage(size);
     // Every live byte (in-order and queued) lies in [head, head + old.length) mod old size.
     const first = old.length - this.head;
     copyBytes(old, this.head, next, 0, first);
     if (this.head > 0) copyBytes(old, 0, next, first, this.head);
+    giveStorage(old);
     this.buf = next;
     this.mask = size - 1;
     this.head = 0;
   }
 
+  /** Nothing held (no unread or queued bytes): give the ring back. */
+  private releaseStorage(): void {
+    this.head = 0;
+    if (this.buf === NO_STORAGE) return;
+    giveStorage(this.buf);
+    this.buf = NO_STORAGE;
+    this.mask = 0;
+  }
+
   private insertRange(at: number, start: number, end: number): void {
+    if (this.starts.length === 0) {
+      const n = this.maxOooRanges + 1;
+      this.starts = new Float64Array(n);
+      this.ends = new Float64Array(n);
+      this.stamps = new Float64Array(n);
+    }
     for (let k = this.count; k > at; k--) {
       this.starts[k] = this.starts[k - 1]!;
       this.ends[k] = this.ends[k - 1]!;

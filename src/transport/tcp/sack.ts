@@ -17,6 +17,7 @@ import { seqGt, seqGeq, seqLeq, seqLt, seqSub } from './seq.js';
 /** RFC 6675 section 2: DupThresh = 3. */
 export const DUP_THRESH = 3;
 export const DEFAULT_MAX_SACK_RANGES = 64;
+const NO_RANGES = new Uint32Array(0);
 
 /** A mutable [start, end) sequence range used as an out-parameter. */
 export interface SeqRange {
@@ -26,8 +27,9 @@ export interface SeqRange {
 
 export class SackScoreboard {
   readonly maxRanges: number;
-  private readonly starts: Uint32Array;
-  private readonly ends: Uint32Array;
+  // Made on the first SACK block: most connections never see one (no loss).
+  private starts = NO_RANGES;
+  private ends = NO_RANGES;
   private count = 0;
   private una = 0;
   private sacked = 0;
@@ -48,8 +50,6 @@ export class SackScoreboard {
 
   constructor(maxRanges = DEFAULT_MAX_SACK_RANGES, una = 0) {
     this.maxRanges = Math.max(1, maxRanges);
-    this.starts = new Uint32Array(this.maxRanges + 1);
-    this.ends = new Uint32Array(this.maxRanges + 1);
     this.una = una >>> 0;
     this.highRxt = this.una;
   }
@@ -330,6 +330,10 @@ export class SackScoreboard {
         if (i >= cnt) return 0;
         this.sacked -= seqSub(this.ends[cnt - 1]!, this.starts[cnt - 1]!);
         this.count--;
+      }
+      if (this.starts.length === 0) {
+        this.starts = new Uint32Array(this.maxRanges + 1);
+        this.ends = new Uint32Array(this.maxRanges + 1);
       }
       for (let k = this.count; k > i; k--) {
         this.starts[k] = this.starts[k - 1]!;

@@ -12,19 +12,21 @@
  * into one segment) and ties memory to user buffers; the ring's cost is one copy of data
  * that is about to be copied into a frame anyway.
  *
- * Storage grows on demand (doubling, power-of-two sizes) up to the logical capacity, so an
- * idle connection does not pin `capacity` bytes. The FIN is not stored here: it occupies a
+ * Storage is allocated on the first write (`initialStorage` bytes, from the shared pool in
+ * bytes.ts), grows on demand (doubling, power-of-two sizes) up to the logical capacity, and
+ * is given back whenever everything has been acknowledged: an idle connection holds no
+ * storage at all, and never pins `capacity` bytes. The FIN is not stored here: it occupies a
  * sequence number but no buffer byte, and is the state machine's business.
  */
 
-import { copyBytes, nextPow2 } from './bytes.js';
+import { copyBytes, giveStorage, nextPow2, NO_STORAGE, takeStorage } from './bytes.js';
 
 export const DEFAULT_SEND_BUFFER_CAPACITY = 256 * 1024;
 const DEFAULT_INITIAL_STORAGE = 4096;
 
 export class SendBuffer {
-  private buf: Uint8Array;
-  private mask: number;
+  private buf: Uint8Array = NO_STORAGE;
+  private mask = 0;
   /** Storage index of the byte at SND.UNA. */
   private head = 0;
   private len = 0;
@@ -33,15 +35,13 @@ export class SendBuffer {
 
   /**
    * @param capacity  most bytes the buffer accepts (the SO_SNDBUF analogue); default 256 KiB.
-   * @param initialStorage bytes allocated up front (rounded up to a power of two); grows
-   *                  by doubling as data is written.
+   * @param initialStorage bytes allocated by the first write (rounded up to a power of two);
+   *                  grows by doubling as data is written.
    */
   constructor(capacity = DEFAULT_SEND_BUFFER_CAPACITY, initialStorage = DEFAULT_INITIAL_STORAGE) {
     if (!(capacity >= 1) || !Number.isInteger(capacity)) throw new RangeError('capacity must be a positive integer');
     this.cap = capacity;
     this.initialStorage = nextPow2(Math.max(1, Math.min(initialStorage, capacity)));
-    this.buf = new Uint8Array(this.initialStorage);
-    this.mask = this.buf.length - 1;
   }
 
   /** Unacknowledged bytes held (sent or not), counted from SND.UNA. */
@@ -59,7 +59,7 @@ export class SendBuffer {
     return this.cap;
   }
 
-  /** Bytes of storage currently allocated (diagnostics). */
+  /** Bytes of storage currently allocated (diagnostics): 0 while nothing is buffered. */
   get storageSize(): number {
     return this.buf.length;
   }
@@ -155,28 +155,29 @@ export class SendBuffer {
   acknowledge(bytes: number): void {
     if (bytes < 0 || bytes > this.len) throw new RangeError('acknowledge beyond buffered data');
     this.len -= bytes;
-    // Empty: restart at 0 so later writes and segments are contiguous (fewer split copies).
-    this.head = this.len === 0 ? 0 : (this.head + bytes) & this.mask;
+    if (this.len === 0) this.releaseMemory(); // all acknowledged: the connection is idle for sending
+    else this.head = (this.head + bytes) & this.mask;
   }
 
   /** Discard everything (connection reset/abort). */
   clear(): void {
     this.len = 0;
-    this.head = 0;
+    this.releaseMemory();
   }
 
-  /** If empty, give back storage grown beyond the initial size (call when going idle). */
+  /** If empty, give the storage back (the next write takes some again). */
   releaseMemory(): void {
-    if (this.len === 0 && this.buf.length > this.initialStorage) {
-      this.buf = new Uint8Array(this.initialStorage);
-      this.mask = this.buf.length - 1;
-      this.head = 0;
-    }
+    if (this.len !== 0) return;
+    this.head = 0;
+    if (this.buf === NO_STORAGE) return;
+    giveStorage(this.buf);
+    this.buf = NO_STORAGE;
+    this.mask = 0;
   }
 
   private grow(needed: number): void {
-    const size = nextPow2(needed);
-    const next = new Uint8Array(size);
+    const size = nextPow2(needed > this.initialStorage ? needed : this.initialStorage);
+    const next = takeStorage(size);
     // Linearise: the byte at SND.UNA moves to index 0.
     const first = this.buf.length - this.head;
     if (this.len <= first) {
@@ -185,6 +186,7 @@ export class SendBuffer {
       copyBytes(this.buf, this.head, next, 0, first);
       copyBytes(this.buf, 0, next, first, this.len - first);
     }
+    giveStorage(this.buf);
     this.buf = next;
     this.mask = size - 1;
     this.head = 0;
