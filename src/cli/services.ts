@@ -85,12 +85,19 @@ function startUdpService(stack: Stack, logger: Logger, name: string, port: numbe
 /**
  * A TCP service on `port` of every address, `serve` taking each accepted connection. Every
  * connection is logged when accepted, as the old pstack's echo did.
+ *
+ * A service may hold tens of thousands of connections, so the per-connection event handlers
+ * here are shared functions that find their socket as `this` (an EventEmitter calls its
+ * listeners so) rather than closures made for each connection; the logger rides on the
+ * socket for them.
  */
-function startTcpService(stack: Stack, logger: Logger, port: number, options: ServerOptions, serve: (socket: TcpSocket) => void, onListening?: () => void): () => void {
+function startTcpService(stack: Stack, logger: Logger, port: number, options: ServerOptions, serve: (socket: ServiceSocket) => void, onListening?: () => void): () => void {
   const server = createTcpServer(stack, options, (socket: TcpSocket) => {
     logger.info('connection accepted', `Host: ${socket.remoteAddress}`, `Port: ${socket.remotePort}`);
-    socket.on('error', (err: NodeJS.ErrnoException) => logger.info('connection error', `Host: ${socket.remoteAddress}`, `Port: ${socket.remotePort}`, `error: ${err.code ?? err.message}`));
-    serve(socket);
+    const s = socket as ServiceSocket;
+    s.serviceLogger = logger;
+    s.on('error', logConnectionError);
+    serve(s);
   });
   server.on('error', (err) => logger.error(`tcp port ${port} could not listen`, String(err)));
   server.listen(port, onListening);
@@ -98,6 +105,12 @@ function startTcpService(stack: Stack, logger: Logger, port: number, options: Se
     server.close();
     server.destroyAll();
   };
+}
+
+type ServiceSocket = TcpSocket & { serviceLogger: Logger };
+
+function logConnectionError(this: ServiceSocket, err: NodeJS.ErrnoException): void {
+  this.serviceLogger.info('connection error', `Host: ${this.remoteAddress}`, `Port: ${this.remotePort}`, `error: ${err.code ?? err.message}`);
 }
 
 /**
@@ -109,9 +122,26 @@ function startTcpService(stack: Stack, logger: Logger, port: number, options: Se
  */
 function startTcpEcho(stack: Stack, logger: Logger): () => void {
   const first = stack.interfaces.find((i) => !i.isLoopback) ?? stack.interfaces[0];
-  return startTcpService(stack, logger, TCP_ECHO_PORT, { allowHalfOpen: true }, (socket) => socket.pipe(socket), () => {
+  return startTcpService(stack, logger, TCP_ECHO_PORT, { allowHalfOpen: true }, (socket) => {
+    // What socket.pipe(socket) does, without its nine closures per connection.
+    socket.on('data', echoData);
+    socket.on('drain', resumeReading);
+    socket.on('end', endWriting);
+  }, () => {
     logger.info(`address and port assigned: addr = ${first !== undefined ? ipv4ToString(first.address) : '0.0.0.0'}, port = ${TCP_ECHO_PORT}`);
   });
+}
+
+function echoData(this: TcpSocket, chunk: Buffer): void {
+  if (!this.write(chunk)) this.pause(); // the peer reads slowly: stop reading until 'drain'
+}
+
+function resumeReading(this: TcpSocket): void {
+  this.resume();
+}
+
+function endWriting(this: TcpSocket): void {
+  this.end();
 }
 
 /**
@@ -121,9 +151,13 @@ function startTcpEcho(stack: Stack, logger: Logger): () => void {
  */
 function startTcpDiscard(stack: Stack, logger: Logger): () => void {
   return startTcpService(stack, logger, DISCARD_PORT, { allowHalfOpen: false }, (socket) => {
-    socket.on('close', () => logger.info('discard connection closed', `Host: ${socket.remoteAddress}`, `Port: ${socket.remotePort}`, `bytes discarded: ${socket.bytesRead}`));
+    socket.on('close', logDiscardClosed);
     socket.resume(); // flowing with no 'data' listener: read and dropped
   });
+}
+
+function logDiscardClosed(this: ServiceSocket): void {
+  this.serviceLogger.info('discard connection closed', `Host: ${this.remoteAddress}`, `Port: ${this.remotePort}`, `bytes discarded: ${this.bytesRead}`);
 }
 
 /**
@@ -172,12 +206,17 @@ function chargenDatagram(): Uint8Array {
  */
 function startTcpChargen(stack: Stack, logger: Logger): () => void {
   return startTcpService(stack, logger, CHARGEN_PORT, { allowHalfOpen: true }, (socket) => {
-    const fill = () => {
-      while (socket.writable && socket.write(CHARGEN_CHUNK)) { /* until the stream's buffer is full */ }
-    };
-    socket.on('drain', fill);
-    socket.on('close', () => logger.info('chargen connection closed', `Host: ${socket.remoteAddress}`, `Port: ${socket.remotePort}`, `bytes written: ${socket.bytesWritten}`));
+    socket.on('drain', chargenFill);
+    socket.on('close', logChargenClosed);
     socket.resume();
-    fill();
+    chargenFill.call(socket);
   });
+}
+
+function chargenFill(this: TcpSocket): void {
+  while (this.writable && this.write(CHARGEN_CHUNK)) { /* until the stream's buffer is full */ }
+}
+
+function logChargenClosed(this: ServiceSocket): void {
+  this.serviceLogger.info('chargen connection closed', `Host: ${this.remoteAddress}`, `Port: ${this.remotePort}`, `bytes written: ${this.bytesWritten}`);
 }
