@@ -19,6 +19,7 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 # /usr/bin/python3 (not for a pyenv or other python3 that may come first on PATH).
 /usr/bin/python3 -c 'import scapy' >/dev/null 2>&1 || need+=(python3-scapy)
 command -v hping3 >/dev/null 2>&1 || need+=(hping3)
+command -v nmap >/dev/null 2>&1 || need+=(nmap)
 command -v ethtool >/dev/null 2>&1 || need+=(ethtool)
 # Loss and duplication on the kernel side of a tap (this kernel has no sch_netem).
 command -v nft >/dev/null 2>&1 || need+=(nftables)
