@@ -112,6 +112,16 @@ typedef struct tap_device {
   double full_batches;
   double callback_errors;
   char name[IFNAMSIZ];
+  /* Busy polling (see set_busy_poll): a separately allocated idle handle, so that its close
+   * callback never races the one that frees this struct. */
+  uv_idle_t* busy_idle;
+  int64_t busy_window_ns; /* 0 off, > 0 adaptive window after the last frame, < 0 always */
+  uint64_t busy_deadline_ns;
+  double busy_passes;     /* idle-handle passes over the fd */
+  double busy_hits;       /* ... of which found frames */
+  double busy_ns;         /* time spent with the idle handle active */
+  uint64_t busy_started_ns;
+  double last_wakeup_ns;  /* CLOCK_MONOTONIC when the last batch was read, for latency tracing */
 } tap_device;
 
 /* ---------------------------------------------------------------- error helpers */
@@ -249,9 +259,12 @@ static void on_poll_closed(uv_handle_t* handle) {
   free_if_unused(t);
 }
 
+static void close_busy_idle(tap_device* t);
+
 static void start_close(tap_device* t) {
   if (t->closing) return;
   t->closing = true;
+  close_busy_idle(t);
   if (t->polling) {
     uv_poll_stop(&t->poll);
     t->polling = false;
@@ -383,6 +396,81 @@ static void on_readable(uv_poll_t* poll, int status, int events) {
   if (count > 0) deliver_batch(t, count);
   if (read_error != 0) report_system_error(t, read_error, failed_call);
   napi_close_handle_scope(t->env, scope);
+}
+#endif
+
+/* ---------------------------------------------------------------- busy polling
+ *
+ * Sleeping in epoll and being woken costs more than the whole echo path on a VM (an IPI, a
+ * halted vCPU resuming, cold caches). Like Linux's NAPI busy polling (SO_BUSY_POLL), a busy
+ * window keeps a libuv idle handle active for a while after the last frame: while it is
+ * active the event loop does not block (epoll_wait with timeout 0) and every loop turn reads
+ * the fd once, so a frame that arrives within the window is picked up without a wakeup, and
+ * timers, sockets and JavaScript keep running in between. When the window passes with
+ * nothing read, the idle handle stops and the loop sleeps in epoll again, so an idle device
+ * costs no CPU. A negative window never closes: the loop spins for as long as the device is
+ * open, one CPU at 100%, for the lowest latency (the SO_BUSY_POLL / DPDK trade). */
+
+static void busy_stop(tap_device* t) {
+  if (t->busy_idle != NULL && uv_is_active((uv_handle_t*)t->busy_idle)) {
+    uv_idle_stop(t->busy_idle);
+    t->busy_ns += (double)(uv_hrtime() - t->busy_started_ns);
+  }
+}
+
+static void on_busy_idle_closed(uv_handle_t* handle) { free(handle); }
+
+static void close_busy_idle(tap_device* t) {
+  if (t->busy_idle == NULL) return;
+  busy_stop(t);
+  t->busy_idle->data = NULL;
+  uv_close((uv_handle_t*)t->busy_idle, on_busy_idle_closed);
+  t->busy_idle = NULL;
+}
+
+#ifdef __linux__
+static void on_busy_idle(uv_idle_t* idle);
+
+/* Open (or extend) the busy window from `now`. */
+static void busy_arm(tap_device* t, uint64_t now) {
+  if (t->busy_window_ns == 0 || t->busy_idle == NULL || t->closing || !t->polling) return;
+  if (t->busy_window_ns > 0) t->busy_deadline_ns = now + (uint64_t)t->busy_window_ns;
+  if (!uv_is_active((uv_handle_t*)t->busy_idle)) {
+    uv_idle_start(t->busy_idle, on_busy_idle);
+    t->busy_started_ns = now;
+  }
+}
+
+/* The poll callback: an ordinary wakeup, stamped for tracing, after which the window opens. */
+static void on_readable_busy(uv_poll_t* poll, int status, int events) {
+  tap_device* t = (tap_device*)poll->data;
+  t->last_wakeup_ns = (double)uv_hrtime();
+  double before = t->frames_read;
+  on_readable(poll, status, events);
+  if (t->frames_read > before || t->busy_window_ns < 0) busy_arm(t, uv_hrtime());
+}
+
+static void on_busy_idle(uv_idle_t* idle) {
+  tap_device* t = (tap_device*)idle->data;
+  if (t == NULL) return;
+  if (t->closing || !t->polling) {
+    busy_stop(t);
+    return;
+  }
+  t->busy_passes++;
+  double before = t->frames_read;
+  double wakeups = t->wakeups;
+  t->last_wakeup_ns = (double)uv_hrtime();
+  on_readable(&t->poll, 0, UV_READABLE);
+  t->wakeups = wakeups; /* a pass over the fd is not an event-loop wakeup */
+  if (t->closing || t->busy_idle == NULL) return;
+  uint64_t now = uv_hrtime();
+  if (t->frames_read > before) {
+    t->busy_hits++;
+    if (t->busy_window_ns > 0) t->busy_deadline_ns = now + (uint64_t)t->busy_window_ns;
+  } else if (t->busy_window_ns > 0 && now >= t->busy_deadline_ns) {
+    busy_stop(t);
+  }
 }
 #endif
 
@@ -620,7 +708,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[2], 1, &t->on_error_ref);
 #ifdef __linux__
   if (!t->polling) {
-    int status = uv_poll_start(&t->poll, UV_READABLE, on_readable);
+    int status = uv_poll_start(&t->poll, UV_READABLE, on_readable_busy);
     if (status < 0) {
       throw_system_error(env, -status, "uv_poll_start", "cannot watch the tap file descriptor");
       return NULL;
@@ -802,6 +890,72 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_number(env, result, "framesRead", t->frames_read);
   set_number(env, result, "fullBatches", t->full_batches);
   set_number(env, result, "callbackErrors", t->callback_errors);
+  set_number(env, result, "busyPasses", t->busy_passes);
+  set_number(env, result, "busyHits", t->busy_hits);
+  set_number(env, result, "busyMs",
+             (t->busy_ns + (t->busy_idle != NULL && uv_is_active((uv_handle_t*)t->busy_idle)
+                                ? (double)(uv_hrtime() - t->busy_started_ns)
+                                : 0)) / 1e6);
+  return result;
+}
+
+/* setBusyPoll(handle, microseconds): 0 off (sleep in epoll between frames), > 0 keep polling
+ * that long after the last frame, < 0 poll for as long as the device is open. */
+static napi_value js_set_busy_poll(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "setBusyPoll(handle, microseconds) needs 2 arguments");
+    return NULL;
+  }
+  tap_device* t = get_tap(env, argv[0]);
+  if (t == NULL) return NULL;
+  double us;
+  napi_valuetype type;
+  if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_number ||
+      napi_get_value_double(env, argv[1], &us) != napi_ok || !(us >= -1 && us <= 1e6)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "busy-poll microseconds must be from 0 to 1000000, or -1");
+    return NULL;
+  }
+  if (t->closing) {
+    throw_code(env, "EBADF", "tap device is closed");
+    return NULL;
+  }
+  t->busy_window_ns = us < 0 ? -1 : (int64_t)(us * 1000.0);
+  if (t->busy_window_ns == 0) {
+    busy_stop(t);
+    return undefined_value(env);
+  }
+#ifdef __linux__
+  if (t->busy_idle == NULL) {
+    uv_loop_t* loop = NULL;
+    uv_idle_t* idle = malloc(sizeof *idle);
+    if (idle == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_idle_init(loop, idle) != 0) {
+      free(idle);
+      throw_system_error(env, ENOMEM, "uv_idle_init", "cannot set up busy polling");
+      return NULL;
+    }
+    idle->data = t;
+    /* The poll handle alone decides whether the device keeps the process alive. */
+    uv_unref((uv_handle_t*)idle);
+    t->busy_idle = idle;
+  }
+  if (t->busy_window_ns < 0) busy_arm(t, uv_hrtime());
+#endif
+  return undefined_value(env);
+}
+
+/* lastWakeup(handle) -> CLOCK_MONOTONIC nanoseconds (process.hrtime's clock) at which the last
+ * batch was picked up, for latency tracing. */
+static napi_value js_last_wakeup(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  tap_device* t = argc >= 1 ? get_tap(env, argv[0]) : NULL;
+  if (t == NULL) return NULL;
+  napi_value result;
+  napi_create_double(env, t->last_wakeup_ns, &result);
   return result;
 }
 
@@ -815,6 +969,8 @@ NAPI_MODULE_INIT() {
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setBusyPoll", NULL, js_set_busy_poll, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lastWakeup", NULL, js_last_wakeup, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

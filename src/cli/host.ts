@@ -38,6 +38,8 @@ export interface HostSpec {
   logger: Logger;
   /** Bounds for the stack (--limit); TCP's part is applied where TCP is created. */
   limits?: LimitSettings;
+  /** Busy polling of the taps (TapOpenOptions.busyPoll); default the device's default. */
+  busyPoll?: number | 'always';
 }
 
 export interface RunningHost {
@@ -83,7 +85,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
   for (const t of spec.taps) {
     try {
       taps.push(TapDevice.open({
-        name: t.name, mtu: spec.mtu, mac: t.mac, offload: spec.offload ?? !spec.forwarding,
+        name: t.name, mtu: spec.mtu, mac: t.mac, offload: spec.offload ?? !spec.forwarding, busyPoll: spec.busyPoll,
         onError: (err) => logger.error('tap device error', String(err)),
       }));
     } catch (err) {

@@ -6,7 +6,7 @@
 
 import { parseArgs } from 'node:util';
 import { parseCidr, parseIpv4, parseMac, ipv4ToString, macToString, type Ipv4Cidr } from '../wire/addr.js';
-import { DEFAULT_TAP_MAC, type TapDevice } from '../link/tap.js';
+import { DEFAULT_TAP_MAC, DEFAULT_BUSY_POLL_US, MAX_BUSY_POLL_US, type TapDevice } from '../link/tap.js';
 import { createLogger, parseLogLevel } from '../observe/log.js';
 import { UsageError, FatalError } from './errors.js';
 import { startHost, cidrToString, detailLines, type TapSpec } from './host.js';
@@ -32,6 +32,10 @@ export const SERVER_USAGE = `usage: pstack server [options]
                       (default /run/pstack/<first tap>.sock; "none" for no socket)
   --limit NAME=VALUE  change one of the stack's bounds, e.g. tcp.maxConnections=1000
                       (repeatable; "--limit help" lists every name, default and counter)
+  --busy-poll[=US]    poll the taps instead of sleeping. Bare --busy-poll never sleeps: lowest
+                      latency, but ONE CPU STAYS AT 100% for as long as the server runs.
+                      --busy-poll=US keeps polling US microseconds after each frame, then
+                      sleeps (no CPU when idle); 0 turns it off. Default: ${DEFAULT_BUSY_POLL_US}
   -h, --help          show this help`;
 
 export interface ServerConfig {
@@ -53,13 +57,16 @@ export interface ServerConfig {
   limitTexts: string[];
   /** --limit help: list the limits instead of running. */
   limitHelp: boolean;
+  /** Busy polling of the taps: microseconds after each frame (0 off) or 'always'. */
+  busyPoll: number | 'always';
 }
 
 export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      // A bare --busy-poll means "always"; parseArgs has no optional values.
+      args: argv.map((a) => (a === '--busy-poll' ? '--busy-poll=always' : a)),
       options: {
         tap: { type: 'string', multiple: true },
         addr: { type: 'string', multiple: true },
@@ -73,6 +80,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         pcap: { type: 'string' },
         control: { type: 'string' },
         limit: { type: 'string', multiple: true },
+        'busy-poll': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -131,7 +139,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   // A router passes segments on as they came: a 64 KB coalesced one would not fit the next link.
   if (forwarding && v.offload === 'on') throw new UsageError('--offload on cannot be combined with --forward: a router must not receive coalesced segments');
   const offload = !forwarding && v.offload !== 'off';
-  return { taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts, limitHelp };
+  return { taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts, limitHelp, busyPoll: parseBusyPoll(v['busy-poll']) };
 }
 
 /** What the kernel granted on the taps, e.g. "checksum, tso (64 KB segments)", or "off". */
@@ -139,6 +147,14 @@ function describeOffloads(taps: readonly TapDevice[]): string {
   const o = taps[0]?.offloads;
   if (o === undefined || !o.txChecksum) return 'off';
   return o.tsoMaxBytes > 0 ? 'checksum, tso (segments up to 64 KB)' : 'checksum';
+}
+
+function parseBusyPoll(text: string | undefined): number | 'always' {
+  if (text === undefined) return DEFAULT_BUSY_POLL_US;
+  if (text === 'always') return 'always';
+  const us = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(us >= 0 && us <= MAX_BUSY_POLL_US)) throw new UsageError(`invalid --busy-poll=${JSON.stringify(text)}: expected microseconds from 0 to ${MAX_BUSY_POLL_US}, or a bare --busy-poll to poll always`);
+  return us;
 }
 
 /** The first host address of the network, or the second if pstack took the first. */
@@ -169,6 +185,7 @@ export async function runServer(argv: string[]): Promise<number> {
     pcapPath: config.pcapPath,
     logger,
     limits: config.limits,
+    busyPoll: config.busyPoll,
   });
   // TCP is created here, before the services, so that it starts with the configured limits.
   const tcp = getTcp(host.stack, config.limits.tcp);
@@ -196,6 +213,7 @@ export async function runServer(argv: string[]): Promise<number> {
       gateway: config.gateway !== null ? ipv4ToString(config.gateway) : 'none',
       forwarding: config.forwarding ? 'on' : 'off',
       offloads: describeOffloads(host.taps),
+      'busy poll': config.busyPoll === 'always' ? 'always (one CPU at 100%)' : config.busyPoll === 0 ? 'off' : `${config.busyPoll} us after each frame`,
       services: services.describe(),
       control: control !== null ? control.path : 'none',
       ...(config.limitTexts.length > 0 ? { limits: config.limitTexts.join(', ') } : {}),
