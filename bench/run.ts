@@ -6,7 +6,10 @@
  * veth pair between two namespaces with offloads off, and for TCP a second veth pair with
  * the kernel's offloads on (TSO/GSO/GRO, checksums). The same Linux tools drive all of them:
  *   - ping: paced RTT, 200 pings at 10 ms (median); flood, `ping -f` replies/s (median of runs),
- *     unpinned and with ping and pstack pinned to one CPU; against `pstack server`.
+ *     unpinned, with ping and pstack on different CPUs and on one CPU; pstack's CPU use idle,
+ *     paced and in flood; against `pstack server` in each busy-poll mode of --ping-modes
+ *     (default: the default mode and --busy-poll). `--only ping` (or `--only tcp`) runs one
+ *     section and writes bench/results-ping.json/svg instead.
  *   - TCP, with bench/tcp_bench.py as the Linux client against bench/peer.ts (pstack services
  *     written with the Stack API) or against tcp_bench.py's own server on the far veth end:
  *     one-way kernel->pstack (sink) and pstack->kernel (source), echo round trip, and
@@ -18,13 +21,15 @@
  * every loop is bounded in count and every command in time.
  *
  * Environment: PSTACK_BENCH_MB (default 100 MB per transfer), PSTACK_BENCH_REPS (default 5),
- * PSTACK_BENCH_CONNS (default 2000), PSTACK_BENCH_FLOOD_SECONDS (default 3, 3 runs).
+ * PSTACK_BENCH_CONNS (default 2000), PSTACK_BENCH_FLOOD_SECONDS (default 3, 3 runs),
+ * PSTACK_BENCH_PING_MODES (as --ping-modes, e.g. "default,0,200,always").
  */
 
 import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { execFileSync, type ChildProcess } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Netns, startPstack, ROOT } from '../test/e2e/harness.js';
 import { renderSvg, fmt, type ChartMetric } from './svg.js';
@@ -60,12 +65,129 @@ async function pacedPing(ns: Netns, dst: string): Promise<PingStats> {
 }
 
 async function floodPing(ns: Netns, dst: string, seconds: number, cpu?: string): Promise<{ received: number; perSecond: number }> {
-  const args = ['-f', '-q', '-w', String(seconds), dst];
+  // Bounded in count as well as time (well above what even the kernel answers in that time).
+  const args = ['-f', '-q', '-c', String(Math.round(seconds * 200_000)), '-w', String(seconds), dst];
   const r = cpu === undefined
     ? await ns.exec('ping', args, { timeoutMs: (seconds + 10) * 1000 })
     : await ns.exec('taskset', ['-c', cpu, 'ping', ...args], { timeoutMs: (seconds + 10) * 1000 });
   const received = Number(r.stdout.match(/(\d+) received/)?.[1] ?? 0);
   return { received, perSecond: received / seconds };
+}
+
+/**
+ * The pstack server's busy-poll modes the ping section runs, as `--busy-poll` values:
+ * 'default' (no flag), 'always' (bare --busy-poll) or microseconds (--busy-poll=US).
+ */
+const DEFAULT_PING_MODES = ['default', 'always'];
+
+function busyPollArgs(mode: string): string[] {
+  if (mode === 'default') return [];
+  if (mode === 'always') return ['--busy-poll'];
+  return [`--busy-poll=${mode}`];
+}
+
+const modeLabel = (mode: string): string => (mode === 'default' ? 'default' : mode === 'always' ? 'busy-poll' : `busy-poll=${mode}us`);
+
+/**
+ * Ping against one `pstack server` (one busy-poll mode), with the kernel's figures taken in the
+ * same minute: paced RTT, flood unpinned, flood with ping on CPU 0 and pstack on CPU 1 (a
+ * cross-CPU wakeup per request) and with both on CPU 0; and pstack's CPU use idle, paced and
+ * in flood (utime+stime from /proc, so 100% is one CPU).
+ */
+async function pingSection(ka: Netns, ps: Netns, mode: string, floodSeconds: number, rows: [string, number, number, number?, number?][], chart: ChartMetric[], log: (s: string) => void): Promise<Record<string, unknown>> {
+  const label = modeLabel(mode);
+  const ncpu = cpus().length;
+  // The kernel first, while no pstack runs: a busy-polling pstack holds a CPU and would slow
+  // the reference down. Its flood figure with ping pinned stands for both pinned cases (it
+  // answers in softirq on ping's own CPU).
+  log(`[${label}] kernel: paced ping, flood unpinned and on CPU 0...`);
+  await floodPing(ka, '198.51.100.2', 2);
+  const kernelPaced = await pacedPing(ka, '198.51.100.2');
+  const kf: number[] = [], kfp: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    kf.push((await floodPing(ka, '198.51.100.2', floodSeconds)).perSecond);
+    if (ncpu > 1) kfp.push((await floodPing(ka, '198.51.100.2', floodSeconds, '0')).perSecond);
+  }
+  const server = await startPstack(ps, ['server', '--log-level', 'warn', ...busyPollArgs(mode)], /pstack server started|^/);
+  try {
+    const cpuPercent = async (what: () => Promise<unknown>): Promise<number> => {
+      const c0 = cpuSeconds(pid);
+      const t0 = performance.now();
+      await what();
+      return ((cpuSeconds(pid) - c0) / ((performance.now() - t0) / 1000)) * 100;
+    };
+    // At --log-level warn the server prints nothing when ready: its first answer tells.
+    await ps.exec('ping', ['-c', '1', '-w', '10', '192.0.2.2'], { timeoutMs: 15_000 });
+    await ps.exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', '192.0.2.2']);
+    // `ip netns exec` execs node in place: the same pid, node's once it answers.
+    const pid = server.child.pid;
+    // Warm up (2 s of flood, as the kernel had) before measuring: pstack's code is
+    // interpreted until V8 has seen it run often, and a paced run alone never gets it there.
+    await floodPing(ps, '192.0.2.2', 2);
+    // Idle CPU once V8's background work after the flood (compiles, GC) has settled.
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleCpu = await cpuPercent(() => new Promise((r) => setTimeout(r, 1000)));
+    log(`[${label}] pstack: paced ping, flood unpinned / ping CPU 0 + pstack CPU 1 / both CPU 0 (3 x ${floodSeconds} s each)...`);
+    let pstackPaced: PingStats | undefined;
+    const pacedCpu = await cpuPercent(async () => { pstackPaced = await pacedPing(ps, '192.0.2.2'); });
+    const pf: number[] = [], floodCpu: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      floodCpu.push(await cpuPercent(async () => { pf.push((await floodPing(ps, '192.0.2.2', floodSeconds)).perSecond); }));
+    }
+    // On this VM a cross-CPU wakeup (an IPI) costs tens of microseconds, and whether the
+    // scheduler puts ping and pstack on the same CPU changes pstack's flood rate several-fold
+    // from run to run: pinning shows both cases.
+    const pfx: number[] = [], pfs: number[] = [];
+    if (ncpu > 1 && pid !== undefined) {
+      const pin = (cpu: string) => execFileSync('taskset', ['-apc', cpu, String(pid)], { stdio: 'ignore', timeout: 5000 });
+      try {
+        for (let i = 0; i < 3; i++) {
+          pin('1');
+          pfx.push((await floodPing(ps, '192.0.2.2', floodSeconds, '0')).perSecond);
+          pin('0');
+          pfs.push((await floodPing(ps, '192.0.2.2', floodSeconds, '0')).perSecond);
+        }
+      } finally {
+        pin(`0-${ncpu - 1}`);
+      }
+    }
+    const paced = pstackPaced!;
+    const rssMb = peakRssMb(pid);
+    const suffix = mode === 'default' ? '' : ` [${label}]`;
+    rows.push([`ping paced RTT median (ms)${suffix}`, paced.rttMedianMs, kernelPaced.rttMedianMs]);
+    rows.push([`ping -f replies/s${suffix}`, median(pf), median(kf)]);
+    if (pfx.length) rows.push([`ping -f/s, other CPU${suffix}`, median(pfx), median(kfp)]);
+    if (pfs.length) rows.push([`ping -f/s, same CPU${suffix}`, median(pfs), median(kfp)]);
+    rows.push([`pstack CPU %, idle${suffix}`, idleCpu, NaN]);
+    rows.push([`pstack CPU %, paced ping${suffix}`, pacedCpu, NaN]);
+    rows.push([`pstack CPU %, ping -f${suffix}`, median(floodCpu), NaN]);
+    rows.push([`pstack peak RSS, ping (MB)${suffix}`, rssMb, NaN]);
+    const of = mode === 'default' ? '' : `, ${label}`;
+    chart.push({ label: `ping RTT, paced (median of 200)${of}`, unit: 'ms', pstack: paced.rttMedianMs, kernel: kernelPaced.rttMedianMs, higherIsBetter: false });
+    if (pfx.length) chart.push({ label: `ping -f, pstack and ping on different CPUs${of}`, unit: 'replies/s', pstack: median(pfx), kernel: median(kfp), higherIsBetter: true });
+    if (pfs.length) chart.push({ label: `ping -f, pstack and ping on one CPU${of}`, unit: 'replies/s', pstack: median(pfs), kernel: median(kfp), higherIsBetter: true });
+    return {
+      serverArgs: busyPollArgs(mode),
+      kernel: { paced: kernelPaced, floodPerSecond: kf, floodMedian: median(kf), floodPingOnCpu0: { perSecond: kfp, median: median(kfp) } },
+      pstack: {
+        paced,
+        floodPerSecond: pf, floodMedian: median(pf),
+        floodOtherCpu: { perSecond: pfx, median: median(pfx) },
+        floodSameCpu: { perSecond: pfs, median: median(pfs) },
+        cpuPercent: { idle: idleCpu, paced: pacedCpu, flood: median(floodCpu) },
+        serverPeakRssMb: rssMb,
+      },
+      ratios: {
+        pacedRttMedian: paced.rttMedianMs / kernelPaced.rttMedianMs,
+        floodRepliesPerSecond: median(pf) / median(kf),
+        floodOtherCpu: median(pfx) / median(kfp),
+        floodSameCpu: median(pfs) / median(kfp),
+      },
+    };
+  } finally {
+    const code = await server.stop();
+    if (code !== 0) log(`pstack server (${label}) exited with ${code}\n${server.log.slice(-2000)}`);
+  }
 }
 
 const CLK_TCK = (() => {
@@ -131,6 +253,11 @@ interface TcpRun { mbPerSecond: number; seconds: number; serverCpuSecondsPerGB: 
 
 async function main(): Promise<void> {
   const t0 = performance.now();
+  const args = parseArgs({ options: { only: { type: 'string' }, 'ping-modes': { type: 'string' } }, strict: true });
+  const only = args.values.only ?? 'all';
+  if (!['all', 'ping', 'tcp'].includes(only)) throw new Error(`--only ${only}: expected ping or tcp`);
+  const pingModes = (args.values['ping-modes'] ?? process.env['PSTACK_BENCH_PING_MODES'] ?? DEFAULT_PING_MODES.join(',')).split(',').filter(Boolean);
+  for (const m of pingModes) if (!/^(default|always|\d+)$/.test(m)) throw new Error(`--ping-modes: ${m}: expected default, always or microseconds`);
   const floodSeconds = Number(process.env['PSTACK_BENCH_FLOOD_SECONDS'] ?? 3);
   const mb = Number(process.env['PSTACK_BENCH_MB'] ?? 100);
   const reps = Math.max(1, Math.min(20, Number(process.env['PSTACK_BENCH_REPS'] ?? 5)));
@@ -141,7 +268,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
-    config: { mb, reps, conns, floodSeconds },
+    config: { mb, reps, conns, floodSeconds, only, pingModes },
   };
   const chart: ChartMetric[] = [];
   let peerRssMb = NaN;
@@ -171,149 +298,101 @@ async function main(): Promise<void> {
     await kb.must('ip', ['link', 'set', 'vbench3', 'up']);
     await ka.exec('ping', ['-c', '2', '-i', '0.2', '203.0.113.2']);
 
-    // ---- ping, against `pstack server` ----
-    const server = await startPstack(ps, ['server', '--log-level', 'warn'], /pstack server started|^/);
-    let serverRss = NaN;
-    try {
-      await ps.exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', '192.0.2.2']);
-      // Warm up both sides the same way (2 s of flood) before measuring: pstack's code is
-      // interpreted until V8 has seen it run often, and a paced run alone never gets it there.
-      await floodPing(ka, '198.51.100.2', 2);
-      await floodPing(ps, '192.0.2.2', 2);
-      log('paced ping (200 x 10 ms)...');
-      const kernelPaced = await pacedPing(ka, '198.51.100.2');
-      const pstackPaced = await pacedPing(ps, '192.0.2.2');
-      log(`flood ping (3 x ${floodSeconds} s each)...`);
-      const kf: number[] = [];
-      const pf: number[] = [];
-      for (let i = 0; i < 3; i++) {
-        kf.push((await floodPing(ka, '198.51.100.2', floodSeconds)).perSecond);
-        pf.push((await floodPing(ps, '192.0.2.2', floodSeconds)).perSecond);
-      }
-      // The same with ping and pstack pinned to one CPU. On this VM a cross-CPU wakeup (an IPI)
-      // costs tens of microseconds, and whether the scheduler puts ping and pstack on the same
-      // CPU changes pstack's flood rate about five-fold from run to run; pinning shows both.
-      const kfp: number[] = [];
-      const pfp: number[] = [];
-      const ncpu = cpus().length;
-      if (ncpu > 1 && server.child.pid !== undefined) {
-        log(`flood ping, ping and pstack on CPU 0 (3 x ${floodSeconds} s each)...`);
-        execFileSync('taskset', ['-apc', '0', String(server.child.pid)], { stdio: 'ignore', timeout: 5000 });
-        try {
-          for (let i = 0; i < 3; i++) {
-            kfp.push((await floodPing(ka, '198.51.100.2', floodSeconds, '0')).perSecond);
-            pfp.push((await floodPing(ps, '192.0.2.2', floodSeconds, '0')).perSecond);
-          }
-        } finally {
-          execFileSync('taskset', ['-apc', `0-${ncpu - 1}`, String(server.child.pid)], { stdio: 'ignore', timeout: 5000 });
-        }
-      }
-      serverRss = peakRssMb(server.child.pid);
-      results['ping'] = {
-        kernel: { paced: kernelPaced, floodPerSecond: kf, floodMedian: median(kf) },
-        pstack: { paced: pstackPaced, floodPerSecond: pf, floodMedian: median(pf), serverPeakRssMb: serverRss },
-        ratios: { pacedRttMedian: pstackPaced.rttMedianMs / kernelPaced.rttMedianMs, floodRepliesPerSecond: median(pf) / median(kf), floodSameCpu: median(pfp) / median(kfp) },
-      };
-      (results['ping'] as { kernel: Record<string, unknown>; pstack: Record<string, unknown> }).kernel['floodSameCpu'] = { perSecond: kfp, median: median(kfp) };
-      (results['ping'] as { kernel: Record<string, unknown>; pstack: Record<string, unknown> }).pstack['floodSameCpu'] = { perSecond: pfp, median: median(pfp) };
-      rows.push(['ping paced RTT median (ms)', pstackPaced.rttMedianMs, kernelPaced.rttMedianMs]);
-      rows.push(['ping -f replies/s', median(pf), median(kf)]);
-      if (pfp.length) rows.push(['ping -f replies/s, one CPU', median(pfp), median(kfp)]);
-      chart.push({ label: 'ping RTT, paced (median of 200)', unit: 'ms', pstack: pstackPaced.rttMedianMs, kernel: kernelPaced.rttMedianMs, higherIsBetter: false });
-      chart.push({ label: 'ping -f replies per second', unit: 'replies/s, unpinned', pstack: median(pf), kernel: median(kf), higherIsBetter: true });
-      if (pfp.length) chart.push({ label: 'ping -f, ping and pstack on one CPU', unit: 'replies/s', pstack: median(pfp), kernel: median(kfp), higherIsBetter: true });
-    } finally {
-      const code = await server.stop();
-      if (code !== 0) log(`pstack server exited with ${code}\n${server.log.slice(-2000)}`);
+    // ---- ping, against `pstack server`, once per busy-poll mode ----
+    if (only !== 'tcp') {
+      const ping: Record<string, unknown> = {};
+      for (const mode of pingModes) ping[mode] = await pingSection(ka, ps, mode, floodSeconds, rows, chart, log);
+      results['ping'] = ping;
     }
 
     // ---- TCP, bench/peer.ts on pstack vs tcp_bench.py's server on the kernel ----
-    const peer = await startService(ps, process.execPath, [PEER, '--log-level', 'warn'], /bench peer ready/);
-    const peerNoOffload = await startService(ps2, process.execPath, [PEER, '--log-level', 'warn', '--offload', 'off'], /bench peer ready/);
-    const pyServer = await startService(kb, python, [PY_BENCH, 'server', '198.51.100.2'], /bench server ready/);
-    const pyServerOffload = await startService(kb, python, [PY_BENCH, 'server', '203.0.113.2'], /bench server ready/);
-    try {
-      // `ip netns exec` execs in place, so the child is node itself.
-      const nodePid = (pid: number | undefined) => (readFileSync(`/proc/${pid}/comm`, 'utf8').trim().startsWith('node') ? pid : undefined);
-      const peerPid = nodePid(peer.child.pid);
-      const target: Record<Target, { ns: Netns; addr: string; pid: number | undefined }> = {
-        pstack: { ns: ps, addr: '192.0.2.2', pid: peerPid },
-        pstackNoOffload: { ns: ps2, addr: '192.0.2.2', pid: nodePid(peerNoOffload.child.pid) },
-        kernel: { ns: ka, addr: '198.51.100.2', pid: pyServer.child.pid },
-        kernelOffload: { ns: ka, addr: '203.0.113.2', pid: pyServerOffload.child.pid },
-      };
-      const oneRun = async (t: Target, test: string, n: number): Promise<TcpRun> => {
-        const { ns, addr, pid } = target[t];
-        const c0 = cpuSeconds(pid);
-        const r = await tcpClient(ns, python, addr, test, n);
-        const serverCpu = cpuSeconds(pid) - c0;
-        if (test !== 'cps' && r.count !== n) throw new Error(`${t} ${test}: ${r.count} of ${n} bytes`);
-        const gb = r.count / 1e9;
-        return { mbPerSecond: test === 'cps' ? r.count / r.seconds : r.count / 1e6 / r.seconds, seconds: r.seconds, serverCpuSecondsPerGB: serverCpu / gb, clientCpuSecondsPerGB: r.cpu / gb };
-      };
-      log('TCP warm-up...');
-      for (const t of TARGETS) {
-        for (const test of ['sink', 'source', 'echo']) await oneRun(t, test, Math.min(bytes, 30_000_000));
-        await oneRun(t, 'cps', 300);
-      }
-      const tests: [string, string, number][] = [
-        ['sink', 'TCP kernel -> pstack (MB/s)', bytes],
-        ['source', 'TCP pstack -> kernel (MB/s)', bytes],
-        ['echo', 'TCP echo round trip (MB/s)', bytes],
-        ['cps', 'TCP connections/s', conns],
-      ];
-      const tcp: Record<string, Record<Target, TcpRun[]>> = {};
-      for (const [test] of tests) tcp[test] = { pstack: [], pstackNoOffload: [], kernel: [], kernelOffload: [] };
-      for (let i = 0; i < reps; i++) {
-        log(`TCP repetition ${i + 1}/${reps} (${mb} MB transfers, ${conns} connections)...`);
-        for (const [test, , n] of tests) {
-          // Alternate which side goes first, so slow drifts in the machine's load even out.
-          const order: Target[] = i % 2 ? [...TARGETS] : [...TARGETS].reverse();
-          for (const t of order) tcp[test]![t].push(await oneRun(t, test, n));
-        }
-      }
-      const med = (test: string, t: Target, k: keyof TcpRun) => median(tcp[test]![t].map((r) => r[k]));
-      const summary: Record<string, unknown> = {};
-      for (const [test, label] of tests) {
-        const p = med(test, 'pstack', 'mbPerSecond');
-        const k = med(test, 'kernel', 'mbPerSecond');
-        const pn = med(test, 'pstackNoOffload', 'mbPerSecond');
-        const ko = med(test, 'kernelOffload', 'mbPerSecond');
-        rows.push([label, p, k, pn, ko]);
-        summary[test] = {
-          pstack: { median: p, runs: tcp[test]!.pstack },
-          pstackNoOffload: { median: pn, runs: tcp[test]!.pstackNoOffload },
-          kernel: { median: k, runs: tcp[test]!.kernel },
-          kernelOffload: { median: ko, runs: tcp[test]!.kernelOffload },
-          ratio: p / k,
-          ratioToKernelWithOffloads: p / ko,
-          offloadGain: p / pn,
+    if (only !== 'ping') {
+      const peer = await startService(ps, process.execPath, [PEER, '--log-level', 'warn'], /bench peer ready/);
+      const peerNoOffload = await startService(ps2, process.execPath, [PEER, '--log-level', 'warn', '--offload', 'off'], /bench peer ready/);
+      const pyServer = await startService(kb, python, [PY_BENCH, 'server', '198.51.100.2'], /bench server ready/);
+      const pyServerOffload = await startService(kb, python, [PY_BENCH, 'server', '203.0.113.2'], /bench server ready/);
+      try {
+        // `ip netns exec` execs in place, so the child is node itself.
+        const nodePid = (pid: number | undefined) => (readFileSync(`/proc/${pid}/comm`, 'utf8').trim().startsWith('node') ? pid : undefined);
+        const peerPid = nodePid(peer.child.pid);
+        const target: Record<Target, { ns: Netns; addr: string; pid: number | undefined }> = {
+          pstack: { ns: ps, addr: '192.0.2.2', pid: peerPid },
+          pstackNoOffload: { ns: ps2, addr: '192.0.2.2', pid: nodePid(peerNoOffload.child.pid) },
+          kernel: { ns: ka, addr: '198.51.100.2', pid: pyServer.child.pid },
+          kernelOffload: { ns: ka, addr: '203.0.113.2', pid: pyServerOffload.child.pid },
         };
-        const extra = { pstackNoOffload: pn, kernelOffload: ko };
-        chart.push(test === 'cps'
-          ? { label: `TCP connect + 1-byte echo + close`, unit: 'connections/s, one at a time', pstack: p, kernel: k, higherIsBetter: true, extra }
-          : { label: label.replace(' (MB/s)', ''), unit: `MB/s, ${mb} MB per run`, pstack: p, kernel: k, higherIsBetter: true, extra });
+        const oneRun = async (t: Target, test: string, n: number): Promise<TcpRun> => {
+          const { ns, addr, pid } = target[t];
+          const c0 = cpuSeconds(pid);
+          const r = await tcpClient(ns, python, addr, test, n);
+          const serverCpu = cpuSeconds(pid) - c0;
+          if (test !== 'cps' && r.count !== n) throw new Error(`${t} ${test}: ${r.count} of ${n} bytes`);
+          const gb = r.count / 1e9;
+          return { mbPerSecond: test === 'cps' ? r.count / r.seconds : r.count / 1e6 / r.seconds, seconds: r.seconds, serverCpuSecondsPerGB: serverCpu / gb, clientCpuSecondsPerGB: r.cpu / gb };
+        };
+        log('TCP warm-up...');
+        for (const t of TARGETS) {
+          for (const test of ['sink', 'source', 'echo']) await oneRun(t, test, Math.min(bytes, 30_000_000));
+          await oneRun(t, 'cps', 300);
+        }
+        const tests: [string, string, number][] = [
+          ['sink', 'TCP kernel -> pstack (MB/s)', bytes],
+          ['source', 'TCP pstack -> kernel (MB/s)', bytes],
+          ['echo', 'TCP echo round trip (MB/s)', bytes],
+          ['cps', 'TCP connections/s', conns],
+        ];
+        const tcp: Record<string, Record<Target, TcpRun[]>> = {};
+        for (const [test] of tests) tcp[test] = { pstack: [], pstackNoOffload: [], kernel: [], kernelOffload: [] };
+        for (let i = 0; i < reps; i++) {
+          log(`TCP repetition ${i + 1}/${reps} (${mb} MB transfers, ${conns} connections)...`);
+          for (const [test, , n] of tests) {
+            // Alternate which side goes first, so slow drifts in the machine's load even out.
+            const order: Target[] = i % 2 ? [...TARGETS] : [...TARGETS].reverse();
+            for (const t of order) tcp[test]![t].push(await oneRun(t, test, n));
+          }
+        }
+        const med = (test: string, t: Target, k: keyof TcpRun) => median(tcp[test]![t].map((r) => r[k]));
+        const summary: Record<string, unknown> = {};
+        for (const [test, label] of tests) {
+          const p = med(test, 'pstack', 'mbPerSecond');
+          const k = med(test, 'kernel', 'mbPerSecond');
+          const pn = med(test, 'pstackNoOffload', 'mbPerSecond');
+          const ko = med(test, 'kernelOffload', 'mbPerSecond');
+          rows.push([label, p, k, pn, ko]);
+          summary[test] = {
+            pstack: { median: p, runs: tcp[test]!.pstack },
+            pstackNoOffload: { median: pn, runs: tcp[test]!.pstackNoOffload },
+            kernel: { median: k, runs: tcp[test]!.kernel },
+            kernelOffload: { median: ko, runs: tcp[test]!.kernelOffload },
+            ratio: p / k,
+            ratioToKernelWithOffloads: p / ko,
+            offloadGain: p / pn,
+          };
+          const extra = { pstackNoOffload: pn, kernelOffload: ko };
+          chart.push(test === 'cps'
+            ? { label: `TCP connect + 1-byte echo + close`, unit: 'connections/s, one at a time', pstack: p, kernel: k, higherIsBetter: true, extra }
+            : { label: label.replace(' (MB/s)', ''), unit: `MB/s, ${mb} MB per run`, pstack: p, kernel: k, higherIsBetter: true, extra });
+        }
+        const cpuRows: [string, string][] = [['sink', 'server CPU s/GB received'], ['source', 'server CPU s/GB sent'], ['echo', 'server CPU s/GB echoed']];
+        for (const [test, label] of cpuRows) {
+          const p = med(test, 'pstack', 'serverCpuSecondsPerGB');
+          const k = med(test, 'kernel', 'serverCpuSecondsPerGB');
+          rows.push([label, p, k]);
+          (summary[test] as Record<string, unknown>)['serverCpuSecondsPerGB'] = { pstack: p, kernel: k };
+        }
+        chart.push({ label: 'CPU per GB received, server process', unit: 's/GB, pstack vs a Python server', pstack: med('sink', 'pstack', 'serverCpuSecondsPerGB'), kernel: med('sink', 'kernel', 'serverCpuSecondsPerGB'), higherIsBetter: false });
+        chart.push({ label: 'CPU per GB sent, server process', unit: 's/GB, pstack vs a Python server', pstack: med('source', 'pstack', 'serverCpuSecondsPerGB'), kernel: med('source', 'kernel', 'serverCpuSecondsPerGB'), higherIsBetter: false });
+        const peerRss = peakRssMb(peerPid);
+        peerRssMb = peerRss;
+        summary['peakRssMb'] = { pstackTcpPeer: peerRss };
+        results['tcp'] = summary;
+        rows.push(['pstack peak RSS, TCP peer (MB)', peerRss, NaN]);
+      } finally {
+        await pyServer.stop();
+        await pyServerOffload.stop();
+        await peer.stop();
+        await peerNoOffload.stop();
       }
-      const cpuRows: [string, string][] = [['sink', 'server CPU s/GB received'], ['source', 'server CPU s/GB sent'], ['echo', 'server CPU s/GB echoed']];
-      for (const [test, label] of cpuRows) {
-        const p = med(test, 'pstack', 'serverCpuSecondsPerGB');
-        const k = med(test, 'kernel', 'serverCpuSecondsPerGB');
-        rows.push([label, p, k]);
-        (summary[test] as Record<string, unknown>)['serverCpuSecondsPerGB'] = { pstack: p, kernel: k };
-      }
-      chart.push({ label: 'CPU per GB received, server process', unit: 's/GB, pstack vs a Python server', pstack: med('sink', 'pstack', 'serverCpuSecondsPerGB'), kernel: med('sink', 'kernel', 'serverCpuSecondsPerGB'), higherIsBetter: false });
-      chart.push({ label: 'CPU per GB sent, server process', unit: 's/GB, pstack vs a Python server', pstack: med('source', 'pstack', 'serverCpuSecondsPerGB'), kernel: med('source', 'kernel', 'serverCpuSecondsPerGB'), higherIsBetter: false });
-      const peerRss = peakRssMb(peerPid);
-      peerRssMb = peerRss;
-      summary['peakRssMb'] = { pstackTcpPeer: peerRss, pstackServerAfterPing: serverRss };
-      results['tcp'] = summary;
-      rows.push(['pstack peak RSS, TCP peer (MB)', peerRss, NaN]);
-      rows.push(['pstack peak RSS, ping server (MB)', serverRss, NaN]);
-    } finally {
-      await pyServer.stop();
-      await pyServerOffload.stop();
-      await peer.stop();
-      await peerNoOffload.stop();
     }
   } finally {
     await ps.destroy();
@@ -326,23 +405,25 @@ async function main(): Promise<void> {
   const lines = [
     '',
     'pstack: TAP with offloads (default); kernel: veth, offloads off. For TCP also pstack --offload off and the kernel with offloads.',
-    `${'metric'.padEnd(36)}${'pstack'.padEnd(10)}${'kernel'.padEnd(10)}${'p/k'.padEnd(8)}${'pstack-off'.padEnd(12)}${'kernel+off'.padEnd(12)}p/(k+off)`,
+    `${'metric'.padEnd(44)}${'pstack'.padEnd(10)}${'kernel'.padEnd(10)}${'p/k'.padEnd(8)}${'pstack-off'.padEnd(12)}${'kernel+off'.padEnd(12)}p/(k+off)`,
   ];
   for (const [label, p, k, pn, ko] of rows) {
-    lines.push(`${label.padEnd(36)}${fmt(p).padEnd(10)}${fmt(k).padEnd(10)}${ratio(p, k).padEnd(8)}${(pn === undefined ? '' : fmt(pn)).padEnd(12)}${(ko === undefined ? '' : fmt(ko)).padEnd(12)}${ratio(p, ko)}`);
+    lines.push(`${label.padEnd(44)}${fmt(p).padEnd(10)}${fmt(k).padEnd(10)}${ratio(p, k).padEnd(8)}${(pn === undefined ? '' : fmt(pn)).padEnd(12)}${(ko === undefined ? '' : fmt(ko)).padEnd(12)}${ratio(p, ko)}`);
   }
   const total = (performance.now() - t0) / 1000;
-  lines.push('', `total ${total.toFixed(0)} s; medians of ${reps} TCP repetitions, 3 flood runs`, '');
+  lines.push('', `total ${total.toFixed(0)} s; medians of ${only === 'ping' ? 0 : reps} TCP repetitions, 3 flood runs per ping mode (${pingModes.join(', ')})`, '');
   process.stdout.write(lines.join('\n') + '\n');
   results['totalSeconds'] = total;
 
   const m = results['machine'] as { cpus: number; model: string; node: string };
   mkdirSync(join(ROOT, 'bench'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  writeFileSync(join(ROOT, 'bench', 'results.svg'), renderSvg(chart, 'pstack vs the Linux kernel (npm run bench)',
+  // A partial run (--only) does not overwrite the whole suite's figures.
+  const base = only === 'all' ? 'results' : `results-${only}`;
+  writeFileSync(join(ROOT, 'bench', `${base}.json`), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(ROOT, 'bench', `${base}.svg`), renderSvg(chart, 'pstack vs the Linux kernel (npm run bench)',
     `${(results['date'] as string).slice(0, 10)}, ${m.cpus} x ${m.model}, Node ${m.node}; same run, same Linux clients; shared noisy VM`,
     Number.isFinite(peerRssMb) ? `pstack peak RSS ${peerRssMb.toFixed(0)} MB.` : ''));
-  log('wrote bench/results.json and bench/results.svg');
+  log(`wrote bench/${base}.json and bench/${base}.svg`);
 }
 
 main().catch((err) => {
