@@ -8,6 +8,8 @@ import { Ipv4Packet, IPV4_MIN_HEADER, IpProtocol } from '../wire/ipv4.js';
 import { IcmpPacket, IcmpType, emitIcmpHeader, isIcmpError, echoRest, ICMP_HEADER_LENGTH } from '../wire/icmp.js';
 import { walkIpv4Options, recordRouteAppend, timestampAppend, timestampNow, Ipv4OptionType } from '../wire/ipv4-options.js';
 import { IPV4_BROADCAST, isMulticast, type Ipv4Address } from '../wire/addr.js';
+import { ETHERNET_HEADER_LENGTH, ETHERNET_MIN_FRAME } from '../wire/ethernet.js';
+import { checksumUpdate16, internetChecksum } from '../wire/checksum.js';
 import type { Stack, IpProtocolHandler } from './stack.js';
 import { TX_HEADROOM } from './stack.js';
 import type { Interface } from './interface.js';
@@ -108,6 +110,7 @@ export class IcmpService implements IpProtocolHandler {
   }
 
   private replyToEcho(ip: Ipv4Packet, icmp: IcmpPacket, iface: Interface): void {
+    if (this.replyInPlace(ip, icmp)) return;
     const stack = this.stack;
     const dataLength = icmp.dataLength;
     const buf = stack.txBuffer;
@@ -127,6 +130,65 @@ export class IcmpService implements IpProtocolHandler {
     stack.counters.icmpOut++;
     stack.counters.icmpEchoRepliesOut++;
     stack.ipOutput({ src, dst: ip.src, protocol: IpProtocol.ICMP, tos: ip.tos, options: options ?? undefined }, buf, l4, ICMP_HEADER_LENGTH + dataLength, rt);
+  }
+
+  /**
+   * The common echo, answered in the frame it arrived in: no IP options, the request in an
+   * Ethernet frame of at least the minimum size, and the reply leaving by an Ethernet
+   * interface. The IPv4 header is rewritten as replyToEcho would emit it (new identification,
+   * default TTL, DF clear, TOS kept, addresses swapped), the ICMP type changes to Echo Reply
+   * with the checksum updated incrementally (RFC 1624) so the data is neither copied nor
+   * summed again, and linkOutput writes the Ethernet header over the request's. No object is
+   * allocated. Returns false, having changed nothing, when the general path must answer.
+   * (Receive buffers belong to the receiver for the duration of the call; devices that share
+   * frames between receivers copy them, see memory-wire.ts.)
+   */
+  private replyInPlace(ip: Ipv4Packet, icmp: IcmpPacket): boolean {
+    const buf = ip.buf;
+    const at = ip.offset;
+    const total = ip.length; // trimmed to the total length by ipInput
+    if (ip.headerLength !== IPV4_MIN_HEADER || at < ETHERNET_HEADER_LENGTH || ETHERNET_HEADER_LENGTH + total < ETHERNET_MIN_FRAME) return false;
+    const stack = this.stack;
+    const to = ip.src;
+    // stack.route(to), without its result object; a local destination goes by loopback.
+    if (stack.isLocalAddress(to)) return false;
+    const route = stack.routes.lookup(to);
+    if (route === null) return false;
+    const out = route.iface;
+    if (out.device.type !== 'ethernet' || total > out.mtu) return false;
+    const from = ip.dst;
+    const id = stack.nextIpId();
+    const ttl = stack.defaultTtl;
+    buf[at + 4] = id >>> 8;
+    buf[at + 5] = id & 0xff;
+    buf[at + 6] = 0;
+    buf[at + 7] = 0;
+    buf[at + 8] = ttl;
+    buf[at + 10] = 0;
+    buf[at + 11] = 0;
+    buf[at + 12] = from >>> 24;
+    buf[at + 13] = (from >>> 16) & 0xff;
+    buf[at + 14] = (from >>> 8) & 0xff;
+    buf[at + 15] = from & 0xff;
+    buf[at + 16] = to >>> 24;
+    buf[at + 17] = (to >>> 16) & 0xff;
+    buf[at + 18] = (to >>> 8) & 0xff;
+    buf[at + 19] = to & 0xff;
+    const ipSum = internetChecksum(buf, at, IPV4_MIN_HEADER);
+    buf[at + 10] = ipSum >>> 8;
+    buf[at + 11] = ipSum & 0xff;
+    const l4 = at + IPV4_MIN_HEADER;
+    const icmpSum = checksumUpdate16(icmp.checksum, (buf[l4]! << 8) | buf[l4 + 1]!, IcmpType.EchoReply << 8);
+    buf[l4] = IcmpType.EchoReply;
+    buf[l4 + 1] = 0;
+    buf[l4 + 2] = icmpSum >>> 8;
+    buf[l4 + 3] = icmpSum & 0xff;
+    const counters = stack.counters;
+    counters.icmpOut++;
+    counters.icmpEchoRepliesOut++;
+    counters.ipOut++;
+    stack.linkOutput(out, route.nextHop !== 0 ? route.nextHop : to, buf, at, total);
+    return true;
   }
 
   /**

@@ -136,6 +136,8 @@ export class Stack implements FrameReceiver {
   /** Transports register here so `pstack netstat` can list every socket. */
   readonly endpointProviders: EndpointProvider[] = [];
   private readonly protocols: Array<IpProtocolHandler | undefined> = new Array(256);
+  /** The registered protocols that have an endBatch, in protocol order. */
+  private batchHandlers: IpProtocolHandler[] = [];
   private readonly eth = new EthernetFrame();
   private readonly arp = new ArpPacket();
   private readonly ip = new Ipv4Packet();
@@ -226,6 +228,7 @@ export class Stack implements FrameReceiver {
 
   registerProtocol(protocol: number, handler: IpProtocolHandler): void {
     this.protocols[protocol] = handler;
+    this.batchHandlers = this.protocols.filter((p): p is IpProtocolHandler => p?.endBatch !== undefined);
   }
 
   /** Open every device and start receiving. */
@@ -327,8 +330,9 @@ export class Stack implements FrameReceiver {
   }
 
   endBatch(_device: Device): void {
-    for (const p of this.protocols) {
-      if (p?.endBatch === undefined) continue;
+    // Only the handlers that have an endBatch, not all 256 protocol slots, per batch.
+    for (const p of this.batchHandlers) {
+      if (p.endBatch === undefined) continue;
       try {
         p.endBatch();
       } catch (err) {
@@ -830,7 +834,8 @@ export class Stack implements FrameReceiver {
   ): void {
     this.counters.framesOut++;
     this.observer?.frame('outgoing', device, buf, offset, length);
-    const frame = buf.subarray(offset, offset + length);
+    // A frame built in place in a received frame is often the whole view already.
+    const frame = offset === 0 && length === buf.length ? buf : buf.subarray(offset, offset + length);
     if (csumStart === 0) device.send(frame);
     else device.send(frame, gsoSize, csumStart, csumOffset);
   }

@@ -57,8 +57,11 @@ export class EthernetFrame extends WireView {
 
 /** Write the 14-byte header at `offset`; returns the payload offset. */
 export function emitEthernet(buf: Uint8Array, offset: number, dst: Uint8Array, src: Uint8Array, etherType: number): number {
-  buf.set(dst.subarray(0, 6), offset);
-  buf.set(src.subarray(0, 6), offset + 6);
+  // Byte by byte: buf.set(x.subarray(0, 6)) would allocate two views per frame.
+  for (let i = 0; i < 6; i++) {
+    buf[offset + i] = dst[i]!;
+    buf[offset + 6 + i] = src[i]!;
+  }
   buf[offset + 12] = etherType >>> 8;
   buf[offset + 13] = etherType & 0xff;
   return offset + ETHERNET_HEADER_LENGTH;
