@@ -471,6 +471,8 @@ static void on_busy_idle(uv_idle_t* idle) {
   } else if (t->busy_window_ns > 0 && now >= t->busy_deadline_ns) {
     busy_stop(t);
   }
+  /* No sched_yield() between passes: tried, and on a loaded machine each yield hands a whole
+   * time slice to a CPU-bound neighbour while frames wait (ping -f fell to 600/s). */
 }
 #endif
 

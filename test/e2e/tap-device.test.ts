@@ -28,7 +28,7 @@ const OUR_IP = [192, 0, 2, 3];
 const ABSENT_IP = [192, 0, 2, 2];
 const RESULT_PREFIX = 'RESULT ';
 
-type Scenario = 'traffic' | 'close-without-start' | 'unref' | 'interface-deleted' | 'native-callback-throws';
+type Scenario = 'traffic' | 'close-without-start' | 'unref' | 'interface-deleted' | 'native-callback-throws' | 'busy-poll';
 
 // ---------------------------------------------------------------------------- shared helpers
 
@@ -231,6 +231,59 @@ async function childNativeCallbackThrows(): Promise<void> {
   report({ complete, batches, reported, stats });
 }
 
+/**
+ * Busy polling: 'always' keeps polling with no traffic; an adaptive window polls only after a
+ * frame and then stops; a busy device still closes and lets the process exit.
+ */
+async function childBusyPoll(): Promise<void> {
+  let badValue: unknown = null;
+  try {
+    TapDevice.open({ name: TAP_NAME, busyPoll: -5 }).close();
+  } catch (error) {
+    badValue = errorSummary(error);
+  }
+  const device = TapDevice.open({ name: TAP_NAME, busyPoll: 'always' });
+  let replies = 0;
+  device.open({
+    receiveFrame: (_device, frame) => {
+      if (isArp(frame, 2, OUR_IP)) replies++;
+    },
+    endBatch: () => {},
+  });
+  // No IPv6 on the tap: its unsolicited frames (router solicitations, MLD) would open windows.
+  await run('sysctl', ['-q', '-w', `net.ipv6.conf.${TAP_NAME}.disable_ipv6=1`]);
+  await linkUp(TAP_NAME);
+  await addAddress(TAP_NAME, '192.0.2.1/24');
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  await pause(100);
+  const alwaysPasses = device.stats().busyPasses;
+  const alwaysMode = device.busyPoll;
+  device.send(arpRequestToHost());
+  const alwaysReply = await waitFor(() => replies >= 1, 3000);
+
+  device.setBusyPoll(2000);
+  await pause(50); // the 2 ms window closes
+  const settled = device.stats().busyPasses;
+  await pause(100);
+  const idleAfterWindow = device.stats().busyPasses - settled;
+  device.send(arpRequestToHost());
+  const adaptiveReply = await waitFor(() => replies >= 2, 3000);
+  await pause(50);
+  const afterFrame = device.stats().busyPasses - settled;
+
+  device.setBusyPoll(0);
+  await pause(20);
+  const off = device.stats().busyPasses;
+  device.send(arpRequestToHost());
+  const offReply = await waitFor(() => replies >= 3, 3000);
+  const offPasses = device.stats().busyPasses - off;
+
+  device.setBusyPoll('always');
+  const stats = device.stats();
+  device.close(); // while spinning: the process must still exit by itself
+  report({ badValue, alwaysMode, alwaysPasses, alwaysReply, idleAfterWindow, adaptiveReply, afterFrame, offReply, offPasses, stats });
+}
+
 async function childMain(namespace: string): Promise<void> {
   // Refuse to touch interfaces anywhere but in the namespace the parent created.
   const identity = await run('ip', ['netns', 'identify', String(process.pid)]);
@@ -245,6 +298,7 @@ async function childMain(namespace: string): Promise<void> {
   else if (scenario === 'unref') await childUnref();
   else if (scenario === 'interface-deleted') await childInterfaceDeleted();
   else if (scenario === 'native-callback-throws') await childNativeCallbackThrows();
+  else if (scenario === 'busy-poll') await childBusyPoll();
   else throw new Error(`unknown scenario ${scenario}`);
 }
 
@@ -383,6 +437,23 @@ if (process.env['PSTACK_TAP_CHILD']) {
       assert.match(r['reported'][0], /batch callback threw/);
       assert.match(r['reported'][1], /batch callback threw/);
       assert.equal(r['stats'].callbackErrors, 1, 'the exception thrown by the error callback is counted');
+    });
+
+    test('busy polling: always polls, an adaptive window polls only after a frame, off polls never, and a busy device closes', { skip }, async () => {
+      const outcome = await runChild(namespace, 'busy-poll');
+      assertExitedCleanly(outcome);
+      const r = outcome.result!;
+      assert.equal(r['badValue'].message.includes('busyPoll'), true, JSON.stringify(r['badValue']));
+      assert.equal(r['alwaysMode'], 'always');
+      assert.ok(r['alwaysPasses'] > 10, `always mode polls with no traffic (${r['alwaysPasses']} passes in 100 ms)`);
+      assert.equal(r['alwaysReply'], true);
+      assert.equal(r['idleAfterWindow'], 0, 'no polling once the window has passed without frames');
+      assert.equal(r['adaptiveReply'], true);
+      assert.ok(r['afterFrame'] > 0, 'a frame opens the window');
+      assert.equal(r['offReply'], true);
+      assert.equal(r['offPasses'], 0);
+      assert.equal(r['stats'].framesRead >= 3, true);
+      assert.ok(r['stats'].busyMs > 0);
     });
 
     test('host-link helpers reject bad input before running ip', async () => {

@@ -274,3 +274,46 @@ test('random and truncated frames never throw and leave the stack answering ping
   const out = s.dev.take();
   assert.ok(out.some((f) => f.length >= 98 && new IcmpPacket(f, 34).type === 0), 'still answers ping');
 });
+
+test('echo replies answered in place (frame >= 60 bytes) equal the general path\'s replies byte for byte', () => {
+  // The general path (replyToEcho) still answers frames under the Ethernet minimum, echoes
+  // with options, and loopback; the in-place path must produce exactly what it would have.
+  const expected = (req: Uint8Array, id: number): Uint8Array => {
+    const reqIp = new Ipv4Packet(req, 14);
+    const data = req.subarray(14 + 20 + 8, 14 + reqIp.totalLength);
+    const f = new Uint8Array(Math.max(60, 14 + 20 + 8 + data.length));
+    emitEthernet(f, 0, HOST_MAC, parseMac('00:00:5e:00:53:01')!, EtherType.IPv4);
+    f.set(data, 42);
+    const reqIcmp = new IcmpPacket(req, 34, reqIp.totalLength - 20);
+    emitIcmpHeader(f, 34, 0, 0, echoRest(reqIcmp.echoId, reqIcmp.echoSeq), data.length);
+    emitIpv4(f, 14, {
+      tos: reqIp.tos, id, dontFragment: false, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: 1,
+      src: reqIp.dst, dst: reqIp.src, options: new Uint8Array(0), payloadLength: 8 + data.length,
+    });
+    return f;
+  };
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 1400 }),
+      fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }),
+      fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.boolean(),
+      (data, id, seq, tos, code, dontFragment) => {
+        const s = setup();
+        learnHost(s);
+        const icmp = echoRequest(id, seq, data);
+        // RFC 792 gives echo code 0; a request with another is answered all the same, with 0.
+        emitIcmpHeader(icmp, 0, 8, code, echoRest(id, seq), data.length);
+        const req = ipFrame({ protocol: 1, payload: icmp, ttl: 3 });
+        req[15] = tos;
+        if (dontFragment) req[20] |= 0x40;
+        new Ipv4Packet(req, 14).fillChecksum();
+        const want = expected(req.slice(), 1 + s.stack.counters.ipOut);
+        s.dev.inject(req);
+        const out = s.dev.take();
+        assert.equal(out.length, 1);
+        assert.equal(toHex(out[0]!), toHex(want));
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
