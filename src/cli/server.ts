@@ -35,7 +35,7 @@ export const SERVER_USAGE = `usage: pstack server [options]
   --busy-poll[=US]    poll the taps instead of sleeping. Bare --busy-poll never sleeps: lowest
                       latency, but ONE CPU STAYS AT 100% for as long as the server runs.
                       --busy-poll=US keeps polling US microseconds after each frame, then
-                      sleeps (no CPU when idle); 0 turns it off. Default: ${DEFAULT_BUSY_POLL_US}
+                      sleeps (no CPU when idle); 0 turns it off. Default: =${DEFAULT_BUSY_POLL_US}
   -h, --help          show this help`;
 
 export interface ServerConfig {
