@@ -31,7 +31,11 @@
  *       failed to write, or end (never throws on I/O); frames carry no offload requests
  *   close(handle)          idempotent; afterwards nothing keeps the event loop alive
  *   ref(handle) / unref(handle)
- *   stats(handle) -> { wakeups, framesRead, fullBatches, callbackErrors }
+ *   stats(handle) -> { wakeups, framesRead, fullBatches, callbackErrors, busyPasses, busyHits,
+ *                      busyMs }
+ *   setBusyPoll(handle, microseconds)   busy polling (see "busy polling" below): 0 off, > 0
+ *       keep polling that long after each received frame, -1 poll for as long as it is open
+ *   lastWakeup(handle) -> CLOCK_MONOTONIC ns at which the last batch was picked up (tracing)
  *
  * Errors and exceptions on the receive path (documented choice): nothing is ever thrown
  * out of the libuv callback, because there is no JavaScript frame to throw into and an
