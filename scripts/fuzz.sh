@@ -4,8 +4,9 @@
 #   scripts/fuzz.sh             # FUZZ_RUNS=50 (a few minutes on a 2-core machine)
 #   FUZZ_RUNS=500 scripts/fuzz.sh
 #   FUZZ_SEED=1234 scripts/fuzz.sh   # replay one seed that fast-check reported
-# A failure prints fast-check's counterexample, seed and path. No coverage-guided fuzzer is
-# used: fast-check's generators know the header layouts, which random bytes would rarely hit.
+# A failure prints fast-check's counterexample, seed and path. fast-check's generators know the
+# header layouts, which random bytes would rarely hit; the coverage-guided complement is
+# scripts/fuzz-coverage.sh (npm run fuzz:coverage).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FUZZ_RUNS="${FUZZ_RUNS:-50}"
