@@ -13,7 +13,8 @@
  *   - TCP, with bench/tcp_bench.py as the Linux client against bench/peer.ts (pstack services
  *     written with the Stack API) or against tcp_bench.py's own server on the far veth end:
  *     one-way kernel->pstack (sink) and pstack->kernel (source), echo round trip, and
- *     connections per second (connect, 1-byte echo, close). Medians of the repetitions.
+ *     connections per second (connect, 1-byte echo, close; with bench/cps_client.c, compiled
+ *     here, when a C compiler is present). Medians of the repetitions.
  *   - pstack's peak RSS (VmHWM) and its CPU seconds per GB (utime+stime from /proc).
  * Both sides are warmed up first (JIT warm-up for pstack; caches for both). Prints a table with
  * ratios (pstack / kernel), writes bench/results.json and bench/results.svg.
@@ -25,9 +26,9 @@
  * PSTACK_BENCH_PING_MODES (as --ping-modes, e.g. "default,0,200,always").
  */
 
-import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -242,8 +243,27 @@ async function startService(ns: Netns, cmd: string, args: string[], ready: RegEx
 
 interface ClientResult { count: number; seconds: number; cpu: number }
 
-async function tcpClient(ns: Netns, python: string, addr: string, test: string, n: number): Promise<ClientResult> {
-  const r = await ns.exec(python, [PY_BENCH, '--deadline', '60', 'client', addr, test, String(n)], { timeoutMs: 90_000 });
+/**
+ * bench/cps_client.c compiled for this run (into the temp directory), or null without a C
+ * compiler: connections/s then falls back to tcp_bench.py's Python loop, whose own cost per
+ * connection bounds both stacks (about 7.6k/s here).
+ */
+function buildCpsClient(log: (s: string) => void): string | null {
+  const out = join(tmpdir(), `pstack-cps-client-${process.pid}`);
+  try {
+    execFileSync('cc', ['-O2', '-o', out, join(ROOT, 'bench', 'cps_client.c')], { stdio: 'pipe', timeout: 60_000 });
+    process.once('exit', () => rmSync(out, { force: true }));
+    return out;
+  } catch (err) {
+    log(`no C compiler for bench/cps_client.c (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): connections/s uses the Python client`);
+    return null;
+  }
+}
+
+async function tcpClient(ns: Netns, python: string, addr: string, test: string, n: number, cpsClient: string | null = null): Promise<ClientResult> {
+  const r = test === 'cps' && cpsClient !== null
+    ? await ns.exec(cpsClient, [addr, String(n)], { timeoutMs: 90_000 })
+    : await ns.exec(python, [PY_BENCH, '--deadline', '60', 'client', addr, test, String(n)], { timeoutMs: 90_000 });
   if (r.code !== 0) throw new Error(`tcp_bench.py client ${addr} ${test} ${n} failed (${r.code ?? r.signal}): ${r.stderr.trim()}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as ClientResult;
 }
@@ -332,12 +352,14 @@ async function main(): Promise<void> {
         const oneRun = async (t: Target, test: string, n: number): Promise<TcpRun> => {
           const { ns, addr, pid } = target[t];
           const c0 = cpuSeconds(pid);
-          const r = await tcpClient(ns, python, addr, test, n);
+          const r = await tcpClient(ns, python, addr, test, n, cpsClient);
           const serverCpu = cpuSeconds(pid) - c0;
           if (test !== 'cps' && r.count !== n) throw new Error(`${t} ${test}: ${r.count} of ${n} bytes`);
           const gb = r.count / 1e9;
           return { mbPerSecond: test === 'cps' ? r.count / r.seconds : r.count / 1e6 / r.seconds, seconds: r.seconds, serverCpuSecondsPerGB: serverCpu / gb, clientCpuSecondsPerGB: r.cpu / gb };
         };
+        const cpsClient = buildCpsClient(log);
+        results['cpsClient'] = cpsClient !== null ? 'bench/cps_client.c' : 'bench/tcp_bench.py';
         log('TCP warm-up...');
         for (const t of TARGETS) {
           for (const test of ['sink', 'source', 'echo']) await oneRun(t, test, Math.min(bytes, 30_000_000));
