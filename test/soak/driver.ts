@@ -14,6 +14,7 @@
 import { connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 
 const TCP_PORT = 12345;
 const UDP_PORT = 7;
@@ -45,6 +46,21 @@ function noteError(what: string): void {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
+ * How the kernel sees a connection that timed out (`ss -tin` for its local port: state,
+ * retransmissions, RTO, bytes unacknowledged), so a failure says where it stuck.
+ */
+function kernelView(sock: Socket): string {
+  const port = sock.localPort;
+  if (port === undefined) return '; never connected';
+  try {
+    const out = execFileSync('ss', ['-tinH', 'state', 'all', `( sport = :${port} )`], { timeout: 2000 }).toString();
+    return `; port ${port}, kernel: ${out.replace(/\s+/g, ' ').trim() || 'no socket'}`;
+  } catch (err) {
+    return `; port ${port}, ss failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/**
  * One echo connection: send `total` random bytes in chunks (as fast as the window allows),
  * half-close, read the echo to the end and compare hashes. Resolves with the outcome.
  */
@@ -62,7 +78,7 @@ function echoOnce(host: string, total: number, timeoutMs: number): Promise<'ok' 
       sock.destroy();
       resolve(outcome);
     };
-    const timer = setTimeout(() => finish(`timeout after ${timeoutMs} ms (${received}/${total} bytes back)`), timeoutMs);
+    const timer = setTimeout(() => finish(`timeout after ${timeoutMs} ms (${received}/${total} bytes back)${kernelView(sock)}`), timeoutMs);
     sock.on('error', (err: NodeJS.ErrnoException) => finish(`error ${err.code ?? err.message} (${received}/${total} bytes back)`));
     sock.on('data', (b: Buffer) => {
       received += b.length;
