@@ -132,8 +132,13 @@ export interface ServerHandle {
 }
 
 /** Start `pstack <command> args` in the namespace and wait for its ready line. */
-export async function startPstack(ns: Netns, args: string[], ready: RegExp = /pstack server started/, timeoutMs = 15_000): Promise<ServerHandle> {
-  const child = ns.spawn(process.execPath, [CLI, ...args]);
+export function startPstack(ns: Netns, args: string[], ready: RegExp = /pstack server started/, timeoutMs = 15_000): Promise<ServerHandle> {
+  return startNodeScript(ns, CLI, args, ready, timeoutMs);
+}
+
+/** Start a Node script (an example, say) in the namespace and wait for its ready line. */
+export async function startNodeScript(ns: Netns, script: string, args: string[], ready: RegExp, timeoutMs = 15_000): Promise<ServerHandle> {
+  const child = ns.spawn(process.execPath, [script, ...args]);
   let log = '';
   const waiters = new Set<() => void>();
   const onData = (b: Buffer) => {

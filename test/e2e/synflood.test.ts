@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { e2eUnavailable, Netns, startPstack, run, CLI, type ServerHandle } from './harness.js';
+import { e2eUnavailable, Netns, startPstack, startNodeScript, run, CLI, type ServerHandle } from './harness.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const FLOOD_SECONDS = 5;
@@ -41,38 +41,9 @@ let server: ServerHandle;
 let http: ServerHandle;
 const control = () => join(dir, 'pstack.sock');
 
-/** examples/http-server.js in a namespace, started like startPstack does the CLI. */
-async function startHttp(ns: Netns): Promise<ServerHandle> {
-  const child = ns.spawn(process.execPath, [join(EXAMPLES, 'http-server.js'), '--port', '8080']);
-  let log = '';
-  child.stdout!.on('data', (b: Buffer) => (log += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
-  let exited: number | null | undefined;
-  const exitP = new Promise<number | null>((r) => child.on('close', (c) => { exited = c; r(c); }));
-  const handle: ServerHandle = {
-    child,
-    get log() { return log; },
-    async waitForLog(pattern, ms = 10_000) {
-      const end = Date.now() + ms;
-      for (;;) {
-        const m = log.match(pattern);
-        if (m) return m;
-        if (exited !== undefined) throw new Error(`http-server exited (${exited}) before ${pattern}:\n${log}`);
-        if (Date.now() > end) throw new Error(`timed out waiting for ${pattern}:\n${log}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    async stop() {
-      if (exited !== undefined) return exited;
-      child.kill('SIGINT');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      const c = await exitP;
-      clearTimeout(t);
-      return c;
-    },
-  };
-  await handle.waitForLog(/pstack http server listening on port 8080/, 15_000);
-  return handle;
+/** examples/http-server.js in a namespace. */
+function startHttp(ns: Netns): Promise<ServerHandle> {
+  return startNodeScript(ns, join(EXAMPLES, 'http-server.js'), ['--port', '8080'], /pstack http server listening on port 8080/);
 }
 
 /** VmRSS of a process in kB (`ip netns exec` execs the command, so the pid is node's). */

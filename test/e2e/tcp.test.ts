@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { e2eUnavailable, Netns, startPstack, ROOT, type ServerHandle } from './harness.js';
+import { e2eUnavailable, Netns, startPstack, startNodeScript, ROOT, type ServerHandle } from './harness.js';
 
 const skip = e2eUnavailable();
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
@@ -23,38 +23,8 @@ let httpServer: ServerHandle;
 let nsClient: Netns; // pstack clients against Linux servers
 
 /** Start an example script (node) in a namespace and wait for its ready line. */
-async function startExample(n: Netns, script: string, args: string[], ready: RegExp): Promise<ServerHandle> {
-  // startPstack runs CLI arguments; examples are their own scripts, so run node on them directly.
-  const child = n.spawn(process.execPath, [join(EXAMPLES, script), ...args]);
-  let log = '';
-  child.stdout!.on('data', (b: Buffer) => (log += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
-  let exited: number | null | undefined;
-  const exitP = new Promise<number | null>((r) => child.on('close', (c) => { exited = c; r(c); }));
-  const handle: ServerHandle = {
-    child,
-    get log() { return log; },
-    async waitForLog(pattern, ms = 10_000) {
-      const end = Date.now() + ms;
-      for (;;) {
-        const m = log.match(pattern);
-        if (m) return m;
-        if (exited !== undefined) throw new Error(`${script} exited (${exited}) before ${pattern}:\n${log}`);
-        if (Date.now() > end) throw new Error(`timed out waiting for ${pattern}:\n${log}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    async stop() {
-      if (exited !== undefined) return exited;
-      child.kill('SIGINT');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      const c = await exitP;
-      clearTimeout(t);
-      return c;
-    },
-  };
-  await handle.waitForLog(ready, 15_000);
-  return handle;
+function startExample(n: Netns, script: string, args: string[], ready: RegExp): Promise<ServerHandle> {
+  return startNodeScript(n, join(EXAMPLES, script), args, ready);
 }
 
 function sha256File(path: string): string {
