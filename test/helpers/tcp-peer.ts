@@ -91,6 +91,8 @@ export class ScriptedPeer {
 
   /** Segments pstack sent since the last take(), parsed. */
   take(): Seen[] {
+    // What the event loop's check phase would do once the application has had its turn.
+    this.tcp.sendAcksAfterReplies();
     const out: Seen[] = [];
     for (const f of this.dev.take()) {
       if (f[12] !== 0x08 || f[13] !== 0x00) continue;

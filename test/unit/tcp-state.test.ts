@@ -299,6 +299,44 @@ test('delayed ACK: a lone segment waits 40 ms; two full segments in a batch are 
   p.close();
 });
 
+test('an ACK owed at once waits for the application\'s turn: a reply (or FIN) written then carries it', async () => {
+  const p = new ScriptedPeer();
+  const { tcb } = acceptOne(p, [{ kind: 'MSS', value: 1460 }]);
+  const turn = () => new Promise<void>((r) => setImmediate(r));
+  // An echo that answers as Node streams do: from process.nextTick after the readable event.
+  let echo = true;
+  const buf = new Uint8Array(64);
+  p.tcp.attach(tcb, {
+    onConnect: () => {},
+    onWritable: () => {},
+    onClose: () => {},
+    onReadable: () => {
+      process.nextTick(() => {
+        const n = p.tcp.read(tcb, buf);
+        if (echo && n > 0) p.tcp.send(tcb, buf, 0, n);
+        if (tcb.finReceived) p.tcp.shutdown(tcb);
+      });
+    },
+  });
+  p.send({ dstPort: PORT, seq: 1001, ack: tcb.sndNxt, flags: F.ACK | F.PSH, data: new Uint8Array([7]) });
+  assert.equal(p.dev.take().length, 0, 'nothing leaves before the application has had its turn');
+  await turn();
+  let out = p.take();
+  assert.deepEqual(out.map((s) => [s.f, s.ack, s.data.length]), [['P.', 1002, 1]], 'one segment: the echo carries the ACK');
+  // Nothing written in the application's turn: the ACK still leaves in the same loop turn.
+  echo = false;
+  p.send({ dstPort: PORT, seq: 1002, ack: tcb.sndNxt, flags: F.ACK | F.PSH, data: new Uint8Array([8]) });
+  await turn();
+  out = p.take();
+  assert.deepEqual(out.map((s) => [s.f, s.ack, s.data.length]), [['.', 1003, 0]], 'a pure ACK, at once, not after the 40 ms delayed-ACK timer');
+  // The peer's FIN: our FIN (end() in the application's turn) carries its ACK.
+  p.send({ dstPort: PORT, seq: 1003, ack: tcb.sndNxt, flags: F.FIN | F.ACK });
+  await turn();
+  out = p.take();
+  assert.deepEqual(out.map((s) => [s.f, s.ack]), [['F.', 1004]], 'one FIN+ACK, no separate ACK of the FIN');
+  p.close();
+});
+
 test('out-of-order data is ACKed at once with a SACK block; the gap fill is ACKed at once', () => {
   const p = new ScriptedPeer({ tcp: { quickAckSegments: 0 } });
   const { tcb } = acceptOne(p);

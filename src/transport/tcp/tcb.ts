@@ -288,6 +288,8 @@ export class Tcb {
   quickAcks = 0;
   /** Queued in the Tcp's end-of-batch list. */
   inAckList = false;
+  /** Queued to be ACKed once the application has reacted to this batch (see Tcp.flush). */
+  inReplyWaitList = false;
 
   // ---- user side ----
   user: TcbUser | null = null;

@@ -138,6 +138,13 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     this.flushQueued = false;
     this.flush();
   };
+  /** Connections whose immediate ACK waits for the application's reaction (see flush). */
+  private readonly replyWaitList: Tcb[] = [];
+  private replyWaitImmediate: NodeJS.Immediate | null = null;
+  private readonly replyWaitTask = () => {
+    this.replyWaitImmediate = null;
+    this.sendAcksAfterReplies();
+  };
   // RFC 5961 section 7 challenge-ACK limiter (token bucket, one second).
   private challengeTokens: number;
   private challengeAt = 0;
@@ -300,8 +307,10 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
           const tcb = list[i]!;
           tcb.inAckList = false;
           if (tcb.state === TcpState.CLOSED || !tcb.ackPending) continue;
-          if (tcb.ackNow) sendAck(this, tcb, now);
-          else if (tcb.delackAt === Infinity) {
+          if (tcb.ackNow) {
+            if (tcb.user !== null || tcb.listener !== null) this.ackAfterReplies(tcb);
+            else sendAck(this, tcb, now);
+          } else if (tcb.delackAt === Infinity) {
             tcb.delackAt = now + this.config.delayedAckMs;
             scheduleTcbTimer(tcb);
           }
@@ -311,6 +320,39 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     } finally {
       this.flushing = false;
     }
+  }
+
+  /**
+   * An ACK owed at once to a connection that an application holds waits until that
+   * application has reacted to what this batch brought: its 'data', 'end' and 'connection'
+   * handlers and the process.nextTick and promise work they start all run before Node's
+   * check phase (setImmediate). A reply written in that time (an echo, an HTTP response, the
+   * FIN of end() after the peer's FIN) carries the ACK, so a request-response exchange costs
+   * one segment instead of two: a pure ACK and then the data (3 instead of 5 segments per
+   * connect-request-reply-close). The ACK leaves microseconds later, within the same event-loop
+   * turn; what a peer counts (duplicate ACKs for out-of-order data) is not deferred.
+   */
+  private ackAfterReplies(tcb: Tcb): void {
+    if (tcb.inReplyWaitList) return;
+    tcb.inReplyWaitList = true;
+    this.replyWaitList.push(tcb);
+    if (this.replyWaitImmediate === null) this.replyWaitImmediate = setImmediate(this.replyWaitTask);
+  }
+
+  /**
+   * @internal Send the ACKs waiting for the application's reaction (run from setImmediate;
+   * tests that drive the stack synchronously call it where the event loop would).
+   */
+  sendAcksAfterReplies(): void {
+    const list = this.replyWaitList;
+    if (list.length === 0) return;
+    const now = this.stack.clock.now();
+    for (let i = 0; i < list.length; i++) {
+      const tcb = list[i]!;
+      tcb.inReplyWaitList = false;
+      if (tcb.state !== TcpState.CLOSED && tcb.ackPending && tcb.ackNow) sendAck(this, tcb, now);
+    }
+    list.length = 0;
   }
 
   private flushNotifications(): void {
