@@ -22,7 +22,7 @@
  * every loop is bounded in count and every command in time.
  *
  * Environment: PSTACK_BENCH_MB (default 100 MB per transfer), PSTACK_BENCH_REPS (default 5),
- * PSTACK_BENCH_CONNS (default 2000), PSTACK_BENCH_FLOOD_SECONDS (default 3, 3 runs),
+ * PSTACK_BENCH_CONNS (default 5000), PSTACK_BENCH_FLOOD_SECONDS (default 3, 3 runs),
  * PSTACK_BENCH_PING_MODES (as --ping-modes, e.g. "default,0,200,always").
  */
 
@@ -283,7 +283,7 @@ async function main(): Promise<void> {
   const floodSeconds = Number(process.env['PSTACK_BENCH_FLOOD_SECONDS'] ?? 3);
   const mb = Number(process.env['PSTACK_BENCH_MB'] ?? 100);
   const reps = Math.max(1, Math.min(20, Number(process.env['PSTACK_BENCH_REPS'] ?? 5)));
-  const conns = Math.max(1, Math.min(20_000, Number(process.env['PSTACK_BENCH_CONNS'] ?? 2000)));
+  const conns = Math.max(1, Math.min(20_000, Number(process.env['PSTACK_BENCH_CONNS'] ?? 5000)));
   const bytes = Math.round(mb * 1e6);
   const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)']).toString().trim();
   const log = (s: string) => process.stderr.write(s + '\n');
@@ -324,7 +324,13 @@ async function main(): Promise<void> {
     // searching for a free port among its TIME_WAIT sockets (seen: 5,000 connections taking 9 s,
     // 7 s of it client CPU). Reusing TIME_WAIT ports (safe with timestamps, which both stacks
     // use) takes the client out of the measurement, for every target alike.
-    for (const n of [ka, ps, ps2]) await n.exec('sysctl', ['-q', '-w', 'net.ipv4.tcp_tw_reuse=1']);
+    // A wider ephemeral range (these namespaces only) keeps the port search short too: the kernel
+    // client namespace connects to two targets, and with the default range it wraps onto its own
+    // fresh TIME_WAIT ports within one run.
+    for (const n of [ka, ps, ps2]) {
+      await n.exec('sysctl', ['-q', '-w', 'net.ipv4.tcp_tw_reuse=1']);
+      await n.exec('sysctl', ['-q', '-w', 'net.ipv4.ip_local_port_range=1024 65535']);
+    }
 
     // ---- ping, against `pstack server`, once per busy-poll mode ----
     if (only !== 'tcp') {
