@@ -308,7 +308,11 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
           tcb.inAckList = false;
           if (tcb.state === TcpState.CLOSED || !tcb.ackPending) continue;
           if (tcb.ackNow) {
-            if (tcb.user !== null || tcb.listener !== null) this.ackAfterReplies(tcb);
+            // Two full segments or more unacknowledged: a bulk flow, whose sender waits for this
+            // ACK to open its window; it goes now. Otherwise (a request, a FIN) the application
+            // may answer in its turn: see ackAfterReplies.
+            const bulk = tcb.unackedBytes >= 2 * (tcb.rcvMss - tcb.tsSpace);
+            if (!bulk && (tcb.user !== null || tcb.listener !== null)) this.ackAfterReplies(tcb);
             else sendAck(this, tcb, now);
           } else if (tcb.delackAt === Infinity) {
             tcb.delackAt = now + this.config.delayedAckMs;
