@@ -2,10 +2,12 @@
  * Where the time of one paced ping goes inside pstack:
  *
  *   npx tsc -p . && node dist/bench/echo-trace.js [--busy-poll US|always] [--log-level LEVEL] [--count N]
+ *                                                 [--interval SECONDS]
  *
  * Needs root. Creates a private namespace (deleted at the end, whatever happens), runs a
  * pstack host on a TAP in it (the same assembly as `pstack server`, in a child process), and
- * pings it from the kernel side of the tap: a warm-up flood, then N pings 10 ms apart. Each
+ * pings it from the kernel side of the tap: a warm-up flood, then N pings 10 ms apart (or
+ * --interval apart, as ping -i: on a VM the gap decides how cold everything is). Each
  * echo is stamped on process.hrtime's clock (CLOCK_MONOTONIC, as the addon's stamp):
  *
  *   wakeup    the addon picked the batch up (epoll wakeup or busy-poll pass; native stamp)
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     'busy-poll': { type: 'string' },
     'log-level': { type: 'string' },
     count: { type: 'string' },
+    interval: { type: 'string' },
   },
   strict: true,
 });
@@ -87,6 +90,12 @@ async function inner(): Promise<void> {
   process.stderr.write('trace host ready\n');
 }
 
+const interval = Number(values['interval'] ?? 0.01);
+if (!(interval >= 0.0002 && interval <= 1)) {
+  process.stderr.write(`echo-trace: --interval ${values['interval']}: expected 0.0002 to 1 (seconds, as ping -i)\n`);
+  process.exit(2);
+}
+
 async function outer(): Promise<void> {
   const count = Math.min(Math.max(Number(values['count'] ?? 200), 10), 2000);
   const ns = await Netns.create('etr');
@@ -108,7 +117,7 @@ async function outer(): Promise<void> {
     await ns.exec('ping', ['-f', '-q', '-c', '200000', '-w', '2', '192.0.2.2'], { timeoutMs: 10_000 });
     child.kill('SIGUSR1');
     await new Promise((r) => setTimeout(r, 100));
-    const ping = await ns.exec('ping', ['-c', String(count), '-i', '0.01', '-W', '1', '192.0.2.2'], { timeoutMs: 60_000 });
+    const ping = await ns.exec('ping', ['-c', String(count), '-i', String(interval), '-W', '1', '192.0.2.2'], { timeoutMs: (count * interval + 30) * 1000 });
     child.kill('SIGUSR2');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await closed;
@@ -121,7 +130,7 @@ async function outer(): Promise<void> {
     const rtt = median(rtts);
     const f = (n: number) => n.toFixed(1).padStart(7);
     process.stdout.write([
-      `busy-poll ${values['busy-poll'] ?? '(default)'}, log level ${values['log-level'] ?? 'info'}: ${rtts.length} pings, ${result.samples.length} replies traced (medians, us)`,
+      `busy-poll ${values['busy-poll'] ?? '(default)'}, ${interval * 1000} ms apart, log level ${values['log-level'] ?? 'info'}: ${rtts.length} pings, ${result.samples.length} replies traced (medians, us)`,
       `  ping RTT                    ${f(rtt)}`,
       `  wakeup -> JS receiveFrame   ${f(wakeToJs)}`,
       `  JS entry -> reply built     ${f(jsToBuilt)}`,
