@@ -39,6 +39,11 @@ export interface FrameReceiver {
   receiveFrame(device: Device, frame: Uint8Array, rxFlags?: number): void;
   /** Called after the last frame of a read batch, so coalesced output (ACKs) can be flushed. */
   endBatch(device: Device): void;
+  /**
+   * Called instead of a batch while a polling device finds nothing, now and then: a chance to
+   * run the receive path without effect so that it stays in the CPU's caches (Stack.warm).
+   */
+  warm?(device: Device): void;
 }
 
 export interface DeviceCounters {

@@ -89,6 +89,8 @@ export interface TapStats {
   busyHits: number;
   /** Milliseconds spent with a busy window open (the loop spinning instead of sleeping). */
   busyMs: number;
+  /** Empty batches handed to the receiver to keep its path warm (polling always, nothing read). */
+  warmCalls: number;
 }
 
 /** The addon's JavaScript surface; see the header comment of native/tap.c. */
@@ -330,6 +332,15 @@ export class TapDevice implements Device {
     const counters = this.counters;
     const bytes = this.frameBytes;
     const vnet = this.vnetHeader;
+    if (count === 0) {
+      // Polling always and nothing arrived for a while (see the addon's busy polling).
+      try {
+        this.receiver?.warm?.(this);
+      } catch (error) {
+        this.receiveFailed(error);
+      }
+      return;
+    }
     for (let i = 0; i < count; i++) {
       // The receiver may close the device (or switch receivers) in the middle of a batch.
       const receiver = this.receiver;

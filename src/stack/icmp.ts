@@ -156,6 +156,7 @@ export class IcmpService implements IpProtocolHandler {
     if (route === null) return false;
     const out = route.iface;
     if (out.device.type !== 'ethernet' || total > out.mtu) return false;
+    stack.keepForWarming(out.device, buf, at - ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + total);
     const from = ip.dst;
     const id = stack.nextIpId();
     const ttl = stack.defaultTtl;

@@ -116,7 +116,10 @@ const silentEvents: StackEvents = { event() {}, error() {} };
 export class Stack implements FrameReceiver {
   readonly clock: Clock;
   readonly timers: Timers;
-  readonly counters = new Counters();
+  /** What the stack counts; during a warm pass (see warm()) a scratch set that nobody reads. */
+  get counters(): Counters {
+    return this.countersInUse;
+  }
   readonly routes = new RouteTable();
   readonly neighbors: NeighborCache;
   readonly interfaces: Interface[] = [];
@@ -143,6 +146,19 @@ export class Stack implements FrameReceiver {
   private readonly ip = new Ipv4Packet();
   private readonly arpFrame = new Uint8Array(ETHERNET_HEADER_LENGTH + ARP_PACKET_LENGTH + 18);
   private nextId = 1;
+  private countersInUse = new Counters();
+  /** Replays run by warm() (not in `counters`, which a replay mutes). */
+  warmReplays = 0;
+  // Keeping the receive path warm (see warm()): the last echo request answered in place, as
+  // it arrived, and the device it came by. Recorded only once some device has asked for warmth.
+  private warmWanted = false;
+  private warming = false;
+  private warmOutputReached = false;
+  private warmTemplate = new Uint8Array(0);
+  private warmTemplateLength = 0;
+  private warmDevice: Device | null = null;
+  private warmScratch = new Uint8Array(0);
+  private readonly mutedCounters = new Counters();
   /** Whether the frame being received was sent to the link broadcast address (for forward()). */
   private rxLinkBroadcast = false;
   /**
@@ -327,6 +343,54 @@ export class Stack implements FrameReceiver {
       this.rxChecksumOk = false;
       this.events.error('internal error while receiving a frame (dropped)', { device: device.name, error: err instanceof Error ? err.stack ?? err.message : String(err) });
     }
+  }
+
+  /**
+   * Keep the receive path warm while `device` polls and finds nothing (TapDevice with
+   * --busy-poll): replays the last echo request that was answered in place, with the stack's
+   * output and counters muted, so the next real frame finds code and data in the CPU's caches
+   * (like OpenOnload's ONLOAD_MSG_WARM on the send side). Nothing leaves, nothing is counted,
+   * no state changes: the IP identification is put back, a frame whose next hop is not
+   * resolved is not queued and no ARP probe is sent. Skipped while an observer (pcap, frame
+   * log) watches, which would otherwise see the replay. Until an echo has been answered there
+   * is nothing to replay; a replay that no longer reaches output (address or route changed)
+   * is forgotten until the next echo.
+   */
+  warm(device: Device): void {
+    this.warmWanted = true;
+    const length = this.warmTemplateLength;
+    if (length === 0 || this.warmDevice !== device || this.observer !== null || this.warming) return;
+    const frame = this.warmScratch;
+    frame.set(this.warmTemplate.subarray(0, length));
+    const counters = this.countersInUse;
+    const id = this.nextId;
+    this.countersInUse = this.mutedCounters;
+    this.warming = true;
+    this.warmOutputReached = false;
+    this.warmReplays++;
+    try {
+      this.receiveFrame(device, frame.subarray(0, length), 0);
+    } finally {
+      this.countersInUse = counters;
+      this.nextId = id;
+      this.warming = false;
+    }
+    if (!this.warmOutputReached) this.warmTemplateLength = 0;
+  }
+
+  /**
+   * Icmp's in-place echo reply calls this with the request as it arrived, before rewriting it,
+   * once warm() has been asked for: the frame the next warm passes replay.
+   */
+  keepForWarming(device: Device, buf: Uint8Array, offset: number, length: number): void {
+    if (!this.warmWanted || this.warming) return;
+    if (length > this.warmTemplate.length) {
+      this.warmTemplate = new Uint8Array(Math.max(length, 1514));
+      this.warmScratch = new Uint8Array(this.warmTemplate.length);
+    }
+    this.warmTemplate.set(buf.subarray(offset, offset + length));
+    this.warmTemplateLength = length;
+    this.warmDevice = device;
   }
 
   endBatch(_device: Device): void {
@@ -792,6 +856,7 @@ export class Stack implements FrameReceiver {
     else {
       mac = this.neighbors.lookup(nextHop);
       if (mac === null) {
+        if (this.warming) return; // a replay queues nothing and asks ARP nothing (see warm())
         if (partialChecksumAt !== 0) {
           // The queue sends plain frames later: finish the checksum here. A segment larger
           // than the link can only go out cut up by the device, so it is dropped (TCP resends).
@@ -815,7 +880,7 @@ export class Stack implements FrameReceiver {
         return;
       }
       const entry = this.neighbors.get(nextHop);
-      if (entry !== undefined && entry.state === 'stale' && entry.requestsSent === 0) {
+      if (entry !== undefined && entry.state === 'stale' && entry.requestsSent === 0 && !this.warming) {
         // Still usable, but confirm it (RFC 1122 2.3.2.1 asks for a timeout-and-revalidate scheme).
         entry.requestsSent = 1;
         this.sendArpRequest(iface, nextHop);
@@ -832,6 +897,10 @@ export class Stack implements FrameReceiver {
   private transmit(
     device: Device, buf: Uint8Array, offset: number, length: number, gsoSize = 0, csumOffset = 0, csumStart = 0,
   ): void {
+    if (this.warming) {
+      this.warmOutputReached = true;
+      return;
+    }
     this.counters.framesOut++;
     this.observer?.frame('outgoing', device, buf, offset, length);
     // A frame built in place in a received frame is often the whole view already.

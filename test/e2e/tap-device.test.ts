@@ -244,11 +244,13 @@ async function childBusyPoll(): Promise<void> {
   }
   const device = TapDevice.open({ name: TAP_NAME, busyPoll: 'always' });
   let replies = 0;
+  let warms = 0;
   device.open({
     receiveFrame: (_device, frame) => {
       if (isArp(frame, 2, OUR_IP)) replies++;
     },
     endBatch: () => {},
+    warm: () => warms++,
   });
   // No IPv6 on the tap: its unsolicited frames (router solicitations, MLD) would open windows.
   await run('sysctl', ['-q', '-w', `net.ipv6.conf.${TAP_NAME}.disable_ipv6=1`]);
@@ -257,11 +259,13 @@ async function childBusyPoll(): Promise<void> {
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   await pause(100);
   const alwaysPasses = device.stats().busyPasses;
+  const alwaysWarms = warms;
   const alwaysMode = device.busyPoll;
   device.send(arpRequestToHost());
   const alwaysReply = await waitFor(() => replies >= 1, 3000);
 
   device.setBusyPoll(2000);
+  const warmsBeforeWindow = warms;
   await pause(50); // the 2 ms window closes
   const settled = device.stats().busyPasses;
   await pause(100);
@@ -277,11 +281,12 @@ async function childBusyPoll(): Promise<void> {
   device.send(arpRequestToHost());
   const offReply = await waitFor(() => replies >= 3, 3000);
   const offPasses = device.stats().busyPasses - off;
+  const warmsOutsideAlways = warms - warmsBeforeWindow;
 
   device.setBusyPoll('always');
   const stats = device.stats();
   device.close(); // while spinning: the process must still exit by itself
-  report({ badValue, alwaysMode, alwaysPasses, alwaysReply, idleAfterWindow, adaptiveReply, afterFrame, offReply, offPasses, stats });
+  report({ badValue, alwaysMode, alwaysPasses, alwaysWarms, alwaysReply, idleAfterWindow, adaptiveReply, afterFrame, offReply, offPasses, warmsOutsideAlways, stats });
 }
 
 async function childMain(namespace: string): Promise<void> {
@@ -446,6 +451,10 @@ if (process.env['PSTACK_TAP_CHILD']) {
       assert.equal(r['badValue'].message.includes('busyPoll'), true, JSON.stringify(r['badValue']));
       assert.equal(r['alwaysMode'], 'always');
       assert.ok(r['alwaysPasses'] > 10, `always mode polls with no traffic (${r['alwaysPasses']} passes in 100 ms)`);
+      // About one warm call per 200 us of polling that found nothing; a loaded machine gets fewer.
+      assert.ok(r['alwaysWarms'] >= 10 && r['alwaysWarms'] <= 1000, `always mode keeps the receiver warm (${r['alwaysWarms']} calls in 100 ms)`);
+      assert.equal(r['stats'].warmCalls >= r['alwaysWarms'], true);
+      assert.equal(r['warmsOutsideAlways'], 0, 'no warm calls with a window or without polling');
       assert.equal(r['alwaysReply'], true);
       assert.equal(r['idleAfterWindow'], 0, 'no polling once the window has passed without frames');
       assert.equal(r['adaptiveReply'], true);

@@ -317,3 +317,60 @@ test('echo replies answered in place (frame >= 60 bytes) equal the general path\
     { numRuns: 200 },
   );
 });
+
+test('warm() replays the last echo answered in place: nothing sent, counted, queued or changed', () => {
+  const s = setup();
+  learnHost(s);
+  const host = ip('192.0.2.1');
+  s.stack.warm(s.dev);
+  assert.equal(s.stack.warmReplays, 0, 'nothing to replay before an echo was answered');
+
+  const first = echoRequest(7, 1, new Uint8Array(56).fill(0x61));
+  s.dev.inject(ipFrame({ protocol: 1, payload: first }));
+  const reply1 = s.dev.take();
+  assert.equal(reply1.length, 1);
+  const counters = JSON.stringify(s.stack.counters.toJSON());
+  const entry = () => { const e = s.stack.neighbors.get(host)!; return `${e.state} ${e.expiresAt} ${e.requestsSent} ${e.queue.length} ${toHex(e.mac)}`; };
+  const neighbor = entry();
+  for (let i = 0; i < 5; i++) s.stack.warm(s.dev);
+  assert.equal(s.stack.warmReplays, 5);
+  assert.equal(s.dev.take().length, 0, 'a replay sends nothing');
+  assert.equal(JSON.stringify(s.stack.counters.toJSON()), counters, 'a replay counts nothing');
+  assert.equal(entry(), neighbor);
+
+  // The IP identification goes on from the real replies only.
+  s.dev.inject(ipFrame({ protocol: 1, payload: echoRequest(7, 2, new Uint8Array(56).fill(0x62)) }));
+  const reply2 = s.dev.take();
+  assert.equal(reply2.length, 1);
+  assert.equal(new Ipv4Packet(reply2[0]!, 14).id, (new Ipv4Packet(reply1[0]!, 14).id + 1) & 0xffff);
+
+  // A stale neighbour is probed by real traffic, never by a replay.
+  s.clock.advance(31_000);
+  assert.equal(s.stack.neighbors.get(host)!.state, 'stale');
+  s.stack.warm(s.dev);
+  assert.equal(s.dev.take().length, 0);
+  assert.equal(s.stack.neighbors.get(host)!.requestsSent, 0);
+
+  // An unresolved next hop: a replay queues nothing that would leave once ARP answers.
+  s.stack.neighbors.delete(host);
+  s.stack.warm(s.dev);
+  assert.equal(s.stack.warmReplays, 7);
+  assert.equal(s.dev.take().length, 0, 'no ARP request');
+  assert.equal(s.stack.neighbors.get(host), undefined, 'no entry created');
+  learnHost(s);
+  assert.equal(s.dev.take().length, 0, 'nothing was queued');
+  // That replay reached no output, so it is forgotten until the next echo.
+  s.stack.warm(s.dev);
+  assert.equal(s.stack.warmReplays, 7);
+  s.dev.inject(ipFrame({ protocol: 1, payload: echoRequest(7, 3, new Uint8Array(56)) }));
+  assert.equal(s.dev.take().length, 1);
+
+  // Another device, or an observer watching frames: no replay.
+  s.stack.warm(new CaptureDevice('tap1'));
+  s.stack.observer = { frame() {} };
+  s.stack.warm(s.dev);
+  assert.equal(s.stack.warmReplays, 7);
+  s.stack.observer = null;
+  s.stack.warm(s.dev);
+  assert.equal(s.stack.warmReplays, 8);
+});
