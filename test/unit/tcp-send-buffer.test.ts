@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SendBuffer } from '../../src/transport/tcp/send-buffer.js';
-import { POOLED_STORAGE_SIZE, pooledStorageCount } from '../../src/transport/tcp/bytes.js';
+import { POOLED_STORAGE_SIZE, pooledStorageCount, pooledStorageBytes, takeStorage, giveStorage } from '../../src/transport/tcp/bytes.js';
 
 function bytes(from: number, n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -105,12 +105,33 @@ test('an idle buffer holds no storage; default-sized storage is reused through t
   b.write(bytes(7, 10));
   assert.equal(pooledStorageCount(), pooled, 'taken from the pool');
   assert.deepEqual(b.peek(0, 10), bytes(7, 10));
-  // Grown storage is not pooled; the grown buffer gives its first array back when it grows.
+  // Grown storage is pooled too, by size: a bulk sender or receiver that drains its buffer
+  // reuses its array instead of leaving it to the garbage collector.
   b.write(bytes(0, 10_000));
   assert.equal(b.storageSize, 16384);
-  assert.equal(pooledStorageCount(), pooled + 1);
+  const beforeDrain = pooledStorageCount();
   b.acknowledge(10_010);
-  assert.equal(pooledStorageCount(), pooled + 1);
+  assert.equal(pooledStorageCount(), beforeDrain + 1, 'the grown array returned');
+  const c = new SendBuffer(1 << 20);
+  c.write(bytes(3, 10_000));
+  assert.equal(c.storageSize, 16384);
+  assert.equal(pooledStorageCount(), beforeDrain, 'and taken again by a buffer of that size');
+  assert.deepEqual(c.peek(0, 10_000), bytes(3, 10_000));
+});
+
+test('the shared free lists hold at most 4 MiB and only power-of-two arrays, each returned by its size', () => {
+  const arrays = Array.from({ length: 100 }, () => takeStorage(65536));
+  for (const a of arrays) giveStorage(a);
+  assert.ok(pooledStorageBytes() <= 4 * 1024 * 1024, `${pooledStorageBytes()} bytes pooled`);
+  assert.ok(pooledStorageBytes() >= 4 * 1024 * 1024 - 65536, 'filled up to the bound');
+  const before = pooledStorageBytes();
+  giveStorage(new Uint8Array(3000));
+  assert.equal(pooledStorageBytes(), before, 'not a power of two: left to the garbage collector');
+  const taken = takeStorage(65536);
+  assert.equal(taken.length, 65536);
+  assert.ok(arrays.includes(taken), 'a pooled array of that size');
+  assert.equal(takeStorage(131072).length, 131072);
+  giveStorage(taken);
 });
 
 test('default capacity is 256 KiB', () => {

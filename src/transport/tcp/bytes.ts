@@ -8,6 +8,8 @@
  * for 1460 bytes), so the threshold sits there.
  */
 
+import { Buffer } from 'node:buffer';
+
 const SMALL_COPY = 32;
 
 /** Copy n bytes src[srcPos..] -> dst[dstPos..]. Bounds are the caller's responsibility. */
@@ -32,39 +34,57 @@ export function nextPow2(n: number): number {
  * Ring storage for the TCP buffers, lent out and taken back.
  *
  * A connection holds buffer storage only while it has bytes in flight or unread: an idle
- * connection holds none, so ten thousand idle connections cost no ring at all. Storage of
- * the most common size (a buffer's first allocation) comes from a small free list shared by
- * every connection, so a request/response connection that drains its buffers after each
- * exchange reuses the same few arrays instead of allocating a new one per message. Larger
- * (grown) storage goes back to the garbage collector.
+ * connection holds none, so ten thousand idle connections cost no ring at all. Returned
+ * storage waits in free lists shared by every connection, one per size (powers of two),
+ * up to MAX_POOLED_BYTES in all: a request/response connection that drains its buffers after
+ * each exchange reuses the same few arrays, and so does a bulk receiver whose application
+ * reads each 64 KB segment as it comes (before, every such segment took a new, zero-filled
+ * array and left one to the garbage collector). New storage is not zero-filled either: a
+ * buffer only ever reads back bytes it has written.
  *
  * A returned array must no longer be referenced by its old buffer, nor by any view still in
  * use: the buffers give storage back only when they hold no bytes (every view they handed
  * out is documented as invalid after the next write/acknowledge/consume).
  */
 export const POOLED_STORAGE_SIZE = 4096;
-/** Bound on the free list: 1 MiB of spare storage at most. */
-const MAX_POOLED = 256;
-const pool: Uint8Array[] = [];
+/** Bound on the free lists: 4 MiB of spare storage at most. */
+const MAX_POOLED_BYTES = 4 * 1024 * 1024;
+/** Free lists by log2(size). */
+const pools: Uint8Array[][] = [];
+let pooledBytes = 0;
+let pooledCount = 0;
 
 /** The array standing for "no storage": zero length, shared, never written. */
 export const NO_STORAGE = new Uint8Array(0);
 
 /** Storage of `size` bytes (a power of two). Contents are arbitrary. */
 export function takeStorage(size: number): Uint8Array {
-  if (size === POOLED_STORAGE_SIZE) {
-    const b = pool.pop();
-    if (b !== undefined) return b;
+  const b = pools[31 - Math.clz32(size)]?.pop();
+  if (b !== undefined) {
+    pooledBytes -= size;
+    pooledCount--;
+    return b;
   }
-  return new Uint8Array(size);
+  // A plain Uint8Array (one shape for every ring) over memory that is not zeroed.
+  return new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
 }
 
 /** Give storage back (NO_STORAGE is ignored). */
 export function giveStorage(buf: Uint8Array): void {
-  if (buf.length === POOLED_STORAGE_SIZE && pool.length < MAX_POOLED) pool.push(buf);
+  const size = buf.length;
+  if (size === 0 || (size & (size - 1)) !== 0 || pooledBytes + size > MAX_POOLED_BYTES) return;
+  const log = 31 - Math.clz32(size);
+  (pools[log] ??= []).push(buf);
+  pooledBytes += size;
+  pooledCount++;
 }
 
-/** Arrays waiting in the free list (tests, diagnostics). */
+/** Bytes waiting in the free lists (at most MAX_POOLED_BYTES). */
+export function pooledStorageBytes(): number {
+  return pooledBytes;
+}
+
+/** Arrays waiting in the free lists (tests, diagnostics). */
 export function pooledStorageCount(): number {
-  return pool.length;
+  return pooledCount;
 }
