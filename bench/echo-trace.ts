@@ -23,10 +23,8 @@
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Netns } from '../test/e2e/harness.js';
-import { startHost } from '../src/cli/host.js';
-import { createLogger, parseLogLevel, type LogThreshold } from '../src/observe/log.js';
-import { DEFAULT_TAP_MAC } from '../src/link/tap.js';
-import { parseCidr } from '../src/wire/addr.js';
+import { parseLogLevel, type LogThreshold } from '../src/observe/log.js';
+import { median, startBenchHost } from './common.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const { values } = parseArgs({
@@ -40,28 +38,14 @@ const { values } = parseArgs({
   strict: true,
 });
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 function busyPollOf(text: string | undefined): number | 'always' | undefined {
   if (text === undefined) return undefined;
   return text === 'always' ? 'always' : Number(text);
 }
 
 async function inner(): Promise<void> {
-  const level = (parseLogLevel(values['log-level'] ?? 'info') ?? 'info') as LogThreshold;
-  const logger = createLogger({ level, stream: process.stderr });
-  const host = await startHost({
-    taps: [{ name: 'tap0', addr: parseCidr('192.0.2.2/24')!, hostAddr: parseCidr('192.0.2.1/24')!, mac: DEFAULT_TAP_MAC }],
-    gateway: null,
-    mtu: 1500,
-    forwarding: false,
-    pcapPath: null,
-    logger,
-    busyPoll: busyPollOf(values['busy-poll']),
-  });
+  const logLevel = (parseLogLevel(values['log-level'] ?? 'info') ?? 'info') as LogThreshold;
+  const host = await startBenchHost({ logLevel, busyPoll: busyPollOf(values['busy-poll']) });
   const tap = host.taps[0]!;
   const stack = host.stack;
   const hr = process.hrtime.bigint;

@@ -15,16 +15,12 @@
  */
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { Netns } from '../test/e2e/harness.js';
-import { startHost } from '../src/cli/host.js';
-import { createLogger } from '../src/observe/log.js';
-import { DEFAULT_TAP_MAC } from '../src/link/tap.js';
-import { parseCidr } from '../src/wire/addr.js';
+import { cpuSeconds, median, startBenchHost } from './common.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const { values } = parseArgs({
@@ -37,20 +33,8 @@ const { values } = parseArgs({
   strict: true,
 });
 
-const median = (xs: number[]): number => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 async function inner(): Promise<void> {
-  const host = await startHost({
-    taps: [{ name: 'tap0', addr: parseCidr('192.0.2.2/24')!, hostAddr: parseCidr('192.0.2.1/24')!, mac: DEFAULT_TAP_MAC }],
-    gateway: null,
-    mtu: 1500,
-    forwarding: false,
-    pcapPath: null,
-    logger: createLogger({ level: 'warn' }),
-  });
+  const host = await startBenchHost();
   const tap = host.taps[0]!;
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
@@ -63,13 +47,6 @@ async function inner(): Promise<void> {
     process.exit(0);
   });
   process.stdout.write('ready\n');
-}
-
-const CLK_TCK = 100;
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
 async function outer(): Promise<void> {

@@ -34,6 +34,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Netns, startPstack, ROOT } from '../test/e2e/harness.js';
 import { renderSvg, fmt, type ChartMetric } from './svg.js';
+import { cpuSeconds, median, peakRssMb } from './common.js';
 
 const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
 const PY_BENCH = join(ROOT, 'bench', 'tcp_bench.py');
@@ -43,13 +44,6 @@ interface PingStats {
   received: number;
   rttAvgMs: number;
   rttMedianMs: number;
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function parsePaced(out: string): PingStats {
@@ -207,27 +201,6 @@ async function pingSection(ka: Netns, ps: Netns, mode: string, floodSeconds: num
     const code = await server.stop();
     if (code !== 0) log(`pstack server (${label}) exited with ${code}\n${server.log.slice(-2000)}`);
   }
-}
-
-const CLK_TCK = (() => {
-  try { return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100; } catch { return 100; }
-})();
-
-/** utime + stime of a process, in seconds (NaN when it cannot be read). */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch { return NaN; }
-}
-
-/** Peak resident set size (VmHWM) of a process, in MB (NaN when it cannot be read). */
-function peakRssMb(pid: number | undefined): number {
-  try {
-    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch { return NaN; }
 }
 
 /** Start a long-running process in a namespace and wait for a line on stderr. */
