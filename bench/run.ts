@@ -21,7 +21,7 @@
  * Only documentation addresses, only namespaces this script creates (deleted even on failure);
  * every loop is bounded in count and every command in time.
  *
- * Environment: PSTACK_BENCH_MB (default 100 MB per transfer), PSTACK_BENCH_REPS (default 5),
+ * Environment: PSTACK_BENCH_MB (default 300 MB per transfer: at 1-3 GB/s 100 MB lasted 30-170 ms, mostly slow start and noise), PSTACK_BENCH_REPS (default 5),
  * PSTACK_BENCH_CONNS (default 5000), PSTACK_BENCH_FLOOD_SECONDS (default 5, as issue 2 asks; 3 runs),
  * PSTACK_BENCH_PING_MODES (as --ping-modes, e.g. "default,0,200,always").
  */
@@ -270,7 +270,7 @@ async function main(): Promise<void> {
   const pingModes = (args.values['ping-modes'] ?? process.env['PSTACK_BENCH_PING_MODES'] ?? DEFAULT_PING_MODES.join(',')).split(',').filter(Boolean);
   for (const m of pingModes) if (!/^(default|always|\d+)$/.test(m)) throw new Error(`--ping-modes: ${m}: expected default, always or microseconds`);
   const floodSeconds = Number(process.env['PSTACK_BENCH_FLOOD_SECONDS'] ?? 5);
-  const mb = Number(process.env['PSTACK_BENCH_MB'] ?? 100);
+  const mb = Number(process.env['PSTACK_BENCH_MB'] ?? 300);
   const reps = Math.max(1, Math.min(20, Number(process.env['PSTACK_BENCH_REPS'] ?? 5)));
   const conns = Math.max(1, Math.min(20_000, Number(process.env['PSTACK_BENCH_CONNS'] ?? 5000)));
   const bytes = Math.round(mb * 1e6);
