@@ -157,7 +157,8 @@ export class Stack implements FrameReceiver {
   private warmTemplate = new Uint8Array(0);
   private warmTemplateLength = 0;
   private warmDevice: Device | null = null;
-  private warmScratch = new Uint8Array(0);
+  /** What a replay runs on: a copy of the template, since the echo is answered in place. */
+  private warmFrame = new Uint8Array(0);
   private readonly mutedCounters = new Counters();
   /** Whether the frame being received was sent to the link broadcast address (for forward()). */
   private rxLinkBroadcast = false;
@@ -360,8 +361,7 @@ export class Stack implements FrameReceiver {
     this.warmWanted = true;
     const length = this.warmTemplateLength;
     if (length === 0 || this.warmDevice !== device || this.observer !== null || this.warming) return;
-    const frame = this.warmScratch;
-    frame.set(this.warmTemplate.subarray(0, length));
+    this.warmFrame.set(this.warmTemplate);
     const counters = this.countersInUse;
     const id = this.nextId;
     this.countersInUse = this.mutedCounters;
@@ -369,7 +369,7 @@ export class Stack implements FrameReceiver {
     this.warmOutputReached = false;
     this.warmReplays++;
     try {
-      this.receiveFrame(device, frame.subarray(0, length), 0);
+      this.receiveFrame(device, this.warmFrame, 0);
     } finally {
       this.countersInUse = counters;
       this.nextId = id;
@@ -379,16 +379,14 @@ export class Stack implements FrameReceiver {
   }
 
   /**
-   * Icmp's in-place echo reply calls this with the request as it arrived, before rewriting it,
-   * once warm() has been asked for: the frame the next warm passes replay.
+   * Icmp's in-place echo reply calls this with the request as it arrived, before rewriting it:
+   * once warm() has been asked for and while there is nothing to replay, it becomes the frame
+   * the warm passes replay (kept until a replay no longer reaches output).
    */
   keepForWarming(device: Device, buf: Uint8Array, offset: number, length: number): void {
-    if (!this.warmWanted || this.warming) return;
-    if (length > this.warmTemplate.length) {
-      this.warmTemplate = new Uint8Array(Math.max(length, 1514));
-      this.warmScratch = new Uint8Array(this.warmTemplate.length);
-    }
-    this.warmTemplate.set(buf.subarray(offset, offset + length));
+    if (!this.warmWanted || this.warmTemplateLength !== 0 || this.warming) return;
+    this.warmTemplate = buf.slice(offset, offset + length);
+    this.warmFrame = new Uint8Array(length);
     this.warmTemplateLength = length;
     this.warmDevice = device;
   }
