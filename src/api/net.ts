@@ -260,9 +260,17 @@ export class Socket extends Duplex implements TcbUser {
           }
           break;
         }
-        const len = n < READ_CHUNK ? n : READ_CHUNK;
-        const chunk = Buffer.allocUnsafe(len);
-        this.tcp.read(t, chunk, 0, len);
+        // Bulk data (a 64 KB segment, say) leaves the receive buffer without a copy: its
+        // storage becomes the chunk. Otherwise one copy into a chunk of at most READ_CHUNK.
+        let chunk: Buffer;
+        const whole = this.tcp.readAll(t);
+        if (whole !== null) {
+          chunk = Buffer.from(whole.buffer, whole.byteOffset, whole.length);
+        } else {
+          chunk = Buffer.allocUnsafe(n < READ_CHUNK ? n : READ_CHUNK);
+          this.tcp.read(t, chunk, 0, chunk.length);
+        }
+        const len = chunk.length;
         this.readBytes += len;
         this.touch();
         if (!this.push(chunk)) this.reading = false;

@@ -349,3 +349,86 @@ test('property: small window, interleaved reads, drops and retransmissions still
     { numRuns: 300 },
   );
 });
+
+test('takeAll hands over the storage of a bulk read, refuses when it must not, and never writes a handed-over view again', () => {
+  const s = stream(70_000);
+  const rb = new RecvBuffer(1 << 20);
+  assert.equal(rb.takeAll(), null, 'nothing to take');
+  assert.equal(rb.insert(0, s, 0, 60_000), 60_000); // fills 60,000 of a 64 KiB ring
+  const taken = rb.takeAll()!;
+  assert.deepEqual(taken, s.subarray(0, 60_000));
+  assert.equal(rb.readable, 0);
+  assert.equal(rb.storageSize, 0, 'the storage went with the view');
+  assert.equal(rb.window, 1 << 20);
+  // New data goes to new storage: the view keeps its bytes.
+  rb.insert(0, new Uint8Array(50_000).fill(0xee));
+  assert.deepEqual(taken, s.subarray(0, 60_000));
+  assert.equal(rb.read().length, 50_000);
+
+  // A small read in a large ring is copied instead (it would pin the array).
+  rb.insert(0, s, 0, 100);
+  assert.equal(rb.takeAll(), null);
+  assert.deepEqual(rb.read(), s.subarray(0, 100));
+
+  // Not while data waits out of order in the same storage.
+  const ooo = new RecvBuffer(1 << 20, { initialStorage: 4096 });
+  ooo.insert(0, s, 0, 3000);
+  ooo.insert(500, s, 3500, 500); // offsets count from RCV.NXT: stream bytes 3500-3999
+  assert.equal(ooo.storageSize, 4096);
+  assert.equal(ooo.takeAll(), null);
+  assert.deepEqual(ooo.read(), s.subarray(0, 3000));
+  assert.equal(ooo.insert(0, s, 3000, 500), 1000, 'the hole filled, the queued bytes were kept');
+  assert.deepEqual(ooo.read(), s.subarray(3000, 4000));
+
+  // Nor when the bytes wrap around the ring's end.
+  const wrap = new RecvBuffer(4096, { initialStorage: 4096 });
+  wrap.insert(0, s, 0, 3000);
+  assert.equal(wrap.readInto(new Uint8Array(1000)), 1000);
+  wrap.insert(0, s, 3000, 1500); // 3500 readable, from index 1000 across the end
+  assert.equal(wrap.takeAll(), null);
+  assert.deepEqual(wrap.read(), s.subarray(1000, 4500));
+});
+
+test('property: takeAll, reads and out-of-order arrivals deliver the stream, and taken views stay intact', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 20_000 }),
+      fc.array(fc.tuple(fc.integer({ min: -200, max: 3000 }), fc.integer({ min: 1, max: 4000 }), fc.nat(5)), { maxLength: 120 }),
+      (len, steps) => {
+        const s = stream(len);
+        const rb = new RecvBuffer(8192, { initialStorage: 512 });
+        const taken: Array<[number, Uint8Array]> = [];
+        const got: number[] = [];
+        let nxt = 0;
+        const take = (how: number) => {
+          if (how === 0) {
+            const v = rb.takeAll();
+            if (v !== null) {
+              taken.push([got.length, v]);
+              for (const x of v) got.push(x);
+            }
+          } else if (how === 1) {
+            for (const x of rb.read(1 + ((nxt * 13) % 3000))) got.push(x);
+          }
+        };
+        for (const [off, n, how] of steps) {
+          const a = nxt + off;
+          const b = Math.min(len, a + n);
+          if (a >= 0 && a < b) nxt += rb.insert(a - nxt, s, a, b - a);
+          take(how % 3);
+        }
+        let guard = 0;
+        while (got.length < len) {
+          const b = Math.min(len, nxt + 1000);
+          if (nxt < b) nxt += rb.insert(0, s, nxt, b - nxt);
+          take(guard % 2);
+          if (++guard > 10_000) assert.fail('no progress');
+        }
+        for (let p = 0; p < len; p++) if (got[p] !== streamByte(p)) assert.fail(`byte ${p}`);
+        // Everything handed over still holds what it held: the buffer never wrote it again.
+        for (const [at, v] of taken) for (let i = 0; i < v.length; i++) if (v[i] !== streamByte(at + i)) assert.fail(`taken view at ${at} changed`);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

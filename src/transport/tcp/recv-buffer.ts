@@ -314,6 +314,26 @@ export class RecvBuffer {
   }
 
   /**
+   * Every readable byte, without copying, when they lie in one piece that fills at least half
+   * of the storage and nothing is queued out of order: the storage itself is handed over (the
+   * caller owns the returned view for good) and the buffer takes fresh storage for the next
+   * data. Otherwise null, and the caller copies with readInto. This is how a bulk receiver's
+   * 64 KB segments reach the application with one copy (from the device's batch buffer into
+   * this storage) instead of two. The half rule keeps a small read from pinning a large array.
+   */
+  takeAll(): Uint8Array | null {
+    const n = this.inOrder;
+    const size = this.buf.length;
+    if (n === 0 || this.count !== 0 || n * 2 < size || this.head + n > size) return null;
+    const view = this.buf.subarray(this.head, this.head + n);
+    this.inOrder = 0;
+    this.head = 0;
+    this.buf = NO_STORAGE; // not given back to the pool: it is the caller's now
+    this.mask = 0;
+    return view;
+  }
+
+  /**
    * Zero-copy: all readable bytes as one or two views (out[0], out[1]); returns the count.
    * Call `consume` afterwards; views are invalidated by the next insert.
    */

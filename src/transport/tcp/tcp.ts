@@ -985,6 +985,16 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
   }
 
   /**
+   * Every readable byte without a copy when the receive buffer can hand its storage over
+   * (RecvBuffer.takeAll); null when the caller must copy with read().
+   */
+  readAll(tcb: Tcb): Uint8Array | null {
+    const view = tcb.recvBuffer.takeAll();
+    if (view !== null) this.windowUpdate(tcb);
+    return view;
+  }
+
+  /**
    * After the application read: if the window can grow a lot (RFC 9293 3.8.6.2.2 threshold
    * and at least doubling, as Linux's tcp_cleanup_rbuf), tell the peer without waiting.
    */
