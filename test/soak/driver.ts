@@ -49,12 +49,15 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * How the kernel sees a connection that timed out (`ss -tin` for its local port: state,
  * retransmissions, RTO, bytes unacknowledged), so a failure says where it stuck.
  */
-function kernelView(sock: Socket): string {
+function kernelView(sock: Socket, host: string): string {
   const port = sock.localPort;
   if (port === undefined) return '; never connected';
   try {
     const out = execFileSync('ss', ['-tinH', 'state', 'all', `( sport = :${port} )`], { timeout: 2000 }).toString();
-    return `; port ${port}, kernel: ${out.replace(/\s+/g, ' ').trim() || 'no socket'}`;
+    // The kernel's ARP entry for pstack too: a SYN-SENT socket with more retransmissions than
+    // its backoff allows (seen once) suggests SYNs that failed locally, i.e. ARP.
+    const neigh = execFileSync('ip', ['-4', 'neigh', 'show', 'to', host], { timeout: 2000 }).toString();
+    return `; port ${port}, kernel: ${out.replace(/\s+/g, ' ').trim() || 'no socket'}; neigh: ${neigh.trim() || 'none'}`;
   } catch (err) {
     return `; port ${port}, ss failed: ${err instanceof Error ? err.message : String(err)}`;
   }
@@ -78,7 +81,7 @@ function echoOnce(host: string, total: number, timeoutMs: number): Promise<'ok' 
       sock.destroy();
       resolve(outcome);
     };
-    const timer = setTimeout(() => finish(`timeout after ${timeoutMs} ms (${received}/${total} bytes back)${kernelView(sock)}`), timeoutMs);
+    const timer = setTimeout(() => finish(`timeout after ${timeoutMs} ms (${received}/${total} bytes back)${kernelView(sock, host)}`), timeoutMs);
     sock.on('error', (err: NodeJS.ErrnoException) => finish(`error ${err.code ?? err.message} (${received}/${total} bytes back)`));
     sock.on('data', (b: Buffer) => {
       received += b.length;
