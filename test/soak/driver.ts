@@ -15,6 +15,7 @@ import { connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { controlRequest } from '../../src/cli/control.js';
 
 const TCP_PORT = 12345;
 const UDP_PORT = 7;
@@ -57,9 +58,28 @@ function kernelView(sock: Socket, host: string): string {
     // The kernel's ARP entry for pstack too: a SYN-SENT socket with more retransmissions than
     // its backoff allows (seen once) suggests SYNs that failed locally, i.e. ARP.
     const neigh = execFileSync('ip', ['-4', 'neigh', 'show', 'to', host], { timeout: 2000 }).toString();
-    return `; port ${port}, kernel: ${out.replace(/\s+/g, ' ').trim() || 'no socket'}; neigh: ${neigh.trim() || 'none'}`;
+    // And the kernel's counters that say why it would ignore or refuse a SYN-ACK.
+    const mib = execFileSync('nstat', ['-az', 'TcpInCsumErrors', 'TcpInErrs', 'TcpOutRsts', 'TcpAttemptFails', 'TcpExtPAWSActive', 'TcpExtTCPSynRetrans', 'TcpExtTCPChallengeACK'], { timeout: 2000 }).toString();
+    const counters = [...mib.matchAll(/^(\w+)\s+(\d+)/gm)].map((m) => `${m[1]}=${m[2]}`).join(' ');
+    return `; port ${port}, kernel: ${out.replace(/\s+/g, ' ').trim() || 'no socket'}; neigh: ${neigh.trim() || 'none'}; ${counters}`;
   } catch (err) {
     return `; port ${port}, ss failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/**
+ * How pstack sees the same connection (its netstat over the control socket the soak passes in
+ * PSTACK_SOAK_CONTROL): which block, if any, that 4-tuple meets on pstack's side.
+ */
+async function pstackView(port: number | undefined): Promise<string> {
+  const control = process.env['PSTACK_SOAK_CONTROL'];
+  if (control === undefined || port === undefined) return '';
+  try {
+    const r = await controlRequest(control, { cmd: 'netstat' });
+    const mine = ((r['endpoints'] ?? []) as Array<Record<string, unknown>>).filter((e) => e['protocol'] === 'tcp' && e['remotePort'] === port);
+    return `; pstack: ${mine.length === 0 ? 'no block for that port' : JSON.stringify(mine)}`;
+  } catch (err) {
+    return `; pstack netstat failed: ${err instanceof Error ? err.message : String(err)}`;
   }
 }
 
@@ -81,7 +101,10 @@ function echoOnce(host: string, total: number, timeoutMs: number): Promise<'ok' 
       sock.destroy();
       resolve(outcome);
     };
-    const timer = setTimeout(() => finish(`timeout after ${timeoutMs} ms (${received}/${total} bytes back)${kernelView(sock, host)}`), timeoutMs);
+    const timer = setTimeout(() => {
+      const why = `timeout after ${timeoutMs} ms (${received}/${total} bytes back)${kernelView(sock, host)}`;
+      void pstackView(sock.localPort).then((view) => finish(why + view));
+    }, timeoutMs);
     sock.on('error', (err: NodeJS.ErrnoException) => finish(`error ${err.code ?? err.message} (${received}/${total} bytes back)`));
     sock.on('data', (b: Buffer) => {
       received += b.length;

@@ -137,6 +137,7 @@ table netdev soak {
 
     const t0 = Date.now();
     const deadline = t0 + seconds * 1000;
+    process.env['PSTACK_SOAK_CONTROL'] = control; // the driver asks pstack about a connection that timed out
     const driver = ns.spawn(process.execPath, [DRIVER, PSTACK_IP, String(seconds)]);
     children.push(driver);
     const driverDone = collect(driver);
@@ -229,6 +230,7 @@ UDP echo: ${summary?.udpEchoed ?? '?'} of ${summary?.udpSent ?? '?'} datagrams b
 ping: ${pingStats ? `${pingStats[2]} of ${pingStats[1]} answered` : 'no summary'}
 malformed frames: ${injected} in ${injections} bursts
 pstack: ${counters['framesIn']} frames in, ${counters['framesOut']} out, ${counters['internalErrors']} internal errors; limits hit: ${limitsHit.join(', ') || 'none'}
+pstack drops: ${Object.entries((counters['drops'] ?? {}) as Record<string, number>).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
 `);
     if (summary?.errors.length) process.stdout.write(`driver errors (first ${summary.errors.length}): ${summary.errors.join('; ')}\n`);
 
