@@ -141,10 +141,23 @@ export class NeighborCache {
       if (e === null) return;
     }
     if (e.state === 'static') return;
+    // A new address for a neighbour we hold, heard from anything but the answer to our own
+    // request (a request, a gratuitous ARP, a forged or mangled frame), is used but not
+    // trusted: the entry goes stale, so its next use asks the owner by broadcast (as Linux's
+    // NUD does). Marked reachable for 30 s instead, one such frame cut the host off that
+    // long (seen in the soak: a mangled ARP request claimed the kernel's address).
+    const answered = e.state === 'incomplete' || (e.state === 'stale' && e.requestsSent > 0);
+    let changed = false;
+    for (let i = 0; i < 6; i++) if (e.mac[i] !== mac[macOffset + i]) changed = true;
     for (let i = 0; i < 6; i++) e.mac[i] = mac[macOffset + i]!;
-    e.state = 'reachable';
     e.requestsSent = 0;
-    e.expiresAt = this.timers.clock.now() + this.config.reachableMs;
+    if (changed && !answered && e.state !== 'failed') {
+      e.state = 'stale';
+      e.expiresAt = this.timers.clock.now() + this.config.staleMs;
+    } else {
+      e.state = 'reachable';
+      e.expiresAt = this.timers.clock.now() + this.config.reachableMs;
+    }
     e.timer.armAt(e.expiresAt);
     if (e.queue.length > 0) {
       const packets = e.queue.splice(0, e.queue.length);

@@ -374,3 +374,45 @@ test('warm() replays the last echo answered in place: nothing sent, counted, que
   s.stack.warm(s.dev);
   assert.equal(s.stack.warmReplays, 8);
 });
+
+test('a neighbour\'s address changed by an ARP request is used but re-asked by broadcast, and the owner\'s answer wins', () => {
+  const s = setup();
+  learnHost(s);
+  const host = ip('192.0.2.1');
+  const bogus = parseMac('02:00:23:00:00:99')!;
+  // A request claiming the host's address from another MAC (in the soak: a mangled frame).
+  const spoof = vec('seed001-incoming-10');
+  spoof.set(bogus, 6);
+  spoof.set(bogus, 22);
+  s.dev.inject(spoof);
+  s.dev.take(); // our reply to it
+  assert.equal(s.stack.neighbors.get(host)!.state, 'stale');
+  assert.equal(toHex(s.stack.neighbors.get(host)!.mac), toHex(bogus));
+  // The next packet to the host goes out, and a broadcast request asks who really has it.
+  s.dev.inject(ipFrame({ protocol: 1, payload: echoRequest(9, 1, new Uint8Array(56)) }));
+  const out = s.dev.take();
+  assert.equal(out.length, 2);
+  const arp = out.find((f) => f[12] === 0x08 && f[13] === 0x06)!;
+  assert.ok(arp !== undefined, 'an ARP request');
+  assert.equal(toHex(arp.subarray(0, 6)), 'ffffffffffff');
+  assert.equal(new ArpPacket(arp, 14).op, 1);
+  // The owner answers: its own address is back, reachable.
+  const answer = new Uint8Array(42);
+  answer.set(parseMac('00:00:5e:00:53:01')!, 0);
+  answer.set(HOST_MAC, 6);
+  answer.set([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2], 12);
+  answer.set(HOST_MAC, 22);
+  answer.set([192, 0, 2, 1], 28);
+  answer.set(parseMac('00:00:5e:00:53:01')!, 32);
+  answer.set([192, 0, 2, 2], 38);
+  s.dev.inject(answer);
+  assert.equal(s.stack.neighbors.get(host)!.state, 'reachable');
+  assert.equal(toHex(s.stack.neighbors.get(host)!.mac), toHex(HOST_MAC));
+  s.dev.inject(ipFrame({ protocol: 1, payload: echoRequest(9, 2, new Uint8Array(56)) }));
+  const reply = s.dev.take();
+  assert.equal(reply.length, 1);
+  assert.equal(toHex(reply[0]!.subarray(0, 6)), toHex(HOST_MAC));
+  // The same address heard again from a request keeps the entry reachable (no needless probe).
+  learnHost(s);
+  assert.equal(s.stack.neighbors.get(host)!.state, 'reachable');
+});
