@@ -148,8 +148,11 @@ export class NeighborCache {
     // long (seen in the soak: a mangled ARP request claimed the kernel's address).
     const answered = e.state === 'incomplete' || (e.state === 'stale' && e.requestsSent > 0);
     let changed = false;
-    for (let i = 0; i < 6; i++) if (e.mac[i] !== mac[macOffset + i]) changed = true;
-    for (let i = 0; i < 6; i++) e.mac[i] = mac[macOffset + i]!;
+    for (let i = 0; i < 6; i++) {
+      const b = mac[macOffset + i]!;
+      if (e.mac[i] !== b) changed = true;
+      e.mac[i] = b;
+    }
     e.requestsSent = 0;
     if (changed && !answered && e.state !== 'failed') {
       e.state = 'stale';
