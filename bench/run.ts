@@ -14,7 +14,9 @@
  *     written with the Stack API) or against tcp_bench.py's own server on the far veth end:
  *     one-way kernel->pstack (sink) and pstack->kernel (source), echo round trip, and
  *     connections per second (connect, 1-byte echo, close; with bench/cps_client.c, compiled
- *     here, when a C compiler is present). Medians of the repetitions.
+ *     here, when a C compiler is present), one at a time (a connection's latency: two round
+ *     trips and their wake-ups) and 8 at a time (what the server can take). Medians of the
+ *     repetitions.
  *   - pstack's peak RSS (VmHWM) and its CPU seconds per GB (utime+stime from /proc).
  * Both sides are warmed up first (JIT warm-up for pstack; caches for both). Prints a table with
  * ratios (pstack / kernel), writes bench/results.json and bench/results.svg.
@@ -249,9 +251,13 @@ function buildCpsClient(log: (s: string) => void): string | null {
   }
 }
 
+/** Connections the `cps-many` test keeps open at once (bench/cps_client.c's IN_FLIGHT). */
+const CPS_IN_FLIGHT = 8;
+
 async function tcpClient(ns: Netns, python: string, addr: string, test: string, n: number, cpsClient: string | null = null): Promise<ClientResult> {
-  const r = test === 'cps' && cpsClient !== null
-    ? await ns.exec(cpsClient, [addr, String(n)], { timeoutMs: 90_000 })
+  const inFlight = test === 'cps-many' ? CPS_IN_FLIGHT : 1;
+  const r = test.startsWith('cps') && cpsClient !== null
+    ? await ns.exec(cpsClient, [addr, String(n), String(inFlight)], { timeoutMs: 90_000 })
     : await ns.exec(python, [PY_BENCH, '--deadline', '60', 'client', addr, test, String(n)], { timeoutMs: 90_000 });
   if (r.code !== 0) throw new Error(`tcp_bench.py client ${addr} ${test} ${n} failed (${r.code ?? r.signal}): ${r.stderr.trim()}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as ClientResult;
@@ -349,9 +355,10 @@ async function main(): Promise<void> {
           const c0 = cpuSeconds(pid);
           const r = await tcpClient(ns, python, addr, test, n, cpsClient);
           const serverCpu = cpuSeconds(pid) - c0;
-          if (test !== 'cps' && r.count !== n) throw new Error(`${t} ${test}: ${r.count} of ${n} bytes`);
+          const cps = test.startsWith('cps');
+          if (!cps && r.count !== n) throw new Error(`${t} ${test}: ${r.count} of ${n} bytes`);
           const gb = r.count / 1e9;
-          return { mbPerSecond: test === 'cps' ? r.count / r.seconds : r.count / 1e6 / r.seconds, seconds: r.seconds, serverCpuSecondsPerGB: serverCpu / gb, clientCpuSecondsPerGB: r.cpu / gb };
+          return { mbPerSecond: cps ? r.count / r.seconds : r.count / 1e6 / r.seconds, seconds: r.seconds, serverCpuSecondsPerGB: serverCpu / gb, clientCpuSecondsPerGB: r.cpu / gb };
         };
         const cpsClient = buildCpsClient(log);
         results['cpsClient'] = cpsClient !== null ? 'bench/cps_client.c' : 'bench/tcp_bench.py';
@@ -359,12 +366,15 @@ async function main(): Promise<void> {
         for (const t of TARGETS) {
           for (const test of ['sink', 'source', 'echo']) await oneRun(t, test, Math.min(bytes, 30_000_000));
           await oneRun(t, 'cps', 300);
+          if (cpsClient !== null) await oneRun(t, 'cps-many', 300);
         }
         const tests: [string, string, number][] = [
           ['sink', 'TCP kernel -> pstack (MB/s)', bytes],
           ['source', 'TCP pstack -> kernel (MB/s)', bytes],
           ['echo', 'TCP echo round trip (MB/s)', bytes],
-          ['cps', 'TCP connections/s', conns],
+          ['cps', 'TCP connections/s, one at a time', conns],
+          // Only the C client can keep several connections open at once.
+          ...(cpsClient !== null ? [['cps-many', `TCP connections/s, ${CPS_IN_FLIGHT} at a time`, conns] as [string, string, number]] : []),
         ];
         const tcp: Record<string, Record<Target, TcpRun[]>> = {};
         for (const [test] of tests) tcp[test] = { pstack: [], pstackNoOffload: [], kernel: [], kernelOffload: [] };
@@ -394,8 +404,8 @@ async function main(): Promise<void> {
             offloadGain: p / pn,
           };
           const extra = { pstackNoOffload: pn, kernelOffload: ko };
-          chart.push(test === 'cps'
-            ? { label: `TCP connect + 1-byte echo + close`, unit: 'connections/s, one at a time', pstack: p, kernel: k, higherIsBetter: true, extra }
+          chart.push(test.startsWith('cps')
+            ? { label: `TCP connect + 1-byte echo + close`, unit: test === 'cps' ? 'connections/s, one at a time' : `connections/s, ${CPS_IN_FLIGHT} at a time`, pstack: p, kernel: k, higherIsBetter: true, extra }
             : { label: label.replace(' (MB/s)', ''), unit: `MB/s, ${mb} MB per run`, pstack: p, kernel: k, higherIsBetter: true, extra });
         }
         const cpuRows: [string, string][] = [['sink', 'server CPU s/GB received'], ['source', 'server CPU s/GB sent'], ['echo', 'server CPU s/GB echoed']];
