@@ -20,7 +20,7 @@ import type { Ipv4Address } from '../../wire/addr.js';
 import { seqAdd, seqGeq, seqGt, seqInRange, seqInRangeOpenClosed, seqLeq, seqLt, seqSub } from './seq.js';
 import { RetransmitKind, TcbEvent, TcpState, type Tcb } from './tcb.js';
 import {
-  armRto, retransmitRange, sendAck, sendRstFor, sendRstRaw, sendSyn, stopRetransmitTimer, tcpOutput,
+  armRto, resendFirstHole, retransmitRange, sendAck, sendRstFor, sendRstRaw, sendSyn, stopRetransmitTimer, tcpOutput,
 } from './output.js';
 import type { Tcp, Listener } from './tcp.js';
 
@@ -423,6 +423,11 @@ function processAck(tcp: Tcp, tcb: Tcb, seg: Segment, seq: number, dataLen: numb
         cc.exitRecovery(seqSub(tcb.sndMax, tcb.sndUna));
         tcb.sackRecovery = false;
         tcb.dupAcks = 0;
+        // The segment now at SND.UNA may be one this recovery retransmitted and lost again,
+        // with everything above it SACKed: no duplicate ACK would come to start a recovery,
+        // and cwnd (counting SACKed bytes outside recovery) would send nothing new. A new loss
+        // event: recover again at once (RFC 6675 (5.1) allows it from RecoveryPoint on).
+        if (sb !== null && sb.isLost(tcb.sndUna, tcb.smss)) enterFastRecovery(tcp, tcb, now);
       } else if (!tcb.sackRecovery) {
         // NewReno partial ACK (RFC 6582 3.2 step 5): retransmit the next hole, deflate.
         cc.onPartialAck(ackedSpace);
@@ -495,8 +500,22 @@ function onDuplicateAck(tcp: Tcp, tcb: Tcb, now: number): void {
   }
   // RFC 6582 3.2 step 2 ("recover"): after a recovery or a timeout, duplicate ACKs enter
   // fast retransmit only once the cumulative ACK covers more than RecoveryPoint, so the
-  // duplicates caused by our own retransmissions do not halve the window again.
-  if (!seqGt(tcb.sndUna, tcb.recoveryPoint)) return;
+  // duplicates caused by our own retransmissions do not halve the window again. With SACK
+  // such duplicates do not count (they SACK nothing new), and RFC 6675 (5.1) waits only
+  // until the ACK reaches RecoveryPoint.
+  if (tcb.sackOk ? seqLt(tcb.sndUna, tcb.recoveryPoint) : !seqGt(tcb.sndUna, tcb.recoveryPoint)) {
+    // Still below what was outstanding at an RTO. If these duplicates, SACKing more data,
+    // come more than a round trip after SND.UNA's go-back-N retransmission (RACK's test,
+    // RFC 8985 6.2: SRTT plus a quarter for reordering), that retransmission was lost (an
+    // earlier ACK could still be one for the original flight): resend it once per SND.UNA
+    // (tlpSent, shared with the probe), with no second cut of cwnd (as Linux does in its
+    // Loss state), instead of waiting for the backed-off RTO.
+    if (tcb.sackOk && !tcb.tlpSent && now - tcb.unaRetransmittedAt > tcb.rtt.srtt * 1.25) {
+      tcb.tlpSent = true;
+      resendFirstHole(tcp, tcb, now);
+    }
+    return;
+  }
   enterFastRecovery(tcp, tcb, now);
 }
 

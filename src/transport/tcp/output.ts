@@ -269,10 +269,15 @@ export function armRto(tcp: Tcp, tcb: Tcb, now: number, restart: boolean): void 
  * RFC 8985 section 7.2, the tail loss probe timeout: PTO = 2*SRTT (plus the peer's delayed-ACK
  * time when only one segment is out), capped by the RTO. A lost tail segment is then found
  * by a probe after ~2 RTTs and repaired by fast recovery instead of waiting for the RTO.
- * Returns 0 when no probe applies (no SACK, in recovery, probe already sent, no RTT yet).
+ * The same timeout also guards recovery (SACK recovery or the go-back-N after an RTO), where
+ * RFC 8985 relies on RACK instead: there the probe resends the first unacknowledged segment,
+ * a retransmission that was itself lost, which the RFC 6675 rules never resend before the
+ * RTO (see sendTailLossProbe). Once per SND.UNA: a probe that draws no cumulative ACK leaves
+ * the RTO and its backoff in charge. Returns 0 when no probe applies (no SACK, probe already
+ * sent, no RTT yet).
  */
 function probeTimeout(tcb: Tcb, rto: number): number {
-  if (!tcb.sackOk || tcb.tlpSent || tcb.cc.inRecovery || tcb.rtoRecovery || !tcb.rtt.hasSample) return 0;
+  if (!tcb.sackOk || tcb.tlpSent || !tcb.rtt.hasSample) return 0;
   const st = tcb.state;
   if (st !== TcpState.ESTABLISHED && st !== TcpState.CLOSE_WAIT && st !== TcpState.FIN_WAIT_1 && st !== TcpState.LAST_ACK) return 0;
   let pto = 2 * tcb.rtt.srtt;
@@ -284,22 +289,47 @@ function probeTimeout(tcb: Tcb, rto: number): number {
 /**
  * The PTO fired (RFC 8985 section 7.3): send one new segment if the windows allow, else
  * retransmit the last segment sent, so the ACK it draws reveals (with SACK) any tail loss.
- * Then the ordinary RTO runs.
+ * In recovery, resend the first unacknowledged segment instead: everything above it that
+ * the receiver lacks is known from SACK already, and a hole that stays open for two round
+ * trips after its retransmission means that retransmission was lost (RACK's reasoning,
+ * RFC 8985 section 6.2; under random loss, 2% each way, such holes caused most RTOs, each a
+ * 200 ms stall and a collapse of cwnd). Then the ordinary RTO runs.
  */
 export function sendTailLossProbe(tcp: Tcp, tcb: Tcb, now: number): void {
   tcb.tlpSent = true;
-  const before = tcb.sndMax;
-  if (tcb.unsentBytes > 0) sendNewData(tcp, tcb, now, true, tcb.smss);
-  if (tcb.sndMax === before && seqGt(tcb.sndMax, tcb.sndUna)) {
-    let start = seqAdd(tcb.sndMax, -tcb.smss);
-    if (seqLt(start, tcb.sndUna)) start = tcb.sndUna;
-    // Do not split a final FIN-only sequence number off: the range covers it if sent.
-    retransmitRange(tcp, tcb, start, tcb.sndMax, now);
+  if (inLossRecovery(tcb) || (tcb.scoreboard !== null && tcb.scoreboard.isLost(tcb.sndUna, tcb.smss))) {
+    resendFirstHole(tcp, tcb, now);
+  } else {
+    const before = tcb.sndMax;
+    if (tcb.unsentBytes > 0) sendNewData(tcp, tcb, now, true, tcb.smss);
+    if (tcb.sndMax === before && seqGt(tcb.sndMax, tcb.sndUna)) {
+      let start = seqAdd(tcb.sndMax, -tcb.smss);
+      if (seqLt(start, tcb.sndUna)) start = tcb.sndUna;
+      // Do not split a final FIN-only sequence number off: the range covers it if sent.
+      retransmitRange(tcp, tcb, start, tcb.sndMax, now);
+    }
+    tcp.stats.tailLossProbes++;
   }
-  tcp.stats.tailLossProbes++;
   tcb.retransmitKind = RetransmitKind.RTO;
   tcb.rtoAt = now + tcb.rtt.rto;
   tcp.scheduleTimer(tcb);
+}
+
+/** In fast recovery, or not yet past what was outstanding at the last RTO. */
+export function inLossRecovery(tcb: Tcb): boolean {
+  return tcb.cc.inRecovery || tcb.rtoRecovery || seqLt(tcb.sndUna, tcb.recoveryPoint);
+}
+
+/**
+ * Resend the segment at SND.UNA, whose last (re)transmission is judged lost: at most one
+ * segment, no further than the first SACKed range. Does not touch cwnd: the loss belongs to
+ * the recovery already under way.
+ */
+export function resendFirstHole(tcp: Tcp, tcb: Tcb, now: number): void {
+  const sb = tcb.scoreboard;
+  const r = tcp.rangeScratch;
+  const end = sb !== null && sb.nextHole(tcb.sndUna, tcb.sndMax, r) ? r.end : tcb.sndMax;
+  if (retransmitRange(tcp, tcb, tcb.sndUna, end, now) > 0) tcp.stats.lostRetransmits++;
 }
 
 export function stopRetransmitTimer(tcb: Tcb): void {
@@ -328,6 +358,7 @@ export function retransmitRange(tcp: Tcp, tcb: Tcb, seq: number, end: number, no
   if (dataLen > 0 && dataEnd === bufEnd) flags |= PSH;
   const sent = emitSegment(tcp, tcb, seq, flags, dataLen, now);
   if (sent < 0) return 0;
+  if (seq === tcb.sndUna) tcb.unaRetransmittedAt = now;
   tcb.retransmits++;
   tcp.stats.retransSegs++;
   tcb.rtt.onRetransmit(); // Karn: the timed segment may be this one
@@ -370,6 +401,7 @@ function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: nu
   const burst = segmentBurst(tcp, tcb, now);
   let total = 0;
   let blocked = false;
+  let sentNew = false;
   for (;;) {
     const bufEnd = seqAdd(tcb.sndBufSeq, sb.length);
     let avail = seqSub(bufEnd, tcb.sndNxt);
@@ -436,11 +468,13 @@ function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: nu
       if (!wasRetransmission && !tcb.tsOk) tcb.rtt.startTiming(tcb.sndNxt, now);
     }
     if (wasRetransmission) {
+      if (seq === tcb.sndUna) tcb.unaRetransmittedAt = now;
       tcb.retransmits++;
       tcp.stats.retransSegs++;
       tcb.rtt.onRetransmit();
     } else {
       tcb.lastSendAt = now;
+      sentNew = true;
     }
     if (tcb.rtoRecovery && !seqLt(tcb.sndNxt, tcb.sndMax)) tcb.rtoRecovery = false;
     armRto(tcp, tcb, now, false);
@@ -451,7 +485,24 @@ function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: nu
   // cwnd-limited: the congestion window, not the application, stopped us (RFC 7661 spirit).
   tcb.cwndLimited = seqSub(tcb.sndMax, tcb.sndUna) + smss > tcb.cc.cwnd;
   if (blocked && tcb.retransmitKind === RetransmitKind.NONE) startPersist(tcp, tcb, now);
+  else if (sentNew) restartProbe(tcp, tcb, now);
   return total;
+}
+
+/**
+ * RFC 8985 section 7.2: (re)start the probe timeout after sending new data. The timer was
+ * armed by the burst's first segment, when one segment was out and the PTO included the
+ * peer's delayed-ACK time (200 ms, more than a 200 ms RTO: so no probe at all); a burst
+ * after an RTO whose every segment or ACK was lost then waited for the next RTO.
+ */
+function restartProbe(tcp: Tcp, tcb: Tcb, now: number): void {
+  const kind = tcb.retransmitKind;
+  if (kind !== RetransmitKind.RTO && kind !== RetransmitKind.PROBE) return;
+  const pto = probeTimeout(tcb, tcb.rtt.rto);
+  if (pto === 0) return;
+  tcb.retransmitKind = RetransmitKind.PROBE;
+  tcb.rtoAt = now + pto;
+  tcp.scheduleTimer(tcb);
 }
 
 /**

@@ -254,6 +254,8 @@ export class Tcb {
   limitedTransmit = 0;
   /** A tail loss probe (RFC 8985 section 7) was sent and not yet answered by new ACKs. */
   tlpSent = false;
+  /** When the segment at SND.UNA was last retransmitted (-Infinity: never). */
+  unaRetransmittedAt = -Infinity;
   /** Time the last new data was sent, for the RFC 5681 4.1 idle restart. */
   lastSendAt = 0;
   /** cwnd was the limit on the last send (for CUBIC/app-limited growth). */

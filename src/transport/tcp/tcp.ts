@@ -56,6 +56,11 @@ export class TcpStats {
   synCookiesValidated = 0;
   timeWaitOverflows = 0;
   tailLossProbes = 0;
+  /**
+   * Retransmissions judged lost and sent again before the RTO: by the probe timeout in
+   * recovery, or by SACKs after an RTO (Linux counts these as TCPLostRetransmit).
+   */
+  lostRetransmits = 0;
   /** SACK ranges a scoreboard forgot because it held tcp.maxSackRanges already. */
   sackRangesEvicted = 0;
   /** Sends cut short because the send buffer (tcp.sendBufferSize) was full. */

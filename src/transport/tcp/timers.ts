@@ -108,6 +108,9 @@ function retransmitTimeout(tcp: Tcp, tcb: Tcb, now: number): void {
   tcb.scoreboard?.reset(tcb.sndUna);
   tcb.sndNxt = tcb.sndUna;
   tcb.rtoRecovery = true;
+  // This retransmission of SND.UNA may be judged lost in turn, once (output.ts probeTimeout,
+  // input.ts onDuplicateAck); the backed-off RTO stays in charge after that.
+  tcb.tlpSent = false;
   armRto(tcp, tcb, now, true);
   const before = tcb.segmentsOut;
   tcpOutput(tcp, tcb, now, true);
