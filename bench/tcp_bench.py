@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """TCP client and (kernel reference) server for `npm run bench`. Standard library only.
 
-  tcp_bench.py server ADDR                 sink on 5001, source on 5002, echo on 5003 (selectors)
+  tcp_bench.py server ADDR [--cc NAME]     sink on 5001, source on 5002, echo on 5003 (selectors),
+                                           with congestion control NAME (default: the system's)
   tcp_bench.py client ADDR sink BYTES      send BYTES, half-close, wait for the peer's close
   tcp_bench.py client ADDR source BYTES    ask for BYTES ("N\\n"), read until the peer closes
   tcp_bench.py client ADDR echo BYTES      send BYTES to the echo port while reading them back
@@ -104,11 +105,14 @@ def client(addr, test, n, deadline):
     print(json.dumps({'test': test, 'count': count, 'seconds': seconds, 'cpu': cpu() - c0}))
 
 
-def server(addr):
+def server(addr, cc=None):
     sel = selectors.DefaultSelector()
     for port, mode in ((5001, 'sink'), (5002, 'source'), (5003, 'echo')):
         ls = socket.socket()
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if cc:
+            # Accepted connections inherit it from the listener.
+            ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
         ls.bind((addr, port))
         ls.listen(1024)
         ls.setblocking(False)
@@ -189,8 +193,13 @@ if __name__ == '__main__':
         i = a.index('--deadline')
         deadline = float(a[i + 1])
         del a[i:i + 2]
+    cc = None
+    if '--cc' in a:
+        i = a.index('--cc')
+        cc = a[i + 1]
+        del a[i:i + 2]
     if a[:1] == ['server']:
-        server(a[1])
+        server(a[1], cc)
     elif a[:1] == ['client']:
         client(a[1], a[2], int(a[3]), deadline)
     else:
