@@ -490,10 +490,10 @@ function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: nu
 }
 
 /**
- * RFC 8985 section 7.2: (re)start the probe timeout after sending new data. The timer was
- * armed by the burst's first segment, when one segment was out and the PTO included the
- * peer's delayed-ACK time (200 ms, more than a 200 ms RTO: so no probe at all); a burst
- * after an RTO whose every segment or ACK was lost then waited for the next RTO.
+ * RFC 8985 section 7.2: (re)start the probe timeout after sending new data. Otherwise the
+ * timer is what the burst's first segment armed: with one segment out the PTO includes the
+ * peer's delayed-ACK time (10 + 200 ms), longer than a 200 ms RTO, so only the RTO was set,
+ * and a burst after an RTO whose every segment or ACK was lost waited for the next RTO.
  */
 function restartProbe(tcp: Tcp, tcb: Tcb, now: number): void {
   const kind = tcb.retransmitKind;

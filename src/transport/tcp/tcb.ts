@@ -252,7 +252,10 @@ export class Tcb {
   rtoRecovery = false;
   /** RFC 3042 limited transmit: bytes allowed beyond cwnd on the first two duplicate ACKs. */
   limitedTransmit = 0;
-  /** A tail loss probe (RFC 8985 section 7) was sent and not yet answered by new ACKs. */
+  /**
+   * A tail loss probe (RFC 8985 section 7), or a resend of a retransmission judged lost, went
+   * out for the current SND.UNA; cleared when SND.UNA advances and at an RTO.
+   */
   tlpSent = false;
   /** When the segment at SND.UNA was last retransmitted (-Infinity: never). */
   unaRetransmittedAt = -Infinity;
