@@ -542,8 +542,11 @@ function sackRecoveryOutput(tcp: Tcp, tcb: Tcb, now: number): void {
       sb.markRetransmitted(range.end);
       continue;
     }
-    // Rule (4): once per recovery (RescueRxt), the highest un-SACKed segment.
-    if (seqGt(tcb.sndUna, tcb.rescueRxt) && sb.rescueSegment(tcb.sndMax, smss, range)) {
+    // Rule (4): once per recovery (RescueRxt), the highest un-SACKed segment; but not one
+    // this recovery has retransmitted already (below HighRxt): with a single hole, the rule
+    // sent the fast retransmission twice in a row. A lost tail is the probe's to find.
+    if (seqGt(tcb.sndUna, tcb.rescueRxt) && sb.rescueSegment(tcb.sndMax, smss, range)
+      && seqGt(range.end, sb.highRetransmitted)) {
       tcb.rescueRxt = tcb.recoveryPoint;
       retransmitRange(tcp, tcb, range.start, range.end, now);
     }
