@@ -112,7 +112,11 @@ def server(addr, cc=None):
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if cc:
             # Accepted connections inherit it from the listener.
-            ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+            try:
+                ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+            except OSError as e:
+                raise SystemExit(f'tcp_bench.py: congestion control {cc!r}: {e.strerror} '
+                                 '(see /proc/sys/net/ipv4/tcp_available_congestion_control)')
         ls.bind((addr, port))
         ls.listen(1024)
         ls.setblocking(False)
