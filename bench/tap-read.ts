@@ -5,7 +5,7 @@
  *
  * Needs root. It creates a private network namespace (deleted at the end, whatever happens),
  * re-runs itself inside it, opens tap "tapb0" with TapDevice, and blasts frames at it from the
- * kernel side with native/tap-blast.c (compiled on the fly with cc; python3 is the slower
+ * kernel side with bench/tap-blast.c (compiled on the fly with cc; python3 is the slower
  * fallback). Frames go from an AF_PACKET socket straight into the tap; nothing is routed and
  * only 192.0.2.0/24 appears in them. The receiver counts frames and reads one byte of each,
  * so the figure is the device layer's cost, not the stack's.
@@ -22,7 +22,7 @@ import { TapDevice } from '../src/link/tap.js';
 
 const TAP_NAME = 'tapb0';
 const RESULT_PREFIX = 'RESULT ';
-const BLASTER_SOURCE = fileURLToPath(new URL('../../native/tap-blast.c', import.meta.url));
+const BLASTER_SOURCE = fileURLToPath(new URL('../../bench/tap-blast.c', import.meta.url));
 
 interface Options {
   /** Length of the live run (at most 5 s). */
