@@ -6,7 +6,9 @@
  * `endBatch`. Host-side setup (link up, addresses) is not done here: see host-link.ts.
  */
 
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type Device, type DeviceCounters, type DeviceOffloads, type FrameReceiver, NO_OFFLOADS, RxFlags, newDeviceCounters,
@@ -128,18 +130,51 @@ interface NativeTapOpenResult {
   offloads: number;
 }
 
-/** dist/src/link/tap.js and src/link/tap.ts are both three levels below the package root. */
-export const TAP_ADDON_PATH = fileURLToPath(new URL('../../../build/Release/pstack_tap.node', import.meta.url));
+/**
+ * The package root: the nearest directory above this module holding binding.gyp (a source
+ * checkout and an installed package both have it). dist/src/link/tap.js is three levels below.
+ */
+const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findPackageRoot(from: string): string {
+  for (let dir = from, depth = 0; depth < 4; depth++) {
+    if (existsSync(join(dir, 'binding.gyp'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return fileURLToPath(new URL('../../../', import.meta.url));
+}
+
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * Where node-gyp-build finds the addon under the package root: build/Release (built from
+ * source: a checkout, or an install without a matching prebuild), else the prebuilt binary
+ * for this platform in prebuilds/ (an installed package). Null when there is neither.
+ */
+function resolveAddonPath(): string | null {
+  try {
+    const nodeGypBuild = requireHere('node-gyp-build') as { path(dir: string): string };
+    return nodeGypBuild.path(PACKAGE_ROOT);
+  } catch {
+    return null;
+  }
+}
+
+/** The addon's file as found at import time, or where a source build puts it when there is none yet. */
+export const TAP_ADDON_PATH = resolveAddonPath() ?? join(PACKAGE_ROOT, 'build', 'Release', 'pstack_tap.node');
 
 let nativeTap: NativeTap | null = null;
 
 /** Loaded on first use so that importing pstack never requires the addon (loopback-only use, tests). */
 function loadNativeTap(): NativeTap {
   if (nativeTap !== null) return nativeTap;
+  const path = resolveAddonPath() ?? TAP_ADDON_PATH;
   try {
-    nativeTap = createRequire(import.meta.url)(TAP_ADDON_PATH) as NativeTap;
+    nativeTap = requireHere(path) as NativeTap;
   } catch (cause) {
-    throw new Error(`native addon not built: run npm install (expected ${TAP_ADDON_PATH})`, { cause });
+    throw new Error(`native addon not built: run npm install (looked in build/Release and prebuilds/ under ${PACKAGE_ROOT})`, { cause });
   }
   return nativeTap;
 }
