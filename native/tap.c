@@ -27,8 +27,6 @@
  *       csumStart > 0 asks the kernel to complete the checksum at csumStart + csumOffset
  *       (VIRTIO_NET_HDR_F_NEEDS_CSUM); gsoSize > 0 marks a TCPv4 segment that the kernel
  *       splits into gsoSize-byte pieces (TSO/GSO).
- *   writeBatch(handle, frames: Uint8Array[], start, end) -> index of the first frame that
- *       failed to write, or end (never throws on I/O); frames carry no offload requests
  *   close(handle)          idempotent; afterwards nothing keeps the event loop alive
  *   ref(handle) / unref(handle)
  *   stats(handle) -> { wakeups, framesRead, fullBatches, callbackErrors, busyPasses, busyHits,
@@ -822,48 +820,6 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* Writes frames[start..end) and stops at the first failed write, returning its index (or end),
- * so the caller knows exactly which frames went out and can skip the failed one. */
-static napi_value js_write_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 4) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "writeBatch(handle, frames, start, end) needs 4 arguments");
-    return NULL;
-  }
-  tap_device* t = get_tap(env, argv[0]);
-  if (t == NULL) return NULL;
-  bool is_array = false;
-  uint32_t length = 0, start = 0, end = 0;
-  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "frames must be an array of Uint8Array");
-    return NULL;
-  }
-  napi_get_array_length(env, argv[1], &length);
-  if (!get_uint32_arg(env, argv[2], "start", 0, UINT32_MAX, &start)) return NULL;
-  if (!get_uint32_arg(env, argv[3], "end", 0, UINT32_MAX, &end)) return NULL;
-  if (end > length) end = length;
-
-  uint32_t i = start;
-  for (; i < end; i++) {
-    /* A scope per frame keeps a large batch from piling up handles. */
-    napi_handle_scope scope;
-    napi_open_handle_scope(env, &scope);
-    napi_value element;
-    uint8_t* data;
-    size_t frame_length;
-    bool ok = napi_get_element(env, argv[1], i, &element) == napi_ok && get_bytes(env, element, &data, &frame_length);
-    bool written = ok && t->fd >= 0 && write_frame(t, data, frame_length, 0, 0, 0) >= 0;
-    napi_close_handle_scope(env, scope);
-    if (!ok) return NULL; /* TypeError pending */
-    if (!written) break;
-  }
-  napi_value result;
-  napi_create_uint32(env, i, &result);
-  return result;
-}
-
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -995,8 +951,7 @@ NAPI_MODULE_INIT() {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"write", NULL, js_write, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+          {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unref", NULL, js_unref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},

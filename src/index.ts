@@ -4,15 +4,23 @@
  *   import { Stack, TapDevice, LoopbackDevice, MemoryWire } from 'pstack';
  */
 
-// The Stack people use carries the socket APIs; StackCore is the host without them.
-export { Stack, openTapStack } from './api/stack.js';
-export type { TapStackOptions } from './api/stack.js';
-export { Stack as StackCore, TX_HEADROOM } from './stack/stack.js';
-export { Socket, Server, createTcp } from './api/net.js';
+// The Stack people use: the host with UDP and TCP registered, and the socket APIs.
+export { Stack } from './api/stack.js';
+export type { StackOptions } from './api/stack.js';
+export { openTapStack, openTapHost, TapSetupError } from './api/tap-host.js';
+export type { TapStackOptions, TapHostSpec, TapHost, TapSpec } from './api/tap-host.js';
+export { Host } from './stack/host.js';
+export type { HostOptions } from './stack/host.js';
+export { TX_HEADROOM } from './stack/network.js';
+export { Socket, Server } from './api/net.js';
 export type { ConnectOptions, ServerOptions, SocketOptions } from './api/net.js';
 export { UdpSocket } from './api/dgram.js';
 export type { RemoteInfo } from './api/dgram.js';
-export type { StackOptions, IpProtocolHandler, RouteResult, IpOutputOptions, EndpointInfo, EndpointProvider } from './stack/stack.js';
+export type {
+  NetworkLayer, TransportProtocol, InboundPacket, TransportError, RouteResult, IpOutputOptions, EndpointInfo, EndpointProvider, IpAddress,
+} from './stack/network.js';
+export { UdpLayer } from './transport/udp.js';
+export { Tcp } from './transport/tcp/tcp.js';
 export type { IcmpListener, EchoOptions } from './stack/icmp.js';
 export { Counters } from './stack/counters.js';
 export { Interface } from './stack/interface.js';

@@ -19,9 +19,13 @@
 
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import type { Stack } from '../stack/stack.js';
 import { ipv4ToString, parseIpv4, type Ipv4Address } from '../wire/addr.js';
 import type { UdpEndpoint, UdpEndpointHandler, UdpLayer } from '../transport/udp.js';
+
+/** What UDP sockets need of a stack: its UDP. */
+export interface UdpStack {
+  readonly udp: UdpLayer;
+}
 
 export interface RemoteInfo {
   address: string;
@@ -137,7 +141,7 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
   private bindState: BindState = 'unbound';
   private connectState: 'disconnected' | 'connected' = 'disconnected';
 
-  constructor(stack: Stack, onMessage?: MessageListener) {
+  constructor(stack: UdpStack, onMessage?: MessageListener) {
     super();
     this.layer = stack.udp;
     this.endpoint = this.layer.open(this);
@@ -420,7 +424,7 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
  * Node's dgram.createSocket on a pstack stack: createSocket(stack, 'udp4', onMessage?) or
  * createSocket(stack, { type: 'udp4' }, onMessage?).
  */
-export function createSocket(stack: Stack, type: SocketType, onMessage?: MessageListener): UdpSocket {
+export function createSocket(stack: UdpStack, type: SocketType, onMessage?: MessageListener): UdpSocket {
   const t = typeof type === 'string' ? type : type?.type;
   if (t !== 'udp4') throw nodeError('ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4', TypeError);
   return new UdpSocket(stack, onMessage);

@@ -1,7 +1,7 @@
 /**
  * A Node `net`-compatible API over pstack's TCP.
  *
- *   import { createServer, connect } from 'pstack/api/net';
+ *   import { createServer, connect } from 'pstack/net';
  *   const server = createServer(stack, (socket) => socket.pipe(socket)).listen(7);
  *   const socket = connect(stack, { host: '192.0.2.1', port: 80 }, () => socket.write('hi'));
  *
@@ -25,11 +25,15 @@
 
 import { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
-import type { Stack } from '../stack/stack.js';
 import type { Timer } from '../time/clock.js';
 import { ipv4ToString, parseIpv4 } from '../wire/addr.js';
-import { getTcp, TcpError, type Listener, type ListenerUser, type Tcp } from '../transport/tcp/tcp.js';
+import { TcpError, type Listener, type ListenerUser, type Tcp } from '../transport/tcp/tcp.js';
 import { TcpState, type Tcb, type TcbUser, type TcpConfig } from '../transport/tcp/tcb.js';
+
+/** What the socket API needs of a stack: its TCP. */
+export interface TcpStack {
+  readonly tcp: Tcp;
+}
 
 /** errno values as Linux (and so Node's err.errno) has them. */
 const ERRNO: Record<string, number> = {
@@ -113,7 +117,7 @@ export class Socket extends Duplex implements TcbUser {
   private remote: { address: string; port: number } | null = null;
   private local: { address: string; port: number } | null = null;
 
-  constructor(stack: Stack, options: SocketOptions = {}) {
+  constructor(stack: TcpStack, options: SocketOptions = {}) {
     super({
       allowHalfOpen: options.allowHalfOpen ?? false,
       readableHighWaterMark: options.readableHighWaterMark,
@@ -122,7 +126,7 @@ export class Socket extends Duplex implements TcbUser {
       emitClose: true,
       autoDestroy: true,
     });
-    this.tcp = getTcp(stack);
+    this.tcp = stack.tcp;
     this.noDelayWanted = options.noDelay ?? false;
     this.keepAliveWanted = options.keepAlive ?? false;
     this.keepAliveDelay = options.keepAliveInitialDelay ?? 0;
@@ -519,9 +523,9 @@ export class Server extends EventEmitter implements ListenerUser {
   private readonly options: ServerOptions;
   private closing = false;
 
-  constructor(private readonly stack: Stack, options: ServerOptions = {}, connectionListener?: (socket: Socket) => void) {
+  constructor(private readonly stack: TcpStack, options: ServerOptions = {}, connectionListener?: (socket: Socket) => void) {
     super();
-    this.tcp = getTcp(stack);
+    this.tcp = stack.tcp;
     this.options = options;
     if (connectionListener !== undefined) this.on('connection', connectionListener);
   }
@@ -637,15 +641,15 @@ export class Server extends EventEmitter implements ListenerUser {
 }
 
 /** net.createServer over `stack`. */
-export function createServer(stack: Stack, options?: ServerOptions | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void): Server {
+export function createServer(stack: TcpStack, options?: ServerOptions | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void): Server {
   if (typeof options === 'function') return new Server(stack, {}, options);
   return new Server(stack, options ?? {}, connectionListener);
 }
 
 /** net.connect / net.createConnection over `stack`. */
-export function connect(stack: Stack, options: ConnectOptions, connectListener?: () => void): Socket;
-export function connect(stack: Stack, port: number, host?: string, connectListener?: () => void): Socket;
-export function connect(stack: Stack, a: ConnectOptions | number, b?: string | (() => void), c?: () => void): Socket {
+export function connect(stack: TcpStack, options: ConnectOptions, connectListener?: () => void): Socket;
+export function connect(stack: TcpStack, port: number, host?: string, connectListener?: () => void): Socket;
+export function connect(stack: TcpStack, a: ConnectOptions | number, b?: string | (() => void), c?: () => void): Socket {
   if (typeof a === 'object') {
     const s = new Socket(stack, a);
     return s.connect(a, typeof b === 'function' ? b : undefined);
@@ -663,18 +667,6 @@ export const createConnection = connect;
 export function serveHttp(server: Server, httpServer: EventEmitter): Server {
   server.on('connection', (socket: Socket) => httpServer.emit('connection', socket));
   return server;
-}
-
-/** The TCP of `stack`, configured (the first call decides defaults such as buffer sizes). */
-export function createTcp(stack: Stack, config?: Partial<TcpConfig>) {
-  const tcp = getTcp(stack, config);
-  return {
-    tcp,
-    createServer: (options?: ServerOptions | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) =>
-      createServer(stack, options, connectionListener),
-    connect: (options: ConnectOptions, connectListener?: () => void) => connect(stack, options, connectListener),
-    createConnection: (options: ConnectOptions, connectListener?: () => void) => connect(stack, options, connectListener),
-  };
 }
 
 export type { Tcp, Tcb, TcpConfig };

@@ -18,13 +18,12 @@
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { mkdirSync, lstatSync, unlinkSync, chmodSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Stack } from '../stack/stack.js';
+import type { Stack } from '../api/stack.js';
 import type { Route } from '../stack/routes.js';
 import type { Interface } from '../stack/interface.js';
 import { ipv4ToString, macToString, parseIpv4, parseMac, prefixToMask, type Ipv4Address } from '../wire/addr.js';
 import { FatalError } from './errors.js';
 import { limitValues } from './limits.js';
-import { findTcp } from '../transport/tcp/tcp.js';
 
 export const CONTROL_DIRECTORY = '/run/pstack';
 /** Longest request line accepted; requests are tiny, so this only guards memory. */
@@ -168,7 +167,7 @@ export function statsJson(stack: Stack): StatsJson {
     })),
     arpEntries: stack.neighbors.size,
     routes: stack.routes.entries.length,
-    limits: limitValues({ neighbor: stack.neighbors.config, reassembly: stack.reassembler.config, icmp: stack.icmp.config, tcp: findTcp(stack)?.config }),
+    limits: limitValues({ neighbor: stack.neighbors.config, reassembly: stack.reassembler.config, icmp: stack.icmp.config, tcp: stack.tcp.config }),
   };
 }
 

@@ -5,27 +5,20 @@
  */
 
 import { existsSync } from 'node:fs';
-import { Stack } from '../stack/stack.js';
-import { LoopbackDevice } from '../link/loopback.js';
-import { TapDevice, tapAddonAvailable } from '../link/tap.js';
-import { linkUp, addAddress, setMtu } from '../link/host-link.js';
+import { tapAddonAvailable, type TapDevice } from '../link/tap.js';
 import { PcapWriter, LINKTYPE_ETHERNET } from '../link/pcap-writer.js';
 import type { Device } from '../link/device.js';
-import { ipv4ToString, parseIpv4, prefixToMask, type Ipv4Address, type Ipv4Cidr } from '../wire/addr.js';
+import { ipv4ToString, prefixToMask, type Ipv4Address, type Ipv4Cidr } from '../wire/addr.js';
 import { dissectFrame } from '../observe/dissect.js';
 import { hexdumpX } from '../observe/hexdump.js';
 import type { Logger } from '../observe/log.js';
 import type { PacketObserver, StackEvents } from '../stack/observer.js';
+import type { Stack } from '../api/stack.js';
+import { openTapHost, TapSetupError, type TapSpec } from '../api/tap-host.js';
 import { FatalError, describeTapOpenError } from './errors.js';
 import type { LimitSettings } from './limits.js';
 
-export interface TapSpec {
-  name: string;
-  addr: Ipv4Cidr;
-  /** Address the kernel's side of the tap gets (e.g. 192.0.2.1/24); null leaves it alone. */
-  hostAddr: Ipv4Cidr | null;
-  mac: Uint8Array;
-}
+export type { TapSpec };
 
 export interface HostSpec {
   taps: TapSpec[];
@@ -36,7 +29,7 @@ export interface HostSpec {
   offload?: boolean;
   pcapPath: string | null;
   logger: Logger;
-  /** Bounds for the stack (--limit); TCP's part is applied where TCP is created. */
+  /** Bounds for the stack (--limit). */
   limits?: LimitSettings;
   /** Busy polling of the taps (TapOpenOptions.busyPoll); default the device's default. */
   busyPoll?: number | 'always';
@@ -79,67 +72,45 @@ export function checkTapPrerequisites(): void {
 export async function startHost(spec: HostSpec): Promise<RunningHost> {
   checkTapPrerequisites();
   const logger = spec.logger;
-  // Open every TAP before anything is logged or configured, so that a missing privilege or
-  // a busy device is one clear line and nothing half-started.
-  const taps: TapDevice[] = [];
-  for (const t of spec.taps) {
-    try {
-      taps.push(TapDevice.open({
-        name: t.name, mtu: spec.mtu, mac: t.mac, offload: spec.offload ?? !spec.forwarding, busyPoll: spec.busyPoll,
-        onError: (err) => logger.error('tap device error', String(err)),
-      }));
-    } catch (err) {
-      for (const opened of taps) opened.close();
-      throw new FatalError(describeTapOpenError(err, t.name));
-    }
-  }
   const limits = spec.limits;
-  const stack = new Stack({
-    events: loggerEvents(logger), forwarding: spec.forwarding,
-    neighbor: limits?.neighbor, reassembly: limits?.reassembly, icmp: limits?.icmp,
-  });
   let pcap: PcapWriter | null = null;
-  const closeAll = () => {
-    stack.close();
-    for (const t of taps) t.close();
-    pcap?.close();
-  };
+  let host;
   try {
-    if (spec.pcapPath !== null) {
-      try {
-        pcap = new PcapWriter(spec.pcapPath, { linkType: LINKTYPE_ETHERNET });
-      } catch (err) {
-        throw new FatalError(`cannot write capture file ${spec.pcapPath}: ${(err as Error).message}`);
-      }
-    }
-    stack.observer = makeObserver(logger, pcap);
-    if (logger.enabled('debug')) stack.counters.onDrop = (reason, n) => logger.debug(`dropped: ${reason}`, `total: ${n}`);
-    const loopback = new LoopbackDevice();
-    stack.addInterface(loopback, { address: parseIpv4('127.0.0.1')!, prefixLength: 8 });
-    for (let i = 0; i < spec.taps.length; i++) {
-      const t = spec.taps[i]!;
-      stack.addInterface(taps[i]!, t.addr);
-      try {
-        if (spec.mtu !== 1500) await setMtu(t.name, spec.mtu);
-        if (t.hostAddr !== null) await addAddress(t.name, cidrToString(t.hostAddr));
-        await linkUp(t.name);
-      } catch (err) {
-        throw new FatalError(`cannot configure the host side of ${t.name}: ${(err as Error).message}`);
-      }
-    }
-    if (spec.gateway !== null) {
-      try {
-        stack.setDefaultGateway(spec.gateway);
-      } catch (err) {
-        throw new FatalError((err as Error).message, 2);
-      }
-    }
-    stack.start();
+    host = await openTapHost({
+      taps: spec.taps, gateway: spec.gateway, mtu: spec.mtu, offload: spec.offload, busyPoll: spec.busyPoll,
+      onTapError: (err) => logger.error('tap device error', String(err)),
+      stack: {
+        events: loggerEvents(logger), forwarding: spec.forwarding,
+        neighbor: limits?.neighbor, reassembly: limits?.reassembly, icmp: limits?.icmp, tcp: limits?.tcp,
+      },
+      configure: (stack) => {
+        if (spec.pcapPath !== null) {
+          try {
+            pcap = new PcapWriter(spec.pcapPath, { linkType: LINKTYPE_ETHERNET });
+          } catch (err) {
+            throw new FatalError(`cannot write capture file ${spec.pcapPath}: ${(err as Error).message}`);
+          }
+        }
+        stack.observer = makeObserver(logger, pcap);
+        if (logger.enabled('debug')) stack.counters.onDrop = (reason, n) => logger.debug(`dropped: ${reason}`, `total: ${n}`);
+      },
+    });
   } catch (err) {
-    closeAll();
-    throw err;
+    (pcap as PcapWriter | null)?.close();
+    if (!(err instanceof TapSetupError)) throw err;
+    if (err.step === 'open') throw new FatalError(describeTapOpenError(err.cause, err.device));
+    if (err.step === 'configure') throw new FatalError(`cannot configure the host side of ${err.device}: ${err.message}`);
+    throw new FatalError(err.message, 2);
   }
-  return { stack, taps, pcap, close: closeAll };
+  const { stack, taps } = host;
+  const captured = pcap as PcapWriter | null;
+  return {
+    stack, taps, pcap: captured,
+    close: () => {
+      host.close();
+      captured?.close();
+    },
+  };
 }
 
 function makeObserver(logger: Logger, pcap: PcapWriter | null): PacketObserver | null {

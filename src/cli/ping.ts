@@ -23,7 +23,7 @@ import { IPV4_MIN_HEADER, IpProtocol, type Ipv4Packet } from '../wire/ipv4.js';
 import { buildRecordRouteOption, Ipv4OptionType, readRecordRoute } from '../wire/ipv4-options.js';
 import { dissectIcmp } from '../observe/dissect.js';
 import { createLogger } from '../observe/log.js';
-import type { Stack } from '../stack/stack.js';
+import type { Stack } from '../api/stack.js';
 import type { IcmpListener } from '../stack/icmp.js';
 import type { Timer } from '../time/clock.js';
 import { FatalError, UsageError } from './errors.js';

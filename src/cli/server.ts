@@ -12,7 +12,6 @@ import { UsageError, FatalError } from './errors.js';
 import { startHost, cidrToString, detailLines, type TapSpec } from './host.js';
 import { startServices } from './services.js';
 import { startControlServer, defaultControlPath, type ControlServer } from './control.js';
-import { getTcp } from '../transport/tcp/tcp.js';
 import { LIMITS, applyLimit, emptyLimitSettings, formatLimitHelp, limitHits, limitValues, type LimitSettings } from './limits.js';
 
 export const SERVER_USAGE = `usage: pstack server [options]
@@ -187,8 +186,7 @@ export async function runServer(argv: string[]): Promise<number> {
     limits: config.limits,
     busyPoll: config.busyPoll,
   });
-  // TCP is created here, before the services, so that it starts with the configured limits.
-  const tcp = getTcp(host.stack, config.limits.tcp);
+  const tcp = host.stack.tcp;
   const services = startServices(host.stack, logger);
   let control: ControlServer | null = null;
   if (config.controlPath !== null) {

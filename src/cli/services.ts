@@ -4,7 +4,7 @@
  */
 
 import { randomInt } from 'node:crypto';
-import type { Stack } from '../stack/stack.js';
+import type { Stack } from '../api/stack.js';
 import type { Logger } from '../observe/log.js';
 import { createSocket, type UdpSocket } from '../api/dgram.js';
 import { createServer as createTcpServer, type ServerOptions, type Socket as TcpSocket } from '../api/net.js';

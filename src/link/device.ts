@@ -75,8 +75,6 @@ export interface Device {
    * pseudo-header sum; `gsoSize` > 0 asks it to cut a TCP segment into pieces of that much data.
    */
   send(frame: Uint8Array, gsoSize?: number, csumStart?: number, csumOffset?: number): void;
-  /** Write `count` frames (default all) in one go where the device can. */
-  sendBatch(frames: readonly Uint8Array[], count?: number): void;
   /** Stop receiving and release the device. Idempotent. */
   close(): void;
 }

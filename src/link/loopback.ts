@@ -117,11 +117,6 @@ export class LoopbackDevice implements Device {
     this.schedule();
   }
 
-  sendBatch(frames: readonly Uint8Array[], count: number = frames.length): void {
-    const end = Math.min(count, frames.length);
-    for (let i = 0; i < end; i++) this.send(frames[i]!);
-  }
-
   /**
    * Delivers everything queued now, batch after batch (replies included), until the queue is
    * empty or `maxBatches` batches were delivered; returns the number of frames delivered.

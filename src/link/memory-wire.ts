@@ -376,11 +376,6 @@ export class MemoryWireDevice implements Device {
     this.wire.transmit(this, frame);
   }
 
-  sendBatch(frames: readonly Uint8Array[], count: number = frames.length): void {
-    const end = Math.min(count, frames.length);
-    for (let i = 0; i < end; i++) this.send(frames[i]!);
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -199,12 +199,6 @@ export class PcapDevice implements Device {
     this.inner.send(frame, gsoSize, csumStart, csumOffset);
   }
 
-  sendBatch(frames: readonly Uint8Array[], count: number = frames.length): void {
-    const end = Math.min(count, frames.length);
-    for (let i = 0; i < end; i++) this.record(frames[i]!);
-    this.inner.sendBatch(frames, count);
-  }
-
   close(): void {
     this.receiver = null;
     this.inner.close();

@@ -101,7 +101,6 @@ interface NativeTap {
   start(handle: NativeHandle, onBatch: (count: number) => void, onError: (error: unknown) => void): void;
   write(handle: NativeHandle, frame: Uint8Array, gsoSize?: number, csumStart?: number, csumOffset?: number): number;
   /** Writes frames[start..end), stopping at the first failure; returns its index, or end. */
-  writeBatch(handle: NativeHandle, frames: readonly Uint8Array[], start: number, end: number): number;
   close(handle: NativeHandle): void;
   ref(handle: NativeHandle): void;
   unref(handle: NativeHandle): void;
@@ -301,24 +300,6 @@ export class TapDevice implements Device {
     }
     this.counters.framesOut++;
     this.counters.bytesOut += frame.length;
-  }
-
-  sendBatch(frames: readonly Uint8Array[], count: number = frames.length): void {
-    const end = Math.min(count, frames.length);
-    const counters = this.counters;
-    if (this.closed) {
-      counters.sendErrors += end;
-      return;
-    }
-    let start = 0;
-    while (start < end) {
-      const stop = this.native.writeBatch(this.handle, frames, start, end);
-      counters.framesOut += stop - start;
-      for (let i = start; i < stop; i++) counters.bytesOut += frames[i]!.length;
-      if (stop >= end) break;
-      counters.sendErrors++;
-      start = stop + 1;
-    }
   }
 
   close(): void {

@@ -32,10 +32,25 @@ export class Counters {
   /** Told about every drop (the CLI logs them at debug level); null costs one check. */
   onDrop: ((reason: string, count: number) => void) | null = null;
 
+  /** While set (a warm-path replay), drops are neither counted nor reported. */
+  muted = false;
+
   drop(reason: string): void {
+    if (this.muted) return;
     const n = (this.drops.get(reason) ?? 0) + 1;
     this.drops.set(reason, n);
     this.onDrop?.(reason, n);
+  }
+
+  /** Copy every numeric counter into `out` (for restore()); `out` is reused, nothing allocated once sized. */
+  save(out: number[]): void {
+    const keys = counterKeys(this);
+    for (let i = 0; i < keys.length; i++) out[i] = (this as unknown as Record<string, number>)[keys[i]!]!;
+  }
+
+  restore(saved: readonly number[]): void {
+    const keys = counterKeys(this);
+    for (let i = 0; i < keys.length; i++) (this as unknown as Record<string, number>)[keys[i]!] = saved[i]!;
   }
 
   get totalDrops(): number {
@@ -50,4 +65,12 @@ export class Counters {
     out.drops = Object.fromEntries([...this.drops.entries()].sort());
     return out;
   }
+}
+
+let keysCache: string[] | null = null;
+
+/** The names of the numeric counters (the same for every instance). */
+function counterKeys(c: Counters): string[] {
+  keysCache ??= Object.keys(c).filter((k) => typeof (c as unknown as Record<string, unknown>)[k] === 'number');
+  return keysCache;
 }

@@ -10,9 +10,34 @@ import { walkIpv4Options, recordRouteAppend, timestampAppend, timestampNow, Ipv4
 import { IPV4_BROADCAST, isMulticast, type Ipv4Address } from '../wire/addr.js';
 import { ETHERNET_HEADER_LENGTH, ETHERNET_MIN_FRAME } from '../wire/ethernet.js';
 import { checksumUpdate16, internetChecksum } from '../wire/checksum.js';
-import type { Stack, IpProtocolHandler } from './stack.js';
-import { TX_HEADROOM } from './stack.js';
+import type { Clock } from '../time/clock.js';
+import type { Counters } from './counters.js';
 import type { Interface } from './interface.js';
+import type { InterfaceTable } from './interfaces.js';
+import type { RouteTable } from './routes.js';
+import type { LinkOutput } from './link-output.js';
+import type { Ipv4Output } from './ipv4-output.js';
+import type { TransportRegistry } from './registry.js';
+import type { Ipv4Settings } from './settings.js';
+import type { Ipv4ErrorSender } from './ipv4-errors.js';
+import { TX_HEADROOM, type TransportError } from './network.js';
+import { icmpErrorMeaning } from './icmp-errors.js';
+
+/** What ICMP works with: the parts of the IPv4 host it answers through. */
+export interface IcmpContext {
+  clock: Clock;
+  counters: Counters;
+  interfaces: InterfaceTable;
+  routes: RouteTable;
+  output: Ipv4Output;
+  link: LinkOutput;
+  transports: TransportRegistry;
+  settings: Ipv4Settings;
+  /** The transmit buffer replies are built in (TX_HEADROOM in front). */
+  txBuffer: Uint8Array;
+  /** An echo request about to be answered in place, offered to the warm path (warm.ts). */
+  keepForWarming(device: Interface['device'], buf: Uint8Array, offset: number, length: number): void;
+}
 
 /** What `pstack ping` (and tests) hear: echo replies and errors about our echo requests. */
 export interface IcmpListener {
@@ -56,16 +81,36 @@ class RateLimiter {
   }
 }
 
-export class IcmpService implements IpProtocolHandler {
+export class IcmpService implements Ipv4ErrorSender {
   readonly listeners = new Set<IcmpListener>();
   /** Linux's default (icmp_echo_ignore_broadcasts=1): do not answer broadcast pings (smurf). */
   ignoreBroadcastEcho = true;
   private readonly icmp = new IcmpPacket();
   private readonly inner = new Ipv4Packet();
   private readonly limiter: RateLimiter;
+  private readonly transportError: TransportError = {
+    kind: 'other', errno: '', hard: false, mtu: 0, src: 0, dst: 0, buf: new Uint8Array(0), offset: 0, length: 0, type: 0, code: 0,
+  };
 
-  constructor(private readonly stack: Stack, readonly config: IcmpConfig = defaultIcmpConfig) {
+  constructor(private readonly stack: IcmpContext, readonly config: IcmpConfig = defaultIcmpConfig) {
     this.limiter = new RateLimiter(config.errorsPerSecond, config.errorBurst, stack.clock.now());
+  }
+
+  /** Hand an error about `original`, a datagram we sent, to the transport that sent it. */
+  private deliverToTransport(type: number, code: number, rest: number, original: Ipv4Packet): void {
+    const transport = this.stack.transports.get(original.protocol);
+    if (transport?.error === undefined) return;
+    const err = this.transportError;
+    icmpErrorMeaning(type, code, rest, err);
+    const hl = original.headerLength;
+    err.src = original.src;
+    err.dst = original.dst;
+    err.buf = original.buf;
+    err.offset = original.offset + hl;
+    err.length = Math.max(0, original.length - hl);
+    err.type = type;
+    err.code = code;
+    transport.error(err);
   }
 
   receive(ip: Ipv4Packet, iface: Interface): void {
@@ -102,7 +147,7 @@ export class IcmpService implements IpProtocolHandler {
         counters.drop('icmp: bad-quoted-header');
         return;
       }
-      this.stack.dispatchIcmpError(type, icmp.code, icmp.rest, inner);
+      this.deliverToTransport(type, icmp.code, icmp.rest, inner);
       for (const l of this.listeners) l.error?.(ip.src, type, icmp.code, inner, ip, icmp);
       return;
     }
@@ -118,7 +163,7 @@ export class IcmpService implements IpProtocolHandler {
     const l4 = TX_HEADROOM;
     buf.set(icmp.buf.subarray(icmp.dataOffset, icmp.dataOffset + dataLength), l4 + ICMP_HEADER_LENGTH);
     emitIcmpHeader(buf, l4, IcmpType.EchoReply, 0, echoRest(icmp.echoId, icmp.echoSeq), dataLength);
-    const rt = stack.route(ip.src);
+    const rt = stack.output.route(ip.src);
     if (rt === null) {
       stack.counters.drop('icmp: no-route-for-reply');
       return;
@@ -129,7 +174,7 @@ export class IcmpService implements IpProtocolHandler {
     if (options !== null) recordOwnAddress(options, rt.iface.address, true);
     stack.counters.icmpOut++;
     stack.counters.icmpEchoRepliesOut++;
-    stack.ipOutput({ src, dst: ip.src, protocol: IpProtocol.ICMP, tos: ip.tos, options: options ?? undefined }, buf, l4, ICMP_HEADER_LENGTH + dataLength, rt);
+    stack.output.output({ src, dst: ip.src, protocol: IpProtocol.ICMP, tos: ip.tos, options: options ?? undefined }, buf, l4, ICMP_HEADER_LENGTH + dataLength, rt);
   }
 
   /**
@@ -151,15 +196,15 @@ export class IcmpService implements IpProtocolHandler {
     const stack = this.stack;
     const to = ip.src;
     // stack.route(to), without its result object; a local destination goes by loopback.
-    if (stack.isLocalAddress(to)) return false;
+    if (stack.interfaces.isLocalAddress(to)) return false;
     const route = stack.routes.lookup(to);
     if (route === null) return false;
     const out = route.iface;
     if (out.device.type !== 'ethernet' || total > out.mtu) return false;
     stack.keepForWarming(out.device, buf, at - ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + total);
     const from = ip.dst;
-    const id = stack.nextIpId();
-    const ttl = stack.defaultTtl;
+    const id = stack.output.nextIpId();
+    const ttl = stack.settings.defaultTtl;
     buf[at + 4] = id >>> 8;
     buf[at + 5] = id & 0xff;
     buf[at + 6] = 0;
@@ -188,7 +233,7 @@ export class IcmpService implements IpProtocolHandler {
     counters.icmpOut++;
     counters.icmpEchoRepliesOut++;
     counters.ipOut++;
-    stack.linkOutput(out, route.nextHop !== 0 ? route.nextHop : to, buf, at, total);
+    stack.link.send(out, route.nextHop !== 0 ? route.nextHop : to, buf, at, total);
     return true;
   }
 
@@ -222,7 +267,7 @@ export class IcmpService implements IpProtocolHandler {
   /** Send an echo request (for `pstack ping`); returns false without a route. */
   sendEcho(dst: Ipv4Address, id: number, seq: number, data: Uint8Array, opts: EchoOptions = {}): boolean {
     const stack = this.stack;
-    const rt = stack.route(dst);
+    const rt = stack.output.route(dst);
     if (rt === null) {
       stack.counters.drop('icmp: no-route');
       return false;
@@ -237,7 +282,7 @@ export class IcmpService implements IpProtocolHandler {
       recordOwnAddress(options, rt.iface.address, false);
     }
     stack.counters.icmpOut++;
-    return stack.ipOutput({ src: opts.src ?? rt.src, dst, protocol: IpProtocol.ICMP, ttl: opts.ttl, tos: opts.tos, dontFragment: opts.dontFragment, options }, buf, l4, ICMP_HEADER_LENGTH + data.length, rt);
+    return stack.output.output({ src: opts.src ?? rt.src, dst, protocol: IpProtocol.ICMP, ttl: opts.ttl, tos: opts.tos, dontFragment: opts.dontFragment, options }, buf, l4, ICMP_HEADER_LENGTH + data.length, rt);
   }
 
   /**
@@ -252,7 +297,7 @@ export class IcmpService implements IpProtocolHandler {
     const dst = original.dst;
     if (original.fragmentOffset !== 0) return;
     if (src === 0 || src === IPV4_BROADCAST || isMulticast(src) || isMulticast(dst) || dst === IPV4_BROADCAST) return;
-    for (const i of stack.interfaces) if (dst === i.broadcast && !i.isLoopback) return;
+    for (const i of stack.interfaces.list) if (dst === i.broadcast && !i.isLoopback) return;
     const hl = original.headerLength;
     const available = Math.max(0, original.length - hl);
     if (original.protocol === IpProtocol.ICMP) {
@@ -262,7 +307,7 @@ export class IcmpService implements IpProtocolHandler {
       if (isIcmpError(innerType)) return;
     }
     const quoted = hl + Math.min(8, available);
-    if (stack.isLocalAddress(src)) {
+    if (stack.interfaces.isLocalAddress(src)) {
       this.deliverLocalError(type, code, rest, original, quoted);
       return;
     }
@@ -270,7 +315,7 @@ export class IcmpService implements IpProtocolHandler {
       stack.counters.icmpErrorsRateLimited++;
       return;
     }
-    const rt = stack.route(src);
+    const rt = stack.output.route(src);
     if (rt === null) return;
     const buf = stack.txBuffer;
     const l4 = TX_HEADROOM;
@@ -281,19 +326,19 @@ export class IcmpService implements IpProtocolHandler {
     // RFC 1812 4.3.2.5: errors go with precedence 6 (internetwork control), keeping the
     // original's TOS bits, as Linux's icmp_send does.
     const tos = 0xc0 | (original.tos & 0x1e);
-    stack.ipOutput({ src: rt.src, dst: src, protocol: IpProtocol.ICMP, tos }, buf, l4, ICMP_HEADER_LENGTH + quoted, rt);
+    stack.output.output({ src: rt.src, dst: src, protocol: IpProtocol.ICMP, tos }, buf, l4, ICMP_HEADER_LENGTH + quoted, rt);
   }
 
   private deliverLocalError(type: number, code: number, rest: number, original: Ipv4Packet, quoted: number): void {
     const copy = original.buf.slice(original.offset, original.offset + quoted);
     const view = new Ipv4Packet(copy, 0, copy.length);
-    this.stack.dispatchIcmpError(type, code, rest, view);
+    this.deliverToTransport(type, code, rest, view);
     if (this.listeners.size === 0) return;
     // Build the message as if it had arrived, so listeners (ping) print it the same way.
     const msg = new Uint8Array(IPV4_MIN_HEADER + ICMP_HEADER_LENGTH + quoted);
     msg.set(copy, IPV4_MIN_HEADER + ICMP_HEADER_LENGTH);
     emitIcmpHeader(msg, IPV4_MIN_HEADER, type, code, rest, quoted);
-    const from = this.stack.route(view.dst)?.src ?? view.src;
+    const from = this.stack.output.route(view.dst)?.src ?? view.src;
     const ipView = new Ipv4Packet(msg, 0, msg.length);
     const icmpView = new IcmpPacket(msg, IPV4_MIN_HEADER, ICMP_HEADER_LENGTH + quoted);
     for (const l of this.listeners) l.error?.(from, type, code, view, ipView, icmpView);

@@ -52,9 +52,12 @@ export interface WakeupScheduler {
   cancel(): void;
 }
 
-/** Wakes the heap with a single host timer, unref'd so that timers alone never keep Node alive. */
+/**
+ * Wakes the heap with a single host timer (the web-standard setTimeout). Where the host's
+ * timer handle can be unref'd (Node), it is, so that timers alone never keep a process alive.
+ */
 export class HostWakeup implements WakeupScheduler {
-  private handle: NodeJS.Timeout | null = null;
+  private handle: ReturnType<typeof setTimeout> | null = null;
   private pendingDeadline = Infinity;
   constructor(private readonly clock: Clock) {}
 
@@ -63,12 +66,13 @@ export class HostWakeup implements WakeupScheduler {
     this.cancel();
     this.pendingDeadline = deadline;
     const delay = Math.max(0, deadline - this.clock.now());
-    this.handle = setTimeout(() => {
+    const handle = setTimeout(() => {
       this.handle = null;
       this.pendingDeadline = Infinity;
       fire();
     }, delay);
-    this.handle.unref();
+    (handle as { unref?: () => void }).unref?.();
+    this.handle = handle;
   }
 
   cancel(): void {
@@ -77,6 +81,22 @@ export class HostWakeup implements WakeupScheduler {
     this.pendingDeadline = Infinity;
   }
 }
+
+/**
+ * Work deferred until the current turn of the event loop is over, so that whatever the
+ * application does in reaction to a delivery (write a reply, close) happens first. The host
+ * environment supplies it (Node: setImmediate, see link/node-tasks.ts); `timeoutTasks` is
+ * the web-standard fallback.
+ */
+export interface TaskQueue {
+  defer(task: () => void): void;
+}
+
+export const timeoutTasks: TaskQueue = {
+  defer: (task) => {
+    setTimeout(task, 0);
+  },
+};
 
 export class Timers {
   private readonly heap: Timer[] = [];

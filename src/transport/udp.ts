@@ -11,18 +11,20 @@
  * UDP and IP headers are written in front of it.
  */
 
-import { UdpDatagram, emitUdp, UDP_HEADER_LENGTH } from '../wire/udp.js';
-import { IpProtocol, IPV4_MIN_HEADER, type Ipv4Packet } from '../wire/ipv4.js';
-import { IcmpType, UnreachableCode } from '../wire/icmp.js';
-import { IPV4_BROADCAST, isMulticast, type Ipv4Address } from '../wire/addr.js';
-import { TX_HEADROOM, type Stack, type IpProtocolHandler, type EndpointProvider, type EndpointInfo, type RouteResult } from '../stack/stack.js';
-import type { Interface } from '../stack/interface.js';
+import { UdpDatagram, emitUdpWith, UDP_HEADER_LENGTH, UDP_PROTOCOL } from '../wire/udp.js';
+import {
+  TX_HEADROOM, type NetworkLayer, type TransportProtocol, type EndpointProvider, type EndpointInfo, type RouteResult,
+  type InboundPacket, type TransportError, type IpAddress,
+} from '../stack/network.js';
+
+/** The limited broadcast address, 255.255.255.255. */
+const LIMITED_BROADCAST = 0xffffffff;
 
 /** RFC 6335 dynamic ports, which Linux's ip_local_port_range also ends with. */
 export const EPHEMERAL_PORT_MIN = 49152;
 export const EPHEMERAL_PORT_MAX = 65535;
 /** 65535 minus a 20-byte IPv4 header and the 8-byte UDP header. */
-export const UDP_MAX_PAYLOAD = 65535 - IPV4_MIN_HEADER - UDP_HEADER_LENGTH;
+export const UDP_MAX_PAYLOAD = 65535 - 20 - UDP_HEADER_LENGTH;
 
 /** What an endpoint's owner (a dgram socket, a service) is told. */
 export interface UdpEndpointHandler {
@@ -31,7 +33,7 @@ export interface UdpEndpointHandler {
    * during the call: copy what must outlive it. `to` is the destination address it was sent
    * to (one of ours, or a broadcast address).
    */
-  message(payload: Uint8Array, from: Ipv4Address, fromPort: number, to: Ipv4Address): void;
+  message(payload: Uint8Array, from: IpAddress, fromPort: number, to: IpAddress): void;
   /**
    * A hard ICMP error about a datagram this endpoint sent to its connected peer, as an errno
    * name (ECONNREFUSED for Port Unreachable), the way Linux reports it on a connected socket.
@@ -42,11 +44,11 @@ export interface UdpEndpointHandler {
 /** One UDP socket's addresses and options, as the port table holds it. */
 export class UdpEndpoint {
   /** 0 (INADDR_ANY) when bound to every address. */
-  localAddress: Ipv4Address = 0;
+  localAddress: IpAddress = 0;
   /** 0 while unbound. */
   localPort = 0;
   /** The connected peer, or 0/0 when not connected. */
-  remoteAddress: Ipv4Address = 0;
+  remoteAddress: IpAddress = 0;
   remotePort = 0;
   /** SO_BROADCAST: sending to a broadcast address is refused (EACCES) without it. */
   broadcast = false;
@@ -65,53 +67,18 @@ export class UdpEndpoint {
   }
 }
 
-/** Linux's icmp_err_convert (net/ipv4/icmp.c): errno and whether the error is "hard". */
-const UNREACH_ERRORS: ReadonlyArray<readonly [string, boolean]> = [
-  ['ENETUNREACH', false], // 0 net unreachable
-  ['EHOSTUNREACH', false], // 1 host unreachable
-  ['ENOPROTOOPT', true], // 2 protocol unreachable
-  ['ECONNREFUSED', true], // 3 port unreachable
-  ['EMSGSIZE', false], // 4 fragmentation needed
-  ['EOPNOTSUPP', false], // 5 source route failed
-  ['ENETUNREACH', true], // 6 net unknown
-  ['EHOSTDOWN', true], // 7 host unknown
-  ['ENONET', true], // 8 source host isolated
-  ['ENETUNREACH', true], // 9 net administratively prohibited
-  ['EHOSTUNREACH', true], // 10 host administratively prohibited
-  ['ENETUNREACH', false], // 11 net unreachable for TOS
-  ['EHOSTUNREACH', false], // 12 host unreachable for TOS
-  ['EHOSTUNREACH', true], // 13 communication administratively prohibited
-  ['EHOSTUNREACH', true], // 14 host precedence violation
-  ['EHOSTUNREACH', true], // 15 precedence cutoff
-];
-
-/**
- * The errno an ICMP error maps to for UDP, or null when it is not reported. As Linux's
- * __udp4_lib_err does without IP_RECVERR: only hard errors, and only to connected sockets
- * (RFC 1122 4.1.3.3 leaves the policy to the implementation; soft errors like Time Exceeded
- * or Host Unreachable may be transient routing events, RFC 1122 3.2.2.1).
- */
-export function udpErrorFor(type: number, code: number): string | null {
-  if (type === IcmpType.DestinationUnreachable) {
-    const e = UNREACH_ERRORS[code];
-    return e !== undefined && e[1] ? e[0] : null;
-  }
-  if (type === IcmpType.ParameterProblem) return 'EPROTO';
-  return null;
-}
-
-export class UdpLayer implements IpProtocolHandler, EndpointProvider {
+export class UdpLayer implements TransportProtocol, EndpointProvider {
+  readonly protocolNumber = UDP_PROTOCOL;
   /** Endpoints by local port. A port holds one wildcard endpoint, or several on distinct addresses. */
   private readonly ports = new Map<number, UdpEndpoint[]>();
   private readonly udp = new UdpDatagram();
   private nextEphemeral: number;
 
-  constructor(private readonly stack: Stack) {
+  constructor(private readonly stack: NetworkLayer) {
     // Start the ephemeral search at a random port (RFC 6056 3.3.1's simple randomization),
     // so a restarted server does not reuse the previous run's ports in the same order.
     this.nextEphemeral = EPHEMERAL_PORT_MIN + Math.floor(Math.random() * (EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1));
-    stack.registerProtocol(IpProtocol.UDP, this);
-    stack.endpointProviders.push(this);
+    stack.registerTransport(this, this);
   }
 
   /** A new, unbound endpoint. */
@@ -125,7 +92,7 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
    * EADDRINUSE (taken: there is no SO_REUSEADDR, so a wildcard and a specific binding of the
    * same port conflict as in Linux).
    */
-  bind(ep: UdpEndpoint, address: Ipv4Address, port: number): string | null {
+  bind(ep: UdpEndpoint, address: IpAddress, port: number): string | null {
     if (ep.closed) return 'EBADF';
     if (ep.bound) return 'EINVAL';
     if (address !== 0 && !this.isBindable(address)) return 'EADDRNOTAVAIL';
@@ -150,9 +117,9 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
    * an ephemeral port first when unbound; a wildcard endpoint takes the route's source
    * address as its local address (Linux's ip4_datagram_connect). Returns null or an errno.
    */
-  connect(ep: UdpEndpoint, address: Ipv4Address, port: number): string | null {
+  connect(ep: UdpEndpoint, address: IpAddress, port: number): string | null {
     if (ep.closed) return 'EBADF';
-    if (port === 0 || address === 0 || isMulticast(address)) return 'EINVAL';
+    if (port === 0 || !this.stack.isUnicast(address) && !this.stack.isBroadcast(address)) return 'EINVAL';
     if (!ep.bound) {
       const err = this.bind(ep, 0, 0);
       if (err !== null) return err;
@@ -192,14 +159,14 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
    * ARP), or an errno name: EMSGSIZE, EACCES (broadcast without SO_BROADCAST), ENETUNREACH,
    * EDESTADDRREQ (no destination, not connected), EINVAL.
    */
-  send(ep: UdpEndpoint, data: Uint8Array | readonly Uint8Array[], dst: Ipv4Address = 0, dstPort = 0): string | null {
+  send(ep: UdpEndpoint, data: Uint8Array | readonly Uint8Array[], dst: IpAddress = 0, dstPort = 0): string | null {
     if (ep.closed) return 'EBADF';
     if (dstPort === 0) {
       if (!ep.connected) return 'EDESTADDRREQ';
       dst = ep.remoteAddress;
       dstPort = ep.remotePort;
     }
-    if (dst === 0 || dstPort > 0xffff || isMulticast(dst)) return 'EINVAL';
+    if (dstPort > 0xffff || !this.stack.isUnicast(dst) && !this.stack.isBroadcast(dst)) return 'EINVAL';
     let length = 0;
     if (data instanceof Uint8Array) length = data.length;
     else for (let i = 0; i < data.length; i++) length += data[i]!.length;
@@ -227,12 +194,12 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
     }
     const src = out.src;
     // RFC 1122 4.1.3.4: the checksum is always generated (emitUdp sends 0xffff for a computed 0).
-    emitUdp(buf, l4, { srcPort: ep.localPort, dstPort, payloadLength: length }, src, dst);
+    emitUdpWith(buf, l4, { srcPort: ep.localPort, dstPort, payloadLength: length }, stack.pseudoHeaderSum(src, dst, UDP_PROTOCOL, UDP_HEADER_LENGTH + length));
     stack.counters.udpOut++;
     // No DF: a datagram larger than the MTU leaves in fragments (Linux's IP_PMTUDISC_DONT).
     // The socket's TTL applies to unicast and broadcast alike, as in Linux.
-    const ok = stack.ipOutput(
-      { src, dst, protocol: IpProtocol.UDP, ttl: ep.ttl ?? undefined, tos: ep.tos },
+    const ok = stack.output(
+      { src, dst, protocol: UDP_PROTOCOL, ttl: ep.ttl ?? undefined, tos: ep.tos },
       buf, l4, UDP_HEADER_LENGTH + length, out.rt,
     );
     return ok ? null : 'EMSGSIZE';
@@ -240,7 +207,7 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
 
   // ------------------------------------------------------------------ IP protocol handler
 
-  receive(ip: Ipv4Packet, _iface: Interface): void {
+  receive(ip: InboundPacket): void {
     const counters = this.stack.counters;
     counters.udpIn++;
     const udp = this.udp.reset(ip.buf, ip.payloadOffset, ip.payloadLength);
@@ -253,14 +220,14 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
     const dst = ip.dst;
     // RFC 768 / RFC 1122 4.1.3.4: a zero checksum means the sender computed none; a wrong one
     // is silently discarded (no ICMP: the header itself may be what was damaged).
-    if (!this.stack.rxChecksumOk && !udp.verifyChecksum(src, dst)) {
+    if (!ip.checksumOk && !udp.verifyChecksumWith(this.stack.pseudoHeaderSum(src, dst, UDP_PROTOCOL, udp.udpLength))) {
       counters.drop('udp: bad-checksum');
       return;
     }
     const dstPort = udp.dstPort;
     const srcPort = udp.srcPort;
     // IP delivers only what is for one of our addresses or a broadcast.
-    const broadcast = dst === IPV4_BROADCAST || !this.stack.isLocalAddress(dst);
+    const broadcast = ip.broadcast;
     const list = this.ports.get(dstPort);
     if (broadcast) {
       // Every matching endpoint gets its own copy of a broadcast (Linux's __udp4_lib_mcast_deliver).
@@ -272,8 +239,7 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
     const ep = list === undefined ? null : bestMatch(list, dst, src, srcPort);
     if (ep === null) {
       counters.drop('udp: no-port');
-      // RFC 1122 4.1.3.1: Port Unreachable, quoting the IP header and the first 8 bytes.
-      this.stack.icmp.sendError(ip, IcmpType.DestinationUnreachable, UnreachableCode.Port, 0);
+      this.stack.sendPortUnreachable(ip);
       return;
     }
     ep.handler.message(udp.buf.subarray(udp.payloadOffset, udp.payloadOffset + udp.payloadLength), src, srcPort, dst);
@@ -284,27 +250,25 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
    * (RFC 792 guarantees 8 bytes), which name the endpoint. RFC 1122 4.1.3.3: UDP passes
    * ICMP errors up to the application.
    */
-  icmpError(type: number, code: number, _info: number, original: Ipv4Packet): void {
-    const hl = original.headerLength;
-    if (original.length < hl + UDP_HEADER_LENGTH) return;
-    const b = original.buf;
-    const o = original.offset + hl;
+  error(err: TransportError): void {
+    if (err.length < UDP_HEADER_LENGTH) return;
+    const b = err.buf;
+    const o = err.offset;
     const srcPort = (b[o]! << 8) | b[o + 1]!;
     const dstPort = (b[o + 2]! << 8) | b[o + 3]!;
     const list = this.ports.get(srcPort);
     if (list === undefined) return;
-    const local = original.src;
-    const remote = original.dst;
+    const local = err.src;
+    const remote = err.dst;
     for (let i = 0; i < list.length; i++) {
       const ep = list[i]!;
       if (ep.localAddress !== 0 && ep.localAddress !== local) continue;
       if (!ep.connected || ep.remoteAddress !== remote || ep.remotePort !== dstPort) continue;
-      const errno = udpErrorFor(type, code);
-      if (errno === null) {
+      if (!err.hard) {
         this.stack.counters.drop('udp: soft-icmp-error');
         return;
       }
-      ep.handler.error(errno, type, code);
+      ep.handler.error(err.errno, err.type, err.code);
       return;
     }
   }
@@ -337,7 +301,7 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
 
   // ------------------------------------------------------------------ helpers
 
-  private deliverBroadcast(list: UdpEndpoint[], udp: UdpDatagram, src: Ipv4Address, srcPort: number, dst: Ipv4Address): boolean {
+  private deliverBroadcast(list: UdpEndpoint[], udp: UdpDatagram, src: IpAddress, srcPort: number, dst: IpAddress): boolean {
     let delivered = false;
     // A handler may close its endpoint (or another) while we iterate: walk a snapshot.
     const snapshot = list.length === 1 ? list : list.slice();
@@ -353,19 +317,18 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
   }
 
   /** Our unicast addresses, plus broadcast addresses (Linux lets UDP bind those too). */
-  private isBindable(address: Ipv4Address): boolean {
-    if (address === IPV4_BROADCAST) return true;
-    return this.stack.isLocalAddress(address) || this.stack.isDirectedBroadcast(address);
+  private isBindable(address: IpAddress): boolean {
+    return this.stack.isLocalAddress(address) || this.stack.isBroadcast(address);
   }
 
-  private conflicts(address: Ipv4Address, port: number): boolean {
+  private conflicts(address: IpAddress, port: number): boolean {
     const list = this.ports.get(port);
     if (list === undefined) return false;
     for (const ep of list) if (ep.localAddress === 0 || address === 0 || ep.localAddress === address) return true;
     return false;
   }
 
-  private findEphemeral(address: Ipv4Address): number {
+  private findEphemeral(address: IpAddress): number {
     const span = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
     for (let tries = 0; tries < span; tries++) {
       const p = this.nextEphemeral;
@@ -381,24 +344,17 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
    * bound address's interface (or the route's, or the first Ethernet interface), a directed
    * broadcast out of the interface whose network it names.
    */
-  private routeFor(ep: UdpEndpoint, dst: Ipv4Address): { rt: RouteResult; src: Ipv4Address; broadcast: boolean } | null {
+  private routeFor(ep: UdpEndpoint, dst: IpAddress): { rt: RouteResult; src: IpAddress; broadcast: boolean } | null {
     const stack = this.stack;
-    if (dst === IPV4_BROADCAST) {
-      let iface: Interface | undefined;
-      if (ep.localAddress !== 0) iface = stack.interfaces.find((i) => i.address === ep.localAddress && !i.isLoopback);
-      iface ??= stack.routes.lookup(dst)?.iface;
-      iface ??= stack.interfaces.find((i) => !i.isLoopback);
-      if (iface === undefined || iface.isLoopback) return null;
-      return { rt: { iface, nextHop: IPV4_BROADCAST, src: iface.address, route: null }, src: ep.localAddress || iface.address, broadcast: true };
-    }
-    if (stack.isDirectedBroadcast(dst)) {
-      const iface = stack.interfaces.find((i) => !i.isLoopback && i.prefixLength <= 30 && i.broadcast === dst)!;
-      return { rt: { iface, nextHop: dst, src: iface.address, route: null }, src: ep.localAddress || iface.address, broadcast: true };
+    if (stack.isBroadcast(dst)) {
+      const rt = stack.broadcastRoute(dst, ep.localAddress);
+      if (rt === null) return null;
+      return { rt, src: ep.localAddress || rt.src, broadcast: true };
     }
     const rt = stack.route(dst);
     if (rt === null) return null;
     // A socket bound to (or connected from) one address always sends from it.
-    return { rt, src: ep.localAddress !== 0 && ep.localAddress !== IPV4_BROADCAST ? ep.localAddress : rt.src, broadcast: false };
+    return { rt, src: ep.localAddress !== 0 && ep.localAddress !== LIMITED_BROADCAST ? ep.localAddress : rt.src, broadcast: false };
   }
 }
 
@@ -407,7 +363,7 @@ export class UdpLayer implements IpProtocolHandler, EndpointProvider {
  * compute_score (a bound address and a connected peer each make an endpoint more specific;
  * an endpoint whose address or peer differs does not match at all).
  */
-function bestMatch(list: UdpEndpoint[], dst: Ipv4Address, src: Ipv4Address, srcPort: number): UdpEndpoint | null {
+function bestMatch(list: UdpEndpoint[], dst: IpAddress, src: IpAddress, srcPort: number): UdpEndpoint | null {
   let best: UdpEndpoint | null = null;
   let bestScore = -1;
   for (let i = 0; i < list.length; i++) {

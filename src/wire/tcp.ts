@@ -6,7 +6,9 @@ import type { Ipv4Address } from './addr.js';
 
 export const TCP_MIN_HEADER = 20;
 export const TCP_MAX_HEADER = 60;
-const PROTO_TCP = 6;
+/** The IP protocol (IPv4) and next-header (IPv6) number of TCP. */
+export const TCP_PROTOCOL = 6;
+const PROTO_TCP = TCP_PROTOCOL;
 
 export const TcpFlag = {
   FIN: 0x001,
@@ -87,7 +89,12 @@ export class TcpSegment extends WireView {
   payload(): Uint8Array { return this.buf.subarray(this.payloadOffset, this.offset + this.length); }
 
   verifyChecksum(src: Ipv4Address, dst: Ipv4Address): boolean {
-    return fold16(sum16(this.buf, this.offset, this.length, pseudoHeaderSum(src, dst, PROTO_TCP, this.length))) === 0xffff;
+    return this.verifyChecksumWith(pseudoHeaderSum(src, dst, PROTO_TCP, this.length));
+  }
+
+  /** Verify against a pseudo-header sum the network layer computed (any IP version). */
+  verifyChecksumWith(pseudoSum: number): boolean {
+    return fold16(sum16(this.buf, this.offset, this.length, pseudoSum)) === 0xffff;
   }
 
   parse(): TcpRepr {
@@ -112,6 +119,15 @@ export function emitTcp(
   buf: Uint8Array, offset: number, repr: TcpRepr, optionsLength: number, payloadLength: number,
   src: Ipv4Address, dst: Ipv4Address, partialChecksum = false,
 ): number {
+  const len = TCP_MIN_HEADER + optionsLength + payloadLength;
+  return emitTcpWith(buf, offset, repr, optionsLength, payloadLength, pseudoHeaderSum(src, dst, PROTO_TCP, len), partialChecksum);
+}
+
+/** emitTcp with the pseudo-header sum (over the segment's length) given by the network layer. */
+export function emitTcpWith(
+  buf: Uint8Array, offset: number, repr: TcpRepr, optionsLength: number, payloadLength: number,
+  pseudoSum: number, partialChecksum = false,
+): number {
   const hl = TCP_MIN_HEADER + optionsLength;
   const o = offset;
   buf[o] = repr.srcPort >>> 8; buf[o + 1] = repr.srcPort & 0xff;
@@ -125,8 +141,8 @@ export function emitTcp(
   buf[o + 18] = repr.urgentPointer >>> 8; buf[o + 19] = repr.urgentPointer & 0xff;
   const len = hl + payloadLength;
   const csum = partialChecksum
-    ? fold16(pseudoHeaderSum(src, dst, PROTO_TCP, len))
-    : ~fold16(sum16(buf, o, len, pseudoHeaderSum(src, dst, PROTO_TCP, len))) & 0xffff;
+    ? fold16(pseudoSum)
+    : ~fold16(sum16(buf, o, len, pseudoSum)) & 0xffff;
   buf[o + 16] = csum >>> 8;
   buf[o + 17] = csum & 0xff;
   return o + len;

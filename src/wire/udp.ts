@@ -5,7 +5,9 @@ import { fold16, pseudoHeaderSum, sum16 } from './checksum.js';
 import type { Ipv4Address } from './addr.js';
 
 export const UDP_HEADER_LENGTH = 8;
-const PROTO_UDP = 17;
+/** The IP protocol (IPv4) and next-header (IPv6) number of UDP. */
+export const UDP_PROTOCOL = 17;
+const PROTO_UDP = UDP_PROTOCOL;
 
 export interface UdpRepr {
   srcPort: number;
@@ -33,9 +35,13 @@ export class UdpDatagram extends WireView {
 
   /** A zero checksum means the sender computed none (RFC 768), which is accepted. */
   verifyChecksum(src: Ipv4Address, dst: Ipv4Address): boolean {
+    return this.verifyChecksumWith(pseudoHeaderSum(src, dst, PROTO_UDP, this.udpLength));
+  }
+
+  /** Verify against a pseudo-header sum (over udpLength) the network layer computed. */
+  verifyChecksumWith(pseudoSum: number): boolean {
     if (this.checksum === 0) return true;
-    const l = this.udpLength;
-    return fold16(sum16(this.buf, this.offset, l, pseudoHeaderSum(src, dst, PROTO_UDP, l))) === 0xffff;
+    return fold16(sum16(this.buf, this.offset, this.udpLength, pseudoSum)) === 0xffff;
   }
 
   parse(): UdpRepr {
@@ -48,6 +54,11 @@ export class UdpDatagram extends WireView {
  * A computed checksum of 0 is sent as 0xffff, since 0 means "none" (RFC 768).
  */
 export function emitUdp(buf: Uint8Array, offset: number, repr: UdpRepr, src: Ipv4Address, dst: Ipv4Address): number {
+  return emitUdpWith(buf, offset, repr, pseudoHeaderSum(src, dst, PROTO_UDP, UDP_HEADER_LENGTH + repr.payloadLength));
+}
+
+/** emitUdp with the pseudo-header sum (over the datagram's length) given by the network layer. */
+export function emitUdpWith(buf: Uint8Array, offset: number, repr: UdpRepr, pseudoSum: number): number {
   const l = UDP_HEADER_LENGTH + repr.payloadLength;
   buf[offset] = repr.srcPort >>> 8;
   buf[offset + 1] = repr.srcPort & 0xff;
@@ -57,7 +68,7 @@ export function emitUdp(buf: Uint8Array, offset: number, repr: UdpRepr, src: Ipv
   buf[offset + 5] = l & 0xff;
   buf[offset + 6] = 0;
   buf[offset + 7] = 0;
-  let csum = ~fold16(sum16(buf, offset, l, pseudoHeaderSum(src, dst, PROTO_UDP, l))) & 0xffff;
+  let csum = ~fold16(sum16(buf, offset, l, pseudoSum)) & 0xffff;
   if (csum === 0) csum = 0xffff;
   buf[offset + 6] = csum >>> 8;
   buf[offset + 7] = csum & 0xff;

@@ -11,12 +11,12 @@
  */
 
 import { FakeClock } from '../../src/time/clock.js';
-import { Stack } from '../../src/stack/stack.js';
+import { Stack } from '../../src/api/stack.js';
 import { CaptureDevice } from '../helpers/capture-device.js';
 import { ScriptedPeer, F } from '../helpers/tcp-peer.js';
 import { parseIpv4, parseMac } from '../../src/wire/addr.js';
 import { internetChecksum, pseudoHeaderSum, sum16, fold16 } from '../../src/wire/checksum.js';
-import { getTcp, type Tcp } from '../../src/transport/tcp/tcp.js';
+import type { Tcp } from '../../src/transport/tcp/tcp.js';
 import type { TcpConfig } from '../../src/transport/tcp/tcb.js';
 import { createSocket } from '../../src/api/dgram.js';
 
@@ -51,12 +51,12 @@ function checkInvariants(stack: Stack, tcp: Tcp, errors: string[]): void {
 function newHost() {
   const clock = new FakeClock(1_000_000);
   const errors: string[] = [];
-  const stack = new Stack({ timers: clock.timers, ...LIMITS, events: { event() {}, error(title) { errors.push(title); } } });
+  const stack = new Stack({ timers: clock.timers, ...LIMITS, tcp: TCP_LIMITS, events: { event() {}, error(title) { errors.push(title); } } });
   const dev = new CaptureDevice('tap0', US_MAC);
   stack.addInterface(dev, { address: US, prefixLength: 24 });
   stack.setDefaultGateway(PEER);
   stack.start();
-  const tcp = getTcp(stack, TCP_LIMITS);
+  const tcp = stack.tcp;
   tcp.listen(0, 12345);
   const udp = createSocket(stack, 'udp4', (msg, rinfo) => udp.send(msg, rinfo.port, rinfo.address));
   udp.bind(7);
@@ -129,9 +129,8 @@ export function fuzzStackInput(data: Buffer): void {
  * advance, read, close] followed by its options and data bytes.
  */
 export function fuzzTcpInput(data: Buffer): void {
-  const p = new ScriptedPeer({ tcp: TCP_LIMITS });
   const errors: string[] = [];
-  p.stack.events = { event() {}, error(title) { errors.push(title); } };
+  const p = new ScriptedPeer({ tcp: TCP_LIMITS, events: { event() {}, error(title) { errors.push(title); } } });
   p.tcp.listen(0, 80);
   p.send({ srcPort: 40000, dstPort: 80, seq: 1000, flags: F.SYN, options: [{ kind: 'MSS', value: 1000 }, { kind: 'SACK_PERMITTED' }, { kind: 'TS', tsVal: 1, tsEcr: 0 }, { kind: 'WS', shift: 2 }] });
   const synAck = p.take().find((s) => s.f === 'S.');

@@ -25,10 +25,6 @@ export class CaptureDevice implements Device {
     this.sent.push(frame.slice());
   }
 
-  sendBatch(frames: readonly Uint8Array[], count = frames.length): void {
-    for (let i = 0; i < count; i++) this.send(frames[i]!);
-  }
-
   inject(...frames: Uint8Array[]): void {
     if (this.receiver === null) throw new Error('device not opened');
     for (const f of frames) this.receiver.receiveFrame(this, f);

@@ -104,10 +104,6 @@ export class SoftwareOffloadDevice implements Device {
     }
   }
 
-  sendBatch(frames: readonly Uint8Array[], count = frames.length): void {
-    for (let i = 0; i < count; i++) this.send(frames[i]!);
-  }
-
   close(): void {
     this.receiver = null;
     this.inner.close();

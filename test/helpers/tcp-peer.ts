@@ -1,14 +1,15 @@
 // A scripted TCP peer for unit tests: one pstack stack (192.0.2.2) on a capture device, a
 // fake clock, and hand-built segments from 192.0.2.1 injected one batch at a time.
 import { FakeClock } from '../../src/time/clock.js';
-import { Stack } from '../../src/stack/stack.js';
+import { Stack } from '../../src/api/stack.js';
 import { CaptureDevice } from './capture-device.js';
 import { parseIpv4, parseMac } from '../../src/wire/addr.js';
 import { emitEthernet, EtherType } from '../../src/wire/ethernet.js';
 import { emitIpv4, Ipv4Packet } from '../../src/wire/ipv4.js';
 import { emitTcp, TcpFlag, TcpSegment, tcpFlagsShort } from '../../src/wire/tcp.js';
 import { emitTcpOptionList, listTcpOptions, type TcpOption } from '../../src/wire/tcp-options.js';
-import { getTcp, type Tcp } from '../../src/transport/tcp/tcp.js';
+import type { Tcp } from '../../src/transport/tcp/tcp.js';
+import type { StackEvents } from '../../src/stack/observer.js';
 import type { TcpConfig } from '../../src/transport/tcp/tcb.js';
 
 export const F = TcpFlag;
@@ -54,13 +55,13 @@ export class ScriptedPeer {
   readonly tcp: Tcp;
   peerPort = 40000;
 
-  constructor(opts: { tcp?: Partial<TcpConfig>; mtu?: number } = {}) {
-    this.stack = new Stack({ timers: this.clock.timers });
+  constructor(opts: { tcp?: Partial<TcpConfig>; mtu?: number; events?: StackEvents } = {}) {
+    this.stack = new Stack({ timers: this.clock.timers, tcp: opts.tcp, events: opts.events });
     this.dev = new CaptureDevice('tap0', US_MAC, opts.mtu ?? 1500);
     const iface = this.stack.addInterface(this.dev, { address: US, prefixLength: 24 });
     this.stack.neighbors.addStatic(iface, PEER, PEER_MAC);
     this.stack.start();
-    this.tcp = getTcp(this.stack, opts.tcp);
+    this.tcp = this.stack.tcp;
   }
 
   frame(s: OutSeg): Uint8Array {

@@ -1,9 +1,9 @@
 // Two pstack hosts joined by a MemoryWire: A = 192.0.2.1, B = 192.0.2.2 (documentation range).
-import { Stack } from '../../src/stack/stack.js';
+import { Stack } from '../../src/api/stack.js';
 import { MemoryWire, type MemoryWireOptions } from '../../src/link/memory-wire.js';
 import { FakeClock, type Clock } from '../../src/time/clock.js';
 import { parseIpv4, parseMac } from '../../src/wire/addr.js';
-import { getTcp, type Tcp } from '../../src/transport/tcp/tcp.js';
+import type { Tcp } from '../../src/transport/tcp/tcp.js';
 import type { TcpConfig } from '../../src/transport/tcp/tcb.js';
 import { SoftwareOffloadDevice } from './offload-device.js';
 
@@ -30,13 +30,13 @@ export function makePair(opts: { wire?: MemoryWireOptions; tcp?: Partial<TcpConf
   const clock = fake ? new FakeClock(1_000_000) : null;
   const wire = new MemoryWire({ mode: fake ? 'manual' : 'auto', clock: clock ?? undefined, mtu: opts.mtu, ...opts.wire });
   const mk = (name: string, mac: string, addr: number, cfg: Partial<TcpConfig>) => {
-    const stack = new Stack(clock !== null ? { timers: clock.timers } : {});
+    const stack = new Stack({ ...(clock !== null ? { timers: clock.timers } : {}), tcp: { ...opts.tcp, ...cfg } });
     const plain = wire.createDevice(name, parseMac(mac)!);
     // 'off': the same checking wrapper, offering no offloads.
     const offload = opts.offload === undefined || opts.offload === false ? null : new SoftwareOffloadDevice(plain, opts.offload === true);
     stack.addInterface(offload ?? plain, { address: addr, prefixLength: 24 });
     stack.start();
-    const tcp = getTcp(stack, { ...opts.tcp, ...cfg });
+    const tcp = stack.tcp;
     return { stack, tcp, offload };
   };
   const A = mk('a', '00:00:5e:00:53:0a', ADDR_A, opts.tcpA ?? {});

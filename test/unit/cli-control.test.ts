@@ -14,7 +14,8 @@ import {
 } from '../../src/cli/control.js';
 import { FatalError } from '../../src/cli/errors.js';
 import { FakeClock } from '../../src/time/clock.js';
-import { Stack, type EndpointInfo } from '../../src/stack/stack.js';
+import { Stack } from '../../src/api/stack.js';
+import type { EndpointInfo } from '../../src/stack/network.js';
 import { LoopbackDevice } from '../../src/link/loopback.js';
 import { CaptureDevice } from '../helpers/capture-device.js';
 import { parseIpv4, parseMac } from '../../src/wire/addr.js';
@@ -169,14 +170,14 @@ describe('control socket server', () => {
 
   test('netstat lists what the transports register; stats has the counters and each device', async () => {
     const endpoint: EndpointInfo = { protocol: 'udp', localAddress: 0, localPort: 7, remoteAddress: 0, remotePort: 0, state: '', recvQueue: 3, sendQueue: 0 };
-    s.stack.endpointProviders.push({ endpoints: () => [endpoint] });
+    s.stack.transports.endpointProviders.push({ endpoints: () => [endpoint] });
     const n = await controlRequest(path, { cmd: 'netstat' });
     assert.deepEqual(n['endpoints'], [{ protocol: 'udp', localAddress: '0.0.0.0', localPort: 7, remoteAddress: '0.0.0.0', remotePort: 0, state: '', recvQueue: 3, sendQueue: 0 }]);
-    s.stack.endpointProviders.push({ endpoints: () => { throw new Error('broken transport'); } });
+    s.stack.transports.endpointProviders.push({ endpoints: () => { throw new Error('broken transport'); } });
     const broken = await controlRequest(path, { cmd: 'netstat' });
     assert.equal(broken.ok, false);
     assert.match(String(broken['error']), /internal error: broken transport/);
-    s.stack.endpointProviders.length = 0;
+    s.stack.transports.endpointProviders.length = 0;
 
     s.stack.counters.drop('ipv4: bad-checksum');
     const st = await controlRequest(path, { cmd: 'stats' });

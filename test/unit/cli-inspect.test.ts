@@ -8,7 +8,7 @@ import {
 import { routesJson, arpJson, statsJson } from '../../src/cli/control.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { FakeClock } from '../../src/time/clock.js';
-import { Stack } from '../../src/stack/stack.js';
+import { Stack } from '../../src/api/stack.js';
 import { LoopbackDevice } from '../../src/link/loopback.js';
 import { CaptureDevice } from '../helpers/capture-device.js';
 import { parseIpv4, parseMac } from '../../src/wire/addr.js';

@@ -10,7 +10,7 @@ import {
 } from '../../src/cli/ping.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { FakeClock } from '../../src/time/clock.js';
-import { Stack } from '../../src/stack/stack.js';
+import { Stack } from '../../src/api/stack.js';
 import { MemoryWire } from '../../src/link/memory-wire.js';
 import { CaptureDevice, hex } from '../helpers/capture-device.js';
 import { parseIpv4, parseMac, writeIpv4 } from '../../src/wire/addr.js';

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FakeClock } from '../../src/time/clock.js';
-import { Stack } from '../../src/stack/stack.js';
+import { Stack } from '../../src/api/stack.js';
 import { CaptureDevice } from '../helpers/capture-device.js';
 import { parseIpv4, parseMac } from '../../src/wire/addr.js';
 import { emitEthernet, EtherType, EthernetFrame } from '../../src/wire/ethernet.js';

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../src/time/clock.js';
-import { Stack, TX_HEADROOM, type StackOptions } from '../../src/stack/stack.js';
+import { Stack, type StackOptions } from '../../src/api/stack.js';
+import { TX_HEADROOM } from '../../src/stack/network.js';
 import { CaptureDevice } from '../helpers/capture-device.js';
 import { parseIpv4, parseMac } from '../../src/wire/addr.js';
 import { emitEthernet, EtherType } from '../../src/wire/ethernet.js';
@@ -68,7 +69,7 @@ function udpTo(port: number): Uint8Array {
 function sendFromUs(stack: Stack, dst: string): void {
   const buf = stack.txBuffer;
   emitUdp(buf, TX_HEADROOM, { srcPort: 5000, dstPort: 9, payloadLength: 0 }, ip('192.0.2.2'), ip(dst));
-  stack.ipOutput({ src: ip('192.0.2.2'), dst: ip(dst), protocol: 17 }, buf, TX_HEADROOM, 8);
+  stack.output({ src: ip('192.0.2.2'), dst: ip(dst), protocol: 17 }, buf, TX_HEADROOM, 8);
 }
 
 // ------------------------------------------------------------------------ ARP

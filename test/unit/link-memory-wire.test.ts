@@ -80,8 +80,7 @@ describe('MemoryWire', () => {
     const rb = new Recorder();
     b.open(rb);
     a.open(new Recorder());
-    for (let i = 0; i < 5; i++) a.send(numberedFrame(i));
-    a.sendBatch([numberedFrame(5), numberedFrame(6), numberedFrame(7)], 2);
+    for (let i = 0; i < 7; i++) a.send(numberedFrame(i));
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(rb.seqs, [0, 1, 2, 3, 4, 5, 6]);
     assert.deepEqual(rb.batchSizes, [7]);

@@ -215,7 +215,8 @@ describe('PcapDevice', () => {
     const out2 = ethernet(MAC_PEER, MAC_US, ipv4Udp([1]));
     const out3 = ethernet(MAC_PEER, MAC_US, ipv4Udp([2]));
     captured.send(out1);
-    captured.sendBatch([out2, out3]);
+    captured.send(out2);
+    captured.send(out3);
     const incoming = ethernet(MAC_US, MAC_PEER, ipv4Udp([9, 9]));
     peer.send(incoming);
     wire.flush();

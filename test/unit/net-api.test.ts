@@ -332,7 +332,7 @@ test('Node http: server and client over two pstack stacks (GET, POST with a 2 MB
 }));
 
 test('loopback: a stack talks to itself over 127.0.0.1 with 64 KiB segments', { timeout: 30_000 }, async () => {
-  const { Stack } = await import('../../src/stack/stack.js');
+  const { Stack } = await import('../../src/api/stack.js');
   const { LoopbackDevice } = await import('../../src/link/loopback.js');
   const { parseIpv4 } = await import('../../src/wire/addr.js');
   const stack = new Stack();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { FakeClock } from '../../src/time/clock.js';
-import { Stack } from '../../src/stack/stack.js';
+import { Stack } from '../../src/api/stack.js';
 import { CaptureDevice, hex, toHex } from '../helpers/capture-device.js';
 import { parseIpv4, parseMac, ipv4ToString } from '../../src/wire/addr.js';
 import { EthernetFrame, emitEthernet, EtherType } from '../../src/wire/ethernet.js';

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../src/time/clock.js';
-import { Stack } from '../../src/stack/stack.js';
+import { Stack } from '../../src/api/stack.js';
 import { LoopbackDevice } from '../../src/link/loopback.js';
 import { CaptureDevice } from '../helpers/capture-device.js';
 import { parseIpv4, parseMac, ipv4ToString, macToString } from '../../src/wire/addr.js';
@@ -14,7 +14,8 @@ import { Ipv4Packet, emitIpv4 } from '../../src/wire/ipv4.js';
 import { IcmpPacket, emitIcmpHeader } from '../../src/wire/icmp.js';
 import { UdpDatagram, emitUdp } from '../../src/wire/udp.js';
 import { createSocket, type RemoteInfo, type SocketError, type UdpSocket } from '../../src/api/dgram.js';
-import { udpErrorFor, EPHEMERAL_PORT_MIN, EPHEMERAL_PORT_MAX } from '../../src/transport/udp.js';
+import { EPHEMERAL_PORT_MIN, EPHEMERAL_PORT_MAX } from '../../src/transport/udp.js';
+import { icmpErrnoFor } from '../../src/stack/icmp-errors.js';
 import { startServices, chargenPattern } from '../../src/cli/services.js';
 import { silentLogger } from '../../src/observe/log.js';
 
@@ -321,11 +322,11 @@ test('a connected socket gets ECONNREFUSED from Port Unreachable; an unconnected
   s.dev.inject(ipFrame(icmp2, { protocol: 1 }));
   await tick();
   assert.equal(otherErrors.length, 0);
-  assert.equal(udpErrorFor(3, 3), 'ECONNREFUSED');
-  assert.equal(udpErrorFor(3, 2), 'ENOPROTOOPT');
-  assert.equal(udpErrorFor(12, 0), 'EPROTO');
-  assert.equal(udpErrorFor(3, 1), null);
-  assert.equal(udpErrorFor(11, 0), null);
+  assert.equal(icmpErrnoFor(3, 3), 'ECONNREFUSED');
+  assert.equal(icmpErrnoFor(3, 2), 'ENOPROTOOPT');
+  assert.equal(icmpErrnoFor(12, 0), 'EPROTO');
+  assert.equal(icmpErrnoFor(3, 1), null);
+  assert.equal(icmpErrnoFor(11, 0), null);
   sock.close();
   other.close();
 });

@@ -16,7 +16,7 @@
 import { TcpFlag, TcpSegment } from '../../wire/tcp.js';
 import { TcpOptions } from '../../wire/tcp-options.js';
 import type { SackScoreboard } from './sack.js';
-import type { Ipv4Address } from '../../wire/addr.js';
+import type { IpAddress } from '../../stack/network.js';
 import { seqAdd, seqGeq, seqGt, seqInRange, seqInRangeOpenClosed, seqLeq, seqLt, seqSub } from './seq.js';
 import { RetransmitKind, TcbEvent, TcpState, type Tcb } from './tcb.js';
 import {
@@ -34,8 +34,8 @@ export class Segment {
   readonly view = new TcpSegment();
   readonly opts = new TcpOptions();
   buf: Uint8Array = new Uint8Array(0);
-  src: Ipv4Address = 0;
-  dst: Ipv4Address = 0;
+  src: IpAddress = 0;
+  dst: IpAddress = 0;
   srcPort = 0;
   dstPort = 0;
   seq = 0;
@@ -142,7 +142,7 @@ export function synSentInput(tcp: Tcp, tcb: Tcb, seg: Segment, now: number): voi
   }
   if (tcb.synSack && o.sackPermitted) tcb.enableSack();
   const rt = tcb.route;
-  tcb.setMss(o.mss >= 0 ? o.mss : 536, rt !== null ? rt.iface.mtu : tcb.rcvMss + 40);
+  tcb.setMss(o.mss >= 0 ? o.mss : 536, rt !== null ? tcp.mssFor(rt) : tcb.rcvMss);
   tcb.sndWnd = seg.wnd; // unscaled in a SYN (RFC 7323 2.2)
   tcb.maxSndWnd = tcb.sndWnd;
   tcb.sndWl1 = seg.seq;

@@ -12,7 +12,7 @@
  * offsets.
  */
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../random.js';
 import type { Clock } from '../../time/clock.js';
 import { SipHash24, TUPLE_SCRATCH_BYTES, writeTuple } from './siphash.js';
 

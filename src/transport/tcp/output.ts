@@ -14,11 +14,9 @@
  * (RFC 6582) and the retransmission timer (RFC 6298) go through `retransmitRange`.
  */
 
-import { TX_HEADROOM } from '../../stack/stack.js';
-import { emitTcp, TcpFlag, TCP_CHECKSUM_OFFSET, TCP_MIN_HEADER } from '../../wire/tcp.js';
-import { IPV4_MIN_HEADER } from '../../wire/ipv4.js';
+import { TX_HEADROOM, type IpAddress } from '../../stack/network.js';
+import { emitTcpWith, TcpFlag, TCP_CHECKSUM_OFFSET, TCP_MIN_HEADER, TCP_PROTOCOL } from '../../wire/tcp.js';
 import { emitTcpOptions } from '../../wire/tcp-options.js';
-import type { Ipv4Address } from '../../wire/addr.js';
 import { seqAdd, seqGt, seqLt, seqSub, seqMax } from './seq.js';
 import { RetransmitKind, TcpState, type Tcb } from './tcb.js';
 import type { Tcp } from './tcp.js';
@@ -129,7 +127,7 @@ export function emitSegment(tcp: Tcp, tcb: Tcb, seq: number, flags: number, data
       // datagram) and cuts them up with these same headers and options: one build, one
       // write and no checksum pass here for up to ~45 wire segments.
       const tsoMax = syn ? 0 : tcp.stack.tsoLimit(rt);
-      const pieces = tsoMax > 0 ? Math.floor((tsoMax - IPV4_MIN_HEADER - TCP_MIN_HEADER - optLen) / room) : 1;
+      const pieces = tsoMax > 0 ? Math.floor((tsoMax - tcp.stack.headerLength - TCP_MIN_HEADER - optLen) / room) : 1;
       const most = pieces * room;
       if (dataLen > most) {
         dataLen = most;
@@ -162,7 +160,7 @@ export function emitSegment(tcp: Tcp, tcb: Tcb, seq: number, flags: number, data
   // Left to the device only where it saves real work: control segments and small data keep a
   // complete checksum, so captures and the debug log of handshakes and ACKs verify as they are.
   const partial = dataLen >= PARTIAL_CHECKSUM_MIN_DATA && tcp.stack.txChecksumOffload(rt);
-  emitTcp(buf, o, repr, optLen, dataLen, tcb.localAddr, tcb.remoteAddr, partial);
+  emitTcpWith(buf, o, repr, optLen, dataLen, tcp.stack.pseudoHeaderSum(tcb.localAddr, tcb.remoteAddr, TCP_PROTOCOL, TCP_MIN_HEADER + optLen + dataLen), partial);
   const ip = tcp.ipOpts;
   ip.src = tcb.localAddr;
   ip.dst = tcb.remoteAddr;
@@ -170,7 +168,7 @@ export function emitSegment(tcp: Tcp, tcb: Tcb, seq: number, flags: number, data
   ip.gsoSize = gsoSize;
   tcp.stack.counters.tcpOut++;
   tcb.segmentsOut++;
-  tcp.stack.ipOutput(ip, buf, o, segLen, rt);
+  tcp.stack.output(ip, buf, o, segLen, rt);
   if ((flags & ACK) !== 0) {
     // Any segment carrying an ACK settles the ACK we owed (RFC 9293 3.8.6.3 piggybacking).
     tcb.ackPending = false;
@@ -212,7 +210,7 @@ export function sendSyn(tcp: Tcp, tcb: Tcb, now: number): void {
  * to a closed port, or in answer to an unacceptable ACK in LISTEN/SYN_SENT/SYN_RECEIVED.
  */
 export function sendRstRaw(
-  tcp: Tcp, src: Ipv4Address, dst: Ipv4Address, srcPort: number, dstPort: number,
+  tcp: Tcp, src: IpAddress, dst: IpAddress, srcPort: number, dstPort: number,
   seq: number, ack: number, withAck: boolean,
 ): void {
   const rt = tcp.stack.route(dst);
@@ -229,7 +227,7 @@ export function sendRstRaw(
   repr.flags = withAck ? RST | ACK : RST;
   repr.window = 0;
   repr.urgentPointer = 0;
-  emitTcp(buf, TX_HEADROOM, repr, 0, 0, src, dst);
+  emitTcpWith(buf, TX_HEADROOM, repr, 0, 0, tcp.stack.pseudoHeaderSum(src, dst, TCP_PROTOCOL, TCP_MIN_HEADER));
   const ip = tcp.ipOpts;
   ip.src = src;
   ip.dst = dst;
@@ -237,7 +235,7 @@ export function sendRstRaw(
   ip.gsoSize = 0;
   tcp.stack.counters.tcpOut++;
   tcp.stats.outRsts++;
-  tcp.stack.ipOutput(ip, buf, TX_HEADROOM, TCP_MIN_HEADER, rt);
+  tcp.stack.output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER, rt);
 }
 
 /** RST for a connection we abort: <SEQ=SND.NXT><CTL=RST> (RFC 9293 3.10.5 ABORT). */
@@ -514,7 +512,7 @@ function segmentBurst(tcp: Tcp, tcb: Tcb, now: number): number {
   const rt = tcbRoute(tcp, tcb, now);
   const tsoMax = rt === null ? 0 : tcp.stack.tsoLimit(rt);
   if (tsoMax === 0) return smss;
-  const pieces = Math.floor((tsoMax - IPV4_MIN_HEADER - TCP_MIN_HEADER - 40) / smss);
+  const pieces = Math.floor((tsoMax - tcp.stack.headerLength - TCP_MIN_HEADER - 40) / smss);
   return pieces > 1 ? pieces * smss : smss;
 }
 

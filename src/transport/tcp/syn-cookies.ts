@@ -23,7 +23,7 @@
  * state machine's.
  */
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../random.js';
 import type { Clock } from '../../time/clock.js';
 import { seqGt } from './seq.js';
 import { SipHash24, TUPLE_SCRATCH_BYTES, writeTuple, writeU32 } from './siphash.js';

@@ -18,9 +18,8 @@
  */
 
 import type { Timer } from '../../time/clock.js';
-import type { Ipv4Address } from '../../wire/addr.js';
 import type { Interface } from '../../stack/interface.js';
-import type { RouteResult } from '../../stack/stack.js';
+import type { IpAddress, RouteResult } from '../../stack/network.js';
 import { SendBuffer } from './send-buffer.js';
 import { RecvBuffer, DEFAULT_MAX_OOO_RANGES } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
@@ -172,9 +171,9 @@ export const RetransmitKind = { NONE: 0, RTO: 1, PERSIST: 2, PROBE: 3 } as const
 export class Tcb {
   state: number = TcpState.CLOSED;
   // ---- the connection's identity ----
-  localAddr: Ipv4Address = 0;
+  localAddr: IpAddress = 0;
   localPort = 0;
-  remoteAddr: Ipv4Address = 0;
+  remoteAddr: IpAddress = 0;
   remotePort = 0;
   /** Next block in the demultiplexing chain for the same remote address and port. */
   nextInChain: Tcb | null = null;
@@ -214,11 +213,11 @@ export class Tcb {
   pendingFinSeq = 0;
 
   // ---- options ----
-  /** Largest segment (data + options) the path and the peer take: min(peer MSS, PMTU - 40). */
+  /** Largest segment (data + options) the path and the peer take: min(peer MSS, PMTU - headers). */
   maxSeg = 536;
   /** SMSS: maxSeg less the timestamp option, the data per full-sized segment. */
   smss = 536;
-  /** The MSS we advertise (interface MTU - 40). */
+  /** The MSS we advertise (interface MTU less the IP and TCP headers). */
   rcvMss = 536;
   sackOk = false;
   tsOk = false;
@@ -378,9 +377,8 @@ export class Tcb {
     return this.tsOk ? TS_OPTION_SPACE : 0;
   }
 
-  /** Set SMSS from the peer's MSS option (or 536) and the path MTU. */
-  setMss(peerMss: number, pathMtu: number): void {
-    const fromPath = pathMtu - 40;
+  /** Set SMSS from the peer's MSS option (or 536) and the MSS the path MTU allows (MTU less headers). */
+  setMss(peerMss: number, fromPath: number): void {
     let m = peerMss < fromPath ? peerMss : fromPath;
     if (m < 64) m = 64; // never below a sane floor (RFC 9293 3.7.1: at least 536 unless told otherwise)
     this.maxSeg = m;

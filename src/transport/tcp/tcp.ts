@@ -11,16 +11,13 @@
  * microtask.
  */
 
-import { randomInt } from 'node:crypto';
-import type { Stack, IpProtocolHandler, EndpointProvider, EndpointInfo, IpOutputOptions, RouteResult } from '../../stack/stack.js';
-import { TX_HEADROOM } from '../../stack/stack.js';
-import type { Interface } from '../../stack/interface.js';
-import type { Ipv4Packet } from '../../wire/ipv4.js';
-import { IpProtocol } from '../../wire/ipv4.js';
-import { IPV4_BROADCAST, isMulticast, writeIpv4, type Ipv4Address } from '../../wire/addr.js';
-import { emitTcp, TcpFlag, TCP_MIN_HEADER, type TcpRepr } from '../../wire/tcp.js';
+import { randomInt } from '../random.js';
+import {
+  TX_HEADROOM, type NetworkLayer, type TransportProtocol, type EndpointProvider, type EndpointInfo, type IpOutputOptions,
+  type RouteResult, type InboundPacket, type TransportError, type IpAddress,
+} from '../../stack/network.js';
+import { emitTcpWith, TcpFlag, TCP_MIN_HEADER, TCP_PROTOCOL, type TcpRepr } from '../../wire/tcp.js';
 import { emitTcpOptions, parseTcpOptions, type TcpOptionsOut } from '../../wire/tcp-options.js';
-import { IcmpType, UnreachableCode } from '../../wire/icmp.js';
 import { IsnGenerator } from './isn.js';
 import { SynCookies, encodeCookieTimestamp, decodeCookieTimestamp, COOKIE_PERIOD_MS, type CookieTsOptions } from './syn-cookies.js';
 import { seqAdd, seqGt, seqInRange, seqSub } from './seq.js';
@@ -83,7 +80,7 @@ export class Listener {
   /** Last time the SYN or accept queue overflowed (SYN cookies are accepted shortly after). */
   lastOverflowAt = -Infinity;
   constructor(
-    readonly localAddr: Ipv4Address,
+    readonly localAddr: IpAddress,
     readonly localPort: number,
     /** Bound on the accept queue. */
     public backlog: number,
@@ -99,7 +96,8 @@ export class TcpError extends Error {
 const EPHEMERAL_LOW = 49152;
 const EPHEMERAL_HIGH = 65535;
 
-export class Tcp implements IpProtocolHandler, EndpointProvider {
+export class Tcp implements TransportProtocol, EndpointProvider {
+  readonly protocolNumber = TCP_PROTOCOL;
   readonly config: TcpConfig;
   readonly stats = new TcpStats();
 
@@ -129,10 +127,11 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     sackBlocks: new Array<number>(8).fill(0), sackCount: 0,
   };
   /** @internal */ readonly reprOut: TcpRepr = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgentPointer: 0 };
-  /** @internal */ readonly ipOpts: IpOutputOptions = { src: 0, dst: 0, protocol: IpProtocol.TCP, dontFragment: true };
+  /** @internal */ readonly ipOpts: IpOutputOptions = { src: 0, dst: 0, protocol: TCP_PROTOCOL, dontFragment: true };
   /** @internal */ readonly rangeScratch: SeqRange = { start: 0, end: 0 };
-  private readonly addrA = new Uint8Array(4);
-  private readonly addrB = new Uint8Array(4);
+  // Room for an address of either IP version, for hashing into ISNs and cookies.
+  private readonly addrA = new Uint8Array(16);
+  private readonly addrB = new Uint8Array(16);
   private readonly cookieTs: CookieTsOptions = { wscale: -1, sackOk: false, ecn: false };
 
   private readonly ackList: Tcb[] = [];
@@ -145,27 +144,26 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
   };
   /** Connections whose immediate ACK waits for the application's reaction (see flush). */
   private readonly replyWaitList: Tcb[] = [];
-  private replyWaitImmediate: NodeJS.Immediate | null = null;
+  private replyWaitQueued = false;
   private readonly replyWaitTask = () => {
-    this.replyWaitImmediate = null;
+    this.replyWaitQueued = false;
     this.sendAcksAfterReplies();
   };
   // RFC 5961 section 7 challenge-ACK limiter (token bucket, one second).
   private challengeTokens: number;
   private challengeAt = 0;
 
-  constructor(readonly stack: Stack, config: Partial<TcpConfig> = {}) {
+  constructor(readonly stack: NetworkLayer, config: Partial<TcpConfig> = {}) {
     this.config = { ...defaultTcpConfig, ...config };
     this.isn = new IsnGenerator(stack.clock);
     this.cookies = new SynCookies(stack.clock);
     this.challengeTokens = this.config.challengeAckLimit;
-    stack.registerProtocol(IpProtocol.TCP, this);
-    stack.endpointProviders.push(this);
+    stack.registerTransport(this, this);
   }
 
   // ======================================================================== input
 
-  receive(ip: Ipv4Packet, _iface: Interface): void {
+  receive(ip: InboundPacket): void {
     const stack = this.stack;
     const counters = stack.counters;
     counters.tcpIn++;
@@ -183,11 +181,11 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
       counters.drop('tcp: not-unicast');
       return;
     }
-    if (src === 0 || src === IPV4_BROADCAST || isMulticast(src)) {
+    if (!stack.isUnicast(src)) {
       counters.drop('tcp: bad-source');
       return;
     }
-    if (!stack.rxChecksumOk && !v.verifyChecksum(src, dst)) {
+    if (!ip.checksumOk && !v.verifyChecksumWith(stack.pseudoHeaderSum(src, dst, TCP_PROTOCOL, v.length))) {
       counters.drop('tcp: bad-checksum');
       return;
     }
@@ -247,16 +245,15 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     return seqGt(seg.seq, tcb.rcvNxt);
   }
 
-  /** ICMP errors about segments we sent (RFC 1122 4.2.3.9, RFC 5927, RFC 1191). */
-  icmpError(type: number, code: number, info: number, original: Ipv4Packet): void {
-    const hl = original.headerLength;
-    if (original.length - hl < 8) return;
-    const b = original.buf;
-    const o = original.offset + hl;
+  /** Errors about segments we sent (ICMP: RFC 1122 4.2.3.9, RFC 5927, RFC 1191). */
+  error(err: TransportError): void {
+    if (err.length < 8) return;
+    const b = err.buf;
+    const o = err.offset;
     const srcPort = (b[o]! << 8) | b[o + 1]!;
     const dstPort = (b[o + 2]! << 8) | b[o + 3]!;
     const seq = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
-    const tcb = this.lookup(original.dst, dstPort, original.src, srcPort);
+    const tcb = this.lookup(err.dst, dstPort, err.src, srcPort);
     if (tcb === null || tcb.state === TcpState.CLOSED) return;
     // RFC 5927 4.1: the quoted sequence number must be one we have outstanding.
     if (!seqInRange(seq, tcb.sndUna, seqAdd(tcb.sndMax, 1))) {
@@ -264,27 +261,29 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
       return;
     }
     const now = this.stack.clock.now();
-    if (type === IcmpType.DestinationUnreachable && code === UnreachableCode.FragmentationNeeded) {
+    const kind = err.kind;
+    if (kind === 'packet-too-big') {
       // RFC 1191: the path MTU shrank. Segments are sent with DF; resend smaller ones.
-      const mtu = info & 0xffff;
-      if (mtu >= 68 && mtu - 40 < tcb.maxSeg) {
-        tcb.setMss(tcb.maxSeg, mtu);
+      const mtu = err.mtu;
+      const headers = this.stack.headerLength + TCP_MIN_HEADER;
+      if (mtu >= 68 && mtu - headers < tcb.maxSeg) {
+        tcb.setMss(tcb.maxSeg, mtu - headers);
         retransmitRange(this, tcb, tcb.sndUna, seqAdd(tcb.sndUna, tcb.smss), now);
       }
       return;
     }
-    if (type !== IcmpType.DestinationUnreachable && type !== IcmpType.TimeExceeded) return; // source quench etc.: RFC 6633
-    const err = type === IcmpType.TimeExceeded ? 'EHOSTUNREACH'
-      : code === UnreachableCode.Port || code === UnreachableCode.Protocol ? 'ECONNREFUSED'
-        : code === UnreachableCode.Net || code === UnreachableCode.NetUnknown ? 'ENETUNREACH' : 'EHOSTUNREACH';
+    if (kind === 'other' || kind === 'parameter-problem') return; // source quench etc.: RFC 6633
+    const code = kind === 'time-exceeded' ? 'EHOSTUNREACH'
+      : kind === 'port-unreachable' || kind === 'protocol-unreachable' ? 'ECONNREFUSED'
+        : kind === 'net-unreachable' ? 'ENETUNREACH' : 'EHOSTUNREACH';
     if (tcb.state === TcpState.SYN_SENT) {
       // Linux treats these as hard errors for a connection attempt; RFC 1122 4.2.3.9 allows it.
       this.stats.attemptFails++;
-      this.closeTcb(tcb, err);
+      this.closeTcb(tcb, code);
     } else if (tcb.state === TcpState.SYN_RECEIVED && !tcb.active) {
       this.closeTcb(tcb, null);
     } else {
-      tcb.softError = err; // reported if the connection later times out
+      tcb.softError = code; // reported if the connection later times out
     }
   }
 
@@ -345,7 +344,10 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     if (tcb.inReplyWaitList) return;
     tcb.inReplyWaitList = true;
     this.replyWaitList.push(tcb);
-    if (this.replyWaitImmediate === null) this.replyWaitImmediate = setImmediate(this.replyWaitTask);
+    if (!this.replyWaitQueued) {
+      this.replyWaitQueued = true;
+      this.stack.tasks.defer(this.replyWaitTask);
+    }
   }
 
   /**
@@ -441,11 +443,11 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
 
   // ======================================================================== tables
 
-  private static key(addr: Ipv4Address, port: number): number {
+  private static key(addr: IpAddress, port: number): number {
     return addr * 65536 + port;
   }
 
-  lookup(remoteAddr: Ipv4Address, remotePort: number, localAddr: Ipv4Address, localPort: number): Tcb | null {
+  lookup(remoteAddr: IpAddress, remotePort: number, localAddr: IpAddress, localPort: number): Tcb | null {
     let t: Tcb | null | undefined = this.table.get(remoteAddr * 65536 + remotePort);
     while (t !== undefined && t !== null) {
       if (t.localPort === localPort && t.localAddr === localAddr) return t;
@@ -489,7 +491,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     return out;
   }
 
-  findListener(addr: Ipv4Address, port: number): Listener | null {
+  findListener(addr: IpAddress, port: number): Listener | null {
     const list = this.listeners.get(port);
     if (list === undefined) return null;
     let wildcard: Listener | null = null;
@@ -544,15 +546,26 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     tcb.remotePort = seg.srcPort;
     tcb.route = rt;
     tcb.routeAt = now;
-    tcb.rcvMss = rt.iface.mtu - 40;
+    tcb.rcvMss = this.mssFor(rt);
     tcb.active = false;
     return tcb;
   }
 
-  private isnFor(localAddr: Ipv4Address, localPort: number, remoteAddr: Ipv4Address, remotePort: number): number {
-    writeIpv4(this.addrA, 0, localAddr);
-    writeIpv4(this.addrB, 0, remoteAddr);
-    return this.isn.next(this.addrA, localPort, this.addrB, remotePort);
+  private isnFor(localAddr: IpAddress, localPort: number, remoteAddr: IpAddress, remotePort: number): number {
+    const a = this.addrView(this.addrA, localAddr);
+    const b = this.addrView(this.addrB, remoteAddr);
+    return this.isn.next(a, localPort, b, remotePort);
+  }
+
+  /** The MSS a route's MTU allows: the MTU less the network and TCP headers. */
+  mssFor(rt: RouteResult): number {
+    return rt.iface.mtu - this.stack.headerLength - TCP_MIN_HEADER;
+  }
+
+  /** The bytes of `addr` in `scratch` (a view of its length: 4 for IPv4). */
+  private addrView(scratch: Uint8Array, addr: IpAddress): Uint8Array {
+    const n = this.stack.writeAddress(addr, scratch, 0);
+    return n === scratch.length ? scratch : scratch.subarray(0, n);
   }
 
   /**
@@ -691,7 +704,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     tcb.sndBufSeq = seqAdd(iss, 1);
     tcb.recoveryPoint = iss;
     if (tcb.synSack) tcb.enableSack();
-    tcb.setMss(o.mss >= 0 ? o.mss : 536, rt.iface.mtu);
+    tcb.setMss(o.mss >= 0 ? o.mss : 536, this.mssFor(rt));
     tcb.sndWnd = seg.wnd; // never scaled in a SYN
     tcb.maxSndWnd = seg.wnd;
     tcb.sndWl1 = seg.seq;
@@ -748,9 +761,9 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
   }
 
   /** Active OPEN (RFC 9293 3.10.1): send a SYN. Throws TcpError (ENETUNREACH, EADDRINUSE, ...). */
-  connect(remoteAddr: Ipv4Address, remotePort: number, opts: { localAddr?: Ipv4Address; localPort?: number } = {}): Tcb {
+  connect(remoteAddr: IpAddress, remotePort: number, opts: { localAddr?: IpAddress; localPort?: number } = {}): Tcb {
     if (!(remotePort > 0 && remotePort < 65536)) throw new TcpError('EINVAL', `invalid port ${remotePort}`);
-    if (remoteAddr === 0 || remoteAddr === IPV4_BROADCAST || isMulticast(remoteAddr)) throw new TcpError('EINVAL', 'not a unicast address');
+    if (!this.stack.isUnicast(remoteAddr)) throw new TcpError('EINVAL', 'not a unicast address');
     const rt = this.stack.route(remoteAddr);
     if (rt === null) throw new TcpError('ENETUNREACH', 'no route to the destination');
     if (this.connectionCount >= this.config.maxConnections) {
@@ -771,7 +784,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     tcb.remotePort = remotePort;
     tcb.route = rt;
     tcb.routeAt = now;
-    tcb.rcvMss = rt.iface.mtu - 40;
+    tcb.rcvMss = this.mssFor(rt);
     tcb.active = true;
     tcb.synWs = cfg.windowScaling;
     tcb.synSack = cfg.sack;
@@ -783,7 +796,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     tcb.sndMax = iss;
     tcb.sndBufSeq = seqAdd(iss, 1);
     tcb.recoveryPoint = iss;
-    tcb.setMss(536, rt.iface.mtu);
+    tcb.setMss(536, this.mssFor(rt));
     tcb.state = TcpState.SYN_SENT;
     this.insert(tcb);
     this.stats.activeOpens++;
@@ -793,7 +806,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     return tcb;
   }
 
-  private ephemeralPort(localAddr: Ipv4Address, remoteAddr: Ipv4Address, remotePort: number): number {
+  private ephemeralPort(localAddr: IpAddress, remoteAddr: IpAddress, remotePort: number): number {
     const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
     const start = randomInt(0, span);
     for (let i = 0; i < span; i++) {
@@ -805,7 +818,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
   }
 
   /** Passive OPEN. Port 0 picks a free ephemeral port. Throws TcpError EADDRINUSE. */
-  listen(localAddr: Ipv4Address, port: number, backlog = 511): Listener {
+  listen(localAddr: IpAddress, port: number, backlog = 511): Listener {
     if (localAddr !== 0 && !this.stack.isLocalAddress(localAddr)) throw new TcpError('EADDRNOTAVAIL', 'not a local address');
     if (port === 0) {
       const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
@@ -854,11 +867,9 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     if (rt === null) return;
     const cfg = this.config;
     const o = seg.opts;
-    writeIpv4(this.addrA, 0, seg.dst);
-    writeIpv4(this.addrB, 0, seg.src);
-    const cookie = this.cookies.encode(this.addrA, seg.dstPort, this.addrB, seg.srcPort, seg.seq, o.mss >= 0 ? o.mss : 536);
+    const cookie = this.cookies.encode(this.addrView(this.addrA, seg.dst), seg.dstPort, this.addrView(this.addrB, seg.src), seg.srcPort, seg.seq, o.mss >= 0 ? o.mss : 536);
     const out = this.optsOut;
-    out.mss = rt.iface.mtu - 40;
+    out.mss = this.mssFor(rt);
     out.sackCount = 0;
     // Without timestamps nothing but the MSS survives in the cookie: offer nothing else.
     const ts = cfg.timestamps && o.hasTimestamps;
@@ -880,7 +891,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     repr.flags = SYN | ACK;
     repr.window = Math.min(cfg.recvBufferSize, 0xffff);
     repr.urgentPointer = 0;
-    emitTcp(buf, TX_HEADROOM, repr, optLen, 0, seg.dst, seg.src);
+    emitTcpWith(buf, TX_HEADROOM, repr, optLen, 0, this.stack.pseudoHeaderSum(seg.dst, seg.src, TCP_PROTOCOL, TCP_MIN_HEADER + optLen));
     const ip = this.ipOpts;
     ip.src = seg.dst;
     ip.dst = seg.src;
@@ -888,7 +899,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     ip.gsoSize = 0;
     this.stack.counters.tcpOut++;
     this.stats.synCookiesSent++;
-    this.stack.ipOutput(ip, buf, TX_HEADROOM, TCP_MIN_HEADER + optLen, rt);
+    this.stack.output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER + optLen, rt);
   }
 
   /** tcp.maxConnections is reached: count it and answer the segment with a RST. */
@@ -909,11 +920,9 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     const cfg = this.config;
     if (!cfg.synCookies || now - listener.lastOverflowAt > 2 * COOKIE_PERIOD_MS) return false;
     if ((seg.flags & RST) !== 0) return false;
-    writeIpv4(this.addrA, 0, seg.dst);
-    writeIpv4(this.addrB, 0, seg.src);
     const cookie = seqAdd(seg.ack, -1);
     const clientIsn = seqAdd(seg.seq, -1);
-    const mss = this.cookies.decode(this.addrA, seg.dstPort, this.addrB, seg.srcPort, clientIsn, cookie);
+    const mss = this.cookies.decode(this.addrView(this.addrA, seg.dst), seg.dstPort, this.addrView(this.addrB, seg.src), seg.srcPort, clientIsn, cookie);
     if (mss === 0) return false;
     const o = seg.opts;
     const cts = this.cookieTs;
@@ -955,7 +964,7 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
       tcb.rcvWscale = 0;
     }
     if (cts.sackOk) tcb.enableSack();
-    tcb.setMss(mss, rt.iface.mtu);
+    tcb.setMss(mss, this.mssFor(rt));
     tcb.rcvAdv = seqAdd(tcb.rcvNxt, Math.min(cfg.recvBufferSize, 0xffff));
     tcb.listener = listener;
     tcb.state = TcpState.SYN_RECEIVED;
@@ -1115,24 +1124,6 @@ export class Tcp implements IpProtocolHandler, EndpointProvider {
     if (tcb.state === TcpState.CLOSED) ev |= TcbEvent.CLOSE;
     if (ev !== 0) this.notify(tcb, ev);
   }
-}
-
-/** The stack's Tcp if something created it (inspection must not create one). */
-export function findTcp(stack: Stack): Tcp | undefined {
-  return instances.get(stack);
-}
-
-/** The one Tcp of a stack, created (and registered as protocol 6) on first use. */
-const instances = new WeakMap<Stack, Tcp>();
-export function getTcp(stack: Stack, config?: Partial<TcpConfig>): Tcp {
-  let tcp = instances.get(stack);
-  if (tcp === undefined) {
-    tcp = new Tcp(stack, config);
-    instances.set(stack, tcp);
-  } else if (config !== undefined) {
-    Object.assign(tcp.config, config);
-  }
-  return tcp;
 }
 
 export { TcpState, TCP_STATE_NAMES, type Tcb, type TcpConfig };

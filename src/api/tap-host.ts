@@ -1,0 +1,138 @@
+/**
+ * A started Stack on TAP devices, set up the one way both `openTapStack` and the `pstack`
+ * commands use: every TAP opened first (so a missing privilege or a busy device fails before
+ * anything is configured), loopback 127.0.0.1/8, each TAP's address, the kernel's side of
+ * each tap addressed and up, the default gateway, then the devices started.
+ */
+
+import { LoopbackDevice } from '../link/loopback.js';
+import { TapDevice, DEFAULT_TAP_MAC } from '../link/tap.js';
+import { addAddress, linkUp, setMtu } from '../link/host-link.js';
+import { ipv4ToString, parseCidr, parseIpv4, parseMac, type Ipv4Address, type Ipv4Cidr } from '../wire/addr.js';
+import { Stack, type StackOptions } from './stack.js';
+
+export interface TapSpec {
+  name: string;
+  addr: Ipv4Cidr;
+  /** Address the kernel's side of the tap gets (e.g. 192.0.2.1/24); null leaves it alone. */
+  hostAddr: Ipv4Cidr | null;
+  mac: Uint8Array;
+}
+
+export interface TapHostSpec {
+  taps: TapSpec[];
+  gateway: Ipv4Address | null;
+  /** MTU of every tap (the kernel's side is set to it too when it is not 1500). */
+  mtu?: number;
+  /** TAP checksum offload and TSO (default: on unless forwarding). */
+  offload?: boolean;
+  /** Busy polling of the taps (TapOpenOptions.busyPoll); default the device's default. */
+  busyPoll?: number | 'always';
+  /** Errors a tap reports after it opened (a write that failed). */
+  onTapError?: (error: unknown) => void;
+  stack?: StackOptions;
+  /** Called with the stack before any address is configured (to attach a capture, say). */
+  configure?: (stack: Stack) => void;
+}
+
+export interface TapHost {
+  stack: Stack;
+  taps: TapDevice[];
+  close(): void;
+}
+
+/** Which step of the set-up failed, on which device, and why. */
+export class TapSetupError extends Error {
+  constructor(
+    readonly step: 'open' | 'configure' | 'gateway',
+    readonly device: string,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+const LOOPBACK: Ipv4Cidr = { address: 0x7f000001, prefixLength: 8 };
+
+export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
+  const mtu = spec.mtu ?? 1500;
+  const forwarding = spec.stack?.forwarding ?? false;
+  const taps: TapDevice[] = [];
+  for (const t of spec.taps) {
+    try {
+      taps.push(TapDevice.open({ name: t.name, mtu, mac: t.mac, offload: spec.offload ?? !forwarding, busyPoll: spec.busyPoll, onError: spec.onTapError }));
+    } catch (err) {
+      for (const opened of taps) opened.close();
+      throw new TapSetupError('open', t.name, err);
+    }
+  }
+  const stack = new Stack(spec.stack);
+  const close = () => {
+    stack.close();
+    for (const t of taps) t.close();
+  };
+  try {
+    spec.configure?.(stack);
+    stack.addInterface(new LoopbackDevice(), LOOPBACK);
+    for (let i = 0; i < spec.taps.length; i++) {
+      const t = spec.taps[i]!;
+      stack.addInterface(taps[i]!, t.addr);
+      try {
+        if (mtu !== 1500) await setMtu(t.name, mtu);
+        if (t.hostAddr !== null) await addAddress(t.name, `${ipv4ToString(t.hostAddr.address)}/${t.hostAddr.prefixLength}`);
+        await linkUp(t.name);
+      } catch (err) {
+        throw new TapSetupError('configure', t.name, err);
+      }
+    }
+    if (spec.gateway !== null) {
+      try {
+        stack.setDefaultGateway(spec.gateway);
+      } catch (err) {
+        throw new TapSetupError('gateway', '', err);
+      }
+    }
+    stack.start();
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return { stack, taps, close };
+}
+
+export interface TapStackOptions extends StackOptions {
+  /** TAP device (created if absent). Default tap0. */
+  tap?: string;
+  /** pstack's address. Default 192.0.2.2/24. */
+  addr?: string;
+  /** Address for the kernel's side of the tap, or null to leave it alone. Default 192.0.2.1/24. */
+  hostAddr?: string | null;
+  /** Default gateway, or null for none. Default 192.0.2.1. */
+  gateway?: string | null;
+  mac?: string;
+  mtu?: number;
+  /** TAP checksum offload and TSO (default true unless forwarding; see TapOpenOptions.offload). */
+  offload?: boolean;
+}
+
+/**
+ * What `pstack server` runs, for programs: a started Stack on one TAP (see openTapHost).
+ * `stack.close()` closes the devices.
+ */
+export async function openTapStack(options: TapStackOptions = {}): Promise<Stack> {
+  const { tap, addr: addrText, hostAddr: hostText, gateway: gatewayText, mac: macText, mtu, offload, ...stackOptions } = options;
+  const addr = parseCidr(addrText ?? '192.0.2.2/24');
+  if (addr === null) throw new TypeError(`invalid addr ${JSON.stringify(addrText)}`);
+  const mac = macText !== undefined ? parseMac(macText) : DEFAULT_TAP_MAC;
+  if (mac === null) throw new TypeError(`invalid mac ${JSON.stringify(macText)}`);
+  const hostAddrText = hostText === undefined ? '192.0.2.1/24' : hostText;
+  const hostAddr = hostAddrText === null ? null : parseCidr(hostAddrText);
+  if (hostAddrText !== null && hostAddr === null) throw new TypeError(`invalid hostAddr ${JSON.stringify(hostAddrText)}`);
+  const gw = gatewayText === undefined ? '192.0.2.1' : gatewayText;
+  const gateway = gw === null ? null : parseIpv4(gw);
+  if (gw !== null && gateway === null) throw new TypeError(`invalid gateway ${JSON.stringify(gw)}`);
+  const host = await openTapHost({
+    taps: [{ name: tap ?? 'tap0', addr, hostAddr, mac }], gateway, mtu, offload, stack: stackOptions,
+  });
+  return host.stack;
+}

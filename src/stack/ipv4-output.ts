@@ -1,0 +1,135 @@
+/**
+ * IPv4 output (RFC 791, RFC 1122 3.3): route a datagram, write its header in front of the
+ * payload the caller built with headroom, fragment it when it does not fit the link (only
+ * options with the copied flag repeat after the first fragment), and hand it to the link.
+ */
+
+import { emitIpv4, IPV4_MIN_HEADER, type Ipv4Repr } from '../wire/ipv4.js';
+import { walkIpv4Options } from '../wire/ipv4-options.js';
+import type { Ipv4Address } from '../wire/addr.js';
+import type { Counters } from './counters.js';
+import type { InterfaceTable } from './interfaces.js';
+import type { RouteTable } from './routes.js';
+import type { LinkOutput } from './link-output.js';
+import type { Ipv4Settings } from './settings.js';
+import { TX_HEADROOM, type IpOutputOptions, type RouteResult } from './network.js';
+
+const EMPTY_OPTIONS = new Uint8Array(0);
+
+export class Ipv4Output {
+  /** Next identification (RFC 6864: unique per source, destination and protocol while in flight). */
+  nextId = 1;
+  private readonly fragmentBuffer = new Uint8Array(TX_HEADROOM + 65536);
+
+  constructor(
+    private readonly interfaces: InterfaceTable,
+    private readonly routes: RouteTable,
+    private readonly link: LinkOutput,
+    private readonly counters: Counters,
+    private readonly settings: Ipv4Settings,
+  ) {}
+
+  /** Where a datagram to `dst` goes: interface, link-level next hop and source address. */
+  route(dst: Ipv4Address): RouteResult | null {
+    if (this.interfaces.isLocalAddress(dst)) {
+      // Traffic to ourselves goes over loopback when we have one (as the kernel's local table).
+      const lo = this.interfaces.loopback();
+      if (lo !== undefined) return { iface: lo, nextHop: dst, src: dst, route: null };
+    }
+    const r = this.routes.lookup(dst);
+    if (r === null) return null;
+    return { iface: r.iface, nextHop: r.nextHop !== 0 ? r.nextHop : dst, src: r.iface.address, route: r };
+  }
+
+  nextIpId(): number {
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) & 0xffff;
+    return id;
+  }
+
+  /**
+   * Send a datagram whose payload the caller has written at buf[payloadOffset, +payloadLength),
+   * with at least TX_HEADROOM bytes free before it. Writes the IPv4 header (and options) in
+   * front, then hands the packet to the link. Returns false if it could not be sent (no route).
+   */
+  output(opts: IpOutputOptions, buf: Uint8Array, payloadOffset: number, payloadLength: number, routeHint?: RouteResult | null): boolean {
+    const rt = routeHint ?? this.route(opts.dst);
+    if (rt === null) {
+      this.counters.drop('ipv4: no-route');
+      return false;
+    }
+    const options = opts.options;
+    const headerLength = IPV4_MIN_HEADER + (options?.length ?? 0);
+    const ipOffset = payloadOffset - headerLength;
+    const repr: Ipv4Repr = {
+      tos: opts.tos ?? 0,
+      id: opts.id ?? this.nextIpId(),
+      dontFragment: opts.dontFragment ?? false,
+      moreFragments: false,
+      fragmentOffset: 0,
+      ttl: opts.ttl ?? this.settings.defaultTtl,
+      protocol: opts.protocol,
+      src: opts.src,
+      dst: opts.dst,
+      options: options ?? EMPTY_OPTIONS,
+      payloadLength,
+    };
+    const partialChecksumAt = opts.partialChecksumAt ?? 0;
+    const gsoSize = opts.gsoSize ?? 0;
+    if (headerLength + payloadLength > rt.iface.mtu && gsoSize === 0) {
+      if (repr.dontFragment) {
+        this.counters.drop('ipv4: too-big-df');
+        return false;
+      }
+      return this.fragment(repr, buf, payloadOffset, rt);
+    }
+    emitIpv4(buf, ipOffset, repr);
+    this.counters.ipOut++;
+    this.link.send(rt.iface, rt.nextHop, buf, ipOffset, headerLength + payloadLength, gsoSize, partialChecksumAt);
+    return true;
+  }
+
+  /**
+   * Send `repr`'s payload as fragments that fit the route's MTU (RFC 791 3.2). `countOut` is
+   * false for forwarded packets (counted in ipForwarded, not ipOut; RFC 1213).
+   */
+  fragment(repr: Ipv4Repr, buf: Uint8Array, payloadOffset: number, rt: RouteResult, countOut = true): boolean {
+    const frags = this.fragmentBuffer;
+    const mtu = rt.iface.mtu;
+    const total = repr.payloadLength;
+    // RFC 791: only options with the copied flag go into fragments after the first.
+    const firstOptions = repr.options;
+    const laterOptions = copiedOptions(firstOptions);
+    let sent = 0;
+    while (sent < total) {
+      const opts = sent === 0 ? firstOptions : laterOptions;
+      const hl = IPV4_MIN_HEADER + opts.length;
+      let chunk = Math.min(total - sent, mtu - hl);
+      const last = sent + chunk >= total;
+      if (!last) chunk &= ~7;
+      if (chunk <= 0) {
+        this.counters.drop('ipv4: mtu-too-small');
+        return false;
+      }
+      const ipOffset = TX_HEADROOM - hl;
+      frags.set(buf.subarray(payloadOffset + sent, payloadOffset + sent + chunk), TX_HEADROOM);
+      emitIpv4(frags, ipOffset, { ...repr, options: opts, moreFragments: !last || repr.moreFragments, fragmentOffset: repr.fragmentOffset + sent, payloadLength: chunk });
+      if (countOut) this.counters.ipOut++;
+      this.counters.ipFragmentsOut++;
+      this.link.send(rt.iface, rt.nextHop, frags, ipOffset, hl + chunk);
+      sent += chunk;
+    }
+    return true;
+  }
+}
+
+function copiedOptions(options: Uint8Array): Uint8Array {
+  if (options.length === 0) return options;
+  const walk = walkIpv4Options(options, 0, options.length);
+  const parts: number[] = [];
+  for (const o of walk.options) {
+    if ((o.type & 0x80) !== 0) for (let i = 0; i < o.length; i++) parts.push(options[o.offset + i]!);
+  }
+  while (parts.length % 4 !== 0) parts.push(0);
+  return Uint8Array.from(parts);
+}

@@ -1,0 +1,173 @@
+/**
+ * The contract between the network layer and the transports above it, in both directions.
+ *
+ * A transport (UDP, TCP) sees "IP" only through `NetworkLayer`: route a destination, send a
+ * payload it wrote into the shared transmit buffer, the pseudo-header checksum seed, what the
+ * route's device can do (TSO, checksum offload) and which addresses are ours. The network
+ * layer sees a transport only through `TransportProtocol`: a datagram arrives, an error about
+ * one we sent arrives, an input batch ends. Family-specific facts (IPv4 header sizes, ICMP
+ * type and code numbers, address classes) stay behind these interfaces, so a second IP
+ * version is a second implementation of `NetworkLayer`, not a second TCP.
+ */
+
+import type { Clock, Timers, TaskQueue } from '../time/clock.js';
+import type { Counters } from './counters.js';
+import type { Interface } from './interface.js';
+import type { Route } from './routes.js';
+
+/** An IP address as the transports hold it: IPv4 as an unsigned 32-bit number. */
+export type IpAddress = number;
+
+/** Room in front of a transport header for the largest IP header and an Ethernet header. */
+export const TX_HEADROOM = 80;
+
+export interface RouteResult {
+  iface: Interface;
+  /** Where the frame goes on the link: the gateway, or the destination itself. */
+  nextHop: IpAddress;
+  /** Source address to use: the interface's. */
+  src: IpAddress;
+  route: Route | null;
+}
+
+export interface IpOutputOptions {
+  src: IpAddress;
+  dst: IpAddress;
+  protocol: number;
+  ttl?: number;
+  tos?: number;
+  dontFragment?: boolean;
+  /** Raw option bytes (multiple of 4). */
+  options?: Uint8Array;
+  /** Use this identification instead of the next counter value. */
+  id?: number;
+  /**
+   * Offset of the checksum field in the transport header when its checksum is left partial
+   * (the field holds the pseudo-header sum) for the device to complete; 0 or absent when the
+   * checksum is complete. Only for a route whose device has `offloads.txChecksum`.
+   */
+  partialChecksumAt?: number;
+  /**
+   * For a TCP segment larger than the link MTU, handed whole to a TSO device: the data per
+   * piece the device cuts it into. Requires `partialChecksumAt`.
+   */
+  gsoSize?: number;
+}
+
+/**
+ * A datagram handed up to a transport, with the facts about it that the layers below
+ * learned: valid only during the `receive` call (the network layer reuses the object).
+ */
+export interface InboundPacket {
+  src: IpAddress;
+  dst: IpAddress;
+  /** The transport header and data: buf[payloadOffset, payloadOffset + payloadLength). */
+  buf: Uint8Array;
+  payloadOffset: number;
+  payloadLength: number;
+  /** Where the network header starts in `buf` (for errors that quote it). */
+  headerOffset: number;
+  iface: Interface;
+  /** The device verified the transport checksum (TAP checksum offload). */
+  checksumOk: boolean;
+  /** Sent to the limited broadcast or a directed broadcast address (not one of our unicast addresses). */
+  broadcast: boolean;
+}
+
+/** Why a datagram we sent did not arrive, as the network layer's error messages tell it. */
+export type TransportErrorKind =
+  | 'net-unreachable' | 'host-unreachable' | 'protocol-unreachable' | 'port-unreachable'
+  | 'packet-too-big' | 'time-exceeded' | 'parameter-problem' | 'other';
+
+/** An error about a datagram we sent (ICMP for IPv4), valid only during the call. */
+export interface TransportError {
+  kind: TransportErrorKind;
+  /**
+   * The errno a socket that asked for errors reports (Linux's icmp_err_convert) and whether
+   * the error is hard (reported to connected UDP sockets) or soft (possibly transient).
+   */
+  errno: string;
+  hard: boolean;
+  /** For packet-too-big: the next-hop MTU the router reported; otherwise 0. */
+  mtu: number;
+  /** The original datagram's addresses (src is ours). */
+  src: IpAddress;
+  dst: IpAddress;
+  /** The quoted start of the original's transport header: at least 8 bytes when present. */
+  buf: Uint8Array;
+  offset: number;
+  length: number;
+  /** The message's own type and code numbers, for listeners that show them. */
+  type: number;
+  code: number;
+}
+
+/** One socket endpoint as `pstack netstat` lists it. */
+export interface EndpointInfo {
+  protocol: 'udp' | 'tcp';
+  localAddress: IpAddress;
+  localPort: number;
+  remoteAddress: IpAddress;
+  remotePort: number;
+  /** TCP state name (LISTEN, ESTABLISHED, ...) or '' for UDP. */
+  state: string;
+  /** Bytes waiting in the receive and send queues. */
+  recvQueue: number;
+  sendQueue: number;
+}
+
+/** A transport that can list its endpoints (for inspection commands). */
+export interface EndpointProvider {
+  endpoints(): EndpointInfo[];
+  /** The transport's own counters, named with its prefix (e.g. tcpRetransSegs), for `pstack stats`. */
+  statistics?(): Record<string, number>;
+}
+
+/** What the network layer asks of a transport protocol registered with it. */
+export interface TransportProtocol {
+  /** The IP protocol number it takes (6 TCP, 17 UDP). */
+  readonly protocolNumber: number;
+  receive(packet: InboundPacket): void;
+  /** An error about a datagram this protocol sent. */
+  error?(err: TransportError): void;
+  /** End of an input batch: flush coalesced output. */
+  endBatch?(): void;
+}
+
+/** What a transport needs from IP. */
+export interface NetworkLayer {
+  readonly clock: Clock;
+  readonly timers: Timers;
+  /** Work to run after the current turn (the application's reaction to a delivery). */
+  readonly tasks: TaskQueue;
+  readonly counters: Counters;
+  /** Scratch buffer outputs build in, with TX_HEADROOM free in front of the transport header. */
+  readonly txBuffer: Uint8Array;
+  /** Bytes of network header in front of a transport header without options (MSS from MTU). */
+  readonly headerLength: number;
+  route(dst: IpAddress): RouteResult | null;
+  /**
+   * Send the payload at buf[payloadOffset, +payloadLength), with TX_HEADROOM free before it.
+   * False when it could not be sent (no route, too big with DF).
+   */
+  output(opts: IpOutputOptions, buf: Uint8Array, payloadOffset: number, payloadLength: number, route?: RouteResult | null): boolean;
+  /** The route for a broadcast to `dst` sent from `localAddress` (0: any), or null if `dst` is none. */
+  broadcastRoute(dst: IpAddress, localAddress: IpAddress): RouteResult | null;
+  isLocalAddress(addr: IpAddress): boolean;
+  /** The limited broadcast or one of our networks' directed broadcasts. */
+  isBroadcast(addr: IpAddress): boolean;
+  /** Whether `addr` can be one host's address (not unspecified, broadcast or multicast). */
+  isUnicast(addr: IpAddress): boolean;
+  /** Unfolded sum of the pseudo-header TCP and UDP checksums cover. */
+  pseudoHeaderSum(src: IpAddress, dst: IpAddress, protocol: number, length: number): number;
+  /** Write the address's bytes at out[offset] (for hashing into ISNs and cookies); returns the count. */
+  writeAddress(addr: IpAddress, out: Uint8Array, offset: number): number;
+  /** Largest datagram a TCP segment on `rt` may be when the device cuts segments itself (TSO), or 0. */
+  tsoLimit(rt: RouteResult): number;
+  /** True when segments sent on `rt` may leave their transport checksum partial. */
+  txChecksumOffload(rt: RouteResult): boolean;
+  /** Tell the sender of `packet` that no socket takes its port (ICMP Port Unreachable for IPv4). */
+  sendPortUnreachable(packet: InboundPacket): void;
+  /** Register a transport (its protocol number) and, for `pstack netstat`, its endpoints. */
+  registerTransport(protocol: TransportProtocol, endpoints?: EndpointProvider): void;
+}
