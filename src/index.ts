@@ -43,5 +43,6 @@ export { parseIpv4, ipv4ToString, parseCidr, parseMac, macToString } from './wir
 
 export { createLogger, parseLogLevel, silentLogger } from './observe/log.js';
 export type { Logger, LogLevel } from './observe/log.js';
-export { dissectFrame, summarizeFrame } from './observe/dissect.js';
+export { dissectFrame } from './observe/dissect.js';
+export { summarizeFrame } from './observe/summary.js';
 export { hexdumpX } from './observe/hexdump.js';

@@ -1,6 +1,6 @@
 /**
- * Frames decoded layer by layer into the old pstack's log blocks, and a one-line
- * tcpdump-like summary.
+ * Frames decoded layer by layer into the old pstack's log blocks (summary.ts has the
+ * one-line tcpdump-like summary).
  *
  * Differences from the old pstack, on purpose:
  * - The IP payload is the bytes after the whole header (options included); the old log
@@ -12,7 +12,7 @@
  * Nothing here throws, whatever the bytes: lengths are clamped to the buffer, every header
  * is length-checked before its fields are read, and a layer that cannot be decoded yields a
  * block with a "malformed: <reason>" line (and its `malformed` field set) after which the
- * frame's dissection stops. dissectFrame and summarizeFrame also catch as a last resort.
+ * frame's dissection stops. dissectFrame also catches as a last resort.
  *
  * This is debug output: callers guard it with `log.enabled('debug')`, so none of the string
  * building here runs on the data path when debug logging is off.
@@ -26,9 +26,10 @@ import { ICMP_HEADER_LENGTH, IcmpPacket, icmpCodeName, icmpTypeName, isIcmpError
 import { Ipv4OptionType, ipv4OptionName, walkIpv4Options, type Ipv4Option } from '../wire/ipv4-options.js';
 import { IPV4_MIN_HEADER, IpProtocol, Ipv4Packet, ipProtocolName } from '../wire/ipv4.js';
 import { listTcpOptions, type TcpOption } from '../wire/tcp-options.js';
-import { TCP_MIN_HEADER, TcpFlag, TcpSegment, tcpFlagsPicture, tcpFlagsShort } from '../wire/tcp.js';
+import { TCP_MIN_HEADER, TcpSegment, tcpFlagsPicture } from '../wire/tcp.js';
 import { UDP_HEADER_LENGTH, UdpDatagram } from '../wire/udp.js';
 import { hexByteLines } from './hexdump.js';
+import { available, hex, validOffset } from './bounds.js';
 
 export type Direction = 'incoming' | 'outgoing';
 /** What the first byte of a frame is: an Ethernet header (TAP) or an IPv4 header (loopback, raw). */
@@ -71,20 +72,6 @@ function field(width: number, name: string, value: string): string {
   return (name + ':').padEnd(width) + value;
 }
 
-function hex(n: number, digits: number): string {
-  return '0x' + n.toString(16).padStart(digits, '0');
-}
-
-/** Clamp a caller's (offset, length) to what buf really holds, so no reader goes past its end. */
-function available(buf: Uint8Array, offset: number, length: number): number {
-  if (!Number.isInteger(offset) || offset < 0 || offset > buf.length) return 0;
-  if (!Number.isFinite(length) || length <= 0) return 0;
-  return Math.min(Math.floor(length), buf.length - offset);
-}
-
-function validOffset(buf: Uint8Array, offset: number): number {
-  return Number.isInteger(offset) && offset >= 0 && offset <= buf.length ? offset : buf.length;
-}
 
 /** A payload field: label, hex lines aligned under the first byte, "-" when empty. */
 function pushHexField(
@@ -514,159 +501,4 @@ export function dissectFrame(
     blocks.push({ title: `${direction} frame`, lines: ['malformed: ' + reason], malformed: reason });
   }
   return blocks;
-}
-
-// ---------------------------------------------------------------------------------------
-// One-line summaries, in tcpdump's words (as with -n and absolute sequence numbers)
-
-function tcpdumpTcpOption(option: TcpOption): string {
-  switch (option.kind) {
-    case 'EOL': return 'eol';
-    case 'NOP': return 'nop';
-    case 'MSS': return `mss ${option.value}`;
-    case 'WS': return `wscale ${option.shift}`;
-    case 'SACK_PERMITTED': return 'sackOK';
-    case 'TS': return `TS val ${option.tsVal} ecr ${option.tsEcr}`;
-    case 'SACK': return `sack ${option.blocks.length} ${option.blocks.map(([l, r]) => `{${l}:${r}}`).join('')}`;
-    case 'UNKNOWN': return `unknown-${option.type}`;
-  }
-}
-
-function summarizeTcp(buf: Uint8Array, offset: number, length: number, src: string, dst: string): string {
-  if (length < TCP_MIN_HEADER) return `${src} > ${dst}: [malformed tcp: too-short]`;
-  const tcp = new TcpSegment(buf, offset, length);
-  const head = `${src}.${tcp.srcPort} > ${dst}.${tcp.dstPort}: Flags [${tcpFlagsShort(tcp.flags)}]`;
-  const problem = tcp.check();
-  if (problem !== null) return `${head}, [malformed tcp: ${problem}]`;
-  const flags = tcp.flags;
-  const dataLength = tcp.payloadLength;
-  // tcpdump shows the range a segment covers when it carries data: "seq first:next".
-  let s = head + (dataLength > 0 ? `, seq ${tcp.seq}:${(tcp.seq + dataLength) >>> 0}` : `, seq ${tcp.seq}`);
-  if (flags & TcpFlag.ACK) s += `, ack ${tcp.ack}`;
-  s += `, win ${tcp.window}`;
-  if (flags & TcpFlag.URG) s += `, urg ${tcp.urgentPointer}`;
-  if (tcp.optionsLength > 0) {
-    const list = listTcpOptions(buf, tcp.optionsOffset, tcp.optionsLength);
-    s += list ? `, options [${list.map(tcpdumpTcpOption).join(',')}]` : ', options [bad opt]';
-  }
-  return s + `, length ${dataLength}`;
-}
-
-function summarizeUdp(buf: Uint8Array, offset: number, length: number, src: string, dst: string, fragment: boolean): string {
-  if (length < UDP_HEADER_LENGTH) return `${src} > ${dst}: [malformed udp: too-short]`;
-  const udp = new UdpDatagram(buf, offset, length);
-  const head = `${src}.${udp.srcPort} > ${dst}.${udp.dstPort}: UDP`;
-  const udpLength = udp.udpLength;
-  if (udpLength < UDP_HEADER_LENGTH) return `${head}, bad length ${udpLength} < ${UDP_HEADER_LENGTH}`;
-  if (udpLength > length && !fragment) return `${head}, bad length ${udpLength} > ${length}`;
-  return `${head}, length ${udpLength - UDP_HEADER_LENGTH}`;
-}
-
-/** The quoted datagram's destination and ports, as tcpdump words unreachable messages. */
-function quoted(buf: Uint8Array, offset: number, length: number): { dst: string; protocol: number; dstPort: number } | null {
-  if (length < IPV4_MIN_HEADER || buf[offset]! >>> 4 !== 4) return null;
-  const headerLength = (buf[offset]! & 0x0f) * 4;
-  const protocol = buf[offset + 9]!;
-  const l4 = offset + headerLength;
-  const dstPort = headerLength >= IPV4_MIN_HEADER && length >= headerLength + 4 ? (buf[l4 + 2]! << 8) | buf[l4 + 3]! : -1;
-  return { dst: ipv4ToString(readIpv4(buf, offset + 16)), protocol, dstPort };
-}
-
-function summarizeIcmpBody(icmp: IcmpPacket): string {
-  const type = icmp.type;
-  const code = icmp.code;
-  switch (type) {
-    case 0: return `echo reply, id ${icmp.echoId}, seq ${icmp.echoSeq}`;
-    case 8: return `echo request, id ${icmp.echoId}, seq ${icmp.echoSeq}`;
-    case 13: return `time stamp query id ${icmp.echoId} seq ${icmp.echoSeq}`;
-    case 14: return `time stamp reply id ${icmp.echoId} seq ${icmp.echoSeq}`;
-    case 3: {
-      const q = quoted(icmp.buf, icmp.dataOffset, icmp.dataLength);
-      const to = q?.dst ?? '?';
-      switch (code) {
-        case 0: return `net ${to} unreachable`;
-        case 1: return `host ${to} unreachable`;
-        case 2: return `${to} protocol ${q?.protocol ?? '?'} unreachable`;
-        case 3: {
-          const proto = q?.protocol === IpProtocol.UDP ? 'udp' : q?.protocol === IpProtocol.TCP ? 'tcp' : `ip-proto-${q?.protocol ?? '?'}`;
-          return `${to} ${proto} port ${q && q.dstPort >= 0 ? q.dstPort : '?'} unreachable`;
-        }
-        case 4: return `${to} unreachable - need to frag (mtu ${icmp.nextHopMtu})`;
-        default: return `${to} unreachable - ${icmpCodeName(type, code).toLowerCase()}`;
-      }
-    }
-    case 4: return 'source quench';
-    case 5: {
-      const q = quoted(icmp.buf, icmp.dataOffset, icmp.dataLength);
-      const kind = code === 0 || code === 2 ? 'net' : 'host';
-      return `redirect ${q?.dst ?? '?'} to ${kind} ${ipv4ToString(icmp.rest)}`;
-    }
-    case 11: return code === 0 ? 'time exceeded in-transit' : code === 1 ? 'ip reassembly time exceeded' : `time exceeded code ${code}`;
-    case 12: return code === 0 ? `parameter problem - octet ${icmp.pointer}` : `parameter problem - code ${code}`;
-    default: return `type-#${type}`;
-  }
-}
-
-function summarizeIcmp(buf: Uint8Array, offset: number, length: number, src: string, dst: string): string {
-  if (length < ICMP_HEADER_LENGTH) return `${src} > ${dst}: [malformed icmp: too-short]`;
-  return `${src} > ${dst}: ICMP ${summarizeIcmpBody(new IcmpPacket(buf, offset, length))}, length ${length}`;
-}
-
-function summarizeIpv4(buf: Uint8Array, offset: number, length: number): string {
-  if (length < IPV4_MIN_HEADER) return 'IP [malformed: too-short]';
-  const ip = new Ipv4Packet(buf, offset, length);
-  if (ip.version !== 4) return `IP [malformed: bad-version ${ip.version}]`;
-  const src = ipv4ToString(ip.src);
-  const dst = ipv4ToString(ip.dst);
-  const problem = ip.check();
-  if (problem !== null) return `${src} > ${dst}: [malformed ip: ${problem}]`;
-  const l4 = ip.payloadOffset;
-  const l4Length = ip.payloadLength;
-  const fragment = ip.isFragment ? ` (frag ${ip.id}:${l4Length}@${ip.fragmentOffset}${ip.moreFragments ? '+' : ''})` : '';
-  // tcpdump prints only the protocol for later fragments: their transport header is elsewhere.
-  if (ip.fragmentOffset !== 0) return `${src} > ${dst}: ip-proto-${ip.protocol}${fragment}`;
-  switch (ip.protocol) {
-    case IpProtocol.ICMP: return summarizeIcmp(buf, l4, l4Length, src, dst) + fragment;
-    case IpProtocol.TCP: return summarizeTcp(buf, l4, l4Length, src, dst) + fragment;
-    case IpProtocol.UDP: return summarizeUdp(buf, l4, l4Length, src, dst, ip.moreFragments) + fragment;
-    default: return `${src} > ${dst}: ip-proto-${ip.protocol} ${l4Length}${fragment}`;
-  }
-}
-
-function summarizeArp(buf: Uint8Array, offset: number, length: number): string {
-  if (length < ARP_FIXED_HEADER) return `ARP, [malformed: too-short], length ${length}`;
-  const htype = (buf[offset]! << 8) | buf[offset + 1]!;
-  const ptype = (buf[offset + 2]! << 8) | buf[offset + 3]!;
-  const op = (buf[offset + 6]! << 8) | buf[offset + 7]!;
-  const ethernetIpv4 = htype === ARP_HTYPE_ETHERNET && ptype === ARP_PTYPE_IPV4 && buf[offset + 4] === 6 && buf[offset + 5] === 4;
-  if (!ethernetIpv4) return `ARP, hardware type ${htype}, protocol ${hex(ptype, 4)}, op ${op}, length ${length}`;
-  if (length < 28) return `ARP, [malformed: too-short], length ${length}`;
-  const senderIp = ipv4ToString(readIpv4(buf, offset + 14));
-  const targetIp = ipv4ToString(readIpv4(buf, offset + 24));
-  if (op === 1) return `ARP, Request who-has ${targetIp} tell ${senderIp}, length ${length}`;
-  if (op === 2) return `ARP, Reply ${senderIp} is-at ${macToString(buf, offset + 8)}, length ${length}`;
-  return `ARP, op ${op}, length ${length}`;
-}
-
-/**
- * One line in tcpdump's words (as `tcpdump -n -S`, without the link-level header), e.g.
- * "192.0.2.1 > 192.0.2.2: ICMP echo request, id 17, seq 1, length 64". Lengths are
- * tcpdump's: the ARP length is the Ethernet payload (padding included), the ICMP length the
- * whole message, TCP and UDP lengths the data after their headers. Never throws.
- */
-export function summarizeFrame(buf: Uint8Array, offset: number, length: number, linkType: LinkType = 'ethernet'): string {
-  try {
-    const start = validOffset(buf, offset);
-    const len = available(buf, start, length);
-    if (linkType === 'ip') return summarizeIpv4(buf, start, len);
-    if (len < ETHERNET_HEADER_LENGTH) return `[malformed ethernet: too-short], length ${len}`;
-    const eth = new EthernetFrame(buf, start, len);
-    const type = eth.etherType;
-    if (type === EtherType.IPv4) return summarizeIpv4(buf, eth.payloadOffset, eth.payloadLength);
-    if (type === EtherType.ARP) return summarizeArp(buf, eth.payloadOffset, eth.payloadLength);
-    if (type <= 1500) return `802.3, length ${type}`;
-    return `ethertype ${etherTypeName(type) === 'unknown' ? 'Unknown' : etherTypeName(type)} (${hex(type, 4)}), length ${len}`;
-  } catch (err) {
-    return `[dissector error: ${err instanceof Error ? err.message : String(err)}]`;
-  }
 }

@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import {
-  dissectArp, dissectEthernet, dissectFrame, dissectIcmp, dissectIpv4, dissectTcp, dissectUdp, summarizeFrame,
+  dissectArp, dissectEthernet, dissectFrame, dissectIcmp, dissectIpv4, dissectTcp, dissectUdp,
   type DissectionBlock,
 } from '../../src/observe/dissect.js';
+import { summarizeFrame } from '../../src/observe/summary.js';
 import { hexByteLines, hexBytes, hexdumpX } from '../../src/observe/hexdump.js';
 import { parseIpv4, type Ipv4Address } from '../../src/wire/addr.js';
 import { emitIpv4, type Ipv4Repr } from '../../src/wire/ipv4.js';
