@@ -15,9 +15,13 @@ import { Host, type HostOptions } from '../stack/host.js';
 import { UdpLayer } from '../transport/udp.js';
 import { Tcp } from '../transport/tcp/tcp.js';
 import type { TcpConfig } from '../transport/tcp/tcb.js';
-import { nodeTasks } from '../link/node-tasks.js';
+import { nodeAllocate, nodeTasks } from '../link/node-host.js';
+import { setStorageAllocator } from '../transport/tcp/bytes.js';
 import * as net from './net.js';
 import * as dgram from './dgram.js';
+
+// TCP's ring storage need not be zeroed: a buffer only reads back what it wrote.
+setStorageAllocator(nodeAllocate);
 
 export interface StackOptions extends HostOptions {
   /** TCP settings (buffer sizes, limits, congestion control); the rest keep their defaults. */

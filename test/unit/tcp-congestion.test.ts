@@ -9,7 +9,6 @@ import {
   CUBIC_C,
   initialWindow,
   NewReno,
-  Prr,
 } from '../../src/transport/tcp/congestion/index.js';
 
 const MSS = 1000;
@@ -387,41 +386,4 @@ test('CUBIC restart after idle begins a fresh epoch', () => {
   cc.onIdleRestart(60_000);
   assert.equal(cc.epochStart, -1);
   assert.equal(cc.cwnd, 10_000);
-});
-
-// ---------------- PRR (RFC 6937) ----------------
-
-test('PRR: proportional phase sends ssthresh/RecoverFS of what is delivered', () => {
-  const prr = new Prr(MSS);
-  prr.start(20_000);
-  const ssthresh = 10_000;
-  assert.equal(prr.sndCnt(1000, 19_000, ssthresh), 500);
-  assert.equal(prr.sndCnt(1000, 18_000, ssthresh), 1000);
-  prr.onSend(1000);
-  assert.equal(prr.sndCnt(1000, 17_000, ssthresh), 500);
-  assert.equal(prr.delivered, 3000);
-  assert.equal(prr.out, 1000);
-});
-
-test('PRR: reduction bound once pipe <= ssthresh (SSRB default, CRB optional)', () => {
-  const prr = new Prr(MSS);
-  prr.start(20_000);
-  prr.sndCnt(3000, 15_000, 10_000);
-  prr.onSend(1000);
-  // SSRB: limit = max(prr_delivered - prr_out, DeliveredData) + MSS = max(3000, 1000) + 1000
-  assert.equal(prr.sndCnt(1000, 8000, 10_000), 2000, 'min(ssthresh - pipe, limit)');
-  const p2 = new Prr(MSS);
-  p2.start(20_000);
-  p2.sndCnt(3000, 15_000, 10_000);
-  p2.onSend(1000);
-  assert.equal(p2.sndCnt(1000, 5000, 10_000), 4000);
-  const p3 = new Prr(MSS);
-  p3.conservative = true;
-  p3.start(20_000);
-  p3.sndCnt(3000, 15_000, 10_000);
-  p3.onSend(1000);
-  assert.equal(p3.sndCnt(1000, 5000, 10_000), 3000, 'CRB: prr_delivered - prr_out');
-  p3.onSend(5000);
-  // proportional: ceil(4000 * 10000 / 20000) - 6000 < 0
-  assert.equal(p3.sndCnt(0, 15_000, 10_000), 0, 'never negative');
 });

@@ -25,8 +25,8 @@ export class IsnGenerator {
 
   /**
    * @param clock time source in ms (fractional); its origin is irrelevant.
-   * @param key   16-byte secret; default 16 random bytes from node:crypto. Pass one only for
-   *              tests or to keep ISNs consistent across a restart.
+   * @param key   16-byte secret; default 16 random bytes from crypto.getRandomValues. Pass
+   *              one only for tests or to keep ISNs consistent across a restart.
    */
   constructor(
     private readonly clock: Clock,

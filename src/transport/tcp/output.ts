@@ -3,10 +3,10 @@
  *
  * Every segment is built in place in `stack.txBuffer` at TX_HEADROOM: the options are written
  * after the 20-byte header, the payload is copied once from the send buffer right after them
- * (SendBuffer.copyOut), the header and checksum go in front, and `stack.ipOutput` adds the IP
- * and Ethernet headers in the headroom and hands the frame to the device synchronously.
+ * (SendBuffer.copyOut), the header and checksum go in front, and `stack.output` adds the
+ * network and link headers in the headroom and hands the frame to the device synchronously.
  * Nothing here allocates per segment: the option, header and IP-option structs are owned by
- * the Tcp instance and reused.
+ * the TcpContext and reused.
  *
  * `tcpOutput` decides how much new data may go now (RFC 9293 3.8.6.2.1 sender silly-window
  * avoidance, RFC 1122 4.2.3.4 / RFC 9293 3.7.4 Nagle, RFC 5681 congestion window, the
@@ -19,7 +19,8 @@ import { emitTcpWith, TcpFlag, TCP_CHECKSUM_OFFSET, TCP_MIN_HEADER, TCP_PROTOCOL
 import { emitTcpOptions } from '../../wire/tcp-options.js';
 import { seqAdd, seqGt, seqLt, seqSub, seqMax } from './seq.js';
 import { RetransmitKind, TcpState, type Tcb } from './tcb.js';
-import type { Tcp } from './tcp.js';
+import type { TcpContext } from './context.js';
+import { scheduleTcbTimer } from './lifecycle.js';
 
 const { SYN, ACK, FIN, RST, PSH } = TcpFlag;
 
@@ -27,9 +28,9 @@ const { SYN, ACK, FIN, RST, PSH } = TcpFlag;
 const ROUTE_REFRESH_MS = 1000;
 
 /** The route for a connection's peer, cached; null when there is none. */
-export function tcbRoute(tcp: Tcp, tcb: Tcb, now: number) {
+function tcbRoute(ctx: TcpContext, tcb: Tcb, now: number) {
   if (tcb.route === null || now - tcb.routeAt > ROUTE_REFRESH_MS) {
-    tcb.route = tcp.stack.route(tcb.remoteAddr);
+    tcb.route = ctx.stack.route(tcb.remoteAddr);
     tcb.routeAt = now;
   }
   return tcb.route;
@@ -45,7 +46,7 @@ export function tcbRoute(tcp: Tcp, tcb: Tcb, now: number) {
  * min(RCV.BUFF/2, MSS) more than was last offered; otherwise the old edge is repeated, so a
  * slowly reading application does not make the peer send tiny segments.
  */
-export function windowField(tcb: Tcb): number {
+function windowField(tcb: Tcb): number {
   const rb = tcb.recvBuffer;
   const free = rb.window;
   let cur = seqSub(tcb.rcvAdv, tcb.rcvNxt);
@@ -79,15 +80,15 @@ const PARTIAL_CHECKSUM_MIN_DATA = 1024;
  * (less than asked only when SACK blocks leave less room; a FIN is then not sent either),
  * or -1 if there is no route.
  */
-export function emitSegment(tcp: Tcp, tcb: Tcb, seq: number, flags: number, dataLen: number, now: number): number {
-  const rt = tcbRoute(tcp, tcb, now);
+export function emitSegment(ctx: TcpContext, tcb: Tcb, seq: number, flags: number, dataLen: number, now: number): number {
+  const rt = tcbRoute(ctx, tcb, now);
   if (rt === null) {
-    tcp.stack.counters.drop('tcp: no-route');
+    ctx.stack.counters.drop('tcp: no-route');
     return -1;
   }
-  const buf = tcp.stack.txBuffer;
+  const buf = ctx.stack.txBuffer;
   const o = TX_HEADROOM;
-  const out = tcp.optsOut;
+  const out = ctx.optsOut;
   out.mss = -1;
   out.windowScale = -1;
   out.sackPermitted = false;
@@ -126,8 +127,8 @@ export function emitSegment(tcp: Tcp, tcb: Tcb, seq: number, flags: number, data
       // A TSO device takes whole runs of `room`-sized pieces in one segment (up to a full
       // datagram) and cuts them up with these same headers and options: one build, one
       // write and no checksum pass here for up to ~45 wire segments.
-      const tsoMax = syn ? 0 : tcp.stack.tsoLimit(rt);
-      const pieces = tsoMax > 0 ? Math.floor((tsoMax - tcp.stack.headerLength - TCP_MIN_HEADER - optLen) / room) : 1;
+      const tsoMax = syn ? 0 : ctx.stack.tsoLimit(rt);
+      const pieces = tsoMax > 0 ? Math.floor((tsoMax - ctx.stack.headerLength - TCP_MIN_HEADER - optLen) / room) : 1;
       const most = pieces * room;
       if (dataLen > most) {
         dataLen = most;
@@ -148,7 +149,7 @@ export function emitSegment(tcp: Tcp, tcb: Tcb, seq: number, flags: number, data
   } else {
     wnd = windowField(tcb);
   }
-  const repr = tcp.reprOut;
+  const repr = ctx.reprOut;
   repr.srcPort = tcb.localPort;
   repr.dstPort = tcb.remotePort;
   repr.seq = seq;
@@ -159,16 +160,16 @@ export function emitSegment(tcp: Tcp, tcb: Tcb, seq: number, flags: number, data
   const segLen = TCP_MIN_HEADER + optLen + dataLen;
   // Left to the device only where it saves real work: control segments and small data keep a
   // complete checksum, so captures and the debug log of handshakes and ACKs verify as they are.
-  const partial = dataLen >= PARTIAL_CHECKSUM_MIN_DATA && tcp.stack.txChecksumOffload(rt);
-  emitTcpWith(buf, o, repr, optLen, dataLen, tcp.stack.pseudoHeaderSum(tcb.localAddr, tcb.remoteAddr, TCP_PROTOCOL, TCP_MIN_HEADER + optLen + dataLen), partial);
-  const ip = tcp.ipOpts;
+  const partial = dataLen >= PARTIAL_CHECKSUM_MIN_DATA && ctx.stack.txChecksumOffload(rt);
+  emitTcpWith(buf, o, repr, optLen, dataLen, ctx.stack.pseudoHeaderSum(tcb.localAddr, tcb.remoteAddr, TCP_PROTOCOL, TCP_MIN_HEADER + optLen + dataLen), partial);
+  const ip = ctx.ipOpts;
   ip.src = tcb.localAddr;
   ip.dst = tcb.remoteAddr;
   ip.partialChecksumAt = partial ? TCP_CHECKSUM_OFFSET : 0;
   ip.gsoSize = gsoSize;
-  tcp.stack.counters.tcpOut++;
+  ctx.stack.counters.tcpOut++;
   tcb.segmentsOut++;
-  tcp.stack.output(ip, buf, o, segLen, rt);
+  ctx.stack.output(ip, buf, o, segLen, rt);
   if ((flags & ACK) !== 0) {
     // Any segment carrying an ACK settles the ACK we owed (RFC 9293 3.8.6.3 piggybacking).
     tcb.ackPending = false;
@@ -187,22 +188,22 @@ export function emitSegment(tcp: Tcp, tcb: Tcb, seq: number, flags: number, data
  * outside its window, drop it unread and answer with an ACK of its own that we would drop
  * for the same reason.
  */
-export function sendAck(tcp: Tcp, tcb: Tcb, now: number): void {
-  emitSegment(tcp, tcb, tcb.rtoRecovery ? tcb.sndMax : tcb.sndNxt, ACK, 0, now);
+export function sendAck(ctx: TcpContext, tcb: Tcb, now: number): void {
+  emitSegment(ctx, tcb, tcb.rtoRecovery ? tcb.sndMax : tcb.sndNxt, ACK, 0, now);
 }
 
 /**
  * Our SYN (SYN_SENT) or SYN-ACK (SYN_RECEIVED), first or retransmitted: <SEQ=ISS>, with the
  * options. Arms the retransmission timer if it is not running.
  */
-export function sendSyn(tcp: Tcp, tcb: Tcb, now: number): void {
+export function sendSyn(ctx: TcpContext, tcb: Tcb, now: number): void {
   const flags = tcb.state === TcpState.SYN_SENT ? SYN : SYN | ACK;
-  emitSegment(tcp, tcb, tcb.iss, flags, 0, now);
+  emitSegment(ctx, tcb, tcb.iss, flags, 0, now);
   tcb.sndNxt = seqAdd(tcb.iss, 1);
   if (seqGt(tcb.sndNxt, tcb.sndMax)) tcb.sndMax = tcb.sndNxt;
   if (tcb.retries === 0 && !tcb.tsOk) tcb.rtt.startTiming(tcb.sndNxt, now);
   else tcb.rtt.onRetransmit();
-  armRto(tcp, tcb, now, false);
+  armRto(ctx, tcb, now, false);
 }
 
 /**
@@ -210,16 +211,16 @@ export function sendSyn(tcp: Tcp, tcb: Tcb, now: number): void {
  * to a closed port, or in answer to an unacceptable ACK in LISTEN/SYN_SENT/SYN_RECEIVED.
  */
 export function sendRstRaw(
-  tcp: Tcp, src: IpAddress, dst: IpAddress, srcPort: number, dstPort: number,
+  ctx: TcpContext, src: IpAddress, dst: IpAddress, srcPort: number, dstPort: number,
   seq: number, ack: number, withAck: boolean,
 ): void {
-  const rt = tcp.stack.route(dst);
+  const rt = ctx.stack.route(dst);
   if (rt === null) {
-    tcp.stack.counters.drop('tcp: no-route');
+    ctx.stack.counters.drop('tcp: no-route');
     return;
   }
-  const buf = tcp.stack.txBuffer;
-  const repr = tcp.reprOut;
+  const buf = ctx.stack.txBuffer;
+  const repr = ctx.reprOut;
   repr.srcPort = srcPort;
   repr.dstPort = dstPort;
   repr.seq = seq >>> 0;
@@ -227,28 +228,28 @@ export function sendRstRaw(
   repr.flags = withAck ? RST | ACK : RST;
   repr.window = 0;
   repr.urgentPointer = 0;
-  emitTcpWith(buf, TX_HEADROOM, repr, 0, 0, tcp.stack.pseudoHeaderSum(src, dst, TCP_PROTOCOL, TCP_MIN_HEADER));
-  const ip = tcp.ipOpts;
+  emitTcpWith(buf, TX_HEADROOM, repr, 0, 0, ctx.stack.pseudoHeaderSum(src, dst, TCP_PROTOCOL, TCP_MIN_HEADER));
+  const ip = ctx.ipOpts;
   ip.src = src;
   ip.dst = dst;
   ip.partialChecksumAt = 0;
   ip.gsoSize = 0;
-  tcp.stack.counters.tcpOut++;
-  tcp.stats.outRsts++;
-  tcp.stack.output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER, rt);
+  ctx.stack.counters.tcpOut++;
+  ctx.stats.outRsts++;
+  ctx.stack.output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER, rt);
 }
 
 /** RST for a connection we abort: <SEQ=SND.NXT><CTL=RST> (RFC 9293 3.10.5 ABORT). */
-export function sendRstFor(tcp: Tcp, tcb: Tcb, now: number): void {
-  tcp.stats.outRsts++;
-  emitSegment(tcp, tcb, tcb.sndNxt, RST | ACK, 0, now);
+export function sendRstFor(ctx: TcpContext, tcb: Tcb, now: number): void {
+  ctx.stats.outRsts++;
+  emitSegment(ctx, tcb, tcb.sndNxt, RST | ACK, 0, now);
 }
 
 /**
  * (Re)start the retransmission timer (RFC 6298 (5.1)/(5.3)). With `restart` false a running
  * timer is left alone.
  */
-export function armRto(tcp: Tcp, tcb: Tcb, now: number, restart: boolean): void {
+export function armRto(ctx: TcpContext, tcb: Tcb, now: number, restart: boolean): void {
   const kind = tcb.retransmitKind;
   if (!restart && (kind === RetransmitKind.RTO || kind === RetransmitKind.PROBE)) return;
   const rto = tcb.rtt.rto;
@@ -260,7 +261,7 @@ export function armRto(tcp: Tcp, tcb: Tcb, now: number, restart: boolean): void 
     tcb.retransmitKind = RetransmitKind.RTO;
     tcb.rtoAt = now + rto;
   }
-  tcp.scheduleTimer(tcb);
+  scheduleTcbTimer(tcb);
 }
 
 /**
@@ -293,28 +294,28 @@ function probeTimeout(tcb: Tcb, rto: number): number {
  * RFC 8985 section 6.2; under random loss, 2% each way, such holes caused most RTOs, each a
  * 200 ms stall and a collapse of cwnd). Then the ordinary RTO runs.
  */
-export function sendTailLossProbe(tcp: Tcp, tcb: Tcb, now: number): void {
+export function sendTailLossProbe(ctx: TcpContext, tcb: Tcb, now: number): void {
   tcb.tlpSent = true;
   if (inLossRecovery(tcb) || (tcb.scoreboard !== null && tcb.scoreboard.isLost(tcb.sndUna, tcb.smss))) {
-    resendFirstHole(tcp, tcb, now);
+    resendFirstHole(ctx, tcb, now);
   } else {
     const before = tcb.sndMax;
-    if (tcb.unsentBytes > 0) sendNewData(tcp, tcb, now, true, tcb.smss);
+    if (tcb.unsentBytes > 0) sendNewData(ctx, tcb, now, true, tcb.smss);
     if (tcb.sndMax === before && seqGt(tcb.sndMax, tcb.sndUna)) {
       let start = seqAdd(tcb.sndMax, -tcb.smss);
       if (seqLt(start, tcb.sndUna)) start = tcb.sndUna;
       // Do not split a final FIN-only sequence number off: the range covers it if sent.
-      retransmitRange(tcp, tcb, start, tcb.sndMax, now);
+      retransmitRange(ctx, tcb, start, tcb.sndMax, now);
     }
-    tcp.stats.tailLossProbes++;
+    ctx.stats.tailLossProbes++;
   }
   tcb.retransmitKind = RetransmitKind.RTO;
   tcb.rtoAt = now + tcb.rtt.rto;
-  tcp.scheduleTimer(tcb);
+  scheduleTcbTimer(tcb);
 }
 
 /** In fast recovery, or not yet past what was outstanding at the last RTO. */
-export function inLossRecovery(tcb: Tcb): boolean {
+function inLossRecovery(tcb: Tcb): boolean {
   return tcb.cc.inRecovery || tcb.rtoRecovery || seqLt(tcb.sndUna, tcb.recoveryPoint);
 }
 
@@ -323,11 +324,11 @@ export function inLossRecovery(tcb: Tcb): boolean {
  * segment, no further than the first SACKed range. Does not touch cwnd: the loss belongs to
  * the recovery already under way.
  */
-export function resendFirstHole(tcp: Tcp, tcb: Tcb, now: number): void {
+export function resendFirstHole(ctx: TcpContext, tcb: Tcb, now: number): void {
   const sb = tcb.scoreboard;
-  const r = tcp.rangeScratch;
+  const r = ctx.rangeScratch;
   const end = sb !== null && sb.nextHole(tcb.sndUna, tcb.sndMax, r) ? r.end : tcb.sndMax;
-  if (retransmitRange(tcp, tcb, tcb.sndUna, end, now) > 0) tcp.stats.lostRetransmits++;
+  if (retransmitRange(ctx, tcb, tcb.sndUna, end, now) > 0) ctx.stats.lostRetransmits++;
 }
 
 export function stopRetransmitTimer(tcb: Tcb): void {
@@ -339,7 +340,7 @@ export function stopRetransmitTimer(tcb: Tcb): void {
  * Retransmit [seq, end) (data, and our FIN if it lies inside), at most one segment.
  * Returns the sequence space covered (data + FIN), 0 if nothing could be sent.
  */
-export function retransmitRange(tcp: Tcp, tcb: Tcb, seq: number, end: number, now: number): number {
+export function retransmitRange(ctx: TcpContext, tcb: Tcb, seq: number, end: number, now: number): number {
   const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sendBuffer.length);
   if (seqLt(seq, tcb.sndBufSeq)) seq = tcb.sndBufSeq;
   let dataEnd = seqLt(end, bufEnd) ? end : bufEnd;
@@ -354,13 +355,13 @@ export function retransmitRange(tcp: Tcp, tcb: Tcb, seq: number, end: number, no
   if (tcb.finSent && dataEnd === bufEnd && seqGt(end, bufEnd)) flags |= FIN;
   if (dataLen === 0 && (flags & FIN) === 0) return 0;
   if (dataLen > 0 && dataEnd === bufEnd) flags |= PSH;
-  const sent = emitSegment(tcp, tcb, seq, flags, dataLen, now);
+  const sent = emitSegment(ctx, tcb, seq, flags, dataLen, now);
   if (sent < 0) return 0;
   if (seq === tcb.sndUna) tcb.unaRetransmittedAt = now;
   tcb.retransmits++;
-  tcp.stats.retransSegs++;
+  ctx.stats.retransSegs++;
   tcb.rtt.onRetransmit(); // Karn: the timed segment may be this one
-  armRto(tcp, tcb, now, false);
+  armRto(ctx, tcb, now, false);
   return sent + (sent === dataLen && (flags & FIN) !== 0 ? 1 : 0);
 }
 
@@ -376,27 +377,27 @@ function canSend(state: number): boolean {
  * `force` sends one segment ignoring silly-window avoidance and Nagle (the persist timer's
  * "override", RFC 9293 3.8.6.2.1).
  */
-export function tcpOutput(tcp: Tcp, tcb: Tcb, now: number, force = false): void {
+export function tcpOutput(ctx: TcpContext, tcb: Tcb, now: number, force = false): void {
   if (!canSend(tcb.state)) return;
   // RFC 5681 4.1: after an idle period longer than the RTO, restart from (at most) IW.
   if (tcb.sndMax === tcb.sndUna && tcb.unsentBytes > 0 && now - tcb.lastSendAt > tcb.rtt.rto) {
     tcb.cc.onIdleRestart(now);
   }
   if (tcb.sackRecovery) {
-    sackRecoveryOutput(tcp, tcb, now);
+    sackRecoveryOutput(ctx, tcb, now);
     return;
   }
-  sendNewData(tcp, tcb, now, force, Infinity);
+  sendNewData(ctx, tcb, now, force, Infinity);
 }
 
 /**
  * New data (and the FIN) from SND.NXT, limited by the windows. `budget` caps the bytes
  * (one segment for SACK recovery's rule 2). Returns bytes of sequence space sent.
  */
-function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: number, pipeGoverned = false): number {
+function sendNewData(ctx: TcpContext, tcb: Tcb, now: number, force: boolean, budget: number, pipeGoverned = false): number {
   const sb = tcb.sendBuffer;
   const smss = tcb.smss;
-  const burst = segmentBurst(tcp, tcb, now);
+  const burst = segmentBurst(ctx, tcb, now);
   let total = 0;
   let blocked = false;
   let sentNew = false;
@@ -408,7 +409,7 @@ function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: nu
     if (tcb.rtoRecovery && tcb.scoreboard !== null && tcb.scoreboard.rangeCount > 0 && seqLt(tcb.sndNxt, tcb.sndMax)) {
       // RFC 6675 5.1: after an RTO, use the SACK information that arrives during the
       // go-back-N retransmission: skip what the receiver reports it holds.
-      const r = tcp.rangeScratch;
+      const r = ctx.rangeScratch;
       if (!tcb.scoreboard.nextHole(tcb.sndNxt, tcb.sndMax, r)) {
         tcb.sndNxt = tcb.sndMax;
         tcb.rtoRecovery = false;
@@ -451,7 +452,7 @@ function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: nu
     if (len > 0 && len === avail) flags |= PSH;
     if (fin) flags |= FIN;
     const seq = tcb.sndNxt;
-    const sent = emitSegment(tcp, tcb, seq, flags, len, now);
+    const sent = emitSegment(ctx, tcb, seq, flags, len, now);
     if (sent < 0) break;
     const finOut = sent === len && fin;
     const span = sent + (finOut ? 1 : 0);
@@ -468,22 +469,22 @@ function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: nu
     if (wasRetransmission) {
       if (seq === tcb.sndUna) tcb.unaRetransmittedAt = now;
       tcb.retransmits++;
-      tcp.stats.retransSegs++;
+      ctx.stats.retransSegs++;
       tcb.rtt.onRetransmit();
     } else {
       tcb.lastSendAt = now;
       sentNew = true;
     }
     if (tcb.rtoRecovery && !seqLt(tcb.sndNxt, tcb.sndMax)) tcb.rtoRecovery = false;
-    armRto(tcp, tcb, now, false);
+    armRto(ctx, tcb, now, false);
     total += span;
     force = false;
     if (finOut || total >= budget) break;
   }
   // cwnd-limited: the congestion window, not the application, stopped us (RFC 7661 spirit).
   tcb.cwndLimited = seqSub(tcb.sndMax, tcb.sndUna) + smss > tcb.cc.cwnd;
-  if (blocked && tcb.retransmitKind === RetransmitKind.NONE) startPersist(tcp, tcb, now);
-  else if (sentNew) restartProbe(tcp, tcb, now);
+  if (blocked && tcb.retransmitKind === RetransmitKind.NONE) startPersist(ctx, tcb, now);
+  else if (sentNew) restartProbe(ctx, tcb, now);
   return total;
 }
 
@@ -493,26 +494,26 @@ function sendNewData(tcp: Tcp, tcb: Tcb, now: number, force: boolean, budget: nu
  * peer's delayed-ACK time (10 + 200 ms), longer than a 200 ms RTO, so only the RTO was set,
  * and a burst after an RTO whose every segment or ACK was lost waited for the next RTO.
  */
-function restartProbe(tcp: Tcp, tcb: Tcb, now: number): void {
+function restartProbe(ctx: TcpContext, tcb: Tcb, now: number): void {
   const kind = tcb.retransmitKind;
   if (kind !== RetransmitKind.RTO && kind !== RetransmitKind.PROBE) return;
   const pto = probeTimeout(tcb, tcb.rtt.rto);
   if (pto === 0) return;
   tcb.retransmitKind = RetransmitKind.PROBE;
   tcb.rtoAt = now + pto;
-  tcp.scheduleTimer(tcb);
+  scheduleTcbTimer(tcb);
 }
 
 /**
  * The most new data one segment may carry: one SMSS, or with a TSO device as many whole SMSS
  * as fit one datagram (leaving room for the largest options), cut up below us.
  */
-function segmentBurst(tcp: Tcp, tcb: Tcb, now: number): number {
+function segmentBurst(ctx: TcpContext, tcb: Tcb, now: number): number {
   const smss = tcb.smss;
-  const rt = tcbRoute(tcp, tcb, now);
-  const tsoMax = rt === null ? 0 : tcp.stack.tsoLimit(rt);
+  const rt = tcbRoute(ctx, tcb, now);
+  const tsoMax = rt === null ? 0 : ctx.stack.tsoLimit(rt);
   if (tsoMax === 0) return smss;
-  const pieces = Math.floor((tsoMax - tcp.stack.headerLength - TCP_MIN_HEADER - 40) / smss);
+  const pieces = Math.floor((tsoMax - ctx.stack.headerLength - TCP_MIN_HEADER - 40) / smss);
   return pieces > 1 ? pieces * smss : smss;
 }
 
@@ -521,22 +522,22 @@ function segmentBurst(tcp: Tcp, tcb: Tcb, now: number): number {
  * above HighRxt, (2) new data, (3) any un-SACKed hole above HighRxt, (4) the rescue
  * retransmission. Each retransmission moves HighRxt (scoreboard.markRetransmitted).
  */
-function sackRecoveryOutput(tcp: Tcp, tcb: Tcb, now: number): void {
+function sackRecoveryOutput(ctx: TcpContext, tcb: Tcb, now: number): void {
   const sb = tcb.scoreboard!;
-  const range = tcp.rangeScratch;
+  const range = ctx.rangeScratch;
   const smss = tcb.smss;
   // Bounded: each pass sends at most one segment; a window's worth is plenty.
   for (let guard = 0; guard < 4096; guard++) {
     const pipe = sb.pipe(tcb.sndMax, smss);
     if (tcb.cc.cwnd - pipe < smss) break;
     if (sb.nextSegment(tcb.sndMax, smss, range, true)) {
-      if (retransmitRange(tcp, tcb, range.start, range.end, now) === 0) break;
+      if (retransmitRange(ctx, tcb, range.start, range.end, now) === 0) break;
       sb.markRetransmitted(range.end);
       continue;
     }
-    if (sendNewData(tcp, tcb, now, false, smss, true) > 0) continue;
+    if (sendNewData(ctx, tcb, now, false, smss, true) > 0) continue;
     if (sb.nextSegment(tcb.sndMax, smss, range, false)) {
-      if (retransmitRange(tcp, tcb, range.start, range.end, now) === 0) break;
+      if (retransmitRange(ctx, tcb, range.start, range.end, now) === 0) break;
       sb.markRetransmitted(range.end);
       continue;
     }
@@ -546,19 +547,19 @@ function sackRecoveryOutput(tcp: Tcp, tcb: Tcb, now: number): void {
     if (seqGt(tcb.sndUna, tcb.rescueRxt) && sb.rescueSegment(tcb.sndMax, smss, range)
       && seqGt(range.end, sb.highRetransmitted)) {
       tcb.rescueRxt = tcb.recoveryPoint;
-      retransmitRange(tcp, tcb, range.start, range.end, now);
+      retransmitRange(ctx, tcb, range.start, range.end, now);
     }
     break;
   }
 }
 
 /** Persist timer (RFC 9293 3.8.6.1): probe a zero window with exponential backoff. */
-export function startPersist(tcp: Tcp, tcb: Tcb, now: number): void {
+export function startPersist(ctx: TcpContext, tcb: Tcb, now: number): void {
   let interval = tcb.rtt.rto * 2 ** tcb.persistShift;
   if (interval > tcb.config.maxRtoMs) interval = tcb.config.maxRtoMs;
   tcb.retransmitKind = RetransmitKind.PERSIST;
   tcb.rtoAt = now + interval;
-  tcp.scheduleTimer(tcb);
+  scheduleTcbTimer(tcb);
 }
 
 /**
@@ -568,18 +569,18 @@ export function startPersist(tcp: Tcp, tcb: Tcb, now: number): void {
  * path pulls SND.NXT along. Without unsent data, a bare ACK with SEQ=SND.UNA-1 (the form
  * Linux uses) still makes the peer report its window.
  */
-export function sendWindowProbe(tcp: Tcp, tcb: Tcb, now: number): void {
+export function sendWindowProbe(ctx: TcpContext, tcb: Tcb, now: number): void {
   const bufEnd = seqAdd(tcb.sndBufSeq, tcb.sendBuffer.length);
   if (seqLt(tcb.sndNxt, bufEnd)) {
-    emitSegment(tcp, tcb, tcb.sndNxt, ACK, 1, now);
+    emitSegment(ctx, tcb, tcb.sndNxt, ACK, 1, now);
     const end = seqAdd(tcb.sndNxt, 1);
     if (seqGt(end, tcb.sndMax)) tcb.sndMax = end;
   } else {
-    emitSegment(tcp, tcb, seqAdd(tcb.sndUna, -1), ACK, 0, now);
+    emitSegment(ctx, tcb, seqAdd(tcb.sndUna, -1), ACK, 0, now);
   }
 }
 
 /** Keepalive probe (RFC 9293 3.8.4, RFC 1122 4.2.3.6): SEG.SEQ = SND.UNA - 1, no data. */
-export function sendKeepAlive(tcp: Tcp, tcb: Tcb, now: number): void {
-  emitSegment(tcp, tcb, seqAdd(tcb.sndUna, -1), ACK, 0, now);
+export function sendKeepAlive(ctx: TcpContext, tcb: Tcb, now: number): void {
+  emitSegment(ctx, tcb, seqAdd(tcb.sndUna, -1), ACK, 0, now);
 }

@@ -26,13 +26,13 @@
 
 import { copyBytes, giveStorage, nextPow2, NO_STORAGE, takeStorage } from './bytes.js';
 
-export const DEFAULT_RECV_BUFFER_CAPACITY = 256 * 1024;
+const DEFAULT_RECV_BUFFER_CAPACITY = 256 * 1024;
 const NO_RANGES = new Float64Array(0);
 /** Default bound on distinct out-of-order ranges (SACK can only report 3-4 anyway). */
 export const DEFAULT_MAX_OOO_RANGES = 32;
 const DEFAULT_INITIAL_STORAGE = 4096;
 
-export interface RecvBufferOptions {
+interface RecvBufferOptions {
   /** Storage taken when data first arrives; grows by doubling up to the capacity. */
   initialStorage?: number;
   /** Most separate out-of-order ranges kept; a segment that would add one more is dropped. */

@@ -16,26 +16,26 @@
 import { seqGeq } from './seq.js';
 
 /** RFC 6298 (2.3): alpha = 1/8. */
-export const RTT_ALPHA = 1 / 8;
+const RTT_ALPHA = 1 / 8;
 /** RFC 6298 (2.3): beta = 1/4. */
-export const RTT_BETA = 1 / 4;
+const RTT_BETA = 1 / 4;
 /** RFC 6298 (2.2)/(2.3): K = 4. */
-export const RTT_K = 4;
+const RTT_K = 4;
 /** RFC 6298 (2.1): the initial RTO is 1 second. */
-export const INITIAL_RTO_MS = 1000;
+const INITIAL_RTO_MS = 1000;
 /**
  * Lower bound for the RTO. RFC 6298 (2.4) says the RTO SHOULD be rounded up to 1 s, but
  * notes this is conservative; Linux uses TCP_RTO_MIN = 200 ms and so does pstack by default,
  * because a 1 s floor makes every loss that is not repaired by fast retransmit (e.g. a lost
  * tail segment) cost a full second on a LAN or loopback. Configurable per estimator.
  */
-export const DEFAULT_MIN_RTO_MS = 200;
+const DEFAULT_MIN_RTO_MS = 200;
 /** Upper bound for the RTO: RFC 6298 (2.5) allows any maximum >= 60 s; Linux uses 120 s. */
 export const MAX_RTO_MS = 120_000;
 /** RFC 6298 (5.7): RTO used once data flows if the SYN (or SYN-ACK) timed out. */
-export const SYN_TIMEOUT_DATA_RTO_MS = 3000;
+const SYN_TIMEOUT_DATA_RTO_MS = 3000;
 
-export interface RttOptions {
+interface RttOptions {
   /** Clock granularity G in ms (RFC 6298 section 2, "G"); default 1 ms. */
   granularityMs?: number;
   /** Lower clamp on the RTO; default 200 ms (see DEFAULT_MIN_RTO_MS). */

@@ -15,7 +15,7 @@
 import { seqGt, seqGeq, seqLeq, seqLt, seqSub } from './seq.js';
 
 /** RFC 6675 section 2: DupThresh = 3. */
-export const DUP_THRESH = 3;
+const DUP_THRESH = 3;
 export const DEFAULT_MAX_SACK_RANGES = 64;
 const NO_RANGES = new Uint32Array(0);
 

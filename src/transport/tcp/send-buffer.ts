@@ -21,7 +21,7 @@
 
 import { copyBytes, giveStorage, nextPow2, NO_STORAGE, takeStorage } from './bytes.js';
 
-export const DEFAULT_SEND_BUFFER_CAPACITY = 256 * 1024;
+const DEFAULT_SEND_BUFFER_CAPACITY = 256 * 1024;
 const DEFAULT_INITIAL_STORAGE = 4096;
 
 export class SendBuffer {

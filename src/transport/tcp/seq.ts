@@ -13,9 +13,6 @@
  * They are tiny and monomorphic so V8 inlines them on hot paths.
  */
 
-/** Number of distinct sequence numbers, 2^32. */
-export const SEQ_MOD = 0x1_0000_0000;
-
 /** a < b (a is before b), modulo 2^32. */
 export function seqLt(a: number, b: number): boolean {
   return ((a - b) | 0) < 0;

@@ -40,13 +40,13 @@ export const COOKIE_PERIOD_MS = 64_000;
 export const DEFAULT_COOKIE_MSS_TABLE: readonly number[] = [536, 1220, 1300, 1380, 1420, 1440, 1460, 8960];
 
 /** Bits of the TSval used to carry options (Linux TSBITS). */
-export const COOKIE_TS_BITS = 6;
+const COOKIE_TS_BITS = 6;
 const TS_MASK = (1 << COOKIE_TS_BITS) - 1;
 const TS_WSCALE_NONE = 0xf;
 const TS_SACK = 0x10;
 const TS_ECN = 0x20;
 /** RFC 7323 section 2.3: the largest legal window shift. */
-export const MAX_WSCALE = 14;
+const MAX_WSCALE = 14;
 
 export interface CookieTsOptions {
   /** Peer's window shift, or -1 if it sent no window-scale option. */
@@ -55,7 +55,7 @@ export interface CookieTsOptions {
   ecn: boolean;
 }
 
-export interface SynCookieOptions {
+interface SynCookieOptions {
   /** 16-byte secret; default random. */
   key?: Uint8Array;
   /** Up to 8 ascending MSS values. */

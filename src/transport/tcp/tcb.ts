@@ -13,12 +13,12 @@
  *    buffer byte; so does the FIN, at `sndBufSeq + sendBuffer.length`).
  *
  * This module holds state and small derived quantities only; the segment-arrival rules are
- * in input.ts, segment emission in output.ts, timers in timers.ts, demultiplexing and the
- * user-facing operations in tcp.ts.
+ * in input.ts and ack-processing.ts, segment emission in output.ts, timers in timers.ts,
+ * state changes and closing in lifecycle.ts, opening in open.ts, and the user-facing
+ * operations in tcp.ts.
  */
 
 import type { Timer } from '../../time/clock.js';
-import type { Interface } from '../../stack/interface.js';
 import type { IpAddress, RouteResult } from '../../stack/network.js';
 import { SendBuffer } from './send-buffer.js';
 import { RecvBuffer, DEFAULT_MAX_OOO_RANGES } from './recv-buffer.js';
@@ -41,17 +41,11 @@ export const TcpState = {
   LAST_ACK: 9,
   TIME_WAIT: 10,
 } as const;
-export type TcpStateValue = (typeof TcpState)[keyof typeof TcpState];
 
 export const TCP_STATE_NAMES: readonly string[] = [
   'CLOSED', 'LISTEN', 'SYN_SENT', 'SYN_RECEIVED', 'ESTABLISHED', 'FIN_WAIT_1', 'FIN_WAIT_2',
   'CLOSE_WAIT', 'CLOSING', 'LAST_ACK', 'TIME_WAIT',
 ];
-
-/** States in which the connection is synchronized (RFC 9293 glossary). */
-export function isSynchronized(state: number): boolean {
-  return state >= TcpState.ESTABLISHED;
-}
 
 /** Tunables. Every field has a default in `defaultTcpConfig`; all times in ms. */
 export interface TcpConfig {
@@ -163,7 +157,7 @@ export const TcbEvent = {
 } as const;
 
 /** Timestamp option bytes in every segment once negotiated (NOP NOP TS). */
-export const TS_OPTION_SPACE = 12;
+const TS_OPTION_SPACE = 12;
 
 /** Which timer uses `rtoAt`: the retransmission timer, the persist timer, or the RFC 8985 tail loss probe (PTO) that runs ahead of the RTO. */
 export const RetransmitKind = { NONE: 0, RTO: 1, PERSIST: 2, PROBE: 3 } as const;
@@ -290,9 +284,9 @@ export class Tcb {
    * connection the peer is in slow start and every delayed ACK slows it down.
    */
   quickAcks = 0;
-  /** Queued in the Tcp's end-of-batch list. */
+  /** Queued in the end-of-batch ACK list (TcpContext.ackList). */
   inAckList = false;
-  /** Queued to be ACKed once the application has reacted to this batch (see Tcp.flush). */
+  /** Queued to be ACKed once the application has reacted to this batch (see end-of-batch.ts). */
   inReplyWaitList = false;
 
   // ---- user side ----
@@ -317,7 +311,6 @@ export class Tcb {
   /** Cached route and when it was looked up. */
   route: RouteResult | null = null;
   routeAt = -Infinity;
-  iface: Interface | null = null;
 
   // ---- statistics ----
   bytesReceived = 0;

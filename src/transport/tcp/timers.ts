@@ -1,6 +1,6 @@
 /**
- * The connection's timers. Each connection has ONE entry in the stack's timer heap (created
- * with the connection and re-armed, never re-created) and three deadlines behind it:
+ * The connection's timers expiring. Each connection has ONE entry in the stack's timer heap
+ * (created with the connection and re-armed, never re-created) and three deadlines behind it:
  *
  *  - `rtoAt`: the retransmission timer (RFC 6298) or, when the peer's window is closed and
  *    nothing is outstanding, the persist timer (RFC 9293 3.8.6.1); `retransmitKind` says which;
@@ -11,6 +11,8 @@
  * Re-arming is lazy: moving a deadline later (as every ACK does to the RTO) just writes the
  * field; the heap entry fires at the old time, finds nothing due, and re-arms for the
  * earliest deadline. So a busy connection touches the heap about once per RTO, not per ACK.
+ * Setting deadlines and re-arming (`scheduleTcbTimer`) is in lifecycle.ts, below output,
+ * which arms them; what happens when one expires is here, above output, which it uses.
  */
 
 import { seqAdd, seqSub } from './seq.js';
@@ -18,51 +20,37 @@ import { RetransmitKind, TcpState, type Tcb } from './tcb.js';
 import {
   armRto, emitSegment, sendAck, sendKeepAlive, sendSyn, sendTailLossProbe, sendWindowProbe, startPersist, tcpOutput,
 } from './output.js';
-import type { Tcp } from './tcp.js';
-
-/** Re-arm the heap timer for the earliest deadline (only moving it earlier; see above). */
-export function scheduleTcbTimer(tcb: Tcb): void {
-  let next = tcb.rtoAt;
-  if (tcb.delackAt < next) next = tcb.delackAt;
-  if (tcb.keepAt < next) next = tcb.keepAt;
-  const t = tcb.timer;
-  if (next === Infinity) {
-    // Leave an armed timer to fire and find nothing (cheaper than a heap removal per ACK),
-    // unless the block is closed.
-    if (tcb.state === TcpState.CLOSED) t.disarm();
-    return;
-  }
-  if (!t.armed || t.deadline > next) t.armAt(next);
-}
+import type { TcpContext } from './context.js';
+import { closeTcb, flushSoon, scheduleTcbTimer } from './lifecycle.js';
 
 /** The heap timer fired: run whatever is due, then re-arm. */
-export function onTcbTimer(tcp: Tcp, tcb: Tcb): void {
+export function onTcbTimer(ctx: TcpContext, tcb: Tcb): void {
   if (tcb.state === TcpState.CLOSED) return;
-  const now = tcp.stack.clock.now();
+  const now = ctx.stack.clock.now();
   if (tcb.delackAt <= now) {
     tcb.delackAt = Infinity;
     if (tcb.ackPending) {
-      tcp.stats.delayedAcks++;
-      sendAck(tcp, tcb, now);
+      ctx.stats.delayedAcks++;
+      sendAck(ctx, tcb, now);
     }
   }
   if (tcb.rtoAt <= now) {
     const kind = tcb.retransmitKind;
     tcb.rtoAt = Infinity;
     tcb.retransmitKind = RetransmitKind.NONE;
-    if (kind === RetransmitKind.RTO) retransmitTimeout(tcp, tcb, now);
-    else if (kind === RetransmitKind.PERSIST) persistTimeout(tcp, tcb, now);
+    if (kind === RetransmitKind.RTO) retransmitTimeout(ctx, tcb, now);
+    else if (kind === RetransmitKind.PERSIST) persistTimeout(ctx, tcb, now);
     else if (kind === RetransmitKind.PROBE) {
-      if (seqSub(tcb.sndMax, tcb.sndUna) > 0) sendTailLossProbe(tcp, tcb, now);
-      else tcpOutput(tcp, tcb, now); // nothing outstanding: re-evaluate (may start the persist timer)
+      if (seqSub(tcb.sndMax, tcb.sndUna) > 0) sendTailLossProbe(ctx, tcb, now);
+      else tcpOutput(ctx, tcb, now); // nothing outstanding: re-evaluate (may start the persist timer)
     }
   }
   if (tcb.state !== TcpState.CLOSED && tcb.keepAt <= now) {
     tcb.keepAt = Infinity;
-    keepTimeout(tcp, tcb, now);
+    keepTimeout(ctx, tcb, now);
   }
   if (tcb.state !== TcpState.CLOSED) scheduleTcbTimer(tcb);
-  tcp.flushSoon();
+  flushSoon(ctx);
 }
 
 /**
@@ -71,28 +59,28 @@ export function onTcbTimer(tcp: Tcp, tcb: Tcb): void {
  * follows is sent again as the window reopens; the receiver's out-of-order queue and SACK
  * make the duplicates cheap).
  */
-function retransmitTimeout(tcp: Tcp, tcb: Tcb, now: number): void {
+function retransmitTimeout(ctx: TcpContext, tcb: Tcb, now: number): void {
   const st = tcb.state;
   const cfg = tcb.config;
   tcb.retries++;
   tcb.timeouts++;
-  tcp.stats.timeouts++;
+  ctx.stats.timeouts++;
   if (st === TcpState.SYN_SENT || st === TcpState.SYN_RECEIVED) {
     const limit = st === TcpState.SYN_SENT || tcb.active ? cfg.synRetries : cfg.synAckRetries;
     if (tcb.retries > limit) {
-      if (tcb.active) tcp.stats.attemptFails++;
-      tcp.closeTcb(tcb, tcb.active ? 'ETIMEDOUT' : null);
+      if (tcb.active) ctx.stats.attemptFails++;
+      closeTcb(ctx, tcb, tcb.active ? 'ETIMEDOUT' : null);
       return;
     }
     tcb.rtt.backoff();
     tcb.routeAt = -Infinity; // the route may have changed
-    sendSyn(tcp, tcb, now);
+    sendSyn(ctx, tcb, now);
     return;
   }
   if (st === TcpState.TIME_WAIT || st === TcpState.FIN_WAIT_2 || tcb.sndUna === tcb.sndMax) return;
   if (tcb.retries > cfg.retries2) {
     // RFC 9293 3.8.3 R2: give up and tell the user.
-    tcp.closeTcb(tcb, 'ETIMEDOUT');
+    closeTcb(ctx, tcb, 'ETIMEDOUT');
     return;
   }
   const flight = seqSub(tcb.sndMax, tcb.sndUna);
@@ -109,30 +97,30 @@ function retransmitTimeout(tcp: Tcp, tcb: Tcb, now: number): void {
   tcb.sndNxt = tcb.sndUna;
   tcb.rtoRecovery = true;
   // This retransmission of SND.UNA may be judged lost in turn, once (output.ts probeTimeout,
-  // input.ts onDuplicateAck); the backed-off RTO stays in charge after that.
+  // ack-processing.ts onDuplicateAck); the backed-off RTO stays in charge after that.
   tcb.tlpSent = false;
-  armRto(tcp, tcb, now, true);
+  armRto(ctx, tcb, now, true);
   const before = tcb.segmentsOut;
-  tcpOutput(tcp, tcb, now, true);
+  tcpOutput(ctx, tcb, now, true);
   if (tcb.segmentsOut === before) {
     // Nothing could go (the peer's window is zero): probe it instead (BSD does the same).
     if (tcb.sndWnd === 0) {
       tcb.retransmitKind = RetransmitKind.NONE;
       tcb.rtoAt = Infinity;
-      sendWindowProbe(tcp, tcb, now);
-      startPersist(tcp, tcb, now);
+      sendWindowProbe(ctx, tcb, now);
+      startPersist(ctx, tcb, now);
     } else {
       // Retransmit the first segment regardless of cwnd (RFC 6298 (5.4) is unconditional).
       const sb = tcb.sendBuffer;
       const len = sb.length < tcb.smss ? sb.length : tcb.smss;
-      emitSegment(tcp, tcb, tcb.sndUna, 0x10, len, now);
+      emitSegment(ctx, tcb, tcb.sndUna, 0x10, len, now);
       tcb.sndNxt = seqAdd(tcb.sndUna, len);
     }
   }
 }
 
 /** Persist timer expiry: probe the window, back off (RFC 9293 3.8.6.1; RFC 1122 4.2.2.17). */
-function persistTimeout(tcp: Tcp, tcb: Tcb, now: number): void {
+function persistTimeout(ctx: TcpContext, tcb: Tcb, now: number): void {
   const st = tcb.state;
   if (st === TcpState.CLOSED || st === TcpState.TIME_WAIT) return;
   if (tcb.unsentBytes === 0 && !(tcb.finQueued && !tcb.finSent)) return;
@@ -140,25 +128,25 @@ function persistTimeout(tcp: Tcp, tcb: Tcb, now: number): void {
   if (tcb.retries > tcb.config.retries2 && tcb.orphaned) {
     // A peer that keeps its window shut forever may hold a connection open as long as it
     // answers (RFC 1122 4.2.2.17); only an orphaned one is given up, as Linux does.
-    tcp.closeTcb(tcb, 'ETIMEDOUT');
+    closeTcb(ctx, tcb, 'ETIMEDOUT');
     return;
   }
   if (tcb.sndWnd > 0) {
     // The window is open but too small for silly-window avoidance: send what fits.
-    tcpOutput(tcp, tcb, now, true);
+    tcpOutput(ctx, tcb, now, true);
   } else {
-    tcp.stats.windowProbes++;
-    sendWindowProbe(tcp, tcb, now);
+    ctx.stats.windowProbes++;
+    sendWindowProbe(ctx, tcb, now);
     if (tcb.persistShift < 16) tcb.persistShift++;
   }
-  if (tcb.retransmitKind === RetransmitKind.NONE && tcb.unsentBytes > 0) startPersist(tcp, tcb, now);
+  if (tcb.retransmitKind === RetransmitKind.NONE && tcb.unsentBytes > 0) startPersist(ctx, tcb, now);
 }
 
 /** Keepalive, TIME_WAIT end, orphaned FIN_WAIT_2 end. */
-function keepTimeout(tcp: Tcp, tcb: Tcb, now: number): void {
+function keepTimeout(ctx: TcpContext, tcb: Tcb, now: number): void {
   const st = tcb.state;
   if (st === TcpState.TIME_WAIT || st === TcpState.FIN_WAIT_2) {
-    tcp.closeTcb(tcb, null);
+    closeTcb(ctx, tcb, null);
     return;
   }
   if (!tcb.keepAlive) return;
@@ -173,11 +161,11 @@ function keepTimeout(tcp: Tcp, tcb: Tcb, now: number): void {
     return;
   }
   if (tcb.keepAliveProbesSent >= cfg.keepAliveProbes) {
-    tcp.closeTcb(tcb, 'ETIMEDOUT');
+    closeTcb(ctx, tcb, 'ETIMEDOUT');
     return;
   }
   tcb.keepAliveProbesSent++;
-  tcp.stats.keepAliveProbes++;
-  sendKeepAlive(tcp, tcb, now);
+  ctx.stats.keepAliveProbes++;
+  sendKeepAlive(ctx, tcb, now);
   tcb.keepAt = now + cfg.keepAliveIntervalMs;
 }

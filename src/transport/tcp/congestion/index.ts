@@ -4,11 +4,9 @@ import { Cubic, type CubicOptions } from './cubic.js';
 import { NewReno } from './newreno.js';
 import type { CongestionControl } from './types.js';
 
-export { CongestionBase } from './base.js';
-export { Cubic, CUBIC_ALPHA, CUBIC_BETA, CUBIC_C, type CubicOptions } from './cubic.js';
+export { Cubic, CUBIC_ALPHA, CUBIC_BETA, CUBIC_C } from './cubic.js';
 export { NewReno } from './newreno.js';
-export { Prr } from './prr.js';
-export { ABC_LIMIT, initialWindow, type CongestionControl, type CongestionOptions } from './types.js';
+export { initialWindow, type CongestionControl } from './types.js';
 
 export type CongestionAlgorithm = 'newreno' | 'cubic';
 

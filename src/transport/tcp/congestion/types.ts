@@ -13,7 +13,7 @@
  *  - every ACK that cumulatively acknowledges new data outside recovery: `onAck`;
  *  - on the DupThresh-th duplicate ACK (or SACK loss detection): `enterRecovery`,
  *    `inflate` true for NewReno without SACK (cwnd = ssthresh + 3*SMSS), false with SACK
- *    (RFC 6675: sending is then governed by pipe < cwnd, or by `Prr`);
+ *    (RFC 6675: sending is then governed by pipe < cwnd);
  *  - further duplicate ACKs in recovery: `onDupAck` (inflates by SMSS in inflate mode);
  *  - partial ACKs (below RecoveryPoint): `onPartialAck`;
  *  - the ACK covering RecoveryPoint: `exitRecovery`;

@@ -1,0 +1,33 @@
+/** TCP's own counters (`Tcp.stats`, shown by `pstack stats` as tcpXxx). */
+
+/** Counters in the spirit of the TCP MIB (RFC 4022) plus a few of Linux's. */
+export class TcpStats {
+  activeOpens = 0;
+  passiveOpens = 0;
+  activeOpensEstablished = 0;
+  passiveOpensEstablished = 0;
+  attemptFails = 0;
+  estabResets = 0;
+  retransSegs = 0;
+  outRsts = 0;
+  fastRetransmits = 0;
+  timeouts = 0;
+  challengeAcks = 0;
+  pawsRejected = 0;
+  delayedAcks = 0;
+  windowProbes = 0;
+  keepAliveProbes = 0;
+  synCookiesSent = 0;
+  synCookiesValidated = 0;
+  timeWaitOverflows = 0;
+  tailLossProbes = 0;
+  /**
+   * Retransmissions judged lost and sent again before the RTO: by the probe timeout in
+   * recovery, or by SACKs after an RTO (Linux counts these as TCPLostRetransmit).
+   */
+  lostRetransmits = 0;
+  /** SACK ranges a scoreboard forgot because it held tcp.maxSackRanges already. */
+  sackRangesEvicted = 0;
+  /** Sends cut short because the send buffer (tcp.sendBufferSize) was full. */
+  sendBufferFull = 0;
+}
