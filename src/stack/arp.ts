@@ -8,7 +8,7 @@
 import type { Device } from '../link/device.js';
 import { EtherType, emitEthernet, padFrame, ETHERNET_HEADER_LENGTH } from '../wire/ethernet.js';
 import { ArpPacket, ArpOp, emitArp, ARP_PACKET_LENGTH } from '../wire/arp.js';
-import { IPV4_BROADCAST, MAC_BROADCAST, MAC_ZERO, isMulticast, isMulticastMac, type Ipv4Address } from '../wire/addr.js';
+import { IPV4_BROADCAST, MAC_BROADCAST, MAC_ZERO, isMulticast, isMulticastMac, macEquals, macToString, type Ipv4Address } from '../wire/addr.js';
 import type { Counters } from './counters.js';
 import type { Interface } from './interface.js';
 import type { InterfaceTable } from './interfaces.js';
@@ -17,6 +17,8 @@ import type { LinkOutput } from './link-output.js';
 import type { Ipv4Settings } from './settings.js';
 
 export class Arp {
+  /** Addresses being probed before use (RFC 5227), and who to tell when another host has one. */
+  private readonly watched = new Map<Ipv4Address, (mac: string) => void>();
   private readonly arp = new ArpPacket();
   private readonly frame = new Uint8Array(ETHERNET_HEADER_LENGTH + ARP_PACKET_LENGTH + 18);
 
@@ -39,6 +41,7 @@ export class Arp {
     const op = arp.op;
     const spa = arp.senderIp;
     const tpa = arp.targetIp;
+    if (this.watched.size !== 0 && !macEquals(frame, arp.senderMacOffset, device.mac)) this.checkConflict(frame, arp, spa, tpa, op);
     const iface = this.interfaces.list.find((i) => i.device === device && i.address === tpa);
     const onDevice = this.interfaces.onDevice(device);
     if (onDevice === undefined) {
@@ -87,6 +90,39 @@ export class Arp {
     } else if (op !== ArpOp.Reply) {
       this.counters.drop('arp: unknown-op');
     }
+  }
+
+  /**
+   * RFC 5227 2.1.1: another host has `address` if it sends any ARP packet from it, or probes
+   * for it itself while we probe (a request with sender 0.0.0.0 and that target).
+   */
+  private checkConflict(frame: Uint8Array, arp: ArpPacket, spa: Ipv4Address, tpa: Ipv4Address, op: number): void {
+    const claimed = spa !== 0 ? spa : op === ArpOp.Request ? tpa : -1;
+    const tell = this.watched.get(claimed);
+    if (tell === undefined) return;
+    this.watched.delete(claimed);
+    tell(macToString(frame.subarray(arp.senderMacOffset, arp.senderMacOffset + 6)));
+  }
+
+  /**
+   * Watch for another host using `address` (call `probe` to ask); `onConflict` gets the other
+   * host's MAC. Returns the function that stops watching.
+   */
+  watch(address: Ipv4Address, onConflict: (mac: string) => void): () => void {
+    this.watched.set(address, onConflict);
+    return () => {
+      if (this.watched.get(address) === onConflict) this.watched.delete(address);
+    };
+  }
+
+  /** An ARP Probe for `address` (RFC 5227 2.1.1: sender address 0, target the candidate). */
+  probe(device: Device, address: Ipv4Address): void {
+    this.send(device, ArpOp.Request, 0, MAC_ZERO, address, MAC_BROADCAST);
+  }
+
+  /** An ARP Announcement (RFC 5227 2.3): a request with our new address as sender and target. */
+  announce(device: Device, address: Ipv4Address): void {
+    this.send(device, ArpOp.Request, address, MAC_ZERO, address, MAC_BROADCAST);
   }
 
   /** Ask the link who has `ip` (for the neighbor cache). */

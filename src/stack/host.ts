@@ -212,6 +212,45 @@ export class Host implements FrameReceiver, NetworkLayer {
     return iface;
   }
 
+  /** Take an address away: its interface, the routes through it and what ARP learned on it. */
+  removeInterface(iface: Interface): void {
+    if (!this.interfaceTable.remove(iface)) return;
+    this.routes.removeInterface(iface);
+    for (const e of [...this.neighbors.all()]) if (e.iface === iface) this.neighbors.delete(e.ip);
+    this.events.event('interface was detached', { ip: ipv4ToString(iface.address), device: `${iface.name} (${iface.device.name})` });
+  }
+
+  /**
+   * Whether another host on `device`'s link already uses `address` (RFC 5227 2.1): ARP probes
+   * `probes` times, `intervalMs` apart, then waits `intervalMs` more for an answer. Resolves
+   * with the other host's MAC, or null when the address is free.
+   */
+  probeAddress(device: Device, address: Ipv4Address, probes = 3, intervalMs = 1000): Promise<string | null> {
+    return new Promise((resolve) => {
+      let sent = 0;
+      const timer = this.timers.create(() => {
+        if (sent < probes) {
+          sent++;
+          this.arp.probe(device, address);
+          timer.arm(intervalMs);
+          return;
+        }
+        stop();
+        resolve(null);
+      });
+      const stop = this.arp.watch(address, (mac) => {
+        timer.disarm();
+        resolve(mac);
+      });
+      timer.arm(0);
+    });
+  }
+
+  /** Tell the link that `address` is now ours (RFC 5227 2.3 ARP Announcement). */
+  announceAddress(device: Device, address: Ipv4Address): void {
+    this.arp.announce(device, address);
+  }
+
   setDefaultGateway(gateway: Ipv4Address): Route {
     const iface = this.interfaces.find((i) => !i.isLoopback && i.onLink(gateway));
     if (iface === undefined) throw new Error(`gateway ${ipv4ToString(gateway)} is not on any attached network`);

@@ -15,6 +15,13 @@ export class InterfaceTable {
     this.list.push(iface);
   }
 
+  remove(iface: Interface): boolean {
+    const i = this.list.indexOf(iface);
+    if (i < 0) return false;
+    this.list.splice(i, 1);
+    return true;
+  }
+
   isLocalAddress(addr: Ipv4Address): boolean {
     const l = this.list;
     for (let i = 0; i < l.length; i++) if (l[i]!.address === addr) return true;
