@@ -23,6 +23,7 @@ command -v nmap >/dev/null 2>&1 || need+=(nmap)
 command -v ethtool >/dev/null 2>&1 || need+=(ethtool)
 # Loss and duplication on the kernel side of a tap (this kernel has no sch_netem).
 command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: missing ${need[*]} and not root; install them or run as root" >&2
