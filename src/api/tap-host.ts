@@ -10,10 +10,13 @@ import { TapDevice, DEFAULT_TAP_MAC } from '../link/tap.js';
 import { addAddress, linkUp, setMtu } from '../link/host-link.js';
 import { ipv4ToString, parseCidr, parseIpv4, parseMac, type Ipv4Address, type Ipv4Cidr } from '../wire/addr.js';
 import { Stack, type StackOptions } from './stack.js';
+import { StackDhcp, type StackDhcpOptions } from './dhcp/on-stack.js';
+import type { DhcpLease } from './dhcp/client.js';
 
 export interface TapSpec {
   name: string;
-  addr: Ipv4Cidr;
+  /** pstack's address on this tap, or 'dhcp' to lease one from a DHCP server on the link. */
+  addr: Ipv4Cidr | 'dhcp';
   /** Address the kernel's side of the tap gets (e.g. 192.0.2.1/24); null leaves it alone. */
   hostAddr: Ipv4Cidr | null;
   mac: Uint8Array;
@@ -33,18 +36,24 @@ export interface TapHostSpec {
   stack?: StackOptions;
   /** Called with the stack before any address is configured (to attach a capture, say). */
   configure?: (stack: Stack) => void;
+  /** For taps with addr 'dhcp': how long to wait for the first lease (default 30 s), and the client's options. */
+  dhcpTimeoutMs?: number;
+  dhcp?: StackDhcpOptions;
 }
 
 export interface TapHost {
   stack: Stack;
   taps: TapDevice[];
+  /** The DHCP client of each tap whose address was leased (in tap order; others absent). */
+  dhcp: Map<string, { client: StackDhcp; lease: DhcpLease }>;
+  /** Stop (a DHCP lease is released) and close the devices. */
   close(): void;
 }
 
 /** Which step of the set-up failed, on which device, and why. */
 export class TapSetupError extends Error {
   constructor(
-    readonly step: 'open' | 'configure' | 'gateway',
+    readonly step: 'open' | 'configure' | 'gateway' | 'dhcp',
     readonly device: string,
     override readonly cause: unknown,
   ) {
@@ -67,7 +76,10 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
     }
   }
   const stack = new Stack(spec.stack);
+  const dhcp = new Map<string, { client: StackDhcp; lease: DhcpLease }>();
+  const leasing: Array<{ name: string; client: StackDhcp }> = [];
   const close = () => {
+    for (const l of leasing) l.client.stop(true);
     stack.close();
     for (const t of taps) t.close();
   };
@@ -76,6 +88,17 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
     stack.addInterface(new LoopbackDevice(), LOOPBACK);
     for (let i = 0; i < spec.taps.length; i++) {
       const t = spec.taps[i]!;
+      if (t.addr === 'dhcp') {
+        // The kernel's side belongs to whoever runs the DHCP server there: only the link is brought up.
+        stack.addDevice(taps[i]!);
+        leasing.push({ name: t.name, client: new StackDhcp(stack, taps[i]!, spec.dhcp) });
+        try {
+          await linkUp(t.name);
+        } catch (err) {
+          throw new TapSetupError('configure', t.name, err);
+        }
+        continue;
+      }
       stack.addInterface(taps[i]!, t.addr);
       try {
         if (mtu !== 1500) await setMtu(t.name, mtu);
@@ -93,11 +116,29 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
       }
     }
     stack.start();
+    for (const l of leasing) {
+      const lease = await leaseWithin(l.client, spec.dhcpTimeoutMs ?? 30_000, l.name);
+      dhcp.set(l.name, { client: l.client, lease });
+    }
   } catch (err) {
     close();
     throw err;
   }
-  return { stack, taps, close };
+  return { stack, taps, dhcp, close };
+}
+
+async function leaseWithin(client: StackDhcp, timeoutMs: number, device: string): Promise<DhcpLease> {
+  const leased = client.waitForLease();
+  client.start();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TapSetupError('dhcp', device, new Error(`no DHCP lease on ${device} within ${Math.round(timeoutMs / 1000)} s`))), timeoutMs);
+  });
+  try {
+    return await Promise.race([leased, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface TapStackOptions extends StackOptions {

@@ -14,7 +14,7 @@ import { hexdumpX } from '../observe/hexdump.js';
 import type { Logger } from '../observe/log.js';
 import type { PacketObserver, StackEvents } from '../stack/observer.js';
 import type { Stack } from '../api/stack.js';
-import { openTapHost, TapSetupError, type TapSpec } from '../api/tap-host.js';
+import { openTapHost, TapSetupError, type TapHost, type TapSpec } from '../api/tap-host.js';
 import { FatalError, describeTapOpenError } from './errors.js';
 import type { LimitSettings } from './limits.js';
 
@@ -33,11 +33,14 @@ export interface HostSpec {
   limits?: LimitSettings;
   /** Busy polling of the taps (TapOpenOptions.busyPoll); default the device's default. */
   busyPoll?: number | 'always';
+  /** For --addr dhcp: how long to wait for a lease. */
+  dhcpTimeoutMs?: number;
 }
 
 export interface RunningHost {
   stack: Stack;
   taps: TapDevice[];
+  dhcp: TapHost['dhcp'];
   pcap: PcapWriter | null;
   close(): void;
 }
@@ -77,7 +80,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
   let host;
   try {
     host = await openTapHost({
-      taps: spec.taps, gateway: spec.gateway, mtu: spec.mtu, offload: spec.offload, busyPoll: spec.busyPoll,
+      taps: spec.taps, gateway: spec.gateway, mtu: spec.mtu, offload: spec.offload, busyPoll: spec.busyPoll, dhcpTimeoutMs: spec.dhcpTimeoutMs,
       onTapError: (err) => logger.error('tap device error', String(err)),
       stack: {
         events: loggerEvents(logger), forwarding: spec.forwarding,
@@ -100,12 +103,13 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
     if (!(err instanceof TapSetupError)) throw err;
     if (err.step === 'open') throw new FatalError(describeTapOpenError(err.cause, err.device));
     if (err.step === 'configure') throw new FatalError(`cannot configure the host side of ${err.device}: ${err.message}`);
+    if (err.step === 'dhcp') throw new FatalError(err.message);
     throw new FatalError(err.message, 2);
   }
-  const { stack, taps } = host;
+  const { stack, taps, dhcp } = host;
   const captured = pcap as PcapWriter | null;
   return {
-    stack, taps, pcap: captured,
+    stack, taps, dhcp, pcap: captured,
     close: () => {
       host.close();
       captured?.close();

@@ -9,14 +9,17 @@ import { parseCidr, parseIpv4, parseMac, ipv4ToString, macToString, type Ipv4Cid
 import { DEFAULT_TAP_MAC, DEFAULT_BUSY_POLL_US, MAX_BUSY_POLL_US, type TapDevice } from '../link/tap.js';
 import { createLogger, parseLogLevel } from '../observe/log.js';
 import { UsageError, FatalError } from './errors.js';
-import { startHost, cidrToString, detailLines, type TapSpec } from './host.js';
+import { startHost, cidrToString, detailLines, type RunningHost, type TapSpec } from './host.js';
 import { startServices } from './services.js';
 import { startControlServer, defaultControlPath, type ControlServer } from './control.js';
 import { LIMITS, applyLimit, emptyLimitSettings, formatLimitHelp, limitHits, limitValues, type LimitSettings } from './limits.js';
 
 export const SERVER_USAGE = `usage: pstack server [options]
   --tap NAME          TAP device to open (default tap0; repeat with --addr for more interfaces)
-  --addr CIDR         pstack's address on the matching --tap (default 192.0.2.2/24)
+  --addr CIDR|dhcp    pstack's address on the matching --tap (default 192.0.2.2/24); "dhcp" leases
+                      one (and routes, DNS servers) from a DHCP server on the link and leaves the
+                      kernel's side of that tap as it is
+  --dhcp-timeout S    give up when no DHCP lease came within S seconds (default 30)
   --host-addr CIDR    address given to the kernel's side of the matching --tap
                       (default: the first host address of the network, 192.0.2.1/24; "none" to skip)
   --gateway IP        default gateway (default 192.0.2.1; "none" for no default route)
@@ -58,6 +61,8 @@ export interface ServerConfig {
   limitHelp: boolean;
   /** Busy polling of the taps: microseconds after each frame (0 off) or 'always'. */
   busyPoll: number | 'always';
+  /** How long --addr dhcp waits for a lease before giving up. */
+  dhcpTimeoutMs: number;
 }
 
 export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
@@ -80,6 +85,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         control: { type: 'string' },
         limit: { type: 'string', multiple: true },
         'busy-poll': { type: 'string' },
+        'dhcp-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -107,6 +113,12 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   if (baseMac === null) throw new UsageError(`invalid --mac ${JSON.stringify(v.mac)}: expected six hex bytes like 00:00:5e:00:53:01`);
   const taps: TapSpec[] = tapNames.map((name, i) => {
     if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,14}$/.test(name)) throw new UsageError(`invalid --tap ${JSON.stringify(name)}: an interface name of 1 to 15 letters, digits, '-', '_' or '.'`);
+    const mac = baseMac.slice();
+    mac[5] = (mac[5]! + i) & 0xff;
+    if (addrTexts[i] === 'dhcp') {
+      if (hostAddrTexts[i] !== undefined && hostAddrTexts[i] !== 'none') throw new UsageError(`--host-addr does not go with --addr dhcp on ${name}: that side belongs to the DHCP server`);
+      return { name, addr: 'dhcp' as const, hostAddr: null, mac };
+    }
     const addr = parseCidr(addrTexts[i]!);
     if (addr === null || addr.prefixLength === 0 || addr.prefixLength > 30) throw new UsageError(`invalid --addr ${JSON.stringify(addrTexts[i])}: expected an address with a prefix length from 1 to 30, like 192.0.2.2/24`);
     let hostAddr: Ipv4Cidr | null;
@@ -116,8 +128,6 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
       hostAddr = parseCidr(hostText);
       if (hostAddr === null) throw new UsageError(`invalid --host-addr ${JSON.stringify(hostText)}: expected an address with a prefix length, like 192.0.2.1/24`);
     } else hostAddr = defaultHostAddr(addr);
-    const mac = baseMac.slice();
-    mac[5] = (mac[5]! + i) & 0xff;
     return { name, addr, hostAddr, mac };
   });
   if (new Set(tapNames).size !== tapNames.length) throw new UsageError('each --tap must be named once');
@@ -127,6 +137,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
     gateway = parseIpv4(v.gateway);
     if (gateway === null) throw new UsageError(`invalid --gateway ${JSON.stringify(v.gateway)}: expected an IPv4 address like 192.0.2.1`);
   } else gateway = v.tap === undefined && v.addr === undefined ? parseIpv4('192.0.2.1')! : taps[0]!.hostAddr?.address ?? null;
+  if (gateway !== null && taps.some((t) => t.addr === 'dhcp') && v.gateway === undefined) gateway = null; // the lease's routers
   const mtu = v.mtu !== undefined ? Number(v.mtu) : 1500;
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw new UsageError(`invalid --mtu ${JSON.stringify(v.mtu)}: expected a whole number from 576 to 65535`);
   const logLevel = parseLogLevel(v['log-level'] ?? 'info');
@@ -138,7 +149,12 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   // A router passes segments on as they came: a 64 KB coalesced one would not fit the next link.
   if (forwarding && v.offload === 'on') throw new UsageError('--offload on cannot be combined with --forward: a router must not receive coalesced segments');
   const offload = !forwarding && v.offload !== 'off';
-  return { taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts, limitHelp, busyPoll: parseBusyPoll(v['busy-poll']) };
+  const dhcpTimeout = v['dhcp-timeout'] !== undefined ? Number(v['dhcp-timeout']) : 30;
+  if (!Number.isFinite(dhcpTimeout) || dhcpTimeout <= 0 || dhcpTimeout > 3600) throw new UsageError(`invalid --dhcp-timeout ${JSON.stringify(v['dhcp-timeout'])}: expected seconds from 1 to 3600`);
+  return {
+    taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts,
+    limitHelp, busyPoll: parseBusyPoll(v['busy-poll']), dhcpTimeoutMs: dhcpTimeout * 1000,
+  };
 }
 
 /** What the kernel granted on the taps, e.g. "checksum, tso (64 KB segments)", or "off". */
@@ -154,6 +170,12 @@ function parseBusyPoll(text: string | undefined): number | 'always' {
   const us = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!(us >= 0 && us <= MAX_BUSY_POLL_US)) throw new UsageError(`invalid --busy-poll=${JSON.stringify(text)}: expected microseconds from 0 to ${MAX_BUSY_POLL_US}, or a bare --busy-poll to poll always`);
   return us;
+}
+
+function addressText(t: TapSpec, leases: RunningHost['dhcp']): string {
+  if (t.addr !== 'dhcp') return cidrToString(t.addr);
+  const lease = leases.get(t.name)?.lease;
+  return lease === undefined ? 'dhcp' : `${ipv4ToString(lease.address)}/${lease.prefixLength} (dhcp from ${ipv4ToString(lease.serverId)})`;
 }
 
 /** The first host address of the network, or the second if pstack took the first. */
@@ -185,6 +207,7 @@ export async function runServer(argv: string[]): Promise<number> {
     logger,
     limits: config.limits,
     busyPoll: config.busyPoll,
+    dhcpTimeoutMs: config.dhcpTimeoutMs,
   });
   const tcp = host.stack.tcp;
   const services = startServices(host.stack, logger);
@@ -207,7 +230,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const first = config.taps[0]!;
   logger.info('pstack server started',
     ...detailLines({
-      interfaces: config.taps.map((t) => `${t.name} ${cidrToString(t.addr)} ${macToString(t.mac)}`).join(', '),
+      interfaces: config.taps.map((t) => `${t.name} ${addressText(t, host.dhcp)} ${macToString(t.mac)}`).join(', '),
       gateway: config.gateway !== null ? ipv4ToString(config.gateway) : 'none',
       forwarding: config.forwarding ? 'on' : 'off',
       offloads: describeOffloads(host.taps),
@@ -215,7 +238,7 @@ export async function runServer(argv: string[]): Promise<number> {
       services: services.describe(),
       control: control !== null ? control.path : 'none',
       ...(config.limitTexts.length > 0 ? { limits: config.limitTexts.join(', ') } : {}),
-      try: `ping ${ipv4ToString(first.addr.address)}`,
+      try: `ping ${ipv4ToString(first.addr === 'dhcp' ? host.dhcp.get(first.name)!.lease.address : first.addr.address)}`,
     }));
 
   return new Promise<number>((resolve) => {

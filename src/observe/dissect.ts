@@ -30,6 +30,8 @@ import { TCP_MIN_HEADER, TcpSegment, tcpFlagsPicture } from '../wire/tcp.js';
 import { UDP_HEADER_LENGTH, UdpDatagram } from '../wire/udp.js';
 import { hexByteLines } from './hexdump.js';
 import { available, hex, validOffset } from './bounds.js';
+import { dissectDns } from './dissect-dns.js';
+import { dissectDhcp, isDhcpPorts } from './dissect-dhcp.js';
 
 export type Direction = 'incoming' | 'outgoing';
 /** What the first byte of a frame is: an Ethernet header (TAP) or an IPv4 header (loopback, raw). */
@@ -468,10 +470,29 @@ function dissectIpChain(
   switch (ip.protocol) {
     case IpProtocol.ICMP: blocks.push(dissectIcmp(direction, buf, l4, l4Length, context, options)); break;
     case IpProtocol.TCP: blocks.push(dissectTcp(direction, buf, l4, l4Length, context, options)); break;
-    case IpProtocol.UDP: blocks.push(dissectUdp(direction, buf, l4, l4Length, context, options)); break;
+    case IpProtocol.UDP: {
+      const udpBlock = dissectUdp(direction, buf, l4, l4Length, context, options);
+      blocks.push(udpBlock);
+      if (udpBlock.malformed === undefined && !ip.moreFragments) dissectUdpPayload(blocks, direction, buf, l4, l4Length);
+      break;
+    }
     default: break; // the IP block's payload line already shows the bytes
   }
 }
+
+/** The application protocols pstack speaks over UDP, decoded when their ports say so. */
+function dissectUdpPayload(blocks: DissectionBlock[], direction: Direction, buf: Uint8Array, offset: number, length: number): void {
+  const udp = new UdpDatagram(buf, offset, length);
+  if (udp.check() !== null) return;
+  const src = udp.srcPort;
+  const dst = udp.dstPort;
+  const at = udp.payloadOffset;
+  const n = udp.udpLength - UDP_HEADER_LENGTH;
+  if (src === DNS_PORT || dst === DNS_PORT) blocks.push(dissectDns(direction, buf, at, n));
+  else if (isDhcpPorts(src, dst)) blocks.push(dissectDhcp(direction, buf, at, n));
+}
+
+const DNS_PORT = 53;
 
 /**
  * Every layer that can be decoded, outermost first (for outgoing frames too: the stack logs

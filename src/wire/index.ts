@@ -10,3 +10,5 @@ export * from './udp.js';
 export * from './tcp.js';
 export * from './tcp-options.js';
 export * from './view.js';
+export * from './dhcp.js';
+export * from './dns.js';

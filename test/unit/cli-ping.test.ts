@@ -42,8 +42,7 @@ describe('pstack ping arguments', () => {
     assert.equal(c.recordRoute, false);
     assert.equal(c.logLevel, 'warn');
     assert.equal(c.tap.name, 'tap0');
-    assert.equal(c.tap.addr.address, ip('192.0.2.2'));
-    assert.equal(c.tap.addr.prefixLength, 24);
+    assert.deepEqual(c.tap.addr, { address: ip('192.0.2.2'), prefixLength: 24 });
     assert.equal(c.tap.hostAddr?.address, ip('192.0.2.1'));
     assert.equal(c.gateway, ip('192.0.2.1'));
   });

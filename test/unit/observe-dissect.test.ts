@@ -16,6 +16,8 @@ import { emitIpv4, type Ipv4Repr } from '../../src/wire/ipv4.js';
 import { buildRecordRouteOption, recordRouteAppend, walkIpv4Options } from '../../src/wire/ipv4-options.js';
 import { emitIcmp } from '../../src/wire/icmp.js';
 import { emitUdp } from '../../src/wire/udp.js';
+import { emitDnsQuery } from '../../src/wire/dns.js';
+import { createDhcpMessage, encodeDhcp } from '../../src/wire/dhcp.js';
 import { emitEthernet } from '../../src/wire/ethernet.js';
 
 interface Vector { name: string; layer: 'ethernet' | 'ipv4'; hex: string; expect: any }
@@ -564,4 +566,19 @@ test('property: seed frames with random bytes changed dissect deep and never thr
     ),
     { numRuns: 3000 },
   );
+});
+
+test('a DNS query on port 53 and a DHCP message on 68 -> 67 get a block of their own after UDP', () => {
+  const query = emitDnsQuery({ id: 0x1234, name: 'web.test', type: 1 });
+  assert.ok(query instanceof Uint8Array);
+  const dnsBlocks = dissectFrame('outgoing', ipv4Packet('192.0.2.2', '192.0.2.1', 17, udpDatagram('192.0.2.2', '192.0.2.1', 40000, 53, query)), 0, 28 + query.length, 'ip');
+  assert.deepEqual(dnsBlocks.map((b) => b.title.split(' ').slice(1, 2)[0]), ['ip', 'udp', 'dns']);
+  assert.ok(dnsBlocks[2]!.lines.some((l) => l.includes('web.test')), dnsBlocks[2]!.lines.join('\n'));
+  const discover = encodeDhcp(createDhcpMessage({ op: 1, xid: 7, options: { messageType: 1 } }));
+  const dhcpBlocks = dissectFrame('outgoing', ipv4Packet('0.0.0.0', '255.255.255.255', 17, udpDatagram('0.0.0.0', '255.255.255.255', 68, 67, discover)), 0, 28 + discover.length, 'ip');
+  assert.equal(dhcpBlocks.length, 3);
+  assert.match(dhcpBlocks[2]!.title, /dhcp/);
+  // Not on those ports: no application block.
+  const other = dissectFrame('outgoing', ipv4Packet('192.0.2.2', '192.0.2.1', 17, udpDatagram('192.0.2.2', '192.0.2.1', 40000, 54, query)), 0, 28 + query.length, 'ip');
+  assert.equal(other.length, 2);
 });
