@@ -142,6 +142,11 @@ export class Resolver {
     this.servers = servers.map(parseServer);
   }
 
+  /** The search list (resolv.conf `search`), e.g. from a DHCP lease's domain search option. */
+  setSearch(domains: readonly string[]): void {
+    this.o.search = domains.slice(0, MAX_SEARCH).map((d) => d.replace(/^\.|\.$/g, '')).filter((d) => d !== '');
+  }
+
   getServers(): string[] {
     return this.servers.map((s) => (s.port === DNS_PORT ? s.host : `${s.host}:${s.port}`));
   }

@@ -17,6 +17,7 @@ import { Tcp } from '../transport/tcp/tcp.js';
 import type { TcpConfig } from '../transport/tcp/tcb.js';
 import { nodeAllocate, nodeTasks } from '../link/node-host.js';
 import { setStorageAllocator } from '../transport/tcp/bytes.js';
+import { Resolver, type ResolverOptions } from './dns.js';
 import * as net from './net.js';
 import * as dgram from './dgram.js';
 
@@ -26,6 +27,8 @@ setStorageAllocator(nodeAllocate);
 export interface StackOptions extends HostOptions {
   /** TCP settings (buffer sizes, limits, congestion control); the rest keep their defaults. */
   tcp?: Partial<TcpConfig>;
+  /** The stack's DNS resolver (servers, search list, timeouts). */
+  dns?: ResolverOptions;
 }
 
 export class Stack extends Host {
@@ -33,11 +36,14 @@ export class Stack extends Host {
   readonly udp: UdpLayer;
   /** TCP (RFC 9293): servers and connections through createServer() and connect(). */
   readonly tcp: Tcp;
+  /** Names over this stack: servers from the options, --dns, or a DHCP lease. */
+  readonly resolver: Resolver;
 
   constructor(options: StackOptions = {}) {
     super({ tasks: nodeTasks, ...options });
     this.udp = new UdpLayer(this);
     this.tcp = new Tcp(this, options.tcp);
+    this.resolver = new Resolver(this, options.dns);
   }
 
   /** Like `net.createServer`: a Server whose sockets are pstack TCP connections. */

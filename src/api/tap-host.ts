@@ -39,6 +39,8 @@ export interface TapHostSpec {
   /** For taps with addr 'dhcp': how long to wait for the first lease (default 30 s), and the client's options. */
   dhcpTimeoutMs?: number;
   dhcp?: StackDhcpOptions;
+  /** DNS servers for the stack's resolver (a DHCP lease's servers are used when this is absent). */
+  dns?: readonly string[];
 }
 
 export interface TapHost {
@@ -91,7 +93,12 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
       if (t.addr === 'dhcp') {
         // The kernel's side belongs to whoever runs the DHCP server there: only the link is brought up.
         stack.addDevice(taps[i]!);
-        leasing.push({ name: t.name, client: new StackDhcp(stack, taps[i]!, spec.dhcp) });
+        leasing.push({ name: t.name, client: new StackDhcp(stack, taps[i]!, { ...spec.dhcp, onLease: (lease, kind) => {
+          if (spec.dns === undefined && lease.dnsServers.length > 0) stack.resolver.setServers(lease.dnsServers.map(ipv4ToString));
+          const search = lease.domainSearch.length > 0 ? lease.domainSearch : lease.domainName !== undefined ? [lease.domainName] : [];
+          if (search.length > 0) stack.resolver.setSearch(search);
+          spec.dhcp?.onLease?.(lease, kind);
+        } }) });
         try {
           await linkUp(t.name);
         } catch (err) {
@@ -115,6 +122,7 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
         throw new TapSetupError('gateway', '', err);
       }
     }
+    if (spec.dns !== undefined) stack.resolver.setServers(spec.dns);
     stack.start();
     for (const l of leasing) {
       const lease = await leaseWithin(l.client, spec.dhcpTimeoutMs ?? 30_000, l.name);

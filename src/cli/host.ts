@@ -35,6 +35,8 @@ export interface HostSpec {
   busyPoll?: number | 'always';
   /** For --addr dhcp: how long to wait for a lease. */
   dhcpTimeoutMs?: number;
+  /** DNS servers for the stack's resolver. */
+  dns?: string[];
 }
 
 export interface RunningHost {
@@ -80,7 +82,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
   let host;
   try {
     host = await openTapHost({
-      taps: spec.taps, gateway: spec.gateway, mtu: spec.mtu, offload: spec.offload, busyPoll: spec.busyPoll, dhcpTimeoutMs: spec.dhcpTimeoutMs,
+      taps: spec.taps, gateway: spec.gateway, mtu: spec.mtu, offload: spec.offload, busyPoll: spec.busyPoll, dhcpTimeoutMs: spec.dhcpTimeoutMs, dns: spec.dns,
       onTapError: (err) => logger.error('tap device error', String(err)),
       stack: {
         events: loggerEvents(logger), forwarding: spec.forwarding,

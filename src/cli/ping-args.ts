@@ -4,12 +4,14 @@ import { parseArgs } from 'node:util';
 import { parseIpv4, type Ipv4Address } from '../wire/addr.js';
 import { ICMP_HEADER_LENGTH } from '../wire/icmp.js';
 import { IPV4_MIN_HEADER } from '../wire/ipv4.js';
-import { UsageError } from './errors.js';
+import { FatalError, UsageError } from './errors.js';
+import { canonicalDnsName } from '../wire/dns.js';
 import type { TapSpec } from './host.js';
 import { parseServerArgs } from './server.js';
 
 export const PING_USAGE = `usage: pstack ping [options] DEST
-Ping DEST (an IPv4 address) from pstack's own stack on a TAP device, like iputils ping.
+Ping DEST (an IPv4 address, or a name pstack's resolver looks up through the --dns servers
+or those of a DHCP lease) from pstack's own stack on a TAP device, like iputils ping.
   -c, --count N         stop after N replies (or errors); default: until Ctrl-C
   -i, --interval S      seconds between requests (default 1; fractions allowed, at least 0.002)
   -s, --size N          data bytes per request (default 56, i.e. 64 ICMP bytes, 84 IP bytes)
@@ -62,7 +64,11 @@ export interface PingBehaviour {
 }
 
 /** The command line: the host to run (as pstack server's flags say) and the ping run. */
-export interface PingConfig extends PingBehaviour {
+export interface PingConfig extends Omit<PingBehaviour, 'destination'> {
+  /** The address to ping, or null when DEST is a name to look up first. */
+  destination: Ipv4Address | null;
+  /** DNS servers (--dns), when given. */
+  dns: string[] | undefined;
   tap: TapSpec;
   gateway: number | null;
   mtu: number;
@@ -97,7 +103,7 @@ export function parsePattern(text: string): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-const HOST_FLAGS = ['tap', 'addr', 'host-addr', 'gateway', 'mac', 'mtu', 'pcap'] as const;
+const HOST_FLAGS = ['tap', 'addr', 'host-addr', 'gateway', 'mac', 'mtu', 'pcap', 'dns'] as const;
 
 export function parsePingArgs(argv: string[]): PingConfig | 'help' {
   let parsed;
@@ -124,6 +130,7 @@ export function parsePingArgs(argv: string[]): PingConfig | 'help' {
         mtu: { type: 'string' },
         'log-level': { type: 'string' },
         pcap: { type: 'string' },
+        dns: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -138,7 +145,8 @@ export function parsePingArgs(argv: string[]): PingConfig | 'help' {
   if (parsed.positionals.length > 1) throw new UsageError(`ping takes one destination, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
   const destinationText = parsed.positionals[0]!;
   const destination = parseIpv4(destinationText);
-  if (destination === null) throw new UsageError(`${destinationText}: not an IPv4 address (pstack ping does not look names up; give an address like 192.0.2.1)`);
+  // iputils' words for a name that cannot be one.
+  if (destination === null && canonicalDnsName(destinationText) === null) throw new FatalError(`${destinationText}: Name or service not known`, 2);
 
   // The host flags mean exactly what they mean for pstack server: let its parser check them.
   const hostArgv: string[] = [];
@@ -178,6 +186,7 @@ export function parsePingArgs(argv: string[]): PingConfig | 'help' {
     mtu: host.mtu,
     pcapPath: host.pcapPath,
     logLevel: host.logLevel as PingConfig['logLevel'],
+    dns: host.dns,
     destination,
     destinationText,
     count,

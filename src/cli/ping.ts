@@ -16,7 +16,7 @@
  * timestamp, and the rest of the echoed data is compared with what was sent.
  */
 
-import { ipv4ToString, type Ipv4Address } from '../wire/addr.js';
+import { ipv4ToString, parseIpv4, type Ipv4Address } from '../wire/addr.js';
 import { IcmpType, ICMP_HEADER_LENGTH, type IcmpPacket } from '../wire/icmp.js';
 import { IPV4_MIN_HEADER, IpProtocol, type Ipv4Packet } from '../wire/ipv4.js';
 import { buildRecordRouteOption } from '../wire/ipv4-options.js';
@@ -292,7 +292,7 @@ export async function runPing(argv: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   let host;
   try {
-    host = await startHost({ taps: [config.tap], gateway: config.gateway, mtu: config.mtu, forwarding: false, pcapPath: config.pcapPath, logger });
+    host = await startHost({ taps: [config.tap], gateway: config.gateway, mtu: config.mtu, forwarding: false, pcapPath: config.pcapPath, logger, dns: config.dns });
   } catch (err) {
     // iputils exits 2 for every failure that is not "no reply".
     if (err instanceof FatalError) throw new FatalError(err.message, 2);
@@ -302,10 +302,12 @@ export async function runPing(argv: string[]): Promise<number> {
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signals: Array<[NodeJS.Signals, () => void]> = [];
   try {
+    const destination = config.destination ?? await resolveDestination(host.stack, config.destinationText);
     // iputils finds out before sending anything, by connecting a probe socket.
-    if (host.stack.route(config.destination) === null) throw new FatalError('connect: Network is unreachable', 2);
+    if (host.stack.route(destination) === null) throw new FatalError('connect: Network is unreachable', 2);
     const session = new PingSession(host.stack, {
       ...config,
+      destination,
       write: (text) => process.stdout.write(text),
       warn: (text) => process.stderr.write(text),
     });
@@ -319,5 +321,20 @@ export async function runPing(argv: string[]): Promise<number> {
     for (const [signal, handler] of signals) process.off(signal, handler);
     clearInterval(keepAlive);
     host.close();
+  }
+}
+
+/** DEST's IPv4 address through pstack's resolver, failing in iputils' words and exit status. */
+async function resolveDestination(stack: Stack, name: string): Promise<Ipv4Address> {
+  try {
+    const found = await stack.resolver.lookup(name, { family: 4 });
+    const address = Array.isArray(found) ? found[0]?.address : found.address;
+    const parsed = address === undefined ? null : parseIpv4(address);
+    if (parsed === null) throw Object.assign(new Error('no IPv4 address'), { code: 'ENOTFOUND' });
+    return parsed;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const why = code === 'ENOTFOUND' || code === 'ENODATA' ? 'Name or service not known' : 'Temporary failure in name resolution';
+    throw new FatalError(`${name}: ${why}`, 2);
   }
 }

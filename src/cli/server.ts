@@ -20,6 +20,8 @@ export const SERVER_USAGE = `usage: pstack server [options]
                       one (and routes, DNS servers) from a DHCP server on the link and leaves the
                       kernel's side of that tap as it is
   --dhcp-timeout S    give up when no DHCP lease came within S seconds (default 30)
+  --dns IP[,IP...]    DNS servers for pstack's resolver (default: a DHCP lease's, else 127.0.0.1
+                      as with no resolv.conf)
   --host-addr CIDR    address given to the kernel's side of the matching --tap
                       (default: the first host address of the network, 192.0.2.1/24; "none" to skip)
   --gateway IP        default gateway (default 192.0.2.1; "none" for no default route)
@@ -63,6 +65,8 @@ export interface ServerConfig {
   busyPoll: number | 'always';
   /** How long --addr dhcp waits for a lease before giving up. */
   dhcpTimeoutMs: number;
+  /** DNS servers for the stack's resolver (--dns); else a DHCP lease's. */
+  dns: string[] | undefined;
 }
 
 export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
@@ -86,6 +90,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         limit: { type: 'string', multiple: true },
         'busy-poll': { type: 'string' },
         'dhcp-timeout': { type: 'string' },
+        dns: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -151,8 +156,13 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   const offload = !forwarding && v.offload !== 'off';
   const dhcpTimeout = v['dhcp-timeout'] !== undefined ? Number(v['dhcp-timeout']) : 30;
   if (!Number.isFinite(dhcpTimeout) || dhcpTimeout <= 0 || dhcpTimeout > 3600) throw new UsageError(`invalid --dhcp-timeout ${JSON.stringify(v['dhcp-timeout'])}: expected seconds from 1 to 3600`);
+  let dns: string[] | undefined;
+  if (v.dns !== undefined) {
+    dns = v.dns.split(',').map((d) => d.trim()).filter((d) => d !== '');
+    for (const d of dns) if (parseIpv4(d.replace(/:\d+$/, '')) === null) throw new UsageError(`invalid --dns ${JSON.stringify(v.dns)}: expected IPv4 addresses (optionally :port) separated by commas, like 192.0.2.1`);
+  }
   return {
-    taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts,
+    dns, taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts,
     limitHelp, busyPoll: parseBusyPoll(v['busy-poll']), dhcpTimeoutMs: dhcpTimeout * 1000,
   };
 }
@@ -208,6 +218,7 @@ export async function runServer(argv: string[]): Promise<number> {
     limits: config.limits,
     busyPoll: config.busyPoll,
     dhcpTimeoutMs: config.dhcpTimeoutMs,
+    dns: config.dns,
   });
   const tcp = host.stack.tcp;
   const services = startServices(host.stack, logger);

@@ -1,6 +1,7 @@
 // `pstack server --addr dhcp` against a real dnsmasq on the kernel's side of the tap: the
 // lease (address, router, lifetime) is taken, the address answers ping from the kernel, the
-// lease shows in dnsmasq's lease file, and a clean stop gives it back (DHCPRELEASE). Only
+// lease shows in dnsmasq's lease file, a clean stop gives it back (DHCPRELEASE), and names
+// resolve through the DNS server the lease names (pstack ping NAME). Only
 // 192.0.2.0/24, inside a namespace the test creates.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,7 +28,9 @@ before(async () => {
   await ns.must('ip', ['link', 'set', 'tap0', 'up']);
   dnsmasq = ns.spawn('dnsmasq', [
     '--no-daemon', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--log-dhcp',
-    '--interface=tap0', '--bind-interfaces', '--port=0',
+    '--interface=tap0', '--bind-interfaces', '--listen-address=192.0.2.1',
+    '--local=/test/', '--address=/gateway.test/192.0.2.1', '--domain=lab.test', '--dhcp-option=option:domain-search,lab.test',
+    '--host-record=printer.lab.test,192.0.2.1',
     `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`,
     '--dhcp-range=192.0.2.50,192.0.2.60,255.255.255.0,2m', '--dhcp-option=option:router,192.0.2.1',
     '--dhcp-authoritative',
@@ -83,4 +86,19 @@ test('with no DHCP server on the link, --addr dhcp gives up with one clear line 
     await quiet.destroy();
   }
   assert.equal(existsSync(join(dir, 'leases')), true);
+});
+
+test('pstack ping NAME resolves through the DNS server of its DHCP lease (search domain included), as iputils prints it', { skip: skip ?? false }, async () => {
+  const r = await ns.exec(process.execPath, [CLI, 'ping', '--tap', 'tap0', '--addr', 'dhcp', '-c', '2', '-i', '0.2', 'gateway.test'], { timeoutMs: 40_000 });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^PING gateway\.test \(192\.0\.2\.1\) 56\(84\) bytes of data\.$/m);
+  assert.match(r.stdout, /64 bytes from 192\.0\.2\.1: icmp_seq=1 ttl=64/);
+  assert.match(r.stdout, /--- gateway\.test ping statistics ---/);
+  // A short name takes the lease's search domain.
+  const s = await ns.exec(process.execPath, [CLI, 'ping', '--tap', 'tap0', '--addr', 'dhcp', '-c', '1', 'printer'], { timeoutMs: 40_000 });
+  assert.equal(s.code, 0, s.stdout + s.stderr);
+  assert.match(s.stdout, /^PING printer \(192\.0\.2\.1\)/m);
+  const n = await ns.exec(process.execPath, [CLI, 'ping', '--tap', 'tap0', '--addr', 'dhcp', '-c', '1', 'nosuch.test'], { timeoutMs: 40_000 });
+  assert.equal(n.code, 2, n.stdout + n.stderr);
+  assert.equal(n.stderr, 'pstack: nosuch.test: Name or service not known\n');
 });

@@ -8,7 +8,7 @@ import {
   formatTripTime, formatPercentG, integerSqrt, PingStatistics, formatStatistics, formatReplyOptions,
   describeIcmpError, formatQuotedHeader, PingSession, type PingConfig, type PingSessionOptions,
 } from '../../src/cli/ping.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { FatalError, UsageError } from '../../src/cli/errors.js';
 import { FakeClock } from '../../src/time/clock.js';
 import { Stack } from '../../src/api/stack.js';
 import { MemoryWire } from '../../src/link/memory-wire.js';
@@ -63,11 +63,24 @@ describe('pstack ping arguments', () => {
     assert.equal(parsePingArgs(['-h']), 'help');
   });
 
+  test('a name is looked up later, through --dns or a DHCP lease\'s servers', () => {
+    const c = parsePingArgs(['--dns', '192.0.2.1,192.0.2.53:5353', 'web.test']);
+    assert.ok(c !== 'help');
+    assert.equal(c.destination, null);
+    assert.equal(c.destinationText, 'web.test');
+    assert.deepEqual(c.dns, ['192.0.2.1', '192.0.2.53:5353']);
+    // As iputils: something that is not an address is a name, and fails only at lookup.
+    const n = parsePingArgs(['192.0.2.300']);
+    assert.ok(n !== 'help');
+    assert.equal(n.destination, null);
+    // What cannot be a name at all fails at once, in iputils' words and exit status.
+    assert.throws(() => parsePingArgs(['bad..name']), (err: unknown) => err instanceof FatalError && err.exitCode === 2 && /^bad\.\.name: Name or service not known$/.test(err.message));
+  });
+
   const bad: Array<[string[], RegExp]> = [
     [[], /needs a destination/],
     [['192.0.2.1', '192.0.2.3'], /one destination/],
-    [['ping.example'], /not an IPv4 address/],
-    [['192.0.2.300'], /not an IPv4 address/],
+    [['--dns', 'resolver.test', 'web.test'], /invalid --dns/],
     [['-c', '0', '192.0.2.1'], /invalid -c "0"/],
     [['-c', 'x', '192.0.2.1'], /invalid -c "x"/],
     [['-c', '1.5', '192.0.2.1'], /invalid -c "1.5"/],
