@@ -11,6 +11,9 @@
  * ECONNREFUSED when the peer answers with ICMP Port Unreachable, and broadcasts need
  * setBroadcast(true) (EACCES otherwise). Errors carry Node's `code`, `errno`, `syscall`.
  *
+ * A bound socket keeps the process alive until it is closed (or unref()'d), as Node's does.
+ * An exception thrown by a 'message' listener is an uncaught exception, as from Node's.
+ *
  * Differences: addresses are IPv4 literals or 'localhost' (no DNS; other names fail with
  * ENOTFOUND); the port is reserved at once by bind(), so address() works right after it;
  * there is no receive buffer (a datagram is emitted as it arrives, as a fresh Buffer);
@@ -21,6 +24,7 @@ import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import { ipv4ToString, parseIpv4, type Ipv4Address } from '../wire/addr.js';
 import type { UdpEndpoint, UdpEndpointHandler, UdpLayer } from '../transport/udp.js';
+import { LoopHold } from './net/event-loop.js';
 
 /** What UDP sockets need of a stack: its UDP. */
 export interface UdpStack {
@@ -140,10 +144,12 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
   private endpoint: UdpEndpoint | null;
   private bindState: BindState = 'unbound';
   private connectState: 'disconnected' | 'connected' = 'disconnected';
+  private readonly loop: LoopHold;
 
   constructor(stack: UdpStack, onMessage?: MessageListener) {
     super();
     this.layer = stack.udp;
+    this.loop = new LoopHold(stack);
     this.endpoint = this.layer.open(this);
     if (onMessage !== undefined) this.on('message', onMessage);
   }
@@ -184,6 +190,7 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
       return this;
     }
     this.bindState = 'bound';
+    this.loop.activate();
     process.nextTick(() => this.emit('listening'));
     return this;
   }
@@ -318,6 +325,7 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
     const ep = this.healthCheck();
     this.layer.close(ep);
     this.endpoint = null;
+    this.loop.close();
     process.nextTick(() => this.emit('close'));
     return this;
   }
@@ -354,12 +362,15 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
     this.healthCheck().tos = tos & 0xff;
   }
 
-  /** The event loop is kept alive by the stack's devices, not by sockets: these do nothing. */
+  /** Keep the process alive while this socket is bound (the default). */
   ref(): this {
+    this.loop.ref();
     return this;
   }
 
+  /** Let the process exit even though this socket is bound. */
   unref(): this {
+    this.loop.unref();
     return this;
   }
 
@@ -400,24 +411,27 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
     // emits 'listening' for it.
     if (!ep.bound && this.layer.bind(ep, 0, 0) !== null) return; // the send/connect reports it
     this.bindState = 'bound';
+    this.loop.activate();
     process.nextTick(() => this.emit('listening'));
   }
 
   /**
-   * Listeners run inside the stack's receive path. An exception from one must not unwind
-   * through the stack (it would be counted as a stack bug and the rest of the batch lost):
-   * it is rethrown on the next tick, where it is an uncaught exception exactly as it would be
-   * from a Node dgram listener.
+   * Listeners run inside the stack's receive path (a datagram is emitted as it arrives). An
+   * exception from one must not unwind through the stack (it would be counted as a stack bug
+   * and the rest of the batch lost): it is rethrown on the next tick, where it is an uncaught
+   * exception exactly as it would be from a Node dgram listener.
    */
   private safeEmit(event: string, ...args: unknown[]): void {
     try {
       this.emit(event, ...args);
     } catch (err) {
-      process.nextTick(() => {
-        throw err;
-      });
+      process.nextTick(rethrow, err);
     }
   }
+}
+
+function rethrow(err: unknown): never {
+  throw err;
 }
 
 /**

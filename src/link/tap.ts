@@ -61,10 +61,12 @@ export interface TapOpenOptions {
    */
   offload?: boolean;
   /**
-   * Told about receive-side failures that are not thrown anywhere: an exception from the
-   * receiver (also counted in `receiveErrors`) and a fatal read error, after which the device
-   * receives nothing more. Default: a process warning for the first receiver exception and
-   * for every fatal error.
+   * Told about receive-side failures: an exception from the receiver (also counted in
+   * `receiveErrors`) and a fatal read error, after which the device receives nothing more.
+   * Default: an exception from the receiver is the program's own (its receiver, or a handler
+   * of its that the receiver called) and goes to the process as Node's would, an uncaught
+   * exception ('uncaughtException', or exit with its stack trace), once the batch is done;
+   * a fatal read error is a process warning (PSTACK_TAP_FAILED).
    */
   onError?: (error: unknown) => void;
   /**
@@ -201,7 +203,10 @@ export class TapDevice implements Device {
   checksumOffloadedIn = 0;
   /** Received TCP segments larger than the MTU (coalesced by the kernel's TSO/GRO). */
   largeSegmentsIn = 0;
-  /** Exceptions thrown by the receiver (per frame or in endBatch); each is caught and skipped. */
+  /**
+   * Exceptions thrown by the receiver (per frame or in endBatch). Each is caught so the rest of
+   * the batch is delivered, then reported (see {@link TapOpenOptions.onError}).
+   */
   receiveErrors = 0;
   lastReceiveError: unknown = undefined;
   /** Frames longer than mtu + Ethernet header + VLAN tag; dropped since they may be truncated. */
@@ -231,7 +236,6 @@ export class TapDevice implements Device {
    */
   private readonly slotViews: (Uint8Array | undefined)[];
   private readonly onError: (error: unknown) => void;
-  private warnedReceiveError = false;
   private busyPollUs: number;
 
   private constructor(
@@ -424,25 +428,26 @@ export class TapDevice implements Device {
   private safeReport(error: unknown): void {
     try {
       this.onError(error);
-    } catch {
-      // The error hook runs on the receive path, where a throw has nowhere sensible to go.
+    } catch (thrown) {
+      // The program's error hook threw: that is its exception, for the process to see. Not
+      // here on the receive path (the addon would swallow it), but once the batch is done.
+      process.nextTick(rethrow, thrown);
     }
   }
 
   private defaultOnError(error: unknown): void {
-    const fatal = error === this.failure;
-    if (!fatal) {
-      if (this.warnedReceiveError) return;
-      this.warnedReceiveError = true;
+    if (error !== this.failure) {
+      // The receiver's exception: uncaught, as Node would have it, after this batch.
+      process.nextTick(rethrow, error);
+      return;
     }
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    process.emitWarning(
-      fatal
-        ? `tap ${this.name}: ${detail}`
-        : `tap ${this.name}: receiver threw (later ones are only counted in receiveErrors): ${detail}`,
-      { code: fatal ? 'PSTACK_TAP_FAILED' : 'PSTACK_TAP_RECEIVER_ERROR' },
-    );
+    process.emitWarning(`tap ${this.name}: ${detail}`, { code: 'PSTACK_TAP_FAILED' });
   }
+}
+
+function rethrow(error: unknown): never {
+  throw error;
 }
 
 /** The addon's encoding of a busy-poll setting: microseconds, 0 off, -1 always. */
