@@ -60,6 +60,9 @@ export class TcpContext {
   /** Room for an address of either IP version, for hashing into ISNs and cookies. */
   readonly addrA = new Uint8Array(16);
   readonly addrB = new Uint8Array(16);
+  /** Their first four bytes, the view an IPv4 address hashes from (no view made per SYN). */
+  readonly addrA4 = this.addrA.subarray(0, 4);
+  readonly addrB4 = this.addrB.subarray(0, 4);
   readonly cookieTs: CookieTsOptions = { wscale: -1, sackOk: false, ecn: false };
 
   // ---- work owed at the end of the input batch (lifecycle.ts queues, end-of-batch.ts runs) ----

@@ -57,8 +57,8 @@ function newPassiveTcb(ctx: TcpContext, seg: Segment, rt: RouteResult, now: numb
 
 /** The ISN for a connection's four-tuple (RFC 9293 3.4.1, RFC 6528). */
 function isnFor(ctx: TcpContext, localAddr: IpAddress, localPort: number, remoteAddr: IpAddress, remotePort: number): number {
-  const a = addrView(ctx, ctx.addrA, localAddr);
-  const b = addrView(ctx, ctx.addrB, remoteAddr);
+  const a = addrView(ctx, ctx.addrA, ctx.addrA4, localAddr);
+  const b = addrView(ctx, ctx.addrB, ctx.addrB4, remoteAddr);
   return ctx.isn.next(a, localPort, b, remotePort);
 }
 
@@ -67,10 +67,10 @@ export function mssFor(ctx: TcpContext, rt: RouteResult): number {
   return rt.iface.mtu - ctx.stack.headerLength - TCP_MIN_HEADER;
 }
 
-/** The bytes of `addr` in `scratch` (a view of its length: 4 for IPv4). */
-function addrView(ctx: TcpContext, scratch: Uint8Array, addr: IpAddress): Uint8Array {
+/** The bytes of `addr` in `scratch`, as a view of their length (`four` for IPv4). */
+function addrView(ctx: TcpContext, scratch: Uint8Array, four: Uint8Array, addr: IpAddress): Uint8Array {
   const n = ctx.stack.writeAddress(addr, scratch, 0);
-  return n === scratch.length ? scratch : scratch.subarray(0, n);
+  return n === 4 ? four : n === scratch.length ? scratch : scratch.subarray(0, n);
 }
 
 // ------------------------------------------------------------------------------ passive open
@@ -288,7 +288,7 @@ function sendCookieSynAck(ctx: TcpContext, seg: Segment, now: number): void {
   if (rt === null) return;
   const cfg = ctx.config;
   const o = seg.opts;
-  const cookie = ctx.cookies.encode(addrView(ctx, ctx.addrA, seg.dst), seg.dstPort, addrView(ctx, ctx.addrB, seg.src), seg.srcPort, seg.seq, o.mss >= 0 ? o.mss : 536);
+  const cookie = ctx.cookies.encode(addrView(ctx, ctx.addrA, ctx.addrA4, seg.dst), seg.dstPort, addrView(ctx, ctx.addrB, ctx.addrB4, seg.src), seg.srcPort, seg.seq, o.mss >= 0 ? o.mss : 536);
   const out = ctx.optsOut;
   out.mss = mssFor(ctx, rt);
   out.sackCount = 0;
@@ -349,7 +349,7 @@ export function trySynCookieAck(ctx: TcpContext, listener: Listener, seg: Segmen
   if ((seg.flags & RST) !== 0) return false;
   const cookie = seqAdd(seg.ack, -1);
   const clientIsn = seqAdd(seg.seq, -1);
-  const mss = ctx.cookies.decode(addrView(ctx, ctx.addrA, seg.dst), seg.dstPort, addrView(ctx, ctx.addrB, seg.src), seg.srcPort, clientIsn, cookie);
+  const mss = ctx.cookies.decode(addrView(ctx, ctx.addrA, ctx.addrA4, seg.dst), seg.dstPort, addrView(ctx, ctx.addrB, ctx.addrB4, seg.src), seg.srcPort, clientIsn, cookie);
   if (mss === 0) return false;
   const o = seg.opts;
   const cts = ctx.cookieTs;
