@@ -24,6 +24,11 @@ command -v ethtool >/dev/null 2>&1 || need+=(ethtool)
 # Loss and duplication on the kernel side of a tap (this kernel has no sch_netem).
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
+# Real servers that unmodified Node programs reach over pstack (test/e2e/drop-in.test.ts):
+# each test starts its own instance in its namespace; the packages' own services are not used.
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: missing ${need[*]} and not root; install them or run as root" >&2

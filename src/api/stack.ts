@@ -18,6 +18,7 @@ import type { TcpConfig } from '../transport/tcp/tcb.js';
 import { nodeAllocate, nodeTasks } from '../link/node-host.js';
 import { setStorageAllocator } from '../transport/tcp/bytes.js';
 import { Resolver, type ResolverOptions } from './dns.js';
+import { dgramModule, dnsModule, netModule, type DgramModule, type DnsModule, type NetModule } from './node-modules.js';
 import * as net from './net.js';
 import * as dgram from './dgram.js';
 
@@ -46,21 +47,38 @@ export class Stack extends Host {
     this.resolver = new Resolver(this, options.dns);
   }
 
-  /** Like `net.createServer`: a Server whose sockets are pstack TCP connections. */
-  createServer(options?: net.ServerOptions | ((socket: net.Socket) => void), connectionListener?: (socket: net.Socket) => void): net.Server {
-    return net.createServer(this, options, connectionListener);
+  private modules: { net?: NetModule; dgram?: DgramModule; dns?: DnsModule } = {};
+
+  /** node:net's surface over this stack: `new stack.net.Socket()`, `stack.net.connect(80, 'web.test')`. */
+  get net(): NetModule {
+    return (this.modules.net ??= netModule(this));
   }
 
-  /** Like `net.connect`: an active open from this stack. */
+  /** node:dgram's surface over this stack (udp4). */
+  get dgram(): DgramModule {
+    return (this.modules.dgram ??= dgramModule(this));
+  }
+
+  /** node:dns's surface over this stack's resolver, with `promises` and `Resolver`. */
+  get dns(): DnsModule {
+    return (this.modules.dns ??= dnsModule(this));
+  }
+
+  /** Like `net.createServer`: a Server whose sockets are pstack TCP connections. */
+  createServer(options?: net.ServerOptions | ((socket: net.Socket) => void), connectionListener?: (socket: net.Socket) => void): net.Server {
+    return this.net.createServer(options, connectionListener);
+  }
+
+  /** Like `net.connect`: an active open from this stack; host names go through its resolver. */
   connect(options: net.ConnectOptions, connectListener?: () => void): net.Socket;
   connect(port: number, host?: string, connectListener?: () => void): net.Socket;
-  connect(a: net.ConnectOptions | number, b?: string | (() => void), c?: () => void): net.Socket {
-    return typeof a === 'object' ? net.connect(this, a, typeof b === 'function' ? b : undefined) : net.connect(this, a, typeof b === 'string' ? b : undefined, typeof b === 'function' ? b : c);
+  connect(...args: unknown[]): net.Socket {
+    return this.net.connect(...args);
   }
 
   /** Same as connect(); the name Node's http `createConnection` option expects. */
   createConnection(options: net.ConnectOptions, connectListener?: () => void): net.Socket {
-    return net.connect(this, options, connectListener);
+    return this.net.connect(options, connectListener);
   }
 
   /** Like `dgram.createSocket('udp4')`. */

@@ -1,0 +1,55 @@
+/**
+ * The default stack's configuration from the environment, for the preload (register.ts) and
+ * the bound subpath modules (pstack/net, pstack/dgram, pstack/dns):
+ *
+ *   PSTACK_TAP      the TAP device (default tap0; created if absent)
+ *   PSTACK_ADDR     pstack's address as a CIDR, or "dhcp" (default)
+ *   PSTACK_GATEWAY  the default gateway (with DHCP: the lease's routers)
+ *   PSTACK_DNS      DNS servers, comma-separated (with DHCP: the lease's, unless given)
+ *   PSTACK_MAC      pstack's MAC (default 00:00:5e:00:53:01)
+ *
+ * pstack configures nothing on the kernel's side of the tap: that side belongs to whoever
+ * runs the network there (a DHCP server, a bridge, a test).
+ */
+
+import { parseCidr, parseIpv4, parseMac, type Ipv4Address, type Ipv4Cidr } from '../wire/addr.js';
+import { DEFAULT_TAP_MAC } from '../link/tap.js';
+
+export interface EnvConfig {
+  tap: string;
+  addr: Ipv4Cidr | 'dhcp';
+  gateway: Ipv4Address | null;
+  dns: string[] | undefined;
+  mac: Uint8Array;
+}
+
+/** Thrown for a variable that does not parse: its message is the one line a user sees. */
+export class EnvConfigError extends Error {}
+
+export function configFromEnv(env: Record<string, string | undefined>): EnvConfig {
+  const tap = env['PSTACK_TAP'] ?? 'tap0';
+  if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,14}$/.test(tap)) throw new EnvConfigError(`invalid PSTACK_TAP ${JSON.stringify(tap)}: an interface name of 1 to 15 letters, digits, '-', '_' or '.'`);
+  const addrText = env['PSTACK_ADDR'] ?? 'dhcp';
+  let addr: Ipv4Cidr | 'dhcp' = 'dhcp';
+  if (addrText !== 'dhcp') {
+    const cidr = parseCidr(addrText);
+    if (cidr === null || cidr.prefixLength === 0 || cidr.prefixLength > 30) throw new EnvConfigError(`invalid PSTACK_ADDR ${JSON.stringify(addrText)}: expected "dhcp" or an address with a prefix length, like 192.0.2.2/24`);
+    addr = cidr;
+  }
+  const gatewayText = env['PSTACK_GATEWAY'];
+  let gateway: Ipv4Address | null = null;
+  if (gatewayText !== undefined && gatewayText !== '' && gatewayText !== 'none') {
+    gateway = parseIpv4(gatewayText);
+    if (gateway === null) throw new EnvConfigError(`invalid PSTACK_GATEWAY ${JSON.stringify(gatewayText)}: expected an IPv4 address like 192.0.2.1`);
+  }
+  const dnsText = env['PSTACK_DNS'];
+  let dns: string[] | undefined;
+  if (dnsText !== undefined && dnsText !== '') {
+    dns = dnsText.split(',').map((d) => d.trim()).filter((d) => d !== '');
+    for (const d of dns) if (parseIpv4(d.replace(/:\d+$/, '')) === null) throw new EnvConfigError(`invalid PSTACK_DNS ${JSON.stringify(dnsText)}: expected IPv4 addresses separated by commas, like 192.0.2.1`);
+  }
+  const macText = env['PSTACK_MAC'];
+  const mac = macText !== undefined ? parseMac(macText) : DEFAULT_TAP_MAC;
+  if (mac === null) throw new EnvConfigError(`invalid PSTACK_MAC ${JSON.stringify(macText)}: expected six hex bytes like 00:00:5e:00:53:01`);
+  return { tap, addr, gateway, dns, mac };
+}
