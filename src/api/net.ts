@@ -1,8 +1,9 @@
 /**
  * A Node `net`-compatible API over pstack's TCP: Node's net module with the stack as the
- * first argument.
+ * first argument. Programs usually reach it without the argument, through `stack.net`
+ * (node-modules.ts), `import net from 'pstack/net'` (the default stack) or the preload.
  *
- *   import { createServer, connect } from 'pstack/net';
+ *   import { Socket, Server } from 'pstack';                     // the stack-first classes
  *   const server = createServer(stack, (socket) => socket.pipe(socket)).listen(7);
  *   const socket = connect(stack, { host: '192.0.2.1', port: 80 }, () => socket.write('hi'));
  *

@@ -14,8 +14,8 @@ function sha(b: Uint8Array): string {
 
 async function withPair(fn: (p: Pair) => Promise<void>, opts: Parameters<typeof makePair>[0] = {}): Promise<void> {
   const p = makePair(opts);
-  // pstack's timers are unref'd (a TAP device is what keeps a real program alive): hold the
-  // event loop open while the test runs.
+  // Open sockets and listening servers hold the event loop, but the stacks' timers are unref'd
+  // and a fake-clock test waits between them: hold it open while the test runs.
   const hold = setInterval(() => {}, 1000);
   try {
     await fn(p);

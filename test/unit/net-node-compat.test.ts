@@ -94,8 +94,9 @@ test('reading is eager only up to the highWaterMark: the rest stays in TCP (back
   await once(c, 'connect');
   c.write(Buffer.alloc(200_000, 1));
   await until('data in the server\'s TCP buffer', () => serverSide !== null && serverSide.tcb!.recvBuffer.readable > 0);
-  await until('the transfer to settle', () => c.tcb!.unackedBytes === 0 && c.tcb!.unsentBytes === 0);
   const s = serverSide!;
+  await until('every byte to reach the server', () => s.readableLength + s.tcb!.recvBuffer.readable === 200_000);
+  await tick();
   assert.equal(s.readableHighWaterMark, 4096, 'the server\'s highWaterMark option reaches its sockets');
   assert.ok(s.readableLength >= 4096 && s.readableLength <= 4096 + 64 * 1024, `stream buffer ${s.readableLength}`);
   assert.equal(s.readableLength + s.tcb!.recvBuffer.readable, 200_000);
@@ -160,6 +161,7 @@ test('arguments are checked synchronously with Node\'s errors', { timeout: 30_00
     ['bad localPort', (s) => s.connect({ port: 80, host: '127.0.0.1', localPort: '12' })],
     ['bad autoSelectFamily', (s) => s.connect({ port: 80, host: '127.0.0.1', autoSelectFamily: 'yes' })],
     ['bad lookup', (s) => s.connect({ port: 80, host: 'example', lookup: 42 })],
+    ['bad hints', (s) => s.connect({ port: 80, hints: 12345 })],
   ];
   for (const [name, fn] of cases) {
     const n = nodes(fn as (s: nodeNet.Socket) => unknown);
@@ -438,6 +440,25 @@ test('ETIMEDOUT: "connect ETIMEDOUT address:port" (fake clock)', { timeout: 30_0
   assert.deepEqual({ ...e }, { errno: -110, code: 'ETIMEDOUT', syscall: 'connect', address: '192.0.2.2', port: 80 });
   assert.equal(e.message, 'connect ETIMEDOUT 192.0.2.2:80');
 }, { fake: true, tcpA: { synRetries: 1 }, tcpB: { maxSynBacklog: 0, synCookies: false } }));
+
+test('\'timeout\' is emitted once per setTimeout(), as Node\'s', { timeout: 30_000 }, () => withPair(async (p) => {
+  const server = createServer(p.b, (s) => s.resume()).listen(80);
+  await once(server, 'listening');
+  const c = connect(p.a, { host: '192.0.2.2', port: 80 });
+  await once(c, 'connect');
+  let timeouts = 0;
+  c.setTimeout(30, () => timeouts++);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(timeouts, 1);
+  c.write('activity does not bring it back');
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(timeouts, 1);
+  c.setTimeout(30);
+  await once(c, 'timeout');
+  assert.equal(timeouts, 1, 'the first callback was a once listener');
+  c.destroy();
+  server.close();
+}));
 
 test('the highWaterMark option is honoured', { timeout: 30_000 }, () => withPair(async (p) => {
   const s = new Socket(p.a, { highWaterMark: 1234 });

@@ -68,7 +68,6 @@ test('server.unref() lets the process exit while it listens; ref() holds it agai
     later(2000, () => log('still running'));
   `);
   assert.deepEqual(r.lines, ['listening', 'exit 0'], r.stderr);
-  assert.ok(r.ms < 2000 + 1500, `exited after ${r.ms} ms`);
   const again = await run(`
     const server = net.createServer(stack, () => {}).listen(7).unref();
     server.ref();

@@ -1,4 +1,8 @@
 /**
+ * (Over 600 lines on purpose: net.Socket's surface is one object whose reading, writing,
+ * connecting and closing share state; errors, arguments, the server and the event loop are
+ * in files of their own beside it.)
+ *
  * net.Socket over pstack's TCP: a stream.Duplex that behaves as Node's (lib/net.js), event
  * for event: 'lookup' (for a host name), 'connect', 'ready', 'data', 'end', 'close' (with
  * hadError), 'error' (code, errno, syscall, address, port), 'timeout', 'drain'.
@@ -871,7 +875,10 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
     if (this.timeoutMs > 0) this.lastActivity = this.tcp.stack.clock.now();
   }
 
-  /** From the stack's timer heap: 'timeout' is emitted from the delivery queue, not from here. */
+  /**
+   * From the stack's timer heap: idle for the whole period (else wait the rest). 'timeout' is
+   * emitted from the delivery queue, not from here.
+   */
   private onIdleTimer(): void {
     if (this.timeoutMs === 0 || this.destroyed) return;
     const due = this.lastActivity + this.timeoutMs;
@@ -880,7 +887,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
       this.timeoutTimer!.armAt(due); // activity since arming: wait the rest
       return;
     }
-    this.timeoutTimer!.arm(this.timeoutMs);
+    // Once, as Node's: the next 'timeout' needs another setTimeout().
+    this.timeoutMs = 0;
     this.ev |= EV_TIMEOUT;
     scheduleDelivery(this);
   }
