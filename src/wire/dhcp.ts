@@ -1,4 +1,7 @@
 /**
+ * (Over 600 lines on purpose: the fixed part, the option walk with its RFC 3396 joining, and
+ * the typed option decoders and encoders are one codec sharing one set of bounds checks.)
+ *
  * BOOTP/DHCP messages (RFC 951, RFC 2131) and the options a client uses (RFC 2132, RFC 3397
  * domain search, RFC 3442 classless static routes, RFC 3396 long options): parse into a plain
  * record with typed options, and emit such a record into a caller's buffer.

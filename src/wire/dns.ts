@@ -1,4 +1,8 @@
 /**
+ * (One file for the whole message format, over 600 lines: header, names with compression,
+ * every record type's data and EDNS share one bounds-checked reader and writer, and splitting
+ * them would spread the limits that keep hostile input safe over several files.)
+ *
  * DNS messages (RFC 1035 section 4, with the clarifications of RFC 2181, unknown types as in
  * RFC 3597 and EDNS(0) of RFC 6891): parse and emit as pure functions.
  *

@@ -1,4 +1,7 @@
 /**
+ * (Over 600 lines on purpose: the RFC 2131 states and their transitions read best in one
+ * place; the message codec is wire/dhcp.ts and the stack binding on-stack.ts.)
+ *
  * A DHCP client (RFC 2131 section 4.4) as a pure state machine: it owns no socket, no
  * interface and no clock. What it needs comes through `DhcpClientHost`: a timer heap, a way
  * to send a UDP payload from port 68 to port 67, an RFC 5227 ARP probe, and callbacks when
