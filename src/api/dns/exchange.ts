@@ -17,6 +17,7 @@
 import { createSocket, type RemoteInfo, type UdpSocket, type UdpStack } from '../dgram.js';
 import { connect, type Socket, type TcpStack } from '../net.js';
 import { EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN } from '../../transport/udp.js';
+import { randomInt } from '../../transport/random.js';
 import {
   DnsRcode, dnsNamesEqual, emitDnsQuery, parseDns, DNS_MAX_MESSAGE_LENGTH, type DnsMessage, type DnsQuestion,
 } from '../../wire/dns.js';
@@ -58,9 +59,9 @@ export interface DnsStats {
 
 export type ExchangeResult = { ok: true; message: DnsMessage } | { ok: false; code: string };
 
-/** A 16-bit random number from the platform's CSPRNG. */
+/** A 16-bit random number from the platform's CSPRNG (drawn from the transport's pool). */
 export function random16(): number {
-  return globalThis.crypto.getRandomValues(new Uint16Array(1))[0]!;
+  return randomInt(0, 0x10000);
 }
 
 interface Outstanding {
