@@ -13,6 +13,7 @@ import { dissectFrame } from '../observe/dissect.js';
 import { hexdumpX } from '../observe/hexdump.js';
 import type { Logger } from '../observe/log.js';
 import type { PacketObserver, StackEvents } from '../stack/observer.js';
+import { ObserverHub } from '../stack/observer-hub.js';
 import type { Stack } from '../api/stack.js';
 import { openTapHost, TapSetupError, type TapHost, type TapSpec } from '../api/tap-host.js';
 import { FatalError, describeTapOpenError } from './errors.js';
@@ -44,6 +45,8 @@ export interface RunningHost {
   taps: TapDevice[];
   dhcp: TapHost['dhcp'];
   pcap: PcapWriter | null;
+  /** Everything that watches frames (log, capture file, capture clients): add watchers here. */
+  observers: ObserverHub;
   close(): void;
 }
 
@@ -79,6 +82,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
   const logger = spec.logger;
   const limits = spec.limits;
   let pcap: PcapWriter | null = null;
+  let observers: ObserverHub | null = null;
   let host;
   try {
     host = await openTapHost({
@@ -96,7 +100,9 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
             throw new FatalError(`cannot write capture file ${spec.pcapPath}: ${(err as Error).message}`);
           }
         }
-        stack.observer = makeObserver(logger, pcap);
+        observers = new ObserverHub((o) => { stack.observer = o; });
+        if (pcap !== null) observers.add(pcapWatcher(pcap));
+        if (logger.enabled('debug')) observers.add(logWatcher(logger));
         if (logger.enabled('debug')) stack.counters.onDrop = (reason, n) => logger.debug(`dropped: ${reason}`, `total: ${n}`);
       },
     });
@@ -111,7 +117,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
   const { stack, taps, dhcp } = host;
   const captured = pcap as PcapWriter | null;
   return {
-    stack, taps, dhcp, pcap: captured,
+    stack, taps, dhcp, pcap: captured, observers: observers as unknown as ObserverHub,
     close: () => {
       host.close();
       captured?.close();
@@ -119,16 +125,21 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
   };
 }
 
-function makeObserver(logger: Logger, pcap: PcapWriter | null): PacketObserver | null {
-  if (!logger.enabled('debug') && pcap === null) return null;
+function pcapWatcher(pcap: PcapWriter): PacketObserver {
+  return {
+    frame(_direction, device: Device, buf, offset, length) {
+      if (device.type !== 'loopback') pcap.write(buf.subarray(offset, offset + length));
+    },
+  };
+}
+
+/** Seed-style dissection at debug, tcpdump -X hexdump at trace. */
+function logWatcher(logger: Logger): PacketObserver {
   return {
     frame(direction, device: Device, buf, offset, length) {
       const linkType = device.type === 'loopback' ? 'ip' : 'ethernet';
-      if (pcap !== null && linkType === 'ethernet') pcap.write(buf.subarray(offset, offset + length));
-      if (!logger.enabled('debug')) return;
       const blocks = dissectFrame(direction, buf, offset, length, linkType);
-      const where = `${device.name}`;
-      for (const b of blocks) logger.debug(`${b.title} [${where}]`, ...b.lines);
+      for (const b of blocks) logger.debug(`${b.title} [${device.name}]`, ...b.lines);
       if (logger.enabled('trace')) logger.trace(`${direction} frame hexdump (${length} bytes)`, ...hexdumpX(buf, offset, length, ''));
     },
   };
