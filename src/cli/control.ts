@@ -96,6 +96,8 @@ export interface StatsJson {
   routes: number;
   /** Each limit's value in force (--limit names); see limits.ts. */
   limits?: Record<string, number>;
+  /** The server process's memory (process.memoryUsage(), bytes). */
+  process?: Record<string, number>;
 }
 
 export type ControlResponse = { ok: true; [key: string]: unknown } | { ok: false; error: string; [key: string]: unknown };
@@ -157,7 +159,7 @@ export function endpointsJson(stack: Stack): EndpointJson[] {
 
 export function statsJson(stack: Stack): StatsJson {
   return {
-    counters: Object.assign(stack.counters.toJSON(), ...stack.endpointProviders.map((p) => p.statistics?.() ?? {})),
+    counters: Object.assign(stack.counters.toJSON(), ...stack.endpointProviders.map((p) => p.statistics?.() ?? {}), memoryCounters(stack)),
     devices: stack.devices.map((d) => ({
       name: d.name,
       type: d.type,
@@ -167,8 +169,23 @@ export function statsJson(stack: Stack): StatsJson {
     })),
     arpEntries: stack.neighbors.size,
     routes: stack.routes.entries.length,
-    limits: limitValues({ neighbor: stack.neighbors.config, reassembly: stack.reassembler.config, icmp: stack.icmp.config, tcp: stack.tcp.config }),
+    limits: limitValues({ neighbor: stack.neighbors.config, reassembly: stack.reassembler.config, icmp: stack.icmp.config, tcp: stack.tcp.config, memory: stack.memory.config }),
+    process: processMemory(),
   };
+}
+
+/** The buffer budget's counters as memoryXxx names (memory-budget.ts), with TCP's orphans. */
+export function memoryCounters(stack: Stack): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(stack.memory.stats())) out[`memory${k[0]!.toUpperCase()}${k.slice(1)}`] = v;
+  out['tcpOrphans'] = stack.tcp.orphanCount;
+  return out;
+}
+
+/** The server process's own memory (bytes), as process.memoryUsage() reports it. */
+function processMemory(): Record<string, number> {
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
 // ------------------------------------------------------------------------------ requests

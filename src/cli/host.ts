@@ -90,7 +90,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
       onTapError: (err) => logger.error('tap device error', String(err)),
       stack: {
         events: loggerEvents(logger), forwarding: spec.forwarding,
-        neighbor: limits?.neighbor, reassembly: limits?.reassembly, icmp: limits?.icmp, tcp: limits?.tcp,
+        neighbor: limits?.neighbor, reassembly: limits?.reassembly, icmp: limits?.icmp, tcp: limits?.tcp, memory: limits?.memory,
       },
       configure: (stack) => {
         if (spec.pcapPath !== null) {

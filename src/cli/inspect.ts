@@ -265,8 +265,8 @@ export async function runNetstat(argv: string[]): Promise<number> {
 
 // ------------------------------------------------------------------------------ stats
 
-type Section = 'Link' | 'Arp' | 'Ip' | 'Icmp' | 'Udp' | 'Tcp' | 'Other' | 'Limits';
-const SECTIONS: Section[] = ['Link', 'Arp', 'Ip', 'Icmp', 'Udp', 'Tcp', 'Limits', 'Other'];
+type Section = 'Link' | 'Arp' | 'Ip' | 'Icmp' | 'Udp' | 'Tcp' | 'Memory' | 'Other' | 'Limits';
+const SECTIONS: Section[] = ['Link', 'Arp', 'Ip', 'Icmp', 'Udp', 'Tcp', 'Memory', 'Limits', 'Other'];
 
 /** How netstat -s would word the counters pstack has; unknown ones are printed by name. */
 const COUNTER_TEXT: Record<string, [Section, string]> = {
@@ -317,8 +317,20 @@ export function formatStats(stats: StatsJson): string {
     const c = d.counters;
     add('Link', `${d.name} (${d.type}, ${d.mac}, mtu ${d.mtu}): ${c['framesIn'] ?? 0} frames in (${c['bytesIn'] ?? 0} bytes), ${c['framesOut'] ?? 0} frames out (${c['bytesOut'] ?? 0} bytes), ${c['sendErrors'] ?? 0} send errors`);
   }
+  const mb = (n: unknown) => `${((typeof n === 'number' ? n : 0) / 1048576).toFixed(1)} MB`;
+  const c = stats.counters;
+  if (typeof c['memoryAllocatedBytes'] === 'number') {
+    const max = stats.limits?.['memory.maxBytes'];
+    add('Memory', `buffers hold ${mb(c['memoryAllocatedBytes'])}${max !== undefined ? ` of ${mb(max)}` : ''} (peak ${mb(c['memoryPeakBytes'])})${c['memoryUnderPressure'] === 1 ? ', UNDER PRESSURE' : ''}`);
+    add('Memory', `memory pressure entered ${c['memoryPressureEntered'] ?? 0} times, ${(Number(c['memoryPressureMs'] ?? 0) / 1000).toFixed(1)} s in all; ${c['memoryRefusedCharges'] ?? 0} allocations refused at the hard limit (${mb(c['memoryRefusedBytes'])}), ${mb(c['memoryForcedBytes'])} granted beyond it as guaranteed minimums`);
+  }
+  if (stats.process !== undefined) {
+    const p = stats.process;
+    add('Memory', `process: rss ${mb(p['rss'])}, heap ${mb(p['heapUsed'])} of ${mb(p['heapTotal'])}, array buffers ${mb(p['arrayBuffers'])}`);
+  }
   for (const [key, value] of Object.entries(stats.counters)) {
     if (typeof value !== 'number') continue;
+    if (key.startsWith('memory')) continue;
     const known = COUNTER_TEXT[key];
     if (known !== undefined) add(known[0], `${value} ${known[1]}`);
     else add(sectionOfName(key), `${value} ${wordsOf(key).replace(/^(tcp|udp|icmp|ip|arp) /, '')}`);

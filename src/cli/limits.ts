@@ -9,6 +9,7 @@ import { defaultNeighborConfig, type NeighborConfig } from '../stack/neighbors.j
 import { defaultReassemblyConfig, type ReassemblyConfig } from '../stack/fragments.js';
 import { defaultIcmpConfig, type IcmpConfig } from '../stack/icmp.js';
 import { defaultTcpConfig, type TcpConfig } from '../transport/tcp/tcb.js';
+import { defaultMemoryConfig, type MemoryConfig } from '../stack/memory-budget.js';
 
 /** Limits as the Stack and Tcp constructors take them. */
 export interface LimitSettings {
@@ -16,6 +17,7 @@ export interface LimitSettings {
   reassembly: Partial<ReassemblyConfig>;
   icmp: Partial<IcmpConfig>;
   tcp: Partial<TcpConfig>;
+  memory: Partial<MemoryConfig>;
 }
 
 type Group = keyof LimitSettings;
@@ -40,10 +42,11 @@ const DEFAULTS: { [G in Group]: Record<string, unknown> } = {
   reassembly: defaultReassemblyConfig as unknown as Record<string, unknown>,
   icmp: defaultIcmpConfig as unknown as Record<string, unknown>,
   tcp: defaultTcpConfig as unknown as Record<string, unknown>,
+  memory: defaultMemoryConfig as unknown as Record<string, unknown>,
 };
 
 /** The prefix each group has on the command line ("arp", not "neighbor": what users call it). */
-const PREFIX: Record<Group, string> = { neighbor: 'arp', reassembly: 'reassembly', icmp: 'icmp', tcp: 'tcp' };
+const PREFIX: Record<Group, string> = { neighbor: 'arp', reassembly: 'reassembly', icmp: 'icmp', tcp: 'tcp', memory: 'memory' };
 
 function limit(group: Group, field: string, min: number, max: number, meaning: string, counters: readonly string[]): LimitSpec {
   return { name: `${PREFIX[group]}.${field}`, group, field, min, max, meaning, counters };
@@ -69,10 +72,17 @@ export const LIMITS: readonly LimitSpec[] = [
   limit('tcp', 'maxOooBytes', 1, 1 << 30, 'out-of-order bytes queued per connection', ['tcp: ooo-queue-full']),
   limit('tcp', 'maxSackRanges', 1, 4096, "SACK ranges remembered per connection's scoreboard", ['tcpSackRangesEvicted']),
   limit('tcp', 'challengeAckLimit', 0, MAX_INT, 'RFC 5961 challenge ACKs per second (all connections)', ['tcp: challenge-ack-rate-limited']),
+  limit('tcp', 'sendBufferMin', 1024, 1 << 30, 'send buffer bytes per connection at the start and under memory pressure (it grows to twice cwnd)', ['tcpSendBufferMemoryLimited']),
+  limit('tcp', 'recvBufferMin', 1024, 1 << 30, 'window offered under memory pressure, and receive storage guaranteed past the hard limit', ['tcp: memory-budget']),
+  limit('tcp', 'maxOrphans', 0, 1 << 24, 'connections closed by their application still delivering data; beyond it they are reset', ['tcpOrphansOverLimit']),
+  limit('tcp', 'orphanRetries', 1, 100, 'retransmissions or window probes an orphan gets before it is given up', ['tcpOrphansOutOfMemory']),
+  limit('memory', 'lowBytes', 0, 2 ** 40, 'buffer memory below which memory pressure ends', []),
+  limit('memory', 'pressureBytes', 0, 2 ** 40, 'buffer memory above which buffers stop growing and shrink toward their minimum (memory pressure)', ['memoryPressureEntered']),
+  limit('memory', 'maxBytes', 65536, 2 ** 40, 'buffer memory (TCP send/receive/out-of-order, reassembly) beyond which more is refused', ['memoryRefusedCharges']),
 ];
 
 export function emptyLimitSettings(): LimitSettings {
-  return { neighbor: {}, reassembly: {}, icmp: {}, tcp: {} };
+  return { neighbor: {}, reassembly: {}, icmp: {}, tcp: {}, memory: {} };
 }
 
 export function limitDefault(spec: LimitSpec): number {

@@ -11,7 +11,7 @@ import { createLogger, parseLogLevel } from '../observe/log.js';
 import { UsageError, FatalError } from './errors.js';
 import { startHost, cidrToString, detailLines, type RunningHost, type TapSpec } from './host.js';
 import { startServices } from './services.js';
-import { startControlServer, defaultControlPath, type ControlServer } from './control.js';
+import { startControlServer, defaultControlPath, memoryCounters, type ControlServer } from './control.js';
 import { LIMITS, applyLimit, emptyLimitSettings, formatLimitHelp, limitHits, limitValues, type LimitSettings } from './limits.js';
 
 export const SERVER_USAGE = `usage: pstack server [options]
@@ -276,8 +276,8 @@ export async function runServer(argv: string[]): Promise<number> {
         }),
         ...Object.entries(drops).map(([k, n]) => `drop ${k}: ${n}`));
       // Every bound with its value and how often it was hit, so a run that hit one says so.
-      const values = limitValues({ neighbor: host.stack.neighbors.config, reassembly: host.stack.reassembler.config, icmp: host.stack.icmp.config, tcp: tcp.config });
-      const hits = limitHits({ ...c, ...tcp.statistics() });
+      const values = limitValues({ neighbor: host.stack.neighbors.config, reassembly: host.stack.reassembler.config, icmp: host.stack.icmp.config, tcp: tcp.config, memory: host.stack.memory.config });
+      const hits = limitHits({ ...c, ...tcp.statistics(), ...memoryCounters(host.stack) });
       logger.info('limits', ...LIMITS.map((l) => `${l.name} = ${values[l.name]}: ${hits[l.name]} hits`));
       if (host.pcap !== null) logger.info('capture written', `file: ${config.pcapPath} (${host.pcap.packets} frames)`);
       process.off('SIGINT', onInt);

@@ -14,6 +14,7 @@ import { Ipv4Packet, IPV4_MIN_HEADER } from '../wire/ipv4.js';
 import { internetChecksum } from '../wire/checksum.js';
 import type { Counters } from './counters.js';
 import type { Interface } from './interface.js';
+import type { MemoryAccount } from './network.js';
 
 export interface ReassemblyConfig {
   timeoutMs: number;
@@ -64,6 +65,8 @@ export class Reassembler {
     readonly config: ReassemblyConfig,
     /** Called with header + 8 bytes of the first fragment when a datagram times out. */
     private readonly timedOut: (firstFragment: Ipv4Packet) => void,
+    /** The stack's buffer budget, charged with every reassembly buffer (null: only maxBytes bounds them). */
+    private readonly memory: MemoryAccount | null = null,
   ) {}
 
   get datagrams(): number {
@@ -136,6 +139,9 @@ export class Reassembler {
       while (this.bytes + extra > this.config.maxBytes) {
         if (!this.evictOldest(p, 'reassembly: evicted-memory-limit')) return this.reject(p, 'reassembly: memory-limit');
       }
+      // The stack's buffers as a whole are at their hard limit: a datagram in pieces is the
+      // first thing to give up (its sender retransmits, or the application does).
+      if (this.memory !== null && !this.memory.charge(extra)) return this.reject(p, 'reassembly: memory-budget');
       const grown = new Uint8Array(size);
       grown.set(p.payload);
       p.payload = grown;
@@ -171,6 +177,7 @@ export class Reassembler {
   clear(): void {
     for (const p of this.pending.values()) p.timer.disarm();
     this.pending.clear();
+    this.memory?.release(this.bytes);
     this.bytes = 0;
   }
 
@@ -184,6 +191,7 @@ export class Reassembler {
     if (this.pending.get(p.key) !== p) return;
     p.timer.disarm();
     this.bytes -= p.payload.length;
+    this.memory?.release(p.payload.length);
     this.pending.delete(p.key);
   }
 

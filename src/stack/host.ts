@@ -27,6 +27,7 @@ import { RouteTable, type Route } from './routes.js';
 import { NeighborCache, defaultNeighborConfig, type NeighborConfig } from './neighbors.js';
 import { IcmpService, defaultIcmpConfig, type IcmpConfig } from './icmp.js';
 import { Reassembler, defaultReassemblyConfig, type ReassemblyConfig } from './fragments.js';
+import { MemoryBudget, memoryConfigFrom, type MemoryConfig } from './memory-budget.js';
 import type { PacketObserver, StackEvents } from './observer.js';
 import { TransportRegistry } from './registry.js';
 import { LinkOutput } from './link-output.js';
@@ -57,6 +58,8 @@ export interface HostOptions {
   neighbor?: Partial<NeighborConfig>;
   reassembly?: Partial<ReassemblyConfig>;
   icmp?: Partial<IcmpConfig>;
+  /** The budget for buffer memory (TCP buffers, reassembly), as Linux's tcp_mem. */
+  memory?: Partial<MemoryConfig>;
   /** Create ARP entries from replies we never asked for (off: RFC 826 merge rule only). */
   acceptUnsolicitedArp?: boolean;
 }
@@ -73,6 +76,8 @@ export class Host implements FrameReceiver, NetworkLayer {
   readonly devices: Device[] = [];
   readonly icmp: IcmpService;
   readonly reassembler: Reassembler;
+  /** Every buffer's storage is charged here (memory-budget.ts). */
+  readonly memory: MemoryBudget;
   readonly events: StackEvents;
   readonly transports = new TransportRegistry();
   readonly headerLength = IPV4_MIN_HEADER;
@@ -100,6 +105,8 @@ export class Host implements FrameReceiver, NetworkLayer {
       acceptUnsolicitedArp: options.acceptUnsolicitedArp ?? false,
     };
     const counters = this.counters;
+    const clock = this.clock;
+    this.memory = new MemoryBudget(memoryConfigFrom(options.memory), () => clock.now());
     let arp: Arp | null = null;
     this.neighbors = new NeighborCache(
       this.timers,
@@ -132,7 +139,7 @@ export class Host implements FrameReceiver, NetworkLayer {
     }, { ...defaultIcmpConfig, ...options.icmp });
     this.link.errors = this.icmp;
     this.reassembler = new Reassembler(this.timers, counters, { ...defaultReassemblyConfig, ...options.reassembly }, (first) =>
-      this.icmp.sendError(first, IcmpType.TimeExceeded, 1, 0),
+      this.icmp.sendError(first, IcmpType.TimeExceeded, 1, 0), this.memory,
     );
     const forwarder = new Forwarder(this.interfaceTable, this.routes, this.neighbors, counters, this.ipOut, this.link, this.icmp, this.txBuffer);
     this.ipIn = new Ipv4Input(this.interfaceTable, this.reassembler, counters, this.icmp, forwarder, this.transports, this.settings);

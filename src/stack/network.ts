@@ -135,12 +135,30 @@ export interface TransportProtocol {
 }
 
 /** What a transport needs from IP. */
+/**
+ * The stack-wide budget for buffer memory (stack/memory-budget.ts), which transports charge
+ * the storage they hold for data to.
+ */
+export interface MemoryAccount {
+  /** Charge `bytes`; false (nothing charged) past the hard limit. */
+  charge(bytes: number): boolean;
+  /** Charge `bytes` whatever the limit: a minimum its holder is guaranteed. */
+  chargeForced(bytes: number): void;
+  release(bytes: number): void;
+  /** Beyond the pressure threshold (until back below the low one): buffers should not grow. */
+  readonly underPressure: boolean;
+  /** At or beyond the hard limit. */
+  readonly overLimit: boolean;
+}
+
 export interface NetworkLayer {
   readonly clock: Clock;
   readonly timers: Timers;
   /** Work to run after the current turn (the application's reaction to a delivery). */
   readonly tasks: TaskQueue;
   readonly counters: Counters;
+  /** The budget buffers are charged to. */
+  readonly memory: MemoryAccount;
   /** Scratch buffer outputs build in, with TX_HEADROOM free in front of the transport header. */
   readonly txBuffer: Uint8Array;
   /** Bytes of network header in front of a transport header without options (MSS from MTU). */

@@ -7,6 +7,7 @@ import { parseIpv4, parseMac } from '../../src/wire/addr.js';
 import { emitEthernet, EtherType } from '../../src/wire/ethernet.js';
 import { emitIpv4, Ipv4Packet } from '../../src/wire/ipv4.js';
 import { emitTcp, TcpFlag, TcpSegment, tcpFlagsShort } from '../../src/wire/tcp.js';
+import type { MemoryConfig } from '../../src/stack/memory-budget.js';
 import { emitTcpOptionList, listTcpOptions, type TcpOption } from '../../src/wire/tcp-options.js';
 import type { Tcp } from '../../src/transport/tcp/tcp.js';
 import type { StackEvents } from '../../src/stack/observer.js';
@@ -55,8 +56,8 @@ export class ScriptedPeer {
   readonly tcp: Tcp;
   peerPort = 40000;
 
-  constructor(opts: { tcp?: Partial<TcpConfig>; mtu?: number; events?: StackEvents } = {}) {
-    this.stack = new Stack({ timers: this.clock.timers, tcp: opts.tcp, events: opts.events });
+  constructor(opts: { tcp?: Partial<TcpConfig>; mtu?: number; events?: StackEvents; memory?: Partial<MemoryConfig> } = {}) {
+    this.stack = new Stack({ timers: this.clock.timers, tcp: opts.tcp, events: opts.events, memory: opts.memory });
     this.dev = new CaptureDevice('tap0', US_MAC, opts.mtu ?? 1500);
     const iface = this.stack.addInterface(this.dev, { address: US, prefixLength: 24 });
     this.stack.neighbors.addStatic(iface, PEER, PEER_MAC);

@@ -16,7 +16,7 @@ import { ScriptedPeer, F, linuxSynOptions } from '../helpers/tcp-peer.js';
 import type { TcpConfig } from '../../src/transport/tcp/tcb.js';
 import type { Tcb } from '../../src/transport/tcp/tcp.js';
 import { LIMITS, applyLimit, emptyLimitSettings, limitHits, limitValues, formatLimitHelp } from '../../src/cli/limits.js';
-import { statsJson } from '../../src/cli/control.js';
+import { statsJson, memoryCounters } from '../../src/cli/control.js';
 import { formatStats } from '../../src/cli/inspect.js';
 import { parseServerArgs } from '../../src/cli/server.js';
 import { FatalError } from '../../src/cli/errors.js';
@@ -30,7 +30,7 @@ const tested = new Set<string>();
 
 /** The limit's hits as `pstack stats` computes them (drops and TCP statistics merged). */
 function hits(stack: Stack, name: string, tcp?: { statistics(): Record<string, number> }): number {
-  return limitHits({ ...stack.counters.toJSON(), ...(tcp?.statistics() ?? {}) })[name]!;
+  return limitHits({ ...stack.counters.toJSON(), ...(tcp?.statistics() ?? {}), ...memoryCounters(stack) })[name]!;
 }
 
 function hostStack(options: StackOptions) {
@@ -305,13 +305,119 @@ test('tcp.challengeAckLimit: challenge ACKs beyond the rate are not sent, counte
   assert.equal(hits(p.stack, 'tcp.challengeAckLimit', p.tcp), 1);
 });
 
+// ------------------------------------------------------------------------ the memory budget
+
+test('memory.maxBytes: reassembly buffers beyond the hard limit are refused, counted', () => {
+  tested.add('memory.maxBytes');
+  const { stack } = hostStack({ memory: { maxBytes: 65536 } });
+  // Each fragment far into its datagram needs a buffer of about 40 KB: the second does not fit.
+  for (let id = 1; id <= 2; id++) stack.receiveFrame(stack.devices[0]!, ipFrame(new Uint8Array(8), { id, mf: true, off: 40_000 }));
+  assert.equal(stack.reassembler.datagrams, 1);
+  assert.equal(stack.counters.drops.get('reassembly: memory-budget'), 1);
+  assert.ok(stack.memory.allocatedBytes <= 65536);
+  assert.equal(hits(stack, 'memory.maxBytes'), 1);
+});
+
+test('memory.pressureBytes and memory.lowBytes: pressure begins above one and ends below the other', () => {
+  tested.add('memory.pressureBytes');
+  tested.add('memory.lowBytes');
+  const { stack, clock } = hostStack({ memory: { lowBytes: 1000, pressureBytes: 30_000, maxBytes: 1 << 20 } });
+  stack.receiveFrame(stack.devices[0]!, ipFrame(new Uint8Array(8), { id: 1, mf: true, off: 40_000 }));
+  assert.equal(stack.memory.underPressure, true);
+  assert.equal(hits(stack, 'memory.pressureBytes'), 1);
+  clock.advance(31_000); // the datagram times out: its buffer goes, and with it the pressure
+  assert.equal(stack.memory.allocatedBytes, 0);
+  assert.equal(stack.memory.underPressure, false);
+  assert.equal(stack.memory.stats().pressureMs, 30_000);
+  const text = formatStats(statsJson(stack));
+  assert.match(text, /^Memory:$/m);
+  assert.match(text, /memory pressure entered 1 times, 30\.0 s in all/);
+});
+
+test('tcp.sendBufferMin: a send buffer starts there, grows with cwnd, and falls back to it under pressure', () => {
+  tested.add('tcp.sendBufferMin');
+  const { p } = tcpPeer({ sendBufferMin: 4096 });
+  const { tcb } = connect(p, 40000);
+  // Twice the initial window (10 segments of 536: the peer sent no MSS option) is taken at once.
+  assert.equal(p.tcp.send(tcb, new Uint8Array(1 << 20)), 2 * tcb.cc.cwnd);
+  const small = tcpPeer({ sendBufferMin: 4096 }).p;
+  const { tcb: t2 } = connect(small, 40001);
+  small.stack.memory.chargeForced(small.stack.memory.config.maxBytes); // someone else holds everything
+  assert.equal(small.tcp.send(t2, new Uint8Array(1 << 20)), 4096, 'under pressure: the minimum');
+  assert.equal(hits(small.stack, 'tcp.sendBufferMin', small.tcp), 0);
+  // Past the hard limit a buffer gets its guaranteed first 4 KB of storage, no more.
+  const hard = tcpPeer({ sendBufferMin: 65536 }).p;
+  const { tcb: t3 } = connect(hard, 40002);
+  hard.stack.memory.chargeForced(hard.stack.memory.config.maxBytes);
+  assert.equal(hard.tcp.send(t3, new Uint8Array(1 << 20)), 4096);
+  assert.equal(hits(hard.stack, 'tcp.sendBufferMin', hard.tcp), 1);
+});
+
+test('tcp.recvBufferMin: past the hard limit a connection still receives that much, beyond it segments are dropped', () => {
+  tested.add('tcp.recvBufferMin');
+  const { p } = tcpPeer({ recvBufferMin: 4096 });
+  const { tcb, iss } = connect(p, 40000);
+  p.stack.memory.chargeForced(p.stack.memory.config.maxBytes);
+  p.send({ srcPort: 40000, dstPort: 80, seq: 1001, ack: iss + 1, flags: F.ACK, data: new Uint8Array(3000) });
+  assert.equal(tcb.recvBuffer.readable, 3000, 'within the guaranteed storage');
+  p.send({ srcPort: 40000, dstPort: 80, seq: 4001, ack: iss + 1, flags: F.ACK, data: new Uint8Array(3000) });
+  assert.equal(tcb.recvBuffer.readable, 3000, 'beyond it: dropped');
+  // Out-of-order data gets no guarantee.
+  p.send({ srcPort: 40000, dstPort: 80, seq: 9001, ack: iss + 1, flags: F.ACK, data: new Uint8Array(100) });
+  assert.equal(tcb.recvBuffer.oooRanges, 0);
+  assert.equal(hits(p.stack, 'tcp.recvBufferMin', p.tcp), 2);
+  // Under pressure the window offered shrinks toward the minimum.
+  const last = p.take().at(-1)!;
+  assert.ok(last.window <= 4096, `window ${last.window}`);
+});
+
+test('tcp.maxOrphans: a connection closed with data still to deliver beyond it is reset, counted', () => {
+  tested.add('tcp.maxOrphans');
+  const { p } = tcpPeer({ maxOrphans: 1 });
+  const a = connect(p, 40000).tcb;
+  const b = connect(p, 40001).tcb;
+  p.tcp.send(a, new Uint8Array(100));
+  p.tcp.send(b, new Uint8Array(100));
+  p.take();
+  p.tcp.close(a);
+  assert.equal(p.tcp.orphanCount, 1);
+  assert.equal(a.stateName, 'FIN_WAIT_1');
+  p.tcp.close(b);
+  assert.equal(b.stateName, 'CLOSED');
+  assert.ok(p.take().some((s) => s.f.includes('R')));
+  assert.equal(hits(p.stack, 'tcp.maxOrphans', p.tcp), 1);
+  assert.equal(p.tcp.orphanCount, 1);
+});
+
+test('tcp.orphanRetries: an orphan facing a shut window is given up after that many probes; at the hard limit at once', () => {
+  tested.add('tcp.orphanRetries');
+  const { p } = tcpPeer({ orphanRetries: 2 });
+  const { tcb, iss } = connect(p, 40000);
+  p.send({ srcPort: 40000, dstPort: 80, seq: 1001, ack: iss + 1, flags: F.ACK, window: 0 });
+  p.tcp.send(tcb, new Uint8Array(5000));
+  p.tcp.close(tcb); // CLOSE_WAIT-like: nobody will ever read this data
+  for (let i = 0; i < 20 && tcb.stateName !== 'CLOSED'; i++) p.clock.advance(130_000);
+  assert.equal(tcb.stateName, 'CLOSED');
+  assert.ok(tcb.retries <= 3, `${tcb.retries} probes`);
+  assert.equal(p.tcp.orphanCount, 0);
+  const q = tcpPeer({}).p;
+  const c = connect(q, 40001);
+  q.send({ srcPort: 40001, dstPort: 80, seq: 1001, ack: c.iss + 1, flags: F.ACK, window: 0 });
+  q.tcp.send(c.tcb, new Uint8Array(5000));
+  q.tcp.close(c.tcb);
+  q.stack.memory.chargeForced(q.stack.memory.config.maxBytes);
+  q.clock.advance(5_000);
+  assert.equal(c.tcb.stateName, 'CLOSED');
+  assert.equal(hits(q.stack, 'tcp.orphanRetries', q.tcp), 1);
+});
+
 // ------------------------------------------------------------------------ the table and the CLI
 
 test('--limit NAME=VALUE sets a limit; a wrong name or value is one clear error', () => {
   const s = emptyLimitSettings();
   assert.equal(applyLimit('tcp.maxConnections=5', s), null);
   assert.equal(applyLimit('arp.maxEntries=7', s), null);
-  assert.deepEqual(s, { neighbor: { maxEntries: 7 }, reassembly: {}, icmp: {}, tcp: { maxConnections: 5 } });
+  assert.deepEqual(s, { neighbor: { maxEntries: 7 }, reassembly: {}, icmp: {}, tcp: { maxConnections: 5 }, memory: {} });
   assert.match(applyLimit('tcp.maxConnection=5', s)!, /^unknown limit "tcp.maxConnection"/);
   assert.match(applyLimit('tcp.maxConnections=0', s)!, /from 1 to/);
   assert.match(applyLimit('tcp.maxConnections=1e3', s)!, /invalid value "1e3"/);

@@ -39,6 +39,8 @@ export class TcpContext {
   readonly listeners = new ListenerTable();
   /** Blocks in TIME_WAIT (bounded by config.maxTimeWait). */
   timeWaitCount = 0;
+  /** Orphans: blocks their application closed that still deliver data or a FIN (memory.ts). */
+  orphanCount = 0;
   /** Observe state changes (tests, inspection). */
   onStateChange: ((tcb: Tcb, from: number, to: number) => void) | null = null;
 

@@ -404,7 +404,11 @@ function processText(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number, now: 
     const offset = seqSub(seq, tcb.rcvNxt);
     const dropped = rb.droppedSegments;
     const trimmed = rb.trimmedBytes;
+    const refused = rb.memoryDroppedSegments;
     const advanced = rb.insert(offset, seg.buf, seg.dataOffset, dataLen);
+    // The stack's buffers are at their hard limit and this segment needed more than the
+    // connection is guaranteed (or was out of order): dropped, to be retransmitted later.
+    if (rb.memoryDroppedSegments !== refused) ctx.stack.counters.drop('tcp: memory-budget');
     // The receive buffer's bounds, counted where they cost data: the out-of-order queue was
     // full (tcp.maxOooRanges / maxOooBytes), or bytes lay beyond the window it allows.
     if (rb.droppedSegments !== dropped) ctx.stack.counters.drop('tcp: ooo-queue-full');

@@ -11,6 +11,7 @@
 
 import type { TcpContext } from './context.js';
 import type { Listener } from './listener.js';
+import { forgetOrphan } from './memory.js';
 import { RecvBuffer } from './recv-buffer.js';
 import { RetransmitKind, TcbEvent, TcpState, type Tcb } from './tcb.js';
 
@@ -50,6 +51,7 @@ export function closeTcb(ctx: TcpContext, tcb: Tcb, code: string | null): void {
   if (tcb.state === TcpState.TIME_WAIT) ctx.timeWaitCount--;
   const wasSynReceived = tcb.state === TcpState.SYN_RECEIVED;
   setState(ctx, tcb, TcpState.CLOSED);
+  forgetOrphan(ctx, tcb);
   if (code === 'ETIMEDOUT' && tcb.softError !== null) code = tcb.softError;
   tcb.error = code;
   ctx.connections.remove(tcb);
@@ -85,7 +87,8 @@ export function releaseBuffers(ctx: TcpContext, tcb: Tcb): void {
   if (st !== TcpState.CLOSED && st !== TcpState.TIME_WAIT && !tcb.finReceived) return;
   tcb.sendBuffer.releaseMemory();
   if (tcb.recvBuffer.storageSize > 1 || tcb.recvBuffer.readable > 0) {
-    tcb.recvBuffer = new RecvBuffer(ctx.config.recvBufferSize, { initialStorage: 1 });
+    tcb.recvBuffer.clear(); // its storage back to the pool and the budget
+    tcb.recvBuffer = new RecvBuffer(ctx.config.recvBufferSize, { initialStorage: 1, account: ctx.stack.memory });
   }
 }
 
@@ -96,6 +99,7 @@ export function releaseBuffers(ctx: TcpContext, tcb: Tcb): void {
  */
 export function enterTimeWait(ctx: TcpContext, tcb: Tcb, now: number): boolean {
   setState(ctx, tcb, TcpState.TIME_WAIT);
+  forgetOrphan(ctx, tcb);
   ctx.timeWaitCount++;
   tcb.rtoAt = Infinity;
   tcb.retransmitKind = RetransmitKind.NONE;

@@ -14,6 +14,7 @@ import { emitTcpWith, TcpFlag, TCP_MIN_HEADER, TCP_PROTOCOL } from '../../wire/t
 import { emitTcpOptions } from '../../wire/tcp-options.js';
 import type { TcpContext } from './context.js';
 import { closeTcb, notify, scheduleTcbTimer, setState } from './lifecycle.js';
+import { initialWindow } from './memory.js';
 import { Listener } from './listener.js';
 import { sendRstFor, sendRstRaw, sendSyn } from './output.js';
 import type { Segment } from './segment.js';
@@ -33,7 +34,7 @@ const EPHEMERAL_HIGH = 65535;
 
 /** A block with its heap timer and random TSval offset (RFC 7323 5.4, as Linux). */
 function newTcb(ctx: TcpContext, now: number): Tcb {
-  const tcb = new Tcb(ctx.config);
+  const tcb = new Tcb(ctx.config, ctx.stack.memory);
   tcb.timer = ctx.stack.timers.create(() => onTcbTimer(ctx, tcb));
   tcb.createdAt = now;
   tcb.lastRecvAt = now;
@@ -310,7 +311,7 @@ function sendCookieSynAck(ctx: TcpContext, seg: Segment, now: number): void {
   repr.seq = cookie;
   repr.ack = seqAdd(seg.seq, 1);
   repr.flags = SYN | ACK;
-  repr.window = Math.min(cfg.recvBufferSize, 0xffff);
+  repr.window = initialWindow(ctx);
   repr.urgentPointer = 0;
   emitTcpWith(buf, TX_HEADROOM, repr, optLen, 0, ctx.stack.pseudoHeaderSum(seg.dst, seg.src, TCP_PROTOCOL, TCP_MIN_HEADER + optLen));
   const ip = ctx.ipOpts;
@@ -392,7 +393,7 @@ export function trySynCookieAck(ctx: TcpContext, listener: Listener, seg: Segmen
   }
   if (cts.sackOk) tcb.enableSack();
   tcb.setMss(mss, mssFor(ctx, rt));
-  tcb.rcvAdv = seqAdd(tcb.rcvNxt, Math.min(cfg.recvBufferSize, 0xffff));
+  tcb.rcvAdv = seqAdd(tcb.rcvNxt, initialWindow(ctx));
   tcb.listener = listener;
   tcb.state = TcpState.SYN_RECEIVED;
   listener.synQueueLength++;

@@ -21,6 +21,7 @@ import { seqAdd, seqGt, seqLt, seqSub, seqMax } from './seq.js';
 import { RetransmitKind, TcpState, type Tcb } from './tcb.js';
 import type { TcpContext } from './context.js';
 import { scheduleTcbTimer } from './lifecycle.js';
+import { receiveSpace } from './memory.js';
 
 const { SYN, ACK, FIN, RST, PSH } = TcpFlag;
 
@@ -46,9 +47,9 @@ function tcbRoute(ctx: TcpContext, tcb: Tcb, now: number) {
  * min(RCV.BUFF/2, MSS) more than was last offered; otherwise the old edge is repeated, so a
  * slowly reading application does not make the peer send tiny segments.
  */
-function windowField(tcb: Tcb): number {
+function windowField(ctx: TcpContext, tcb: Tcb): number {
   const rb = tcb.recvBuffer;
-  const free = rb.window;
+  const free = receiveSpace(ctx, tcb);
   let cur = seqSub(tcb.rcvAdv, tcb.rcvNxt);
   if (cur < 0) cur = 0;
   const cap = rb.capacity;
@@ -141,13 +142,14 @@ export function emitSegment(ctx: TcpContext, tcb: Tcb, seq: number, flags: numbe
   let wnd: number;
   if (syn) {
     // RFC 7323 2.2: the window in a SYN or SYN-ACK is never scaled.
-    wnd = tcb.recvBuffer.window > 0xffff ? 0xffff : tcb.recvBuffer.window;
+    wnd = receiveSpace(ctx, tcb);
+    if (wnd > 0xffff) wnd = 0xffff;
     tcb.synWindow = wnd;
     if ((flags & ACK) !== 0) tcb.rcvAdv = seqAdd(tcb.rcvNxt, wnd);
   } else if ((flags & RST) !== 0 && (flags & ACK) === 0) {
     wnd = 0;
   } else {
-    wnd = windowField(tcb);
+    wnd = windowField(ctx, tcb);
   }
   const repr = ctx.reprOut;
   repr.srcPort = tcb.localPort;

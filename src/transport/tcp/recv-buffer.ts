@@ -22,8 +22,14 @@
  * given back whenever the application has read everything and nothing is queued out of
  * order; the range arrays are made on the first out-of-order segment. A connection that is
  * not receiving holds neither.
+ *
+ * With a memory account (the stack's budget) the ring is charged to it. Storage up to
+ * `guaranteedStorage` for in-order data is charged whatever the budget says (a connection can
+ * always receive); beyond that, and for any growth that out-of-order data needs, a refusal
+ * drops the segment (counted in `memoryDroppedSegments`): the sender retransmits it later.
  */
 
+import type { MemoryAccount } from '../../stack/network.js';
 import { copyBytes, giveStorage, nextPow2, NO_STORAGE, takeStorage } from './bytes.js';
 
 const DEFAULT_RECV_BUFFER_CAPACITY = 256 * 1024;
@@ -39,6 +45,10 @@ interface RecvBufferOptions {
   maxOooRanges?: number;
   /** Most out-of-order bytes kept; default = capacity. */
   maxOooBytes?: number;
+  /** Where storage is charged (default none). */
+  account?: MemoryAccount | null;
+  /** Storage for in-order data charged whatever the account says (default: initialStorage). */
+  guaranteedStorage?: number;
 }
 
 export class RecvBuffer {
@@ -65,6 +75,8 @@ export class RecvBuffer {
   private oooTotal = 0;
   readonly maxOooRanges: number;
   private readonly maxOooBytesOpt: number | undefined;
+  private readonly account: MemoryAccount | null;
+  private readonly guaranteed: number;
 
   // Pending D-SACK (RFC 2883): the duplicate part of the most recent segment.
   private dsackPending = false;
@@ -82,6 +94,8 @@ export class RecvBuffer {
   droppedBytes = 0;
   /** Segments that were queued out of order. */
   oooSegments = 0;
+  /** Segments dropped because the memory account refused the storage they needed. */
+  memoryDroppedSegments = 0;
 
   constructor(capacity = DEFAULT_RECV_BUFFER_CAPACITY, options: RecvBufferOptions = {}) {
     if (!(capacity >= 1) || !Number.isInteger(capacity)) throw new RangeError('capacity must be a positive integer');
@@ -89,6 +103,8 @@ export class RecvBuffer {
     this.initialStorage = nextPow2(Math.max(1, Math.min(options.initialStorage ?? DEFAULT_INITIAL_STORAGE, capacity)));
     this.maxOooRanges = Math.max(1, options.maxOooRanges ?? DEFAULT_MAX_OOO_RANGES);
     this.maxOooBytesOpt = options.maxOooBytes;
+    this.account = options.account ?? null;
+    this.guaranteed = Math.max(this.initialStorage, options.guaranteedStorage ?? 0);
   }
 
   get capacity(): number {
@@ -148,7 +164,7 @@ export class RecvBuffer {
 
     // Fast path: the next expected bytes, nothing queued, fits the window.
     if (s === 0 && this.count === 0 && e <= wnd) {
-      this.store(0, data, src, length);
+      if (!this.store(0, data, src, length)) return 0;
       this.inOrder += length;
       this.nxtPos += length;
       return length;
@@ -172,7 +188,7 @@ export class RecvBuffer {
     const n = e - s;
 
     if (s === 0) {
-      this.store(0, data, src, n);
+      if (!this.store(0, data, src, n)) return 0;
       let end = n; // new in-order end, as an offset from the old RCV.NXT
       // Absorb queued ranges that now touch or overlap the in-order data.
       let k = 0;
@@ -207,7 +223,7 @@ export class RecvBuffer {
         this.droppedBytes += n;
         return 0;
       }
-      this.store(s, data, src, n);
+      if (!this.store(s, data, src, n)) return 0;
       this.insertRange(i, ps, pe);
       this.oooTotal += n;
       this.oooSegments++;
@@ -231,8 +247,8 @@ export class RecvBuffer {
       this.droppedBytes += n;
       return 0;
     }
+    if (!this.store(s, data, src, n)) return 0;
     this.duplicateBytes += n - added;
-    this.store(s, data, src, n);
     this.starts[i] = ms;
     this.ends[i] = me;
     this.stamps[i] = ++this.stampClock;
@@ -328,6 +344,7 @@ export class RecvBuffer {
     const view = this.buf.subarray(this.head, this.head + n);
     this.inOrder = 0;
     this.head = 0;
+    this.account?.release(size); // the application's memory now, not the stack's
     this.buf = NO_STORAGE; // not given back to the pool: it is the caller's now
     this.mask = 0;
     return view;
@@ -369,10 +386,16 @@ export class RecvBuffer {
 
   // ---- internals ----
 
-  /** Copy n bytes to the ring at `offset` after RCV.NXT, growing storage if needed. */
-  private store(offset: number, data: Uint8Array, src: number, n: number): void {
+  /**
+   * Copy n bytes to the ring at `offset` after RCV.NXT, growing storage if needed. False (and
+   * the segment counted as dropped) when the account refuses the storage.
+   */
+  private store(offset: number, data: Uint8Array, src: number, n: number): boolean {
     const need = this.inOrder + offset + n;
-    if (need > this.buf.length) this.grow(need);
+    if (need > this.buf.length && !this.grow(need, offset === 0)) {
+      this.memoryDroppedSegments++;
+      return false;
+    }
     const size = this.buf.length;
     const at = (this.head + this.inOrder + offset) & this.mask;
     const first = size - at;
@@ -382,10 +405,18 @@ export class RecvBuffer {
       copyBytes(data, src, this.buf, at, first);
       copyBytes(data, src + first, this.buf, 0, n - first);
     }
+    return true;
   }
 
-  private grow(needed: number): void {
+  /** Storage for `needed` bytes, guaranteed up to `guaranteed` for in-order data; false if refused. */
+  private grow(needed: number, inOrder: boolean): boolean {
     const size = nextPow2(needed > this.initialStorage ? needed : this.initialStorage);
+    const account = this.account;
+    if (account !== null) {
+      const extra = size - this.buf.length;
+      if (inOrder && size <= this.guaranteed) account.chargeForced(extra);
+      else if (!account.charge(extra)) return false;
+    }
     const old = this.buf;
     const next = takeStorage(size);
     // Every live byte (in-order and queued) lies in [head, head + old.length) mod old size.
@@ -396,12 +427,14 @@ export class RecvBuffer {
     this.buf = next;
     this.mask = size - 1;
     this.head = 0;
+    return true;
   }
 
   /** Nothing held (no unread or queued bytes): give the ring back. */
   private releaseStorage(): void {
     this.head = 0;
     if (this.buf === NO_STORAGE) return;
+    this.account?.release(this.buf.length);
     giveStorage(this.buf);
     this.buf = NO_STORAGE;
     this.mask = 0;

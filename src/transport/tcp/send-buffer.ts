@@ -17,8 +17,15 @@
  * is given back whenever everything has been acknowledged: an idle connection holds no
  * storage at all, and never pins `capacity` bytes. The FIN is not stored here: it occupies a
  * sequence number but no buffer byte, and is the state machine's business.
+ *
+ * With a memory account (the stack's budget), storage is charged to it as it is taken and
+ * released as it is given back. The first `initialStorage` bytes are guaranteed (charged
+ * whatever the budget says, so a connection can always make progress); growth beyond them is
+ * refused past the budget's hard limit, and `write` then takes only what the storage already
+ * held fits: backpressure to the application rather than more memory.
  */
 
+import type { MemoryAccount } from '../../stack/network.js';
 import { copyBytes, giveStorage, nextPow2, NO_STORAGE, takeStorage } from './bytes.js';
 
 const DEFAULT_SEND_BUFFER_CAPACITY = 256 * 1024;
@@ -32,13 +39,16 @@ export class SendBuffer {
   private len = 0;
   private cap: number;
   private readonly initialStorage: number;
+  /** Writes cut short because the memory account refused more storage. */
+  memoryRefusals = 0;
 
   /**
    * @param capacity  most bytes the buffer accepts (the SO_SNDBUF analogue); default 256 KiB.
    * @param initialStorage bytes allocated by the first write (rounded up to a power of two);
    *                  grows by doubling as data is written.
+   * @param account   where storage is charged (null: not counted).
    */
-  constructor(capacity = DEFAULT_SEND_BUFFER_CAPACITY, initialStorage = DEFAULT_INITIAL_STORAGE) {
+  constructor(capacity = DEFAULT_SEND_BUFFER_CAPACITY, initialStorage = DEFAULT_INITIAL_STORAGE, private readonly account: MemoryAccount | null = null) {
     if (!(capacity >= 1) || !Number.isInteger(capacity)) throw new RangeError('capacity must be a positive integer');
     this.cap = capacity;
     this.initialStorage = nextPow2(Math.max(1, Math.min(initialStorage, capacity)));
@@ -80,9 +90,16 @@ export class SendBuffer {
   write(chunk: Uint8Array, offset = 0, length = chunk.length - offset): number {
     if (offset < 0 || length < 0 || offset + length > chunk.length) throw new RangeError('write range outside chunk');
     const free = this.cap - this.len;
-    const n = length < free ? length : free;
+    let n = length < free ? length : free;
     if (n <= 0) return 0;
-    if (this.len + n > this.buf.length) this.grow(this.len + n);
+    if (this.len + n > this.buf.length && !this.grow(this.len + n)) {
+      // The budget allows no more storage: take what the storage held already fits, or the
+      // guaranteed first piece.
+      this.memoryRefusals++;
+      if (this.buf.length < this.initialStorage) this.grow(this.initialStorage);
+      n = this.buf.length - this.len;
+      if (n <= 0) return 0;
+    }
     const size = this.buf.length;
     const tail = (this.head + this.len) & this.mask;
     const first = size - tail;
@@ -170,13 +187,21 @@ export class SendBuffer {
     if (this.len !== 0) return;
     this.head = 0;
     if (this.buf === NO_STORAGE) return;
+    this.account?.release(this.buf.length);
     giveStorage(this.buf);
     this.buf = NO_STORAGE;
     this.mask = 0;
   }
 
-  private grow(needed: number): void {
+  /** Storage for `needed` bytes; false when the account refuses it (nothing changes then). */
+  private grow(needed: number): boolean {
     const size = nextPow2(needed > this.initialStorage ? needed : this.initialStorage);
+    const account = this.account;
+    if (account !== null) {
+      const extra = size - this.buf.length;
+      if (size <= this.initialStorage) account.chargeForced(extra);
+      else if (!account.charge(extra)) return false;
+    }
     const next = takeStorage(size);
     // Linearise: the byte at SND.UNA moves to index 0.
     const first = this.buf.length - this.head;
@@ -190,5 +215,6 @@ export class SendBuffer {
     this.buf = next;
     this.mask = size - 1;
     this.head = 0;
+    return true;
   }
 }

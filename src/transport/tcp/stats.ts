@@ -30,4 +30,10 @@ export class TcpStats {
   sackRangesEvicted = 0;
   /** Sends cut short because the send buffer (tcp.sendBufferSize) was full. */
   sendBufferFull = 0;
+  /** Sends cut short because the memory budget refused the send buffer more storage. */
+  sendBufferMemoryLimited = 0;
+  /** Connections reset when closed because tcp.maxOrphans orphans existed already. */
+  orphansOverLimit = 0;
+  /** Orphans reset because the memory budget was at its hard limit (Linux: out of memory). */
+  orphansOutOfMemory = 0;
 }

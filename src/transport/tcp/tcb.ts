@@ -19,7 +19,7 @@
  */
 
 import type { Timer } from '../../time/clock.js';
-import type { IpAddress, RouteResult } from '../../stack/network.js';
+import type { IpAddress, MemoryAccount, RouteResult } from '../../stack/network.js';
 import { SendBuffer } from './send-buffer.js';
 import { RecvBuffer, DEFAULT_MAX_OOO_RANGES } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
@@ -49,10 +49,28 @@ export const TCP_STATE_NAMES: readonly string[] = [
 
 /** Tunables. Every field has a default in `defaultTcpConfig`; all times in ms. */
 export interface TcpConfig {
-  /** Send buffer capacity (SO_SNDBUF): unacknowledged + unsent bytes held. */
+  /**
+   * The most a send buffer may hold (unacknowledged + unsent bytes). Each connection's send
+   * buffer is sized to what its path needs, twice the congestion window (Linux's
+   * tcp_sndbuf_expand), between sendBufferMin and this.
+   */
   sendBufferSize: number;
+  /** A send buffer's size at the start and under memory pressure (Linux tcp_wmem[1]). */
+  sendBufferMin: number;
   /** Receive buffer capacity (SO_RCVBUF): bounds RCV.WND and the out-of-order queue. */
   recvBufferSize: number;
+  /**
+   * The window offered under memory pressure, and the in-order storage a connection is
+   * guaranteed past the hard limit (Linux tcp_rmem[0], more or less).
+   */
+  recvBufferMin: number;
+  /**
+   * Connections closed by their application that still have data or a FIN to deliver
+   * (orphans, Linux tcp_max_orphans); one more is reset at once.
+   */
+  maxOrphans: number;
+  /** Retransmissions or window probes an orphan gets before it is given up (Linux tcp_orphan_retries). */
+  orphanRetries: number;
   /** Separate out-of-order ranges one connection holds; a segment that would add another is dropped. */
   maxOooRanges: number;
   /** Out-of-order bytes one connection holds (also bounded by the receive window). */
@@ -105,7 +123,11 @@ export interface TcpConfig {
 
 export const defaultTcpConfig: TcpConfig = {
   sendBufferSize: 1024 * 1024,
+  sendBufferMin: 16 * 1024,
   recvBufferSize: 1024 * 1024,
+  recvBufferMin: 16 * 1024,
+  maxOrphans: 4096,
+  orphanRetries: 8,
   maxOooRanges: DEFAULT_MAX_OOO_RANGES,
   maxOooBytes: 1024 * 1024,
   maxSackRanges: DEFAULT_MAX_SACK_RANGES,
@@ -300,6 +322,8 @@ export class Tcb {
   softError: string | null = null;
   /** The user closed the whole socket (no more reads): new data gets a RST (RFC 1122 4.2.2.13). */
   orphaned = false;
+  /** Counted in TcpContext.orphanCount (memory.ts). */
+  countedOrphan = false;
   /** Nagle's algorithm off (RFC 9293 3.7.4 / setNoDelay). */
   noDelay = false;
   keepAlive = false;
@@ -322,9 +346,12 @@ export class Tcb {
   timeouts = 0;
   createdAt = 0;
 
-  constructor(readonly config: TcpConfig) {
-    this.sendBuffer = new SendBuffer(config.sendBufferSize);
-    this.recvBuffer = new RecvBuffer(config.recvBufferSize, { maxOooRanges: config.maxOooRanges, maxOooBytes: config.maxOooBytes });
+  constructor(readonly config: TcpConfig, account: MemoryAccount | null = null) {
+    // The send buffer starts at its minimum and grows with the congestion window (memory.ts).
+    this.sendBuffer = new SendBuffer(Math.min(config.sendBufferMin, config.sendBufferSize), undefined, account);
+    this.recvBuffer = new RecvBuffer(config.recvBufferSize, {
+      maxOooRanges: config.maxOooRanges, maxOooBytes: config.maxOooBytes, account, guaranteedStorage: config.recvBufferMin,
+    });
     this.rtt = new RttEstimator({ minRtoMs: config.minRtoMs, maxRtoMs: config.maxRtoMs, initialRtoMs: config.initialRtoMs });
     this.cc = createCongestionControl(config.congestion, 536);
     this.keepAliveIdleMs = config.keepAliveIdleMs;

@@ -36,6 +36,7 @@ import {
   armFinWait2, closeTcb, flushSoon, notify, queueAckFlush, releaseBuffers, scheduleTcbTimer, setState,
 } from './lifecycle.js';
 import type { Listener } from './listener.js';
+import { adoptOrphan, receiveSpace, tuneSendBuffer } from './memory.js';
 import { activeOpen, closeListener, mssFor, openListener } from './open.js';
 import { retransmitRange, sendRstFor, tcpOutput } from './output.js';
 import type { Segment } from './segment.js';
@@ -71,6 +72,11 @@ export class Tcp implements TransportProtocol, EndpointProvider {
 
   get timeWaitCount(): number {
     return this.ctx.timeWaitCount;
+  }
+
+  /** Connections closed by their application still delivering data or a FIN (memory.ts). */
+  get orphanCount(): number {
+    return this.ctx.orphanCount;
   }
 
   /** Observe state changes (tests, inspection). */
@@ -277,8 +283,14 @@ export class Tcp implements TransportProtocol, EndpointProvider {
   send(tcb: Tcb, data: Uint8Array, offset = 0, length = data.length - offset): number {
     const st = tcb.state;
     if (tcb.finQueued || !(st === TcpState.SYN_SENT || st === TcpState.SYN_RECEIVED || st === TcpState.ESTABLISHED || st === TcpState.CLOSE_WAIT)) return -1;
-    const n = tcb.sendBuffer.write(data, offset, length);
-    if (n < length) this.stats.sendBufferFull++;
+    const sb = tcb.sendBuffer;
+    tuneSendBuffer(this.ctx, tcb);
+    const refusals = sb.memoryRefusals;
+    const n = sb.write(data, offset, length);
+    if (n < length) {
+      if (sb.memoryRefusals !== refusals) this.stats.sendBufferMemoryLimited++;
+      else this.stats.sendBufferFull++;
+    }
     if (n > 0 && (st === TcpState.ESTABLISHED || st === TcpState.CLOSE_WAIT)) {
       tcpOutput(this.ctx, tcb, this.stack.clock.now());
       scheduleTcbTimer(tcb);
@@ -311,7 +323,7 @@ export class Tcp implements TransportProtocol, EndpointProvider {
     const st = tcb.state;
     if (st !== TcpState.ESTABLISHED && st !== TcpState.FIN_WAIT_1 && st !== TcpState.FIN_WAIT_2) return;
     const rb = tcb.recvBuffer;
-    const free = rb.window;
+    const free = receiveSpace(this.ctx, tcb);
     let cur = seqSub(tcb.rcvAdv, tcb.rcvNxt);
     if (cur < 0) cur = 0;
     const threshold = Math.min(rb.capacity >> 1, tcb.rcvMss);
@@ -368,6 +380,12 @@ export class Tcp implements TransportProtocol, EndpointProvider {
     else this.shutdown(tcb);
     if (tcb.state === TcpState.SYN_RECEIVED && !tcb.active) {
       // Not yet accepted and already closed: just reset it.
+      this.abort(tcb);
+      return;
+    }
+    if (!adoptOrphan(this.ctx, tcb)) {
+      // tcp.maxOrphans connections are delivering data nobody waits for already (Linux:
+      // "too many orphaned sockets"): this one is reset instead of joining them.
       this.abort(tcb);
       return;
     }

@@ -18,10 +18,11 @@
 import { seqAdd, seqSub } from './seq.js';
 import { RetransmitKind, TcpState, type Tcb } from './tcb.js';
 import {
-  armRto, emitSegment, sendAck, sendKeepAlive, sendSyn, sendTailLossProbe, sendWindowProbe, startPersist, tcpOutput,
+  armRto, emitSegment, sendAck, sendKeepAlive, sendRstFor, sendSyn, sendTailLossProbe, sendWindowProbe, startPersist, tcpOutput,
 } from './output.js';
 import type { TcpContext } from './context.js';
 import { closeTcb, flushSoon, scheduleTcbTimer } from './lifecycle.js';
+import { orphanOutOfResources, retryLimit } from './memory.js';
 
 /** The heap timer fired: run whatever is due, then re-arm. */
 export function onTcbTimer(ctx: TcpContext, tcb: Tcb): void {
@@ -38,6 +39,16 @@ export function onTcbTimer(ctx: TcpContext, tcb: Tcb): void {
     const kind = tcb.retransmitKind;
     tcb.rtoAt = Infinity;
     tcb.retransmitKind = RetransmitKind.NONE;
+    if (kind !== RetransmitKind.NONE && orphanOutOfResources(ctx, tcb)) {
+      // Linux's tcp_out_of_resources: the buffers are at the hard limit, and an orphan's data
+      // will never be read by anyone here. Reset it and give its memory to the living.
+      ctx.stats.orphansOutOfMemory++;
+      tcb.sndNxt = tcb.sndMax;
+      sendRstFor(ctx, tcb, now);
+      closeTcb(ctx, tcb, null);
+      flushSoon(ctx);
+      return;
+    }
     if (kind === RetransmitKind.RTO) retransmitTimeout(ctx, tcb, now);
     else if (kind === RetransmitKind.PERSIST) persistTimeout(ctx, tcb, now);
     else if (kind === RetransmitKind.PROBE) {
@@ -78,8 +89,8 @@ function retransmitTimeout(ctx: TcpContext, tcb: Tcb, now: number): void {
     return;
   }
   if (st === TcpState.TIME_WAIT || st === TcpState.FIN_WAIT_2 || tcb.sndUna === tcb.sndMax) return;
-  if (tcb.retries > cfg.retries2) {
-    // RFC 9293 3.8.3 R2: give up and tell the user.
+  if (tcb.retries > retryLimit(ctx, tcb)) {
+    // RFC 9293 3.8.3 R2: give up and tell the user (an orphan sooner: tcp.orphanRetries).
     closeTcb(ctx, tcb, 'ETIMEDOUT');
     return;
   }
@@ -125,9 +136,10 @@ function persistTimeout(ctx: TcpContext, tcb: Tcb, now: number): void {
   if (st === TcpState.CLOSED || st === TcpState.TIME_WAIT) return;
   if (tcb.unsentBytes === 0 && !(tcb.finQueued && !tcb.finSent)) return;
   tcb.retries++;
-  if (tcb.retries > tcb.config.retries2 && tcb.orphaned) {
+  if (tcb.orphaned && tcb.retries > retryLimit(ctx, tcb)) {
     // A peer that keeps its window shut forever may hold a connection open as long as it
-    // answers (RFC 1122 4.2.2.17); only an orphaned one is given up, as Linux does.
+    // answers (RFC 1122 4.2.2.17); only an orphaned one is given up, as Linux does, after
+    // tcp.orphanRetries probes.
     closeTcb(ctx, tcb, 'ETIMEDOUT');
     return;
   }
