@@ -10,7 +10,10 @@
  *
  * Traffic: ping every 0.2 s; TCP echo connections churning (4 workers of short ones, 1-16 KB,
  * and one of bulk transfers, 2-8 MB, every echo hashed); a UDP echo stream (a datagram every
- * 20 ms); bursts of malformed frames (test/e2e/inject_frames.py) every 30 s. The link drops
+ * 20 ms); bursts of malformed frames (test/e2e/inject_frames.py) every 30 s; after the warm-up,
+ * slow attackers in turn, again and again (500 sockstress connections to chargen, 200 slow
+ * readers, 100 half-closed connections with a shut window: test/e2e/slow_attackers.py), each
+ * holding on for up to 15 s and then resetting, the peak RSS during each recorded. The link drops
  * PERCENT of IP packets each way (nftables on the tap: this kernel has no sch_netem) and
  * duplicates 1% toward pstack.
  *
@@ -30,10 +33,15 @@ import type { DriverSummary } from './driver.js';
 
 const DRIVER = fileURLToPath(new URL('./driver.js', import.meta.url));
 const INJECT = join(ROOT, 'test/e2e/inject_frames.py');
+const ATTACKERS = join(ROOT, 'test/e2e/slow_attackers.py');
+/** Slow attackers on chargen, in turn, after the warm-up (test/e2e/slow_attackers.py): mode and count. */
+const ATTACKS = [['sockstress', 500], ['slowread', 200], ['closewait', 100]] as const;
 const PSTACK_IP = '192.0.2.2';
 const PSTACK_MAC = '00:00:5e:00:53:01';
 /** Final RSS may exceed the post-warm-up RSS by at most this fraction. */
 const RSS_TOLERANCE = 0.1;
+/** pstack's resident set may not pass this while the slow attackers hold on (the budget's promise). */
+const ATTACK_RSS_LIMIT_KB = 200 * 1024;
 
 interface Sample {
   t: number;
@@ -156,6 +164,30 @@ table netdev soak {
       }
     })();
 
+    const attackLines: string[] = [];
+    let attackPeakKb = 0;
+    const attackers = (async () => {
+      const hold = Math.min(15, Math.max(5, Math.floor(seconds / 10)));
+      await sleep(warmupSeconds * 1000);
+      for (let i = 0; Date.now() + (hold + 40) * 1000 < deadline; i++) {
+        const [mode, count] = ATTACKS[i % ATTACKS.length]!;
+        let running = true;
+        let peak = 0;
+        const sampler = (async () => {
+          while (running) {
+            try { peak = Math.max(peak, rssKb(pid)); } catch { /* exited: reported below */ }
+            await sleep(500);
+          }
+        })();
+        const r = await ns!.exec('/usr/bin/python3', [ATTACKERS, mode, PSTACK_IP, '19', String(count), String(hold), '12345'], { timeoutMs: (hold + 60) * 1000 });
+        running = false;
+        await sampler;
+        attackPeakKb = Math.max(attackPeakKb, peak);
+        attackLines.push(`${mode}: ${r.stdout.trim() || r.stderr.trim().split('\n').pop()}, pstack peak RSS ${(peak / 1024).toFixed(1)} MB`);
+        process.stdout.write(`soak: attack ${attackLines.at(-1)}\n`);
+      }
+    })();
+
     const samples: Sample[] = [];
     let warmupIndex = -1;
     const takeSample = async () => {
@@ -185,6 +217,7 @@ table netdev soak {
 
     const d = await driverDone;
     await injector;
+    await attackers;
     const p = await pingDone;
     const summary: DriverSummary | null = (() => {
       try { return JSON.parse(d.out.trim().split('\n').pop() ?? '') as DriverSummary; } catch { return null; }
@@ -229,11 +262,13 @@ TCP echo: ${summary?.shortOk ?? '?'} short and ${summary?.bulkOk ?? '?'} bulk co
 UDP echo: ${summary?.udpEchoed ?? '?'} of ${summary?.udpSent ?? '?'} datagrams back (loss expected), ${summary?.udpCorrupt ?? '?'} corrupt
 ping: ${pingStats ? `${pingStats[2]} of ${pingStats[1]} answered` : 'no summary'}
 malformed frames: ${injected} in ${injections} bursts
+slow attackers: ${attackLines.length} attacks, pstack peak RSS during them ${(attackPeakKb / 1024).toFixed(1)} MB
 pstack: ${counters['framesIn']} frames in, ${counters['framesOut']} out, ${counters['internalErrors']} internal errors; limits hit: ${limitsHit.join(', ') || 'none'}
 pstack drops: ${Object.entries((counters['drops'] ?? {}) as Record<string, number>).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
 `);
     if (summary?.errors.length) process.stdout.write(`driver errors (first ${summary.errors.length}): ${summary.errors.join('; ')}\n`);
 
+    if (attackPeakKb > ATTACK_RSS_LIMIT_KB) failures.push(`RSS reached ${(attackPeakKb / 1024).toFixed(1)} MB under the slow attackers (limit ${ATTACK_RSS_LIMIT_KB / 1024} MB)`);
     if (growth > RSS_TOLERANCE) failures.push(`RSS grew ${(growth * 100).toFixed(1)}% after the warm-up (more than ${RSS_TOLERANCE * 100}%)`);
     if (summary === null) failures.push(`the traffic driver gave no summary (exit ${d.code}): ${d.err.slice(-500)}`);
     else {
