@@ -13,6 +13,7 @@ import { e2eUnavailable, Netns, startPstack, run, CLI, ROOT, type ServerHandle }
 
 const skip = e2eUnavailable();
 const ATTACKERS = join(ROOT, 'test/e2e/slow_attackers.py');
+const KERNEL_CHARGEN = join(ROOT, 'test/e2e/kernel_chargen.py');
 /** pstack server's resident set may not pass this during any attack (its defaults' promise). */
 const RSS_LIMIT_KB = 200 * 1024;
 /** After the attackers are gone, RSS must come back within this much of the baseline... */
@@ -21,6 +22,8 @@ const RECOVERED_KB = 24 * 1024;
 const RECOVERY_MS = 20_000;
 
 let ns: Netns;
+/** The Linux kernel as the server (kernel_chargen.py), reached from ns over a veth pair. */
+let nsK: Netns;
 let server: ServerHandle;
 let dir: string;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,12 +73,24 @@ async function attack(mode: string, port: number, count: number, seconds: number
   return { res, base, peak, after, line };
 }
 
+/** Pages of memory the kernel's TCP sockets hold (/proc/net/sockstat; counted machine-wide). */
+function kernelTcpMemKb(): number {
+  const m = /^TCP:.* mem (\d+)/m.exec(readFileSync('/proc/net/sockstat', 'utf8'));
+  return m === null ? 0 : Number(m[1]) * 4;
+}
+
 before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'pstack-memattack-'));
   ns = await Netns.create('memat');
   server = await startPstack(ns, ['server', '--control', join(dir, 'pstack.sock')]);
   // Warm up (ARP, JIT) before the baseline.
+  nsK = await Netns.create('memak');
+  await ns.must('ip', ['link', 'add', 'vk0', 'type', 'veth', 'peer', 'name', 'vk1', 'netns', nsK.name]);
+  await ns.must('ip', ['addr', 'add', '198.51.100.1/24', 'dev', 'vk0']);
+  await ns.must('ip', ['link', 'set', 'vk0', 'up']);
+  await nsK.must('ip', ['addr', 'add', '198.51.100.2/24', 'dev', 'vk1']);
+  await nsK.must('ip', ['link', 'set', 'vk1', 'up']);
   const warm = await ns.exec('/usr/bin/python3', ['-c', 'import socket;s=socket.create_connection(("192.0.2.2",12345),timeout=5);s.sendall(b"x");print(s.recv(1))']);
   assert.equal(warm.code, 0, warm.stderr);
 });
@@ -84,6 +99,7 @@ after(async () => {
   if (skip) return;
   await server?.stop();
   await ns?.destroy();
+  await nsK?.destroy();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -97,6 +113,32 @@ for (const [mode, count, seconds] of [['sockstress', 200, 8], ['slowread', 100, 
     assert.ok(a.after <= a.base + RECOVERED_KB, a.line);
   });
 }
+
+test('the Linux kernel under the same sockstress, for comparison (its TCP socket memory)', { skip: skip ?? false, timeout: 120_000 }, async () => {
+  const k = nsK.spawn('/usr/bin/python3', [KERNEL_CHARGEN, '198.51.100.2', '40']);
+  await new Promise<void>((resolve, reject) => {
+    k.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('ready')) resolve(); });
+    k.on('close', (code) => reject(new Error(`kernel_chargen.py exited ${code}`)));
+  });
+  const base = kernelTcpMemKb();
+  let peak = base;
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      peak = Math.max(peak, kernelTcpMemKb());
+      await sleep(250);
+    }
+  })();
+  const r = await ns.exec('/usr/bin/python3', [ATTACKERS, 'sockstress', '198.51.100.2', '19', '200', '8', '12345'], { timeoutMs: 90_000 });
+  running = false;
+  await sampler;
+  k.kill('SIGKILL');
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as AttackResult;
+  console.log(`# Linux: sockstress x${res.established} for 8 s: TCP socket memory +${((peak - base) / 1024).toFixed(1)} MB at the peak (machine-wide count); echo ${res.echo_ok} ok, ${res.echo_failed} failed`);
+  assert.ok(res.established >= 190 && res.echo_failed === 0, JSON.stringify(res));
+  assert.ok(peak > base, 'the kernel buffered the attackers\' data');
+});
 
 test('pstack stats shows the buffer budget and the server exits cleanly', { skip: skip ?? false }, async () => {
   const s = await stats();
