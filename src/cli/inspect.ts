@@ -322,7 +322,8 @@ export function formatStats(stats: StatsJson): string {
   if (typeof c['memoryAllocatedBytes'] === 'number') {
     const max = stats.limits?.['memory.maxBytes'];
     add('Memory', `buffers hold ${mb(c['memoryAllocatedBytes'])}${max !== undefined ? ` of ${mb(max)}` : ''} (peak ${mb(c['memoryPeakBytes'])})${c['memoryUnderPressure'] === 1 ? ', UNDER PRESSURE' : ''}`);
-    add('Memory', `memory pressure entered ${c['memoryPressureEntered'] ?? 0} times, ${(Number(c['memoryPressureMs'] ?? 0) / 1000).toFixed(1)} s in all; ${c['memoryRefusedCharges'] ?? 0} allocations refused at the hard limit (${mb(c['memoryRefusedBytes'])}), ${mb(c['memoryForcedBytes'])} granted beyond it as guaranteed minimums`);
+    const ago = Number(c['memoryLastPressureAgoMs'] ?? -1);
+    add('Memory', `memory pressure entered ${c['memoryPressureEntered'] ?? 0} times, ${(Number(c['memoryPressureMs'] ?? 0) / 1000).toFixed(1)} s in all${ago >= 0 ? `, last ${(ago / 1000).toFixed(0)} s ago` : ''}; ${c['memoryRefusedCharges'] ?? 0} allocations refused at the hard limit (${mb(c['memoryRefusedBytes'])}), ${mb(c['memoryForcedBytes'])} granted beyond it as guaranteed minimums`);
   }
   if (stats.process !== undefined) {
     const p = stats.process;

@@ -70,6 +70,8 @@ export interface MemoryStats {
   forcedBytes: number;
   /** 1 while under pressure, else 0. */
   underPressure: number;
+  /** Milliseconds since pressure last began, -1 if it never did. */
+  lastPressureAgoMs: number;
 }
 
 export class MemoryBudget implements MemoryAccount {
@@ -153,6 +155,7 @@ export class MemoryBudget implements MemoryAccount {
       refusedBytes: this.refusedTotal,
       forcedBytes: this.forced,
       underPressure: this.pressure ? 1 : 0,
+      lastPressureAgoMs: this.lastPressureAt < 0 ? -1 : Math.round(this.now() - this.lastPressureAt),
     };
   }
 }

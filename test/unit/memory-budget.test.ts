@@ -55,6 +55,7 @@ test('pressure: entered above pressureBytes, left only below lowBytes (hysteresi
   assert.equal(s.pressureEntered, 1);
   assert.equal(s.pressureMs, 2000);
   assert.equal(s.underPressure, 0);
+  assert.equal(s.lastPressureAgoMs, 12_000);
   b.charge(150);
   assert.equal(b.stats().pressureEntered, 2);
 });
