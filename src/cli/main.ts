@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * The pstack command: `pstack server | ping | route | arp | netstat | stats`.
+ * The pstack command: `pstack server | ping | route | arp | netstat | stats | draw`.
  * Every failure the user can fix is one line on stderr and a non-zero exit code.
  */
 
 import { runServer, SERVER_USAGE } from './server.js';
 import { runPing } from './ping.js';
+import { runDraw } from './draw.js';
 import { runRoute, runArp, runNetstat, runStats } from './inspect.js';
 import { UsageError, FatalError } from './errors.js';
 
@@ -17,9 +18,10 @@ commands:
   arp       show or change a running server's ARP cache (like arp -a)
   netstat   list a running server's UDP and TCP endpoints (like netstat -tuna)
   stats     a running server's counters per protocol, drops by reason (like netstat -s)
+  draw      draw a capture file as SVG: a ladder diagram or a TCP time-sequence graph
 run "pstack <command> --help" for a command's options`;
 
-const COMMANDS = new Set(['server', 'ping', 'route', 'arp', 'netstat', 'stats']);
+const COMMANDS = new Set(['server', 'ping', 'route', 'arp', 'netstat', 'stats', 'draw']);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -36,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return runNetstat(rest);
     case 'stats':
       return runStats(rest);
+    case 'draw':
+      return runDraw(rest);
     case undefined:
     case '-h':
     case '--help':
