@@ -8,6 +8,8 @@ command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 arping -V 2>&1 | grep -q iputils || need+=(iputils-arping)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
+# The kernel's own capture (tcpdump -w) that pstack draw reads in test/e2e/draw.test.ts.
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v curl >/dev/null 2>&1 || need+=(curl)
