@@ -66,8 +66,12 @@ function output(svg: string, path: string | undefined): void {
   }
 }
 
-function warnNotes(notes: readonly string[]): void {
+/** Print the reader's notes on stderr; a file that gave no packet at all is an error instead. */
+function checkNotes(reader: CaptureReader, capture: string): string[] {
+  const notes = reader.notes();
+  if (reader.packets === 0 && notes.length > 0) throw new FatalError(`${capture}: no packets (${notes[0]})`);
   for (const n of notes) process.stderr.write(`pstack draw: ${n}\n`);
+  return notes;
 }
 
 export async function runDraw(argv: string[]): Promise<number> {
@@ -102,9 +106,7 @@ export async function runDraw(argv: string[]): Promise<number> {
     if (values.width !== undefined) throw new UsageError('--width is for timeseq');
     const model = new LadderModel({ maxArrows: positiveInt(values.count, '--count', 200, 100_000), conn });
     const reader = readCapture(capture, (time, facts) => model.add(time, facts));
-    const notes = reader.notes();
-    warnNotes(notes);
-    if (reader.packets === 0 && notes.length > 0) throw new FatalError(`${capture}: no packets (${notes[0]})`);
+    const notes = checkNotes(reader, capture);
     output(renderLadder(model, `${capture}: ${reader.packets} packets${conn ? `, ${values.conn}` : ''}`, notes), values.output);
     return 0;
   }
@@ -112,8 +114,7 @@ export async function runDraw(argv: string[]): Promise<number> {
   const width = positiveInt(values.width, '--width', 1000, 10_000);
   const census = new TcpCensus();
   const first = readCapture(capture, (time, facts, ok) => { if (ok) census.add(time, facts); });
-  const notes = first.notes();
-  warnNotes(notes);
+  const notes = checkNotes(first, capture);
   const key = conn ? `${endpointText(conn.a, conn.p)}-${endpointText(conn.b, conn.q)}` : census.busiest()?.key;
   const totals = key === undefined ? undefined : census.directions.get(key);
   if (key === undefined || totals === undefined) {

@@ -96,7 +96,11 @@ export class CaptureReader {
   /** Human-readable notes about everything skipped, in first-seen order. */
   notes(): string[] {
     const out: string[] = [];
-    for (const [what, p] of this.problems) out.push(p.count === 1 ? `skipped 1 record: ${what}` : `skipped ${p.count} records: ${what} (first at byte ${p.firstAt})`);
+    for (const [what, p] of this.problems) {
+      // Problems with the file as a whole are said as they are; the rest cost records.
+      if (/^(empty|not a)/.test(what)) out.push(what);
+      else out.push(p.count === 1 ? `skipped 1 record: ${what}` : `skipped ${p.count} records: ${what} (first at byte ${p.firstAt})`);
+    }
     if (this.skippedBlocks > 0) out.push(`ignored ${this.skippedBlocks} pcapng blocks of other types`);
     return out;
   }

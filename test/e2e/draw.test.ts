@@ -123,6 +123,9 @@ test('draw reports a missing file and a bad flag in one line', { timeout: 60_000
   const bad = await run(process.execPath, [CLI, 'draw', 'ladder', 'x.pcap', '--conn', 'nope']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^pstack: invalid --conn "nope"/);
+  const notCapture = await run(process.execPath, [CLI, 'draw', 'timeseq', CLI]);
+  assert.equal(notCapture.code, 1);
+  assert.match(notCapture.stderr, /^pstack: .*main\.js: no packets \(not a pcap or pcapng file \(magic 0x[0-9a-f]{8}\)\)\n$/);
   const kind = await run(process.execPath, [CLI, 'draw', 'pie', 'x.pcap']);
   assert.equal(kind.code, 2);
   assert.match(kind.stderr, /unknown picture "pie"/);

@@ -61,9 +61,9 @@ test('a corrupt record length stops reading with a note', () => {
 });
 
 test('not a capture at all, and an empty file, are notes', () => {
-  assert.match(read(new TextEncoder().encode('hello, this is not a pcap file')).reader.notes()[0]!, /not a pcap or pcapng file \(magic 0x68656c6c\)/);
-  assert.deepEqual(read(new Uint8Array(0)).reader.notes(), ['skipped 1 record: empty file']);
-  assert.match(read(Uint8Array.from([0xd4, 0xc3, 0xb2])).reader.notes()[0]!, /too short/);
+  assert.match(read(new TextEncoder().encode('hello, this is not a pcap file')).reader.notes()[0]!, /^not a pcap or pcapng file \(magic 0x68656c6c\)$/);
+  assert.deepEqual(read(new Uint8Array(0)).reader.notes(), ['empty file']);
+  assert.match(read(Uint8Array.from([0xd4, 0xc3, 0xb2])).reader.notes()[0]!, /^not a pcap or pcapng file \(too short\)$/);
 });
 
 test('pcapng: several interfaces with their link types and if_tsresol, EPB and SPB, unknown blocks skipped', () => {
