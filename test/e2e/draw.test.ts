@@ -59,6 +59,12 @@ before(async () => {
   assert.equal(readFileSync(join(dir, 'out.bin')).length, 300 * 1024);
   const counters = (await ns.must('nft', ['list', 'table', 'netdev', 'impair'])).stdout;
   dropped = Number(/counter packets (\d+)/.exec(counters)![1]);
+  // tcpdump may lag behind on a busy machine: wait until it has written pstack's FIN.
+  for (let i = 0; i < 100; i++) {
+    const fins = await run('tcpdump', ['-r', kernelPcap, '-nn', 'tcp src port 12345 and tcp[13] & 1 != 0']);
+    if (fins.stdout.trim() !== '') break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   await new Promise((r) => setTimeout(r, 300));
   const closed = new Promise((resolve) => tcpdump.on('close', resolve));
   tcpdump.kill('SIGINT');
@@ -100,11 +106,19 @@ for (const which of ['tcpdump', 'pstack'] as const) {
     assert.match(svg, />192\.0\.2\.2</);
   });
 
-  test(`timeseq of the ${which} capture: pstack's direction, with retransmissions marked`, { skip: skip ?? false, timeout: 120_000 }, async () => {
+  test(`timeseq of the ${which} capture: the busiest direction by default, pstack's with --conn, retransmissions marked`, { skip: skip ?? false, timeout: 120_000 }, async () => {
     const file = which === 'tcpdump' ? kernelPcap : ownPcap;
-    const { svg } = await draw(['timeseq', file]);
+    // Without --conn: the busiest direction (either way carries the 300 KiB, plus retransmissions).
+    const busiest = (await draw(['timeseq', file])).svg;
+    assert.equal(xmlProblem(busiest), null);
+    const bytes = Number(/<title>[^<]*192\.0\.2\.\d:\d+ → 192\.0\.2\.\d:\d+ \((\d+) bytes\)/.exec(busiest)![1]);
+    assert.ok(bytes >= 300 * 1024, `${bytes} bytes`);
+    // pstack's direction, named: the one the loss rule hit.
+    const { svg: ladder } = await draw(['ladder', file, '-c', '20']);
+    const port = /TCP (\d+) → 12345 \[S\]/.exec(ladder)![1];
+    const { svg } = await draw(['timeseq', file, '--conn', `192.0.2.2:12345-192.0.2.1:${port}`]);
     assert.equal(xmlProblem(svg), null);
-    assert.match(svg, /<title>[^<]*192\.0\.2\.2:12345 → 192\.0\.2\.1:\d+/);
+    assert.match(svg, new RegExp(`<title>[^<]*192\\.0\\.2\\.2:12345 → 192\\.0\\.2\\.1:${port} \\(\\d+ bytes\\)`));
     const retrans = Number(/(\d+) retransmissions/.exec(svg)![1]);
     assert.ok(retrans > 0, `retransmissions drawn (${dropped} segments dropped)`);
     assert.match(svg, /class="retransmission" data-count="\d+"/);
