@@ -76,8 +76,7 @@ after(async () => {
   if (skip) return;
   await server?.stop();
   await ns?.destroy();
-  if (dir && !process.env['DRAW_KEEP']) rmSync(dir, { recursive: true, force: true });
-  if (dir && process.env['DRAW_KEEP']) console.log('kept', dir);
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 async function draw(args: string[]): Promise<{ svg: string; stderr: string }> {
