@@ -60,6 +60,9 @@ export const LIMITS: readonly LimitSpec[] = [
   limit('reassembly', 'timeoutMs', 1, 600_000, 'how long an incomplete datagram is kept (ms)', ['reassembly: timeout']),
   limit('icmp', 'errorsPerSecond', 0, 1_000_000, 'ICMP errors sent per second at most (token bucket rate)', ['icmpErrorsRateLimited']),
   limit('icmp', 'errorBurst', 0, 1_000_000, 'ICMP errors that may go out back to back (token bucket size)', ['icmpErrorsRateLimited']),
+  limit('icmp', 'destinationIntervalMs', 0, 600_000, 'ms per ICMP error to any one destination (Linux icmp_ratelimit; 0: no per-destination limit)', ['icmpErrorsDestinationLimited']),
+  limit('icmp', 'destinationBurst', 1, 1_000_000, 'ICMP errors that may go to one destination back to back', ['icmpErrorsDestinationLimited']),
+  limit('icmp', 'maxDestinations', 1, 1 << 20, 'destinations whose ICMP error rate is tracked; the longest known gives way beyond it', ['icmpDestinationsEvicted']),
   limit('tcp', 'maxConnections', 1, 1 << 24, 'TCP connection blocks (every state but LISTEN); beyond it SYNs get a RST', ['tcp: max-connections']),
   limit('tcp', 'maxSynBacklog', 1, 1 << 20, 'half-open connections per listener; beyond it SYN cookies (or drops)', ['tcpSynCookiesSent', 'tcp: syn-queue-full']),
   limit('tcp', 'maxTimeWait', 0, 1 << 24, 'connections in TIME_WAIT; beyond it they close at once', ['tcpTimeWaitOverflows']),
@@ -68,7 +71,8 @@ export const LIMITS: readonly LimitSpec[] = [
   limit('tcp', 'maxOooRanges', 1, 4096, 'separate out-of-order ranges queued per connection', ['tcp: ooo-queue-full']),
   limit('tcp', 'maxOooBytes', 1, 1 << 30, 'out-of-order bytes queued per connection', ['tcp: ooo-queue-full']),
   limit('tcp', 'maxSackRanges', 1, 4096, "SACK ranges remembered per connection's scoreboard", ['tcpSackRangesEvicted']),
-  limit('tcp', 'challengeAckLimit', 0, MAX_INT, 'RFC 5961 challenge ACKs per second (all connections)', ['tcp: challenge-ack-rate-limited']),
+  limit('tcp', 'challengeAckLimit', 0, MAX_INT, 'RFC 5961 challenge ACKs per second, all connections together (each second draws from limit/2 to limit*3/2)', ['tcp: challenge-ack-rate-limited']),
+  limit('tcp', 'challengeAckIntervalMs', 0, 600_000, 'ms between two challenge ACKs on one connection (Linux tcp_invalid_ratelimit; 0: no limit)', ['tcpChallengeAcksPerConnectionLimited']),
 ];
 
 export function emptyLimitSettings(): LimitSettings {
