@@ -170,6 +170,15 @@ test('no route: Destination Unreachable, Net (3/0)', () => {
   assert.deepEqual(icmp.data(), frame.subarray(14, 14 + 28));
 });
 
+test('Fragmentation Needed is not limited per destination (path MTU discovery through us depends on it), only in all', () => {
+  const s = setup({ mtuB: 1000 });
+  for (let i = 0; i < 20; i++) s.a.inject(frameFromA(echo(1372, i), { df: true }));
+  assert.equal(s.a.take().length, 20, 'one source, twenty Fragmentation Needed');
+  assert.equal(s.stack.counters.icmpErrorsDestinationLimited, 0);
+  for (let i = 0; i < 100; i++) s.a.inject(frameFromA(echo(1372, i), { df: true }));
+  assert.equal(s.a.take().length, 30, 'the shared burst of 50 still bounds them');
+});
+
 test('too big with DF: Fragmentation Needed (3/4) carrying the next-hop MTU; without DF: fragments', () => {
   const s = setup({ mtuB: 1000 });
   s.a.inject(frameFromA(echo(1372), { df: true }));
