@@ -287,6 +287,8 @@ const COUNTER_TEXT: Record<string, [Section, string]> = {
   icmpEchoRepliesOut: ['Icmp', 'echo replies sent'],
   icmpErrorsOut: ['Icmp', 'error messages sent'],
   icmpErrorsRateLimited: ['Icmp', 'error messages not sent (rate limit)'],
+  icmpErrorsDestinationLimited: ['Icmp', 'of which over the per-destination limit'],
+  icmpDestinationsEvicted: ['Icmp', 'destinations forgotten by the per-destination limit (table full)'],
   udpIn: ['Udp', 'packets received'],
   udpOut: ['Udp', 'packets sent'],
   tcpIn: ['Tcp', 'segments received'],

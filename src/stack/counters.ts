@@ -21,6 +21,10 @@ export class Counters {
   icmpEchoRepliesOut = 0;
   icmpErrorsOut = 0;
   icmpErrorsRateLimited = 0;
+  /** Of those, the ones held back by the per-destination limit (the destination had its share). */
+  icmpErrorsDestinationLimited = 0;
+  /** Destinations the per-destination limiter forgot for a new one (icmp.maxDestinations). */
+  icmpDestinationsEvicted = 0;
   udpIn = 0;
   udpOut = 0;
   tcpIn = 0;

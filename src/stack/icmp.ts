@@ -5,7 +5,7 @@
  */
 
 import { Ipv4Packet, IPV4_MIN_HEADER, IpProtocol } from '../wire/ipv4.js';
-import { IcmpPacket, IcmpType, emitIcmpHeader, isIcmpError, echoRest, ICMP_HEADER_LENGTH } from '../wire/icmp.js';
+import { IcmpPacket, IcmpType, UnreachableCode, emitIcmpHeader, isIcmpError, echoRest, ICMP_HEADER_LENGTH } from '../wire/icmp.js';
 import { walkIpv4Options, recordRouteAppend, timestampAppend, timestampNow, Ipv4OptionType } from '../wire/ipv4-options.js';
 import { IPV4_BROADCAST, isMulticast, type Ipv4Address } from '../wire/addr.js';
 import { ETHERNET_HEADER_LENGTH, ETHERNET_MIN_FRAME } from '../wire/ethernet.js';
@@ -22,6 +22,7 @@ import type { Ipv4Settings } from './settings.js';
 import type { Ipv4ErrorSender } from './ipv4-errors.js';
 import { TX_HEADROOM, type TransportError } from './network.js';
 import { icmpErrorMeaning } from './icmp-errors.js';
+import { DestinationRateLimiter, TokenBucket } from './icmp-rate-limit.js';
 
 /** What ICMP works with: the parts of the IPv4 host it answers through. */
 export interface IcmpContext {
@@ -59,27 +60,21 @@ export interface IcmpConfig {
   errorsPerSecond: number;
   /** Errors that may go out back to back before the rate applies. */
   errorBurst: number;
+  /** One error per this many ms to any one destination (Linux icmp_ratelimit); 0: no per-destination limit. */
+  destinationIntervalMs: number;
+  /** Errors that may go to one destination back to back (Linux's burst factor, 6). */
+  destinationBurst: number;
+  /** Destinations whose error rate is tracked at once; the longest known gives way beyond it. */
+  maxDestinations: number;
 }
 
-/** RFC 1812 4.3.2.8 asks routers to limit errors; Linux allows 1000/s, burst 50. */
-export const defaultIcmpConfig: IcmpConfig = { errorsPerSecond: 1000, errorBurst: 50 };
-
-/** Token bucket for ICMP errors. */
-class RateLimiter {
-  private tokens: number;
-  private last: number;
-  constructor(private readonly perSecond: number, private readonly burst: number, now: number) {
-    this.tokens = burst;
-    this.last = now;
-  }
-  allow(now: number): boolean {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
+/**
+ * RFC 1812 4.3.2.8 asks routers to limit errors; Linux allows 1000/s with a burst of 50 in
+ * all, and per destination one a second with a burst of 6.
+ */
+export const defaultIcmpConfig: IcmpConfig = {
+  errorsPerSecond: 1000, errorBurst: 50, destinationIntervalMs: 1000, destinationBurst: 6, maxDestinations: 4096,
+};
 
 export class IcmpService implements Ipv4ErrorSender {
   readonly listeners = new Set<IcmpListener>();
@@ -87,13 +82,24 @@ export class IcmpService implements Ipv4ErrorSender {
   ignoreBroadcastEcho = true;
   private readonly icmp = new IcmpPacket();
   private readonly inner = new Ipv4Packet();
-  private readonly limiter: RateLimiter;
+  private readonly limiter: TokenBucket;
+  private readonly perDestination: DestinationRateLimiter;
   private readonly transportError: TransportError = {
     kind: 'other', errno: '', hard: false, mtu: 0, src: 0, dst: 0, buf: new Uint8Array(0), offset: 0, length: 0, type: 0, code: 0,
   };
 
-  constructor(private readonly stack: IcmpContext, readonly config: IcmpConfig = defaultIcmpConfig) {
-    this.limiter = new RateLimiter(config.errorsPerSecond, config.errorBurst, stack.clock.now());
+  constructor(private readonly stack: IcmpContext, config: Partial<IcmpConfig> = defaultIcmpConfig) {
+    this.config = { ...defaultIcmpConfig, ...config };
+    const c = this.config;
+    this.limiter = new TokenBucket(c.errorsPerSecond, c.errorBurst, stack.clock.now());
+    this.perDestination = new DestinationRateLimiter(c.destinationIntervalMs, c.destinationBurst, c.maxDestinations);
+  }
+
+  readonly config: IcmpConfig;
+
+  /** Destinations whose error rate is tracked now (bounded by maxDestinations). */
+  get trackedDestinations(): number {
+    return this.perDestination.size;
   }
 
   /** Hand an error about `original`, a datagram we sent, to the transport that sent it. */
@@ -311,10 +317,28 @@ export class IcmpService implements Ipv4ErrorSender {
       this.deliverLocalError(type, code, rest, original, quoted);
       return;
     }
-    if (!this.limiter.allow(stack.clock.now())) {
+    // The shared limit first, then the destination's, and the shared token is spent only on
+    // an error that goes (as Linux): a destination over its own limit costs others nothing.
+    // Fragmentation Needed is not limited per destination (Linux's icmp_ratemask leaves it
+    // out): path MTU discovery through us depends on it.
+    const now = stack.clock.now();
+    if (!this.limiter.available(now)) {
       stack.counters.icmpErrorsRateLimited++;
       return;
     }
+    const pmtud = type === IcmpType.DestinationUnreachable && code === UnreachableCode.FragmentationNeeded;
+    if (!pmtud) {
+      const pd = this.perDestination;
+      const evictions = pd.evictions;
+      const ok = pd.allow(src, now);
+      if (pd.evictions !== evictions) stack.counters.icmpDestinationsEvicted++;
+      if (!ok) {
+        stack.counters.icmpErrorsRateLimited++;
+        stack.counters.icmpErrorsDestinationLimited++;
+        return;
+      }
+    }
+    this.limiter.allow(now);
     const rt = stack.output.route(src);
     if (rt === null) return;
     const buf = stack.txBuffer;

@@ -84,7 +84,9 @@ before(async () => {
   for (const ns of [nsP, nsKT, nsK]) await quietNamespace(ns);
 
   // pstack, with the tester's side of the TAP allowed larger frames than pstack's MTU.
-  server = await startPstack(nsP, ['server']);
+  // The kernel's per-destination ICMP and per-socket challenge-ACK limits are off below
+  // (icmp_ratelimit=0, tcp_invalid_ratelimit=0); so are pstack's, for the same reason.
+  server = await startPstack(nsP, ['server', '--limit', 'icmp.destinationIntervalMs=0', '--limit', 'tcp.challengeAckIntervalMs=0']);
   await nsP.must('ip', ['link', 'set', 'tap0', 'mtu', '9000']);
 
   // The Linux kernel under test, with the same addresses, MAC and services.

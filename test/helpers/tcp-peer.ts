@@ -3,6 +3,7 @@
 import { FakeClock } from '../../src/time/clock.js';
 import { Stack } from '../../src/api/stack.js';
 import { CaptureDevice } from './capture-device.js';
+import { SoftwareOffloadDevice } from './offload-device.js';
 import { parseIpv4, parseMac } from '../../src/wire/addr.js';
 import { emitEthernet, EtherType } from '../../src/wire/ethernet.js';
 import { emitIpv4, Ipv4Packet } from '../../src/wire/ipv4.js';
@@ -56,10 +57,14 @@ export class ScriptedPeer {
   readonly tcp: Tcp;
   peerPort = 40000;
 
-  constructor(opts: { tcp?: Partial<TcpConfig>; mtu?: number; events?: StackEvents; memory?: Partial<MemoryConfig> } = {}) {
+  /** With `offload`: the device in front of the capture, cutting TSO segments as the kernel does. */
+  readonly offload: SoftwareOffloadDevice | null;
+
+  constructor(opts: { tcp?: Partial<TcpConfig>; mtu?: number; events?: StackEvents; memory?: Partial<MemoryConfig>; offload?: boolean } = {}) {
     this.stack = new Stack({ timers: this.clock.timers, tcp: opts.tcp, events: opts.events, memory: opts.memory });
     this.dev = new CaptureDevice('tap0', US_MAC, opts.mtu ?? 1500);
-    const iface = this.stack.addInterface(this.dev, { address: US, prefixLength: 24 });
+    this.offload = opts.offload === true ? new SoftwareOffloadDevice(this.dev) : null;
+    const iface = this.stack.addInterface(this.offload ?? this.dev, { address: US, prefixLength: 24 });
     this.stack.neighbors.addStatic(iface, PEER, PEER_MAC);
     this.stack.start();
     this.tcp = this.stack.tcp;

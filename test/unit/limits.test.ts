@@ -150,6 +150,46 @@ test('icmp.errorBurst and icmp.errorsPerSecond: errors beyond the bucket are cou
   assert.equal(hits(stack, 'icmp.errorsPerSecond'), 4);
 });
 
+function udpFrom(src: string, port: number): Uint8Array {
+  const f = udpTo(port);
+  emitIpv4(f, 14, {
+    tos: 0, id: 1, dontFragment: false, moreFragments: false, fragmentOffset: 0, ttl: 64,
+    protocol: 17, src: ip(src), dst: ip('192.0.2.2'), options: new Uint8Array(0), payloadLength: 12,
+  });
+  emitUdp(f, 34, { srcPort: 40000, dstPort: port, payloadLength: 4 }, ip(src), ip('192.0.2.2'));
+  return f;
+}
+
+test('icmp.destinationIntervalMs and icmp.destinationBurst: one source gets its burst, then one error per interval; another source still gets its own', () => {
+  tested.add('icmp.destinationIntervalMs');
+  tested.add('icmp.destinationBurst');
+  const { stack, dev, clock } = hostStack({ icmp: { destinationIntervalMs: 200, destinationBurst: 3 } });
+  for (let i = 0; i < 10; i++) dev.inject(udpTo(9999));
+  assert.equal(dev.take().length, 3, 'the burst: three Port Unreachables');
+  assert.equal(hits(stack, 'icmp.destinationIntervalMs'), 7);
+  assert.equal(stack.counters.icmpErrorsRateLimited, 7, 'counted among all rate-limited errors too');
+  clock.advance(199);
+  dev.inject(udpTo(9999));
+  assert.equal(dev.take().length, 0);
+  clock.advance(1);
+  dev.inject(udpTo(9999), udpTo(9999));
+  assert.equal(dev.take().length, 1, 'one interval later, one more');
+  // Another source (not resolved yet: its error waits for ARP, so an ARP request leaves).
+  dev.inject(udpFrom('192.0.2.4', 9999));
+  const out = dev.take();
+  assert.equal(out.length, 1);
+  assert.equal((out[0]![12]! << 8) | out[0]![13]!, 0x0806, 'ARP for the other source: its error was allowed');
+  assert.equal(stack.counters.icmpErrorsDestinationLimited, 9);
+});
+
+test('icmp.maxDestinations: the table of per-destination limits stays bounded; the oldest gives way, counted', () => {
+  tested.add('icmp.maxDestinations');
+  const { stack, dev } = hostStack({ icmp: { maxDestinations: 4, errorBurst: 1000 } });
+  for (let i = 10; i < 20; i++) dev.inject(udpFrom(`192.0.2.${i}`, 9999));
+  assert.equal(stack.icmp.trackedDestinations, 4);
+  assert.equal(hits(stack, 'icmp.maxDestinations'), 6);
+});
+
 // ------------------------------------------------------------------------ TCP
 
 /** A listener on port 80 and a peer that completes handshakes without options. */
@@ -296,7 +336,8 @@ test('tcp.maxSackRanges: the scoreboard keeps no more ranges, the forgotten ones
 
 test('tcp.challengeAckLimit: challenge ACKs beyond the rate are not sent, counted', () => {
   tested.add('tcp.challengeAckLimit');
-  const { p } = tcpPeer({ challengeAckLimit: 1 });
+  // Limit 1: each second's budget is drawn from [1, 1], so exactly one.
+  const { p } = tcpPeer({ challengeAckLimit: 1, challengeAckIntervalMs: 0 });
   const { iss } = connect(p, 40000);
   // RSTs inside the window but not at RCV.NXT: each deserves a challenge ACK (RFC 5961 3.2).
   p.send({ srcPort: 40000, dstPort: 80, seq: 1500, ack: iss + 1, flags: F.RST });
@@ -409,6 +450,25 @@ test('tcp.orphanRetries: an orphan facing a shut window is given up after that m
   q.clock.advance(5_000);
   assert.equal(c.tcb.stateName, 'CLOSED');
   assert.equal(hits(q.stack, 'tcp.orphanRetries', q.tcp), 1);
+});
+
+test('tcp.challengeAckIntervalMs: one challenge ACK per connection per interval, counted; other connections unaffected', () => {
+  tested.add('tcp.challengeAckIntervalMs');
+  const { p } = tcpPeer({ challengeAckIntervalMs: 300 });
+  const a = connect(p, 40000);
+  const b = connect(p, 40001);
+  for (let i = 0; i < 5; i++) p.send({ srcPort: 40000, dstPort: 80, seq: 1500 + i, ack: a.iss + 1, flags: F.RST });
+  assert.equal(p.take().length, 1, 'one challenge ACK on A');
+  assert.equal(hits(p.stack, 'tcp.challengeAckIntervalMs', p.tcp), 4);
+  p.send({ srcPort: 40001, dstPort: 80, seq: 1500, ack: b.iss + 1, flags: F.RST });
+  assert.equal(p.take().length, 1, "B's first challenge ACK goes, whatever A drew");
+  p.advance(299);
+  p.send({ srcPort: 40000, dstPort: 80, seq: 1500, ack: a.iss + 1, flags: F.RST });
+  assert.equal(p.take().length, 0);
+  p.advance(1);
+  p.send({ srcPort: 40000, dstPort: 80, seq: 1500, ack: a.iss + 1, flags: F.RST });
+  assert.equal(p.take().length, 1, 'after the interval, another');
+  assert.equal(a.tcb.stateName, 'ESTABLISHED');
 });
 
 // ------------------------------------------------------------------------ the table and the CLI

@@ -170,6 +170,15 @@ test('no route: Destination Unreachable, Net (3/0)', () => {
   assert.deepEqual(icmp.data(), frame.subarray(14, 14 + 28));
 });
 
+test('Fragmentation Needed is not limited per destination (path MTU discovery through us depends on it), only in all', () => {
+  const s = setup({ mtuB: 1000 });
+  for (let i = 0; i < 20; i++) s.a.inject(frameFromA(echo(1372, i), { df: true }));
+  assert.equal(s.a.take().length, 20, 'one source, twenty Fragmentation Needed');
+  assert.equal(s.stack.counters.icmpErrorsDestinationLimited, 0);
+  for (let i = 0; i < 100; i++) s.a.inject(frameFromA(echo(1372, i), { df: true }));
+  assert.equal(s.a.take().length, 30, 'the shared burst of 50 still bounds them');
+});
+
 test('too big with DF: Fragmentation Needed (3/4) carrying the next-hop MTU; without DF: fragments', () => {
   const s = setup({ mtuB: 1000 });
   s.a.inject(frameFromA(echo(1372), { df: true }));
@@ -435,10 +444,10 @@ test('routes added and removed at run time take effect for forwarded packets at 
   assert.throws(() => s.stack.addRoute(ip('203.0.113.0'), 24, ip('203.0.113.1')), /not on any attached network/);
 });
 
-test('ICMP errors from the router are rate limited', () => {
+test('ICMP errors from the router are rate limited per destination (a burst of 6, as Linux)', () => {
   const s = setup();
   for (let i = 0; i < 200; i++) s.a.inject(frameFromA(echo(8, i), { ttl: 1 }));
-  const out = s.a.take();
-  assert.ok(out.length >= 50 && out.length < 200, `${out.length} errors`);
-  assert.ok(s.stack.counters.icmpErrorsRateLimited > 0);
+  assert.equal(s.a.take().length, 6, 'one source: the per-destination burst');
+  assert.equal(s.stack.counters.icmpErrorsDestinationLimited, 194);
+  assert.equal(s.stack.counters.icmpErrorsRateLimited, 194);
 });

@@ -17,6 +17,7 @@ import { randomInt } from '../random.js';
 import type { IpOutputOptions, NetworkLayer } from '../../stack/network.js';
 import { TCP_PROTOCOL, type TcpRepr } from '../../wire/tcp.js';
 import type { TcpOptionsOut } from '../../wire/tcp-options.js';
+import { ChallengeAckBudget } from './challenge-ack.js';
 import { IsnGenerator } from './isn.js';
 import { SynCookies, type CookieTsOptions } from './syn-cookies.js';
 import type { SeqRange } from './sack.js';
@@ -81,14 +82,13 @@ export class TcpContext {
   replyWaitQueued = false;
   readonly replyWaitTask: () => void;
 
-  // ---- RFC 5961 section 7 challenge-ACK limiter (token bucket, one second) ----
-  challengeTokens: number;
-  challengeAt = 0;
+  /** RFC 5961 section 7: the challenge ACKs all connections may still send this second. */
+  readonly challengeBudget: ChallengeAckBudget;
 
   constructor(readonly stack: NetworkLayer, readonly config: TcpConfig, work: BatchWork) {
     this.isn = new IsnGenerator(stack.clock);
     this.cookies = new SynCookies(stack.clock);
-    this.challengeTokens = config.challengeAckLimit;
+    this.challengeBudget = new ChallengeAckBudget(config.challengeAckLimit);
     this.flushTask = () => {
       this.flushQueued = false;
       work.flush(this);

@@ -16,6 +16,7 @@
 
 import { TcpFlag } from '../../wire/tcp.js';
 import { processAck, takeRttSample } from './ack-processing.js';
+import { connectionMayChallenge } from './challenge-ack.js';
 import type { TcpContext } from './context.js';
 import {
   armFinWait2, closeTcb, enterTimeWait, notify, queueAckFlush, restartTimeWait, scheduleTcbTimer, setState,
@@ -361,25 +362,22 @@ function resetReceived(ctx: TcpContext, tcb: Tcb): void {
   closeTcb(ctx, tcb, 'ECONNRESET');
 }
 
-/** RFC 5961 section 7: challenge ACKs are rate-limited across all connections. */
+/**
+ * RFC 5961 section 7: challenge ACKs are limited per connection first, then by the shared
+ * randomized budget (challenge-ack.ts says why both, as Linux).
+ */
 function challengeAck(ctx: TcpContext, tcb: Tcb, now: number): void {
-  if (!allowChallengeAck(ctx, now)) {
+  if (!connectionMayChallenge(tcb.lastChallengeAckAt, now, ctx.config.challengeAckIntervalMs)) {
+    ctx.stats.challengeAcksPerConnectionLimited++;
+    return;
+  }
+  tcb.lastChallengeAckAt = now;
+  if (!ctx.challengeBudget.take(now)) {
     ctx.stack.counters.drop('tcp: challenge-ack-rate-limited');
     return;
   }
   ctx.stats.challengeAcks++;
   sendAck(ctx, tcb, now);
-}
-
-/** RFC 5961 section 7 rate limit: a token bucket of config.challengeAckLimit per second. */
-function allowChallengeAck(ctx: TcpContext, now: number): boolean {
-  const limit = ctx.config.challengeAckLimit;
-  ctx.challengeTokens += ((now - ctx.challengeAt) * limit) / 1000;
-  if (ctx.challengeTokens > limit) ctx.challengeTokens = limit;
-  ctx.challengeAt = now;
-  if (ctx.challengeTokens < 1) return false;
-  ctx.challengeTokens--;
-  return true;
 }
 
 /**

@@ -319,6 +319,7 @@ function sendCookieSynAck(ctx: TcpContext, seg: Segment, now: number): void {
   ip.dst = seg.src;
   ip.partialChecksumAt = 0;
   ip.gsoSize = 0;
+  ip.dontFragment = true;
   ctx.stack.counters.tcpOut++;
   ctx.stats.synCookiesSent++;
   ctx.stack.output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER + optLen, rt);

@@ -162,13 +162,18 @@ export function emitSegment(ctx: TcpContext, tcb: Tcb, seq: number, flags: numbe
   const segLen = TCP_MIN_HEADER + optLen + dataLen;
   // Left to the device only where it saves real work: control segments and small data keep a
   // complete checksum, so captures and the debug log of handshakes and ACKs verify as they are.
-  const partial = dataLen >= PARTIAL_CHECKSUM_MIN_DATA && ctx.stack.txChecksumOffload(rt);
+  // A segment the device is to cut up (gsoSize) always goes partial, however short: the device
+  // only cuts segments whose checksum it completes, and would send the rest whole, larger
+  // than the MSS (with a tiny MSS, super-segments of a few hundred bytes are common). tsoLimit
+  // is 0 on a device without checksum offload, so gsoSize > 0 implies it.
+  const partial = (gsoSize > 0 || dataLen >= PARTIAL_CHECKSUM_MIN_DATA) && ctx.stack.txChecksumOffload(rt);
   emitTcpWith(buf, o, repr, optLen, dataLen, ctx.stack.pseudoHeaderSum(tcb.localAddr, tcb.remoteAddr, TCP_PROTOCOL, TCP_MIN_HEADER + optLen + dataLen), partial);
   const ip = ctx.ipOpts;
   ip.src = tcb.localAddr;
   ip.dst = tcb.remoteAddr;
   ip.partialChecksumAt = partial ? TCP_CHECKSUM_OFFSET : 0;
   ip.gsoSize = gsoSize;
+  ip.dontFragment = !tcb.pmtuLocked;
   ctx.stack.counters.tcpOut++;
   tcb.segmentsOut++;
   ctx.stack.output(ip, buf, o, segLen, rt);
@@ -236,6 +241,7 @@ export function sendRstRaw(
   ip.dst = dst;
   ip.partialChecksumAt = 0;
   ip.gsoSize = 0;
+  ip.dontFragment = true;
   ctx.stack.counters.tcpOut++;
   ctx.stats.outRsts++;
   ctx.stack.output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER, rt);

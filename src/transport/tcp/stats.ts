@@ -13,6 +13,10 @@ export class TcpStats {
   fastRetransmits = 0;
   timeouts = 0;
   challengeAcks = 0;
+  /** Challenge ACKs not sent: one went out on the connection within tcp.challengeAckIntervalMs. */
+  challengeAcksPerConnectionLimited = 0;
+  /** Fragmentation Needed messages whose MTU was below the floor (MIN_PMTU), taken as the floor. */
+  pmtuBelowFloor = 0;
   pawsRejected = 0;
   delayedAcks = 0;
   windowProbes = 0;

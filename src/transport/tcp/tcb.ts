@@ -115,8 +115,14 @@ export interface TcpConfig {
    * unacknowledged bytes one goes out at once, so a long batch cannot stall the sender.
    */
   ackCoalesceBytes: number;
-  /** RFC 5961 section 7: challenge ACKs per second (all connections). */
+  /**
+   * RFC 5961 section 7: challenge ACKs per second for all connections together, on average:
+   * each second's allowance is drawn at random from [limit/2, limit*3/2) (as Linux since 4.7),
+   * so how many a connection gets reveals nothing about any other (CVE-2016-5696).
+   */
   challengeAckLimit: number;
+  /** At most one challenge ACK per connection per this many ms (Linux tcp_invalid_ratelimit; 0: no limit). */
+  challengeAckIntervalMs: number;
   /** Data segments ACKed without delay when a connection starts (Linux quickack; 0 disables). */
   quickAckSegments: number;
 }
@@ -153,6 +159,7 @@ export const defaultTcpConfig: TcpConfig = {
   maxConnections: 65536,
   ackCoalesceBytes: 64 * 1024,
   challengeAckLimit: 1000,
+  challengeAckIntervalMs: 500,
   quickAckSegments: 16,
 };
 
@@ -177,6 +184,13 @@ export const TcbEvent = {
   /** For a listener's child: established, ready to be accepted. */
   ACCEPT: 16,
 } as const;
+
+/**
+ * The smallest segment (data and options) we send, whatever MSS the peer offers or ICMP
+ * reports: Linux's tcp_min_snd_mss. A peer offering MSS 1 would otherwise make us send a
+ * byte per segment (the CVE-2019-11479 resource attack).
+ */
+export const MIN_SND_MSS = 48;
 
 /** Timestamp option bytes in every segment once negotiated (NOP NOP TS). */
 const TS_OPTION_SPACE = 12;
@@ -332,6 +346,14 @@ export class Tcb {
   listener: unknown = null;
   /** Opened actively (connect) rather than from a listener. */
   active = false;
+  /** When the last challenge ACK (RFC 5961) went out (-Infinity: never), for challengeAckIntervalMs. */
+  lastChallengeAckAt = -Infinity;
+  /**
+   * An ICMP Fragmentation Needed reported an MTU below the floor (MIN_PMTU): segments fit the
+   * floor and leave without DF, so a router on a path that small fragments them (as Linux
+   * locks the route's MTU).
+   */
+  pmtuLocked = false;
   /** Cached route and when it was looked up. */
   route: RouteResult | null = null;
   routeAt = -Infinity;
@@ -400,7 +422,7 @@ export class Tcb {
   /** Set SMSS from the peer's MSS option (or 536) and the MSS the path MTU allows (MTU less headers). */
   setMss(peerMss: number, fromPath: number): void {
     let m = peerMss < fromPath ? peerMss : fromPath;
-    if (m < 64) m = 64; // never below a sane floor (RFC 9293 3.7.1: at least 536 unless told otherwise)
+    if (m < MIN_SND_MSS) m = MIN_SND_MSS;
     this.maxSeg = m;
     this.smss = m - this.tsSpace;
     this.cc.setMss(this.smss);

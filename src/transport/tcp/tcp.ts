@@ -51,6 +51,9 @@ export { TcpState, TCP_STATE_NAMES, type Tcb, type TcpConfig };
 
 const { SYN, ACK, RST } = TcpFlag;
 
+/** The smallest path MTU an ICMP Fragmentation Needed may set (Linux's min_pmtu, 512 + 40). */
+export const MIN_PMTU = 552;
+
 export class Tcp implements TransportProtocol, EndpointProvider {
   readonly protocolNumber = TCP_PROTOCOL;
   readonly config: TcpConfig;
@@ -192,9 +195,17 @@ export class Tcp implements TransportProtocol, EndpointProvider {
     const kind = err.kind;
     if (kind === 'packet-too-big') {
       // RFC 1191: the path MTU shrank. Segments are sent with DF; resend smaller ones.
-      const mtu = err.mtu;
+      let mtu = err.mtu;
+      if (mtu < MIN_PMTU) {
+        // As Linux (min_pmtu): a smaller MTU, or none (0, a pre-RFC 1191 router), is taken as
+        // the floor, and DF goes off so that a path really that small fragments our segments.
+        // A forged "MTU 68" would otherwise cut a connection to 28-byte segments.
+        ctx.stats.pmtuBelowFloor++;
+        mtu = MIN_PMTU;
+        tcb.pmtuLocked = true;
+      }
       const headers = ctx.stack.headerLength + TCP_MIN_HEADER;
-      if (mtu >= 68 && mtu - headers < tcb.maxSeg) {
+      if (mtu - headers < tcb.maxSeg) {
         tcb.setMss(tcb.maxSeg, mtu - headers);
         retransmitRange(ctx, tcb, tcb.sndUna, seqAdd(tcb.sndUna, tcb.smss), now);
       }
