@@ -10,6 +10,7 @@
  *   {"cmd":"arp"}  {"cmd":"arp-del","ip":"192.0.2.1"}  {"cmd":"arp-add","ip":"192.0.2.9","mac":"02:00:00:00:00:09"}
  *   {"cmd":"netstat"}  {"cmd":"stats"}  {"cmd":"info"}
  *   {"cmd":"tcp-info"}                                        -> {"ok":true,"connections":[...]} (pstack ss)
+ *   {"cmd":"capture","interface":"tap0","count":10,"filter":"icmp"} -> a stream of frames (capture-stream.ts)
  *
  * A failure is {"ok":false,"error":"one line saying why"}; a request's "id", if any, is echoed.
  * Nothing a client sends can crash the server: every request is validated, every handler is
@@ -26,6 +27,8 @@ import { ipv4ToString, macToString, parseIpv4, parseMac, prefixToMask, type Ipv4
 import { FatalError } from './errors.js';
 import { limitValues } from './limits.js';
 import { tcpConnectionInfo } from '../api/tcp-info.js';
+import type { ObserverHub } from '../stack/observer-hub.js';
+import { startCaptureStream } from './capture-stream.js';
 
 export const CONTROL_DIRECTORY = '/run/pstack';
 /** Longest request line accepted; requests are tiny, so this only guards memory. */
@@ -389,7 +392,7 @@ function socketIsLive(path: string): Promise<boolean> {
  * by a server that died is removed, one a live server still answers on is not (ControlSocketInUse).
  * The socket is for root only (it can change routes). close() removes the file if it is still ours.
  */
-export async function startControlServer(stack: Stack, path: string): Promise<ControlServer> {
+export async function startControlServer(stack: Stack, path: string, observers: ObserverHub | null = null): Promise<ControlServer> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   let existing;
   try {
@@ -403,7 +406,7 @@ export async function startControlServer(stack: Stack, path: string): Promise<Co
     unlinkSync(path);
   }
   const connections = new Set<Socket>();
-  const server: Server = createServer((conn) => serveConnection(stack, conn, connections));
+  const server: Server = createServer((conn) => serveConnection(stack, conn, connections, observers));
   server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => {
@@ -440,7 +443,7 @@ export async function startControlServer(stack: Stack, path: string): Promise<Co
   };
 }
 
-function serveConnection(stack: Stack, conn: Socket, connections: Set<Socket>): void {
+function serveConnection(stack: Stack, conn: Socket, connections: Set<Socket>, observers: ObserverHub | null): void {
   connections.add(conn);
   conn.on('close', () => connections.delete(conn));
   conn.on('error', () => conn.destroy());
@@ -456,6 +459,16 @@ function serveConnection(stack: Stack, conn: Socket, connections: Set<Socket>): 
       const line = pending.slice(0, newline).trim();
       pending = pending.slice(newline + 1);
       if (line === '') continue;
+      if (line.includes('"capture"')) {
+        const req = captureRequest(line);
+        if (req !== null) {
+          // The connection becomes a frame stream: no more request lines on it.
+          refused = true;
+          if (observers === null) conn.end(JSON.stringify({ ok: false, error: 'this server does not offer captures' }) + '\n');
+          else startCaptureStream(stack, observers, conn, req);
+          return;
+        }
+      }
       if (conn.writable) conn.write(JSON.stringify(handleControlLine(stack, line)) + '\n');
     }
     if (pending.length > MAX_LINE_BYTES) {
@@ -464,6 +477,17 @@ function serveConnection(stack: Stack, conn: Socket, connections: Set<Socket>): 
       conn.end(JSON.stringify({ ok: false, error: `request line longer than ${MAX_LINE_BYTES} bytes` }) + '\n');
     }
   });
+}
+
+/** The request if `line` is {"cmd":"capture",...}, else null. */
+function captureRequest(line: string): Record<string, unknown> | null {
+  try {
+    const req = JSON.parse(line) as unknown;
+    if (typeof req === 'object' && req !== null && !Array.isArray(req) && (req as Record<string, unknown>)['cmd'] === 'capture') return req as Record<string, unknown>;
+  } catch {
+    /* answered as not JSON by the ordinary path */
+  }
+  return null;
 }
 
 // ------------------------------------------------------------------------------ client

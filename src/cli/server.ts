@@ -226,7 +226,7 @@ export async function runServer(argv: string[]): Promise<number> {
   let control: ControlServer | null = null;
   if (config.controlPath !== null) {
     try {
-      control = await startControlServer(host.stack, config.controlPath);
+      control = await startControlServer(host.stack, config.controlPath, host.observers);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       if (config.controlExplicit) {
