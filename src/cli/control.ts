@@ -9,6 +9,8 @@
  *   {"cmd":"route-del","network":"203.0.113.0","prefix":24}
  *   {"cmd":"arp"}  {"cmd":"arp-del","ip":"192.0.2.1"}  {"cmd":"arp-add","ip":"192.0.2.9","mac":"02:00:00:00:00:09"}
  *   {"cmd":"netstat"}  {"cmd":"stats"}  {"cmd":"info"}
+ *   {"cmd":"tcp-info"}                                        -> {"ok":true,"connections":[...]} (pstack ss)
+ *   {"cmd":"capture","interface":"tap0","count":10,"filter":"icmp"} -> a stream of frames (capture-stream.ts)
  *
  * A failure is {"ok":false,"error":"one line saying why"}; a request's "id", if any, is echoed.
  * Nothing a client sends can crash the server: every request is validated, every handler is
@@ -24,6 +26,9 @@ import type { Interface } from '../stack/interface.js';
 import { ipv4ToString, macToString, parseIpv4, parseMac, prefixToMask, type Ipv4Address } from '../wire/addr.js';
 import { FatalError } from './errors.js';
 import { limitValues } from './limits.js';
+import { tcpConnectionInfo } from '../api/tcp-info.js';
+import type { ObserverHub } from '../stack/observer-hub.js';
+import { startCaptureStream } from './capture-stream.js';
 
 export const CONTROL_DIRECTORY = '/run/pstack';
 /** Longest request line accepted; requests are tiny, so this only guards memory. */
@@ -193,7 +198,7 @@ function processMemory(): Record<string, number> {
 /** A mistake in a request: reported to the client, never thrown further. */
 class RequestError extends Error {}
 
-export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats'] as const;
+export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info'] as const;
 
 function stringField(req: Record<string, unknown>, name: string, required: boolean): string | undefined {
   const value = req[name];
@@ -333,6 +338,7 @@ export function handleControlRequest(stack: Stack, request: unknown): ControlRes
       case 'arp-del': return withId(deleteArp(stack, req));
       case 'netstat': return withId({ ok: true, endpoints: endpointsJson(stack) });
       case 'stats': return withId({ ok: true, ...statsJson(stack) });
+      case 'tcp-info': return withId({ ok: true, connections: tcpConnectionInfo(stack) });
       default: throw new RequestError(`unknown cmd ${JSON.stringify(cmd)}: one of ${CONTROL_COMMANDS.join(', ')}`);
     }
   } catch (err) {
@@ -386,7 +392,7 @@ function socketIsLive(path: string): Promise<boolean> {
  * by a server that died is removed, one a live server still answers on is not (ControlSocketInUse).
  * The socket is for root only (it can change routes). close() removes the file if it is still ours.
  */
-export async function startControlServer(stack: Stack, path: string): Promise<ControlServer> {
+export async function startControlServer(stack: Stack, path: string, observers: ObserverHub | null = null): Promise<ControlServer> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   let existing;
   try {
@@ -400,7 +406,7 @@ export async function startControlServer(stack: Stack, path: string): Promise<Co
     unlinkSync(path);
   }
   const connections = new Set<Socket>();
-  const server: Server = createServer((conn) => serveConnection(stack, conn, connections));
+  const server: Server = createServer((conn) => serveConnection(stack, conn, connections, observers));
   server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => {
@@ -437,7 +443,7 @@ export async function startControlServer(stack: Stack, path: string): Promise<Co
   };
 }
 
-function serveConnection(stack: Stack, conn: Socket, connections: Set<Socket>): void {
+function serveConnection(stack: Stack, conn: Socket, connections: Set<Socket>, observers: ObserverHub | null): void {
   connections.add(conn);
   conn.on('close', () => connections.delete(conn));
   conn.on('error', () => conn.destroy());
@@ -453,6 +459,16 @@ function serveConnection(stack: Stack, conn: Socket, connections: Set<Socket>): 
       const line = pending.slice(0, newline).trim();
       pending = pending.slice(newline + 1);
       if (line === '') continue;
+      if (line.includes('"capture"')) {
+        const req = captureRequest(line);
+        if (req !== null) {
+          // The connection becomes a frame stream: no more request lines on it.
+          refused = true;
+          if (observers === null) conn.end(JSON.stringify({ ok: false, error: 'this server does not offer captures' }) + '\n');
+          else startCaptureStream(stack, observers, conn, req);
+          return;
+        }
+      }
       if (conn.writable) conn.write(JSON.stringify(handleControlLine(stack, line)) + '\n');
     }
     if (pending.length > MAX_LINE_BYTES) {
@@ -461,6 +477,17 @@ function serveConnection(stack: Stack, conn: Socket, connections: Set<Socket>): 
       conn.end(JSON.stringify({ ok: false, error: `request line longer than ${MAX_LINE_BYTES} bytes` }) + '\n');
     }
   });
+}
+
+/** The request if `line` is {"cmd":"capture",...}, else null. */
+function captureRequest(line: string): Record<string, unknown> | null {
+  try {
+    const req = JSON.parse(line) as unknown;
+    if (typeof req === 'object' && req !== null && !Array.isArray(req) && (req as Record<string, unknown>)['cmd'] === 'capture') return req as Record<string, unknown>;
+  } catch {
+    /* answered as not JSON by the ordinary path */
+  }
+  return null;
 }
 
 // ------------------------------------------------------------------------------ client
