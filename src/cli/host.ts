@@ -6,7 +6,6 @@
 
 import { existsSync } from 'node:fs';
 import { tapAddonAvailable, type TapDevice } from '../link/tap.js';
-import { PcapWriter, LINKTYPE_ETHERNET } from '../link/pcap-writer.js';
 import type { Device } from '../link/device.js';
 import { ipv4ToString, prefixToMask, type Ipv4Address, type Ipv4Cidr } from '../wire/addr.js';
 import { dissectFrame } from '../observe/dissect.js';
@@ -15,6 +14,8 @@ import type { Logger } from '../observe/log.js';
 import type { PacketObserver, StackEvents } from '../stack/observer.js';
 import { ObserverHub } from '../stack/observer-hub.js';
 import type { Stack } from '../api/stack.js';
+import { PcapngOutput } from './pcapng-output.js';
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW, DIRECTION_INBOUND, DIRECTION_OUTBOUND, type PcapngInterface } from '../observe/pcapng.js';
 import { openTapHost, TapSetupError, type TapHost, type TapSpec } from '../api/tap-host.js';
 import { FatalError, describeTapOpenError } from './errors.js';
 import type { LimitSettings } from './limits.js';
@@ -28,6 +29,7 @@ export interface HostSpec {
   forwarding: boolean;
   /** TAP checksum offload and TSO (default: on unless forwarding). */
   offload?: boolean;
+  /** Live pcapng capture of every device to this file ("-": standard output). */
   pcapPath: string | null;
   logger: Logger;
   /** Bounds for the stack (--limit). */
@@ -44,10 +46,11 @@ export interface RunningHost {
   stack: Stack;
   taps: TapDevice[];
   dhcp: TapHost['dhcp'];
-  pcap: PcapWriter | null;
+  pcap: PcapngOutput | null;
   /** Everything that watches frames (log, capture file, capture clients): add watchers here. */
   observers: ObserverHub;
-  close(): void;
+  /** Stop the stack and close the devices; then finish the capture (flushed, at most 2 s). */
+  close(): Promise<void>;
 }
 
 export function cidrToString(c: Ipv4Cidr): string {
@@ -81,7 +84,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
   checkTapPrerequisites();
   const logger = spec.logger;
   const limits = spec.limits;
-  let pcap: PcapWriter | null = null;
+  let pcap: PcapngOutput | null = null;
   let observers: ObserverHub | null = null;
   let host;
   try {
@@ -95,19 +98,19 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
       configure: (stack) => {
         if (spec.pcapPath !== null) {
           try {
-            pcap = new PcapWriter(spec.pcapPath, { linkType: LINKTYPE_ETHERNET });
+            pcap = PcapngOutput.open(spec.pcapPath, captureInterfaces(spec.taps.map((t) => t.name)));
           } catch (err) {
             throw new FatalError(`cannot write capture file ${spec.pcapPath}: ${(err as Error).message}`);
           }
         }
         observers = new ObserverHub((o) => { stack.observer = o; });
-        if (pcap !== null) observers.add(pcapWatcher(pcap));
+        if (pcap !== null) observers.add(pcapngWatcher(pcap, captureInterfaces(spec.taps.map((t) => t.name))));
         if (logger.enabled('debug')) observers.add(logWatcher(logger));
         if (logger.enabled('debug')) stack.counters.onDrop = (reason, n) => logger.debug(`dropped: ${reason}`, `total: ${n}`);
       },
     });
   } catch (err) {
-    (pcap as PcapWriter | null)?.close();
+    void (pcap as PcapngOutput | null)?.close();
     if (!(err instanceof TapSetupError)) throw err;
     if (err.step === 'open') throw new FatalError(describeTapOpenError(err.cause, err.device));
     if (err.step === 'configure') throw new FatalError(`cannot configure the host side of ${err.device}: ${err.message}`);
@@ -115,20 +118,35 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
     throw new FatalError(err.message, 2);
   }
   const { stack, taps, dhcp } = host;
-  const captured = pcap as PcapWriter | null;
+  const captured = pcap as PcapngOutput | null;
   return {
     stack, taps, dhcp, pcap: captured, observers: observers as unknown as ObserverHub,
-    close: () => {
+    close: async () => {
       host.close();
-      captured?.close();
+      await captured?.close();
     },
   };
 }
 
-function pcapWatcher(pcap: PcapWriter): PacketObserver {
+/** The capture's interfaces: loopback (raw IP) first, then the taps (Ethernet), by name. */
+export function captureInterfaces(tapNames: readonly string[]): PcapngInterface[] {
+  return [{ name: 'lo', linkType: LINKTYPE_RAW }, ...tapNames.map((name) => ({ name, linkType: LINKTYPE_ETHERNET }))];
+}
+
+/**
+ * Records every frame on the interface of the same name (a device not named in `interfaces`
+ * is skipped). Devices are looked up by name once and remembered.
+ */
+export function pcapngWatcher(out: PcapngOutput, interfaces: readonly PcapngInterface[]): PacketObserver {
+  const ids = new Map<Device, number>();
   return {
-    frame(_direction, device: Device, buf, offset, length) {
-      if (device.type !== 'loopback') pcap.write(buf.subarray(offset, offset + length));
+    frame(direction, device: Device, buf, offset, length) {
+      let id = ids.get(device);
+      if (id === undefined) {
+        id = interfaces.findIndex((i) => i.name === device.name);
+        ids.set(device, id);
+      }
+      if (id >= 0) out.write(id, direction === 'incoming' ? DIRECTION_INBOUND : DIRECTION_OUTBOUND, buf, offset, length);
     },
   };
 }

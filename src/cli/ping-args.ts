@@ -32,7 +32,8 @@ host options (as pstack server; pstack is a full host on the tap while it pings)
   --mac MAC             pstack's MAC (default 00:00:5e:00:53:01)
   --mtu N               MTU of the tap (default 1500)
   --log-level LEVEL     error | warn | info | debug | trace (default warn)
-  --pcap FILE           write every frame in and out to FILE
+  --pcap FILE|-         capture every frame in and out to FILE as pcapng ("-": standard
+                        output, and ping's own lines go to standard error)
   -h, --help            show this help
 exit status: 0 if any reply came back, 1 if none did (or fewer than -c within -w), 2 on errors`;
 

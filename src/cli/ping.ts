@@ -308,7 +308,8 @@ export async function runPing(argv: string[]): Promise<number> {
     const session = new PingSession(host.stack, {
       ...config,
       destination,
-      write: (text) => process.stdout.write(text),
+      // With the capture on standard output, ping's own lines go to standard error.
+      write: config.pcapPath === '-' ? (text) => process.stderr.write(text) : (text) => process.stdout.write(text),
       warn: (text) => process.stderr.write(text),
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -320,7 +321,7 @@ export async function runPing(argv: string[]): Promise<number> {
   } finally {
     for (const [signal, handler] of signals) process.off(signal, handler);
     clearInterval(keepAlive);
-    host.close();
+    await host.close();
   }
 }
 

@@ -31,7 +31,8 @@ export const SERVER_USAGE = `usage: pstack server [options]
   --offload on|off    TAP offloads (default on): the kernel passes TCP segments of up to 64 KB
                       with checksums done, and cuts up and checksums the ones pstack sends
   --log-level LEVEL   error | warn | info | debug | trace (default info; debug dissects every packet)
-  --pcap FILE         write every frame in and out to FILE (libpcap, opens in Wireshark)
+  --pcap FILE|-       capture every frame in and out, loopback included, to FILE as pcapng
+                      ("-": standard output, live: pstack server --pcap - | tshark -r -)
   --control PATH      control socket for pstack route/arp/netstat/stats
                       (default /run/pstack/<first tap>.sock; "none" for no socket)
   --limit NAME=VALUE  change one of the stack's bounds, e.g. tcp.maxConnections=1000
@@ -230,7 +231,7 @@ export async function runServer(argv: string[]): Promise<number> {
       const why = err instanceof Error ? err.message : String(err);
       if (config.controlExplicit) {
         services.close();
-        host.close();
+        await host.close();
         throw new FatalError(`cannot open control socket ${config.controlPath}: ${why}`);
       }
       // The default path is shared by every server on a tap of that name (one per network
@@ -260,7 +261,7 @@ export async function runServer(argv: string[]): Promise<number> {
       logger.info(`${signal} received, shutting down`);
       control?.close();
       services.close();
-      host.close();
+      const capture = host.close();
       const c = host.stack.counters.toJSON();
       const drops = c.drops as Record<string, number>;
       logger.info('counters',
@@ -279,10 +280,17 @@ export async function runServer(argv: string[]): Promise<number> {
       const values = limitValues({ neighbor: host.stack.neighbors.config, reassembly: host.stack.reassembler.config, icmp: host.stack.icmp.config, tcp: tcp.config, memory: host.stack.memory.config });
       const hits = limitHits({ ...c, ...tcp.statistics(), ...memoryCounters(host.stack) });
       logger.info('limits', ...LIMITS.map((l) => `${l.name} = ${values[l.name]}: ${hits[l.name]} hits`));
-      if (host.pcap !== null) logger.info('capture written', `file: ${config.pcapPath} (${host.pcap.packets} frames)`);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
-      resolve(0);
+      void capture.then(() => {
+        const pcap = host.pcap;
+        if (pcap !== null) {
+          const where = config.pcapPath === '-' ? 'standard output' : config.pcapPath;
+          logger.info('capture written', `file: ${where} (${pcap.packets} frames, ${pcap.dropped} dropped: the reader was too slow)`,
+            ...(pcap.error !== null ? [`error: ${pcap.error.message}`] : []));
+        }
+        resolve(0);
+      });
     };
     const onInt = () => stop('SIGINT');
     const onTerm = () => stop('SIGTERM');
