@@ -78,6 +78,9 @@ test('clicking the echo request shows its layers field by field; a field lights 
   assert.match(await field(2, 'type').locator('.value').textContent() ?? '', /\(8\)$/);
   assert.match(await field(2, 'checksum').locator('.value').textContent() ?? '', /\(ok\)$/);
   assert.equal(await page.locator('#hex .byte').count(), 98);
+  // The row clicked is the one marked selected, and the one whose detail is shown.
+  const selectedId = await page.locator('#rows .row.selected').getAttribute('data-id');
+  assert.match(await page.locator('#layers > p').textContent() ?? '', new RegExp(`^No\\. ${selectedId}, received on tap0, 98 bytes`));
 
   await field(2, 'type').click();
   assert.deepEqual(await page.locator('#hex .byte.hl').allTextContents(), ['08']);
@@ -98,6 +101,7 @@ test('the filters hide what does not match', { skip: skip ?? false }, async () =
   const visible = () => page.locator('#rows .row:not([hidden])').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset['proto']));
   const arpOnly = await visible();
   assert.ok(arpOnly.length >= 1 && arpOnly.every((p) => p === 'arp'), arpOnly.join(','));
+  assert.equal(await page.locator('#rows .row[data-proto="icmp"]').first().isVisible(), false);
   await page.selectOption('#proto', '');
   await page.fill('#text', 'echo reply');
   const replies = await page.locator('#rows .row:not([hidden]) .summary').allTextContents();
