@@ -9,6 +9,7 @@
  *   {"cmd":"route-del","network":"203.0.113.0","prefix":24}
  *   {"cmd":"arp"}  {"cmd":"arp-del","ip":"192.0.2.1"}  {"cmd":"arp-add","ip":"192.0.2.9","mac":"02:00:00:00:00:09"}
  *   {"cmd":"netstat"}  {"cmd":"stats"}  {"cmd":"info"}
+ *   {"cmd":"tcp-info"}                                        -> {"ok":true,"connections":[...]} (pstack ss)
  *
  * A failure is {"ok":false,"error":"one line saying why"}; a request's "id", if any, is echoed.
  * Nothing a client sends can crash the server: every request is validated, every handler is
@@ -24,6 +25,7 @@ import type { Interface } from '../stack/interface.js';
 import { ipv4ToString, macToString, parseIpv4, parseMac, prefixToMask, type Ipv4Address } from '../wire/addr.js';
 import { FatalError } from './errors.js';
 import { limitValues } from './limits.js';
+import { tcpConnectionInfo } from '../api/tcp-info.js';
 
 export const CONTROL_DIRECTORY = '/run/pstack';
 /** Longest request line accepted; requests are tiny, so this only guards memory. */
@@ -193,7 +195,7 @@ function processMemory(): Record<string, number> {
 /** A mistake in a request: reported to the client, never thrown further. */
 class RequestError extends Error {}
 
-export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats'] as const;
+export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info'] as const;
 
 function stringField(req: Record<string, unknown>, name: string, required: boolean): string | undefined {
   const value = req[name];
@@ -333,6 +335,7 @@ export function handleControlRequest(stack: Stack, request: unknown): ControlRes
       case 'arp-del': return withId(deleteArp(stack, req));
       case 'netstat': return withId({ ok: true, endpoints: endpointsJson(stack) });
       case 'stats': return withId({ ok: true, ...statsJson(stack) });
+      case 'tcp-info': return withId({ ok: true, connections: tcpConnectionInfo(stack) });
       default: throw new RequestError(`unknown cmd ${JSON.stringify(cmd)}: one of ${CONTROL_COMMANDS.join(', ')}`);
     }
   } catch (err) {

@@ -17,7 +17,7 @@ import {
   type ArpEntryJson, type ControlResponse, type EndpointJson, type RouteJson, type StatsJson,
 } from './control.js';
 
-const SOCKET_OPTIONS_USAGE = `  --tap NAME          ask the server running on this tap (default tap0)
+export const SOCKET_OPTIONS_USAGE = `  --tap NAME          ask the server running on this tap (default tap0)
   --control PATH      ask the server listening on this control socket (default /run/pstack/<tap>.sock)
   --json              print the server's JSON answer (for scripts)
   -h, --help          show this help`;
@@ -43,19 +43,19 @@ ${SOCKET_OPTIONS_USAGE}`;
 export const STATS_USAGE = `usage: pstack stats [options]      counters per protocol (like netstat -s), drops by reason
 ${SOCKET_OPTIONS_USAGE}`;
 
-const SOCKET_OPTIONS = {
+export const SOCKET_OPTIONS = {
   tap: { type: 'string' },
   control: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-interface SocketChoice {
+export interface SocketChoice {
   path: string;
   json: boolean;
 }
 
-function socketChoice(values: { tap?: string; control?: string; json?: boolean }): SocketChoice {
+export function socketChoice(values: { tap?: string; control?: string; json?: boolean }): SocketChoice {
   if (values.tap !== undefined && values.control !== undefined) throw new UsageError('give --tap or --control, not both');
   const tap = values.tap ?? 'tap0';
   if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,14}$/.test(tap)) throw new UsageError(`invalid --tap ${JSON.stringify(tap)}: an interface name of 1 to 15 letters, digits, '-', '_' or '.'`);
@@ -63,22 +63,27 @@ function socketChoice(values: { tap?: string; control?: string; json?: boolean }
   return { path: values.control ?? defaultControlPath(tap), json: values.json ?? false };
 }
 
-function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(argv: string[], options: T) {
+export interface ParsedArgs<T> {
+  values: { [K in keyof T]?: T[K] extends { type: 'string' } ? string : boolean };
+  positionals: string[];
+}
+
+export function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(argv: string[], options: T): ParsedArgs<T> {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: true }) as unknown as ParsedArgs<T>;
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]!);
   }
 }
 
 /** Ask the server; an {"ok":false} answer becomes one line on stderr and exit status 1. */
-async function ask(choice: SocketChoice, request: Record<string, unknown>): Promise<ControlResponse & { ok: true }> {
+export async function ask(choice: SocketChoice, request: Record<string, unknown>): Promise<ControlResponse & { ok: true }> {
   const response = await controlRequest(choice.path, request);
   if (response.ok !== true) throw new FatalError(String((response as { error?: unknown }).error ?? 'the server refused the request'));
   return response;
 }
 
-function printJson(value: unknown): void {
+export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 

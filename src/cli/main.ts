@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * The pstack command: `pstack server | ping | route | arp | netstat | stats`.
+ * The pstack command: `pstack server | ping | route | arp | netstat | stats | ss`.
  * Every failure the user can fix is one line on stderr and a non-zero exit code.
  */
 
 import { runServer, SERVER_USAGE } from './server.js';
 import { runPing } from './ping.js';
 import { runRoute, runArp, runNetstat, runStats } from './inspect.js';
+import { runSs } from './ss.js';
 import { UsageError, FatalError } from './errors.js';
 
 const USAGE = `usage: pstack <command> [options]
@@ -17,9 +18,10 @@ commands:
   arp       show or change a running server's ARP cache (like arp -a)
   netstat   list a running server's UDP and TCP endpoints (like netstat -tuna)
   stats     a running server's counters per protocol, drops by reason (like netstat -s)
+  ss        a running server's TCP connections with cwnd, RTT, retransmits, windows (like ss -ti)
 run "pstack <command> --help" for a command's options`;
 
-const COMMANDS = new Set(['server', 'ping', 'route', 'arp', 'netstat', 'stats']);
+const COMMANDS = new Set(['server', 'ping', 'route', 'arp', 'netstat', 'stats', 'ss']);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -36,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return runNetstat(rest);
     case 'stats':
       return runStats(rest);
+    case 'ss':
+      return runSs(rest);
     case undefined:
     case '-h':
     case '--help':
