@@ -133,9 +133,12 @@ async function pollTcp() {
       const body = $('tcp-table').tBodies[0];
       body.replaceChildren(...connections.map((c) => {
         const tr = document.createElement('tr');
-        const opts = [c.congestion, c.sack ? 'sack' : '', c.timestamps ? 'ts' : '', `wscale:${c.wscale}`].filter(Boolean).join(' ');
-        const cells = [c.local, c.remote, c.state, c.cwnd, c.ssthresh ?? '-', c.rtt === null ? '-' : `${c.rtt}/${c.rttvar}`, c.rto,
-          c.sndWnd, c.rcvWnd, c.unacked, c.sendQueue, c.recvQueue, c.retransmits, c.mss, opts];
+        const opts = [c.congestion, c.sackOk ? 'sack' : '', c.timestamps ? 'ts' : '',
+          c.sndWscale >= 0 ? `wscale:${c.sndWscale},${c.rcvWscale}` : '', c.inRecovery ? 'recovering' : ''].filter(Boolean).join(' ');
+        const ms = (x) => String(Math.round(x * 1000) / 1000);
+        const cells = [`${c.localAddress}:${c.localPort}`, `${c.remoteAddress}:${c.remotePort}`, c.state, c.cwnd, c.ssthresh ?? '-',
+          c.srttMs > 0 ? `${ms(c.srttMs)}/${ms(c.rttvarMs)}` : '-', ms(c.rtoMs),
+          c.sndWnd, c.rcvWnd, c.unacked, c.sendQueue, c.recvQueue, `${c.retransCurrent}/${c.retransTotal}`, c.mss, opts];
         for (const v of cells) { const td = document.createElement('td'); td.textContent = String(v); tr.append(td); }
         return tr;
       }));

@@ -251,7 +251,7 @@ export async function runServer(argv: string[]): Promise<number> {
   if (config.web !== null) {
     try {
       web = await startWebServer({
-        address: config.web, observers: host.observers, tcp,
+        address: config.web, observers: host.observers, stack: host.stack,
         interfaces: config.taps.map((t) => `${t.name} ${addressText(t, host.dhcp)}`),
       });
     } catch (err) {

@@ -16,7 +16,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ObserverHub } from '../../stack/observer-hub.js';
-import type { Tcp } from '../../transport/tcp/tcp.js';
+import type { Stack } from '../../api/stack.js';
+import { tcpConnectionInfo } from '../../api/tcp-info.js';
 import { frameLayers } from '../../observe/fields.js';
 import {
   DIRECTION_INBOUND, DIRECTION_OUTBOUND, LINKTYPE_ETHERNET, LINKTYPE_RAW,
@@ -25,7 +26,6 @@ import {
 import { FatalError } from '../errors.js';
 import { webUrl, type WebAddress } from './address.js';
 import { LiveFeed, type FeedLimits } from './live-feed.js';
-import { tcpConnections } from './tcp-info.js';
 
 /** The page's files: web/ at the package root (this file is dist/src/cli/web/web-server.js). */
 const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../../../web/', import.meta.url));
@@ -41,7 +41,8 @@ const CONTENT_TYPES: Record<string, string> = {
 export interface WebServerOptions {
   address: WebAddress;
   observers: ObserverHub;
-  tcp: Tcp;
+  /** Whose TCP connections GET /tcp lists. */
+  stack: Stack;
   /** Shown on the page: pstack's interfaces, one string each. */
   interfaces: string[];
   staticDir?: string;
@@ -136,7 +137,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       return;
     }
     if (path === '/tcp') {
-      sendJson(res, 200, { connections: tcpConnections(options.tcp) });
+      sendJson(res, 200, { connections: tcpConnectionInfo(options.stack) });
       return;
     }
     if (path === '/capture.pcapng') {
