@@ -14,6 +14,7 @@ import type { Logger } from '../observe/log.js';
 import type { PacketObserver, StackEvents } from '../stack/observer.js';
 import { ObserverHub } from '../stack/observer-hub.js';
 import type { Stack } from '../api/stack.js';
+import { TCP_STATE_NAMES, type Tcb } from '../transport/tcp/tcp.js';
 import { PcapngOutput } from './pcapng-output.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW, DIRECTION_INBOUND, DIRECTION_OUTBOUND, type PcapngInterface } from '../observe/pcapng.js';
 import { openTapHost, TapSetupError, type TapHost, type TapSpec } from '../api/tap-host.js';
@@ -106,6 +107,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
         observers = new ObserverHub((o) => { stack.observer = o; });
         if (pcap !== null) observers.add(pcapngWatcher(pcap, captureInterfaces(spec.taps.map((t) => t.name))));
         if (logger.enabled('debug')) observers.add(logWatcher(logger));
+        if (logger.enabled('debug')) stack.tcp.onStateChange = tcpStateLogger(logger);
         if (logger.enabled('debug')) stack.counters.onDrop = (reason, n) => logger.debug(`dropped: ${reason}`, `total: ${n}`);
       },
     });
@@ -160,6 +162,16 @@ function logWatcher(logger: Logger): PacketObserver {
       for (const b of blocks) logger.debug(`${b.title} [${device.name}]`, ...b.lines);
       if (logger.enabled('trace')) logger.trace(`${direction} frame hexdump (${length} bytes)`, ...hexdumpX(buf, offset, length, ''));
     },
+  };
+}
+
+/**
+ * One debug line per TCP state change, with the connection's 4-tuple. Installed only at
+ * debug level: otherwise the hook stays null and a state change costs one null check.
+ */
+export function tcpStateLogger(logger: Logger): (tcb: Tcb, from: number, to: number) => void {
+  return (tcb, from, to) => {
+    logger.debug(`tcp ${ipv4ToString(tcb.localAddr)}:${tcb.localPort} > ${ipv4ToString(tcb.remoteAddr)}:${tcb.remotePort}: ${TCP_STATE_NAMES[from]} -> ${TCP_STATE_NAMES[to]}`);
   };
 }
 
