@@ -18,6 +18,8 @@ let firstTime = null;
 let dropped = 0;
 let selected = null;
 let connected = false;
+let events = null;
+let expression = '';
 
 installMarkers();
 
@@ -93,7 +95,8 @@ async function select(id, el) {
 }
 
 function connect() {
-  const events = new EventSource('events');
+  events?.close();
+  events = new EventSource(expression === '' ? 'events' : `events?filter=${encodeURIComponent(expression)}`);
   events.addEventListener('hello', (e) => {
     const hello = JSON.parse(e.data);
     $('interfaces').textContent = hello.interfaces.join(', ');
@@ -125,6 +128,25 @@ $('pause').addEventListener('click', () => {
 $('proto').addEventListener('change', refilter);
 $('text').addEventListener('input', refilter);
 $('filters').addEventListener('submit', (e) => e.preventDefault());
+
+// A tcpdump expression is applied by the server: the stream starts again with the frames it
+// still keeps that match, then the new ones that match.
+async function applyExpression() {
+  const text = $('expr').value.trim();
+  if (text === expression) return;
+  const check = await fetch(`filter?filter=${encodeURIComponent(text)}`);
+  const answer = await check.json();
+  $('expr-error').textContent = check.ok ? '' : answer.error;
+  if (!check.ok) return;
+  expression = text;
+  for (const r of packets) r.el.remove();
+  packets.length = 0;
+  pending = [];
+  dropped = 0;
+  connect();
+}
+$('expr').addEventListener('change', applyExpression);
+$('expr').addEventListener('keydown', (e) => { if (e.key === 'Enter') applyExpression(); });
 
 async function pollTcp() {
   if (!document.hidden) {

@@ -109,6 +109,22 @@ test('the filters hide what does not match', { skip: skip ?? false }, async () =
   await page.fill('#text', '');
 });
 
+test('a tcpdump filter expression is applied by the server; a bad one says why', { skip: skip ?? false }, async () => {
+  await page.fill('#expr', 'port banana');
+  await page.press('#expr', 'Enter');
+  await page.waitForFunction(() => document.getElementById('expr-error')!.textContent !== '', null, { timeout: 10_000 });
+  assert.ok((await rowCount()) >= 8, 'a bad expression leaves the table as it was');
+  await page.fill('#expr', 'arp or (icmp and src host 192.0.2.2)');
+  await page.press('#expr', 'Enter');
+  await page.waitForFunction(() => document.getElementById('expr-error')!.textContent === '' && document.querySelectorAll('#rows .row').length > 0
+    && document.querySelectorAll('#rows .row[data-proto="icmp"]').length === 2, null, { timeout: 10_000 });
+  const summaries = await page.locator('#rows .row .summary').allTextContents();
+  assert.ok(summaries.every((t) => t.startsWith('ARP') || t.startsWith('192.0.2.2 > 192.0.2.1: ICMP echo reply')), summaries.join('\n'));
+  await page.fill('#expr', '');
+  await page.press('#expr', 'Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#rows .row[data-proto="icmp"]').length === 4, null, { timeout: 10_000 });
+});
+
 test('pause stops new rows; resume shows what came meanwhile', { skip: skip ?? false }, async () => {
   await page.click('#pause');
   const before = await rowCount();

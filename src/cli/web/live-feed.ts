@@ -14,6 +14,7 @@ import type { PacketObserver } from '../../stack/observer.js';
 import { summarizeFrame } from '../../observe/summary.js';
 import { frameEnds } from '../../observe/frame-ends.js';
 import type { LinkType } from '../../observe/dissect.js';
+import type { FramePredicate } from '../../observe/filter.js';
 import { PacketRing, DEFAULT_RING_LIMITS, type RingLimits } from './packet-ring.js';
 
 export interface FeedLimits extends RingLimits {
@@ -47,6 +48,8 @@ interface Client {
   dropped: number;
   droppedTotal: number;
   waitingForDrain: boolean;
+  /** The page's tcpdump filter: only matching frames are sent (the rest are not "dropped"). */
+  filter: FramePredicate | null;
 }
 
 export class LiveFeed {
@@ -131,14 +134,14 @@ export class LiveFeed {
   }
 
   /** Start streaming to a page (the response to GET /events). */
-  attach(res: ServerResponse, hello: Record<string, unknown>): void {
+  attach(res: ServerResponse, hello: Record<string, unknown>, filter: FramePredicate | null = null): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
       'x-accel-buffering': 'no',
     });
     const client: Client = {
-      res, next: Math.max(this.ring.oldest, this.ring.last - this.limits.backlog + 1), dropped: 0, droppedTotal: 0, waitingForDrain: false,
+      res, next: Math.max(this.ring.oldest, this.ring.last - this.limits.backlog + 1), dropped: 0, droppedTotal: 0, waitingForDrain: false, filter,
     };
     this.clients.add(client);
     res.on('close', () => this.clients.delete(client));
@@ -171,16 +174,23 @@ export class LiveFeed {
       const end = Math.min(last, c.next + ROWS_PER_MESSAGE - 1);
       const parts: string[] = [];
       for (let id = c.next; id <= end; id++) {
+        if (c.filter !== null && !this.matches(c.filter, id)) continue;
         const r = this.row(id);
         if (r !== null) parts.push(r);
       }
       c.next = end + 1;
+      if (parts.length === 0) continue;
       const ok = c.res.write(`event: packets\ndata: [${parts.join(',')}]\n\n`);
       if (!ok && c.res.writableLength > this.limits.maxClientBufferBytes) {
         c.waitingForDrain = true;
         return;
       }
     }
+  }
+
+  private matches(filter: FramePredicate, id: number): boolean {
+    const bytes = this.ring.bytes(id);
+    return bytes !== null && filter(bytes, 0, bytes.length, this.linkTypeOf(id));
   }
 
   private sendAll(text: string): void {

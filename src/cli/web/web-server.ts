@@ -3,7 +3,9 @@
  * (not over pstack), on the address given and no other.
  *
  *   GET /                 the page (static files from the package's web/ folder)
- *   GET /events           Server-Sent Events: hello, packets (table rows), dropped
+ *   GET /events           Server-Sent Events: hello, packets (table rows), dropped;
+ *                         ?filter=EXPR sends only the frames a tcpdump expression matches
+ *   GET /filter?filter=EXPR  whether EXPR compiles ({ok: true} or {error})
  *   GET /packet/ID        one frame: its layers field by field with byte ranges, and its bytes
  *   GET /tcp              the TCP connections, as `ss -ti` shows them
  *   GET /capture.pcapng   the frames still kept, as a pcapng file
@@ -23,6 +25,7 @@ import {
   DIRECTION_INBOUND, DIRECTION_OUTBOUND, LINKTYPE_ETHERNET, LINKTYPE_RAW,
   encodeCaptureHeader, encodeEnhancedPacket, enhancedPacketSize,
 } from '../../observe/pcapng.js';
+import { compileFilter, FilterSyntaxError, type FramePredicate } from '../../observe/filter.js';
 import { FatalError } from '../errors.js';
 import { webUrl, type WebAddress } from './address.js';
 import { LiveFeed, type FeedLimits } from './live-feed.js';
@@ -124,9 +127,25 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    const path = (req.url ?? '/').split('?')[0]!;
+    const url = new URL(req.url ?? '/', 'http://page/');
+    const path = url.pathname;
+    const expression = url.searchParams.get('filter')?.trim() ?? '';
+    let filter: FramePredicate | null = null;
+    if (expression !== '') {
+      try {
+        filter = compileFilter(expression);
+      } catch (err) {
+        if (!(err instanceof FilterSyntaxError)) throw err;
+        sendJson(res, 400, { error: err.message });
+        return;
+      }
+    }
+    if (path === '/filter') {
+      sendJson(res, 200, { ok: true });
+      return;
+    }
     if (path === '/events') {
-      feed.attach(res, { interfaces: options.interfaces, started, oldest: feed.ring.oldest, last: feed.ring.last });
+      feed.attach(res, { interfaces: options.interfaces, started, oldest: feed.ring.oldest, last: feed.ring.last, filter: expression }, filter);
       return;
     }
     const packet = /^\/packet\/(\d{1,15})$/.exec(path);
