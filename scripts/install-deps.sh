@@ -31,6 +31,8 @@ command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# The web page's end-to-end test (test/e2e/web.test.ts) drives a real headless Chromium.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: missing ${need[*]} and not root; install them or run as root" >&2

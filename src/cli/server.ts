@@ -11,6 +11,8 @@ import { createLogger, parseLogLevel } from '../observe/log.js';
 import { UsageError, FatalError } from './errors.js';
 import { startHost, cidrToString, detailLines, type RunningHost, type TapSpec } from './host.js';
 import { startServices } from './services.js';
+import { parseWebAddress, type WebAddress } from './web/address.js';
+import { startWebServer, type WebServer } from './web/web-server.js';
 import { startControlServer, defaultControlPath, memoryCounters, type ControlServer } from './control.js';
 import { LIMITS, applyLimit, emptyLimitSettings, formatLimitHelp, limitHits, limitValues, type LimitSettings } from './limits.js';
 
@@ -33,6 +35,8 @@ export const SERVER_USAGE = `usage: pstack server [options]
   --log-level LEVEL   error | warn | info | debug | trace (default info; debug dissects every packet)
   --pcap FILE|-       capture every frame in and out, loopback included, to FILE as pcapng
                       ("-": standard output, live: pstack server --pcap - | tshark -r -)
+  --web HOST:PORT     serve a live web page of the traffic on HOST:PORT (Node's own http on
+                      this machine, not over pstack), e.g. --web 127.0.0.1:8080
   --control PATH      control socket for pstack route/arp/netstat/stats
                       (default /run/pstack/<first tap>.sock; "none" for no socket)
   --limit NAME=VALUE  change one of the stack's bounds, e.g. tcp.maxConnections=1000
@@ -68,6 +72,8 @@ export interface ServerConfig {
   dhcpTimeoutMs: number;
   /** DNS servers for the stack's resolver (--dns); else a DHCP lease's. */
   dns: string[] | undefined;
+  /** Where to serve the live web page (--web); null for none. */
+  web: WebAddress | null;
 }
 
 export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
@@ -92,6 +98,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         'busy-poll': { type: 'string' },
         'dhcp-timeout': { type: 'string' },
         dns: { type: 'string' },
+        web: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -165,6 +172,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   return {
     dns, taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts,
     limitHelp, busyPoll: parseBusyPoll(v['busy-poll']), dhcpTimeoutMs: dhcpTimeout * 1000,
+    web: v.web !== undefined ? parseWebAddress(v.web) : null,
   };
 }
 
@@ -239,6 +247,20 @@ export async function runServer(argv: string[]): Promise<number> {
       logger.warn('control socket not opened', `${why}: pstack route/arp/netstat/stats cannot reach this server (give --control PATH)`);
     }
   }
+  let web: WebServer | null = null;
+  if (config.web !== null) {
+    try {
+      web = await startWebServer({
+        address: config.web, observers: host.observers, stack: host.stack,
+        interfaces: config.taps.map((t) => `${t.name} ${addressText(t, host.dhcp)}`),
+      });
+    } catch (err) {
+      control?.close();
+      services.close();
+      await host.close();
+      throw err;
+    }
+  }
   const first = config.taps[0]!;
   logger.info('pstack server started',
     ...detailLines({
@@ -249,6 +271,7 @@ export async function runServer(argv: string[]): Promise<number> {
       'busy poll': config.busyPoll === 'always' ? 'always (one CPU at 100%)' : config.busyPoll === 0 ? 'off' : `${config.busyPoll} us after each frame`,
       services: services.describe(),
       control: control !== null ? control.path : 'none',
+      ...(web !== null ? { 'web page': web.url } : {}),
       ...(config.limitTexts.length > 0 ? { limits: config.limitTexts.join(', ') } : {}),
       try: `ping ${ipv4ToString(first.addr === 'dhcp' ? host.dhcp.get(first.name)!.lease.address : first.addr.address)}`,
     }));
@@ -260,6 +283,7 @@ export async function runServer(argv: string[]): Promise<number> {
       stopping = true;
       logger.info(`${signal} received, shutting down`);
       control?.close();
+      void web?.close();
       services.close();
       const capture = host.close();
       const c = host.stack.counters.toJSON();

@@ -43,6 +43,14 @@ export interface DissectionBlock {
   lines: string[];
   /** Set when this layer could not be decoded; dissection stops after this block. */
   malformed?: string;
+  /**
+   * Where the bytes behind the lines are (for fields.ts, which shows a field's bytes): triples
+   * of line index, offset in the buffer, length. Lines without a triple have no bytes of their own.
+   */
+  spans?: number[];
+  /** The layer's bytes in the buffer, header and payload. */
+  offset?: number;
+  length?: number;
 }
 
 export interface DissectOptions {
@@ -78,9 +86,10 @@ function field(width: number, name: string, value: string): string {
 /** A payload field: label, hex lines aligned under the first byte, "-" when empty. */
 function pushHexField(
   lines: string[], width: number, name: string,
-  buf: Uint8Array, offset: number, length: number, options: DissectOptions,
+  buf: Uint8Array, offset: number, length: number, options: DissectOptions, spans?: number[],
 ): void {
   const label = (name + ':').padEnd(width);
+  if (spans !== undefined && length > 0) spans.push(lines.length, offset, length);
   if (length <= 0) {
     lines.push(label + '-');
     return;
@@ -93,9 +102,9 @@ function pushHexField(
   if (shown < length) lines.push((shown === 0 ? label : indent) + `... ${length - shown} more bytes`);
 }
 
-function malformedBlock(title: string, lines: string[], reason: string): DissectionBlock {
+function malformedBlock(title: string, lines: string[], reason: string, spans?: number[], offset?: number, length?: number): DissectionBlock {
   lines.push('malformed: ' + reason);
-  return { title, lines, malformed: reason };
+  return { title, lines, malformed: reason, spans, offset, length };
 }
 
 /**
@@ -121,18 +130,20 @@ export function dissectEthernet(
   const len = available(buf, offset, length);
   const title = `${direction} ethernet frame (${len} bytes)`;
   const lines: string[] = [];
+  const spans: number[] = [];
   if (len < ETHERNET_HEADER_LENGTH) {
-    return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${ETHERNET_HEADER_LENGTH})`);
+    return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${ETHERNET_HEADER_LENGTH})`, spans, offset, len);
   }
   const eth = new EthernetFrame(buf, offset, len);
   const type = eth.etherType;
   // Values up to 1500 are an 802.3 length, not a type; 1536 and up are EtherTypes.
   const typeText = type <= 1500 ? `802.3 length ${type} (${hex(type, 4)})` : `${etherTypeName(type)} (${hex(type, 4)})`;
+  spans.push(lines.length, offset + 12, 2, lines.length + 1, offset, 6, lines.length + 2, offset + 6, 6);
   lines.push(field(ETHERNET_LABEL_WIDTH, 'type', typeText));
   lines.push(field(ETHERNET_LABEL_WIDTH, 'dst', eth.dstString()));
   lines.push(field(ETHERNET_LABEL_WIDTH, 'src', eth.srcString()));
-  pushHexField(lines, ETHERNET_LABEL_WIDTH, 'payload', buf, eth.payloadOffset, eth.payloadLength, options);
-  return { title, lines };
+  pushHexField(lines, ETHERNET_LABEL_WIDTH, 'payload', buf, eth.payloadOffset, eth.payloadLength, options, spans);
+  return { title, lines, spans, offset, length: len };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -154,30 +165,34 @@ export function dissectArp(
   const len = available(buf, offset, length);
   const title = `${direction} arp packet`;
   const lines: string[] = [];
-  const f = (name: string, value: string) => lines.push(field(ARP_LABEL_WIDTH, name, value));
-  if (len < ARP_FIXED_HEADER) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${ARP_FIXED_HEADER})`);
+  const spans: number[] = [];
+  const f = (name: string, value: string, at: number, size: number) => {
+    spans.push(lines.length, at, size);
+    lines.push(field(ARP_LABEL_WIDTH, name, value));
+  };
+  if (len < ARP_FIXED_HEADER) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${ARP_FIXED_HEADER})`, spans, offset, len);
   const b = buf, o = offset;
   const htype = (b[o]! << 8) | b[o + 1]!;
   const ptype = (b[o + 2]! << 8) | b[o + 3]!;
   const hlen = b[o + 4]!;
   const plen = b[o + 5]!;
   const op = (b[o + 6]! << 8) | b[o + 7]!;
-  f('hardware type', htype === ARP_HTYPE_ETHERNET ? 'Ethernet (10Mb)' : `unknown (${htype})`);
-  f('protocol type', `${ptype === ARP_PTYPE_IPV4 ? 'IPv4' : etherTypeName(ptype)} (${hex(ptype, 4)})`);
-  f('hardware address length', String(hlen));
-  f('protocol address length', String(plen));
-  f('opcode', `${arpOpName(op)} (${op})`);
+  f('hardware type', htype === ARP_HTYPE_ETHERNET ? 'Ethernet (10Mb)' : `unknown (${htype})`, o, 2);
+  f('protocol type', `${ptype === ARP_PTYPE_IPV4 ? 'IPv4' : etherTypeName(ptype)} (${hex(ptype, 4)})`, o + 2, 2);
+  f('hardware address length', String(hlen), o + 4, 1);
+  f('protocol address length', String(plen), o + 5, 1);
+  f('opcode', `${arpOpName(op)} (${op})`, o + 6, 2);
   // The address lengths come from the packet, so the layout is general (RFC 826); the stack
   // itself only answers Ethernet/IPv4, but showing what arrived is what a debug log is for.
   const needed = ARP_FIXED_HEADER + 2 * hlen + 2 * plen;
-  if (len < needed) return malformedBlock(title, lines, `too-short (${len} bytes, addresses need ${needed})`);
+  if (len < needed) return malformedBlock(title, lines, `too-short (${len} bytes, addresses need ${needed})`, spans, offset, len);
   let p = o + ARP_FIXED_HEADER;
-  f('sender hardware address', arpAddress(b, p, hlen, 'hardware')); p += hlen;
-  f('sender protocol address', arpAddress(b, p, plen, 'protocol')); p += plen;
-  f('target hardware address', arpAddress(b, p, hlen, 'hardware')); p += hlen;
+  f('sender hardware address', arpAddress(b, p, hlen, 'hardware'), p, hlen); p += hlen;
+  f('sender protocol address', arpAddress(b, p, plen, 'protocol'), p, plen); p += plen;
+  f('target hardware address', arpAddress(b, p, hlen, 'hardware'), p, hlen); p += hlen;
   // Bytes after the addresses are Ethernet padding: the frame block's payload shows them.
-  f('target protocol address', arpAddress(b, p, plen, 'protocol'));
-  return { title, lines };
+  f('target protocol address', arpAddress(b, p, plen, 'protocol'), p, plen);
+  return { title, lines, spans, offset, length: needed };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -247,29 +262,35 @@ export function dissectIpv4(
   const len = available(buf, offset, length);
   const title = `${direction} ip packet`;
   const lines: string[] = [];
-  const f = (name: string, value: string) => lines.push(field(IP_LABEL_WIDTH, name, value));
-  if (len < IPV4_MIN_HEADER) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${IPV4_MIN_HEADER})`);
+  const spans: number[] = [];
+  const f = (name: string, value: string, at: number, size: number) => {
+    spans.push(lines.length, offset + at, size);
+    lines.push(field(IP_LABEL_WIDTH, name, value));
+  };
+  if (len < IPV4_MIN_HEADER) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${IPV4_MIN_HEADER})`, spans, offset, len);
   const ip = new Ipv4Packet(buf, offset, len);
-  f('version', String(ip.version));
-  if (ip.version !== 4) return malformedBlock(title, lines, `bad-version (${ip.version})`);
+  // Field offsets (and lengths: for version, ihl and flags, the byte that holds them) per RFC 791.
+  f('version', String(ip.version), 0, 1);
+  if (ip.version !== 4) return malformedBlock(title, lines, `bad-version (${ip.version})`, spans, offset, len);
   const headerLength = ip.headerLength;
   const total = ip.totalLength;
-  f('ihl', String(ip.ihl));
-  f('type of service', tosText(ip.tos));
-  f('total length', total >= headerLength ? `${total} bytes (payload: ${total - headerLength} bytes)` : `${total} bytes`);
-  f('id', String(ip.id));
-  f('flags', ipFlagsText(ip.flags));
+  f('ihl', String(ip.ihl), 0, 1);
+  f('type of service', tosText(ip.tos), 1, 1);
+  f('total length', total >= headerLength ? `${total} bytes (payload: ${total - headerLength} bytes)` : `${total} bytes`, 2, 2);
+  f('id', String(ip.id), 4, 2);
+  f('flags', ipFlagsText(ip.flags), 6, 1);
   const fragmentOffset = ip.fragmentOffset;
-  f('fragment offset', fragmentOffset === 0 ? '0' : `${fragmentOffset / 8} (${fragmentOffset} bytes)`);
-  f('ttl', String(ip.ttl));
-  f('protocol', `${ipProtocolName(ip.protocol)} (${ip.protocol})`);
+  f('fragment offset', fragmentOffset === 0 ? '0' : `${fragmentOffset / 8} (${fragmentOffset} bytes)`, 6, 2);
+  f('ttl', String(ip.ttl), 8, 1);
+  f('protocol', `${ipProtocolName(ip.protocol)} (${ip.protocol})`, 9, 1);
   const headerReadable = headerLength >= IPV4_MIN_HEADER && headerLength <= len;
-  f('checksum', headerReadable ? checksumVerdict(ip.checksum, sum16(buf, offset, headerLength)) : hex(ip.checksum, 4));
-  f('source address', ipv4ToString(ip.src));
-  f('destination address', ipv4ToString(ip.dst));
+  f('checksum', headerReadable ? checksumVerdict(ip.checksum, sum16(buf, offset, headerLength)) : hex(ip.checksum, 4), 10, 2);
+  f('source address', ipv4ToString(ip.src), 12, 4);
+  f('destination address', ipv4ToString(ip.dst), 16, 4);
   if (headerReadable && headerLength > IPV4_MIN_HEADER) {
     const texts = ipv4OptionsTexts(buf, ip.optionsOffset, ip.optionsLength, offset);
     const indent = ' '.repeat(IP_LABEL_WIDTH);
+    spans.push(lines.length, ip.optionsOffset, ip.optionsLength);
     texts.forEach((t, i) => lines.push(i === 0 ? field(IP_LABEL_WIDTH, 'options', t) : indent + t));
   }
   const problem = ip.check();
@@ -279,10 +300,10 @@ export function dissectIpv4(
       problem === 'too-short' ? `header is ${headerLength} bytes, only ${len} present` :
       problem === 'bad-total-length' ? `total length ${total} is less than the ${headerLength}-byte header` :
       problem === 'truncated' ? `total length ${total}, only ${len} bytes present` : '';
-    return malformedBlock(title, lines, detail ? `${problem} (${detail})` : problem);
+    return malformedBlock(title, lines, detail ? `${problem} (${detail})` : problem, spans, offset, len);
   }
-  pushHexField(lines, IP_LABEL_WIDTH, 'payload', buf, ip.payloadOffset, ip.payloadLength, options);
-  return { title, lines };
+  pushHexField(lines, IP_LABEL_WIDTH, 'payload', buf, ip.payloadOffset, ip.payloadLength, options, spans);
+  return { title, lines, spans, offset, length: total };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -336,26 +357,30 @@ export function dissectIcmp(
   const len = available(buf, offset, length);
   const title = `${direction} icmp packet`;
   const lines: string[] = [];
-  const f = (name: string, value: string) => lines.push(field(L4_LABEL_WIDTH, name, value));
-  if (len < ICMP_HEADER_LENGTH) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${ICMP_HEADER_LENGTH})`);
+  const spans: number[] = [];
+  const f = (name: string, value: string, at: number, size: number) => {
+    spans.push(lines.length, offset + at, size);
+    lines.push(field(L4_LABEL_WIDTH, name, value));
+  };
+  if (len < ICMP_HEADER_LENGTH) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${ICMP_HEADER_LENGTH})`, spans, offset, len);
   const icmp = new IcmpPacket(buf, offset, len);
   const type = icmp.type;
-  f('type', `${icmpTypeName(type)} (${type})`);
-  f('code', icmpCodeText(type, icmp.code));
-  f('checksum', context?.fragment ? hex(icmp.checksum, 4) : checksumVerdict(icmp.checksum, sum16(buf, offset, len)));
+  f('type', `${icmpTypeName(type)} (${type})`, 0, 1);
+  f('code', icmpCodeText(type, icmp.code), 1, 1);
+  f('checksum', context?.fragment ? hex(icmp.checksum, 4) : checksumVerdict(icmp.checksum, sum16(buf, offset, len)), 2, 2);
   if (hasIdAndSeq(type)) {
-    f('id', String(icmp.echoId));
-    f('seq', String(icmp.echoSeq));
+    f('id', String(icmp.echoId), 4, 2);
+    f('seq', String(icmp.echoSeq), 6, 2);
   } else if (type === 3 && icmp.code === 4) {
-    f('mtu', String(icmp.nextHopMtu));
+    f('mtu', String(icmp.nextHopMtu), 6, 2);
   } else if (type === 12) {
-    f('pointer', String(icmp.pointer));
+    f('pointer', String(icmp.pointer), 4, 1);
   } else if (type === 5) {
-    f('gateway', ipv4ToString(icmp.rest));
+    f('gateway', ipv4ToString(icmp.rest), 4, 4);
   }
-  if (isIcmpError(type)) f('original', describeQuotedDatagram(buf, icmp.dataOffset, icmp.dataLength));
-  pushHexField(lines, L4_LABEL_WIDTH, 'payload', buf, icmp.dataOffset, icmp.dataLength, options);
-  return { title, lines };
+  if (isIcmpError(type)) f('original', describeQuotedDatagram(buf, icmp.dataOffset, icmp.dataLength), icmp.dataOffset - offset, icmp.dataLength);
+  pushHexField(lines, L4_LABEL_WIDTH, 'payload', buf, icmp.dataOffset, icmp.dataLength, options, spans);
+  return { title, lines, spans, offset, length: len };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -369,17 +394,21 @@ export function dissectUdp(
   const len = available(buf, offset, length);
   const title = `${direction} udp datagram`;
   const lines: string[] = [];
-  const f = (name: string, value: string) => lines.push(field(L4_LABEL_WIDTH, name, value));
-  if (len < UDP_HEADER_LENGTH) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${UDP_HEADER_LENGTH})`);
+  const spans: number[] = [];
+  const f = (name: string, value: string, at: number, size: number) => {
+    spans.push(lines.length, offset + at, size);
+    lines.push(field(L4_LABEL_WIDTH, name, value));
+  };
+  if (len < UDP_HEADER_LENGTH) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${UDP_HEADER_LENGTH})`, spans, offset, len);
   const udp = new UdpDatagram(buf, offset, len);
   const udpLength = udp.udpLength;
   const lengthOk = udp.check() === null;
   // A first fragment holds only the start of the datagram the length field describes.
   const continuesInFragments = !lengthOk && context?.fragment === true && udpLength > len;
-  f('src port', String(udp.srcPort));
-  f('dst port', String(udp.dstPort));
+  f('src port', String(udp.srcPort), 0, 2);
+  f('dst port', String(udp.dstPort), 2, 2);
   f('length', udpLength < UDP_HEADER_LENGTH ? `${udpLength} bytes`
-    : `${udpLength} bytes (payload: ${udpLength - UDP_HEADER_LENGTH} bytes${continuesInFragments ? `, ${len - UDP_HEADER_LENGTH} in this fragment` : ''})`);
+    : `${udpLength} bytes (payload: ${udpLength - UDP_HEADER_LENGTH} bytes${continuesInFragments ? `, ${len - UDP_HEADER_LENGTH} in this fragment` : ''})`, 4, 2);
   const checksum = udp.checksum;
   let checksumText: string;
   if (checksum === 0) checksumText = `${hex(0, 4)} (none)`; // the sender computed none (RFC 768)
@@ -388,17 +417,17 @@ export function dissectUdp(
     const pseudo = pseudoHeaderSum(context.src, context.dst, IpProtocol.UDP, udpLength);
     checksumText = checksumVerdict(checksum, sum16(buf, offset, udpLength, pseudo), pseudo);
   }
-  f('checksum', checksumText);
+  f('checksum', checksumText, 6, 2);
   if (continuesInFragments) {
-    pushHexField(lines, L4_LABEL_WIDTH, 'payload', buf, udp.payloadOffset, len - UDP_HEADER_LENGTH, options);
-    return { title, lines };
+    pushHexField(lines, L4_LABEL_WIDTH, 'payload', buf, udp.payloadOffset, len - UDP_HEADER_LENGTH, options, spans);
+    return { title, lines, spans, offset, length: len };
   }
   if (!lengthOk) {
     const reason = udpLength < UDP_HEADER_LENGTH ? `length ${udpLength} is below the 8-byte header` : `length ${udpLength}, only ${len} bytes present`;
-    return malformedBlock(title, lines, `bad-length (${reason})`);
+    return malformedBlock(title, lines, `bad-length (${reason})`, spans, offset, len);
   }
-  pushHexField(lines, L4_LABEL_WIDTH, 'payload', buf, udp.payloadOffset, udp.payloadLength, options);
-  return { title, lines };
+  pushHexField(lines, L4_LABEL_WIDTH, 'payload', buf, udp.payloadOffset, udp.payloadLength, options, spans);
+  return { title, lines, spans, offset, length: udpLength };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -425,31 +454,35 @@ export function dissectTcp(
   const len = available(buf, offset, length);
   const title = `${direction} tcp segment`;
   const lines: string[] = [];
-  const f = (name: string, value: string) => lines.push(field(L4_LABEL_WIDTH, name, value));
-  if (len < TCP_MIN_HEADER) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${TCP_MIN_HEADER})`);
+  const spans: number[] = [];
+  const f = (name: string, value: string, at: number, size: number) => {
+    spans.push(lines.length, offset + at, size);
+    lines.push(field(L4_LABEL_WIDTH, name, value));
+  };
+  if (len < TCP_MIN_HEADER) return malformedBlock(title, lines, `too-short (${len} bytes, header needs ${TCP_MIN_HEADER})`, spans, offset, len);
   const tcp = new TcpSegment(buf, offset, len);
-  f('src port', String(tcp.srcPort));
-  f('dst port', String(tcp.dstPort));
-  f('Seq', String(tcp.seq)); // capital S as in the old pstack log, which users grep for
-  f('ack', String(tcp.ack));
-  f('offset', String(tcp.dataOffsetWords));
-  f('flag', `${tcpFlagsPicture(tcp.flags)} (${hex(tcp.flags, 3)})`);
-  f('window', String(tcp.window));
+  f('src port', String(tcp.srcPort), 0, 2);
+  f('dst port', String(tcp.dstPort), 2, 2);
+  f('Seq', String(tcp.seq), 4, 4); // capital S as in the old pstack log, which users grep for
+  f('ack', String(tcp.ack), 8, 4);
+  f('offset', String(tcp.dataOffsetWords), 12, 1);
+  f('flag', `${tcpFlagsPicture(tcp.flags)} (${hex(tcp.flags, 3)})`, 12, 2);
+  f('window', String(tcp.window), 14, 2);
   const pseudo = context && !context.fragment ? pseudoHeaderSum(context.src, context.dst, IpProtocol.TCP, len) : -1;
-  f('checksum', pseudo >= 0 ? checksumVerdict(tcp.checksum, sum16(buf, offset, len, pseudo), pseudo) : hex(tcp.checksum, 4));
-  f('urg', String(tcp.urgentPointer));
+  f('checksum', pseudo >= 0 ? checksumVerdict(tcp.checksum, sum16(buf, offset, len, pseudo), pseudo) : hex(tcp.checksum, 4), 16, 2);
+  f('urg', String(tcp.urgentPointer), 18, 2);
   const problem = tcp.check();
   if (problem !== null) {
-    return malformedBlock(title, lines, `${problem} (offset ${tcp.dataOffsetWords} = ${tcp.headerLength} bytes, segment ${len} bytes)`);
+    return malformedBlock(title, lines, `${problem} (offset ${tcp.dataOffsetWords} = ${tcp.headerLength} bytes, segment ${len} bytes)`, spans, offset, len);
   }
   if (tcp.optionsLength > 0) {
     const list = listTcpOptions(buf, tcp.optionsOffset, tcp.optionsLength);
     f('options', list
       ? list.map(tcpOptionText).join(', ')
-      : `malformed: ${hexByteLines(buf, tcp.optionsOffset, tcp.optionsLength, Infinity).join('')}`);
+      : `malformed: ${hexByteLines(buf, tcp.optionsOffset, tcp.optionsLength, Infinity).join('')}`, tcp.optionsOffset - offset, tcp.optionsLength);
   }
-  pushHexField(lines, L4_LABEL_WIDTH, 'data', buf, tcp.payloadOffset, tcp.payloadLength, options);
-  return { title, lines };
+  pushHexField(lines, L4_LABEL_WIDTH, 'data', buf, tcp.payloadOffset, tcp.payloadLength, options, spans);
+  return { title, lines, spans, offset, length: len };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -488,8 +521,8 @@ function dissectUdpPayload(blocks: DissectionBlock[], direction: Direction, buf:
   const dst = udp.dstPort;
   const at = udp.payloadOffset;
   const n = udp.udpLength - UDP_HEADER_LENGTH;
-  if (src === DNS_PORT || dst === DNS_PORT) blocks.push(dissectDns(direction, buf, at, n));
-  else if (isDhcpPorts(src, dst)) blocks.push(dissectDhcp(direction, buf, at, n));
+  if (src === DNS_PORT || dst === DNS_PORT) blocks.push({ ...dissectDns(direction, buf, at, n), offset: at, length: n });
+  else if (isDhcpPorts(src, dst)) blocks.push({ ...dissectDhcp(direction, buf, at, n), offset: at, length: n });
 }
 
 const DNS_PORT = 53;
