@@ -6,6 +6,8 @@ export * from './arp.js';
 export * from './ipv4.js';
 export * from './ipv4-options.js';
 export * from './ipv6.js';
+export * from './icmpv6.js';
+export * from './ndp.js';
 export * from './sha256.js';
 export * from './icmp.js';
 export * from './udp.js';
