@@ -6,6 +6,7 @@ export * from './arp.js';
 export * from './ipv4.js';
 export * from './ipv4-options.js';
 export * from './ipv6.js';
+export * from './ipv6-ext.js';
 export * from './icmpv6.js';
 export * from './ndp.js';
 export * from './sha256.js';
