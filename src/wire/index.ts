@@ -9,6 +9,8 @@ export * from './ipv6.js';
 export * from './ipv6-ext.js';
 export * from './icmpv6.js';
 export * from './ndp.js';
+export * from './mld.js';
+export * from './igmp.js';
 export * from './sha256.js';
 export * from './icmp.js';
 export * from './udp.js';
