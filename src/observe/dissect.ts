@@ -20,7 +20,7 @@
 
 import { ipv4ToString, macToString, readIpv4 } from '../wire/addr.js';
 import { ARP_HTYPE_ETHERNET, ARP_PTYPE_IPV4, arpOpName } from '../wire/arp.js';
-import { fold16, pseudoHeaderSum, sum16 } from '../wire/checksum.js';
+import { sum16 } from '../wire/checksum.js';
 import { ETHERNET_HEADER_LENGTH, EtherType, EthernetFrame, etherTypeName } from '../wire/ethernet.js';
 import { ICMP_HEADER_LENGTH, IcmpPacket, icmpCodeName, icmpTypeName, isIcmpError } from '../wire/icmp.js';
 import { Ipv4OptionType, ipv4OptionName, walkIpv4Options, type Ipv4Option } from '../wire/ipv4-options.js';
@@ -31,86 +31,17 @@ import { UDP_HEADER_LENGTH, UdpDatagram } from '../wire/udp.js';
 import { hexByteLines } from './hexdump.js';
 import { available, hex, validOffset } from './bounds.js';
 import { dissectDns } from './dissect-dns.js';
+import {
+  IP_LABEL_WIDTH, L4_LABEL_WIDTH, checksumVerdict, contextPseudoSum, field, malformedBlock, pushHexField,
+  type Direction, type DissectionBlock, type DissectOptions, type LinkType, type TransportContext,
+} from './dissect-fields.js';
 import { dissectDhcp, isDhcpPorts } from './dissect-dhcp.js';
 
-export type Direction = 'incoming' | 'outgoing';
-/** What the first byte of a frame is: an Ethernet header (TAP) or an IPv4 header (loopback, raw). */
-export type LinkType = 'ethernet' | 'ip';
-
-/** One log entry's worth: the title and its detail lines, one string per physical line. */
-export interface DissectionBlock {
-  title: string;
-  lines: string[];
-  /** Set when this layer could not be decoded; dissection stops after this block. */
-  malformed?: string;
-}
-
-export interface DissectOptions {
-  /**
-   * Show at most this many bytes of each payload field, then say how many were left out.
-   * Default: all of them, as the old pstack did.
-   */
-  maxHexBytes?: number;
-}
-
-/** What a transport dissector needs from the IP header around it to check a checksum. */
-export interface TransportContext {
-  src: number;
-  dst: number;
-  /**
-   * The datagram is a first fragment (more follow), so the checksum covers bytes that are
-   * not here and cannot be checked.
-   */
-  fragment?: boolean;
-}
+export type { Direction, LinkType, DissectionBlock, DissectOptions, TransportContext } from './dissect-fields.js';
 
 const ETHERNET_LABEL_WIDTH = 9; // "payload: "
 const ARP_LABEL_WIDTH = 25; // "sender hardware address: "
-const IP_LABEL_WIDTH = 21; // "destination address: "
-const L4_LABEL_WIDTH = 10; // "checksum: " (ICMP, UDP, TCP)
 const ARP_FIXED_HEADER = 8;
-
-function field(width: number, name: string, value: string): string {
-  return (name + ':').padEnd(width) + value;
-}
-
-
-/** A payload field: label, hex lines aligned under the first byte, "-" when empty. */
-function pushHexField(
-  lines: string[], width: number, name: string,
-  buf: Uint8Array, offset: number, length: number, options: DissectOptions,
-): void {
-  const label = (name + ':').padEnd(width);
-  if (length <= 0) {
-    lines.push(label + '-');
-    return;
-  }
-  const limit = options.maxHexBytes ?? Infinity;
-  const shown = Math.min(length, Math.max(0, limit));
-  const hexLines = hexByteLines(buf, offset, shown);
-  const indent = ' '.repeat(width);
-  for (let i = 0; i < hexLines.length; i++) lines.push((i === 0 ? label : indent) + hexLines[i]);
-  if (shown < length) lines.push((shown === 0 ? label : indent) + `... ${length - shown} more bytes`);
-}
-
-function malformedBlock(title: string, lines: string[], reason: string): DissectionBlock {
-  lines.push('malformed: ' + reason);
-  return { title, lines, malformed: reason };
-}
-
-/**
- * Verdict for a one's-complement checksum whose full sum (field included) is `sum`. For TCP and
- * UDP, `pseudo` is the pseudo-header sum: a field holding just that is a checksum left for the
- * device to finish (checksum offload; tcpdump shows such packets as "incorrect" on the sender).
- */
-function checksumVerdict(fieldValue: number, sum: number, pseudo = -1): string {
-  if (fold16(sum) === 0xffff) return `${hex(fieldValue, 4)} (ok)`;
-  if (pseudo >= 0 && fieldValue === fold16(pseudo)) return `${hex(fieldValue, 4)} (partial, completed by checksum offload)`;
-  // The sum includes the field itself; the value that would have made it verify is the
-  // complement of the sum of everything else.
-  const expected = ~fold16(sum - fieldValue) & 0xffff;
-  return `${hex(fieldValue, 4)} (bad, expected ${hex(expected, 4)})`;
-}
 
 // ---------------------------------------------------------------------------------------
 // Ethernet
@@ -385,7 +316,7 @@ export function dissectUdp(
   if (checksum === 0) checksumText = `${hex(0, 4)} (none)`; // the sender computed none (RFC 768)
   else if (!context || context.fragment || !lengthOk) checksumText = hex(checksum, 4);
   else {
-    const pseudo = pseudoHeaderSum(context.src, context.dst, IpProtocol.UDP, udpLength);
+    const pseudo = contextPseudoSum(context, IpProtocol.UDP, udpLength);
     checksumText = checksumVerdict(checksum, sum16(buf, offset, udpLength, pseudo), pseudo);
   }
   f('checksum', checksumText);
@@ -435,7 +366,7 @@ export function dissectTcp(
   f('offset', String(tcp.dataOffsetWords));
   f('flag', `${tcpFlagsPicture(tcp.flags)} (${hex(tcp.flags, 3)})`);
   f('window', String(tcp.window));
-  const pseudo = context && !context.fragment ? pseudoHeaderSum(context.src, context.dst, IpProtocol.TCP, len) : -1;
+  const pseudo = context && !context.fragment ? contextPseudoSum(context, IpProtocol.TCP, len) : -1;
   f('checksum', pseudo >= 0 ? checksumVerdict(tcp.checksum, sum16(buf, offset, len, pseudo), pseudo) : hex(tcp.checksum, 4));
   f('urg', String(tcp.urgentPointer));
   const problem = tcp.check();
