@@ -28,6 +28,8 @@ import { IPV4_MIN_HEADER, IpProtocol, Ipv4Packet, ipProtocolName } from '../wire
 import { listTcpOptions, type TcpOption } from '../wire/tcp-options.js';
 import { TCP_MIN_HEADER, TcpSegment, tcpFlagsPicture } from '../wire/tcp.js';
 import { UDP_HEADER_LENGTH, UdpDatagram } from '../wire/udp.js';
+import { IGMP_PROTOCOL } from '../wire/igmp.js';
+import { ICMPV6_PROTOCOL } from '../wire/icmpv6.js';
 import { hexByteLines } from './hexdump.js';
 import { available, hex, validOffset } from './bounds.js';
 import { dissectDns } from './dissect-dns.js';
@@ -36,6 +38,9 @@ import {
   type Direction, type DissectionBlock, type DissectOptions, type LinkType, type TransportContext,
 } from './dissect-fields.js';
 import { dissectDhcp, isDhcpPorts } from './dissect-dhcp.js';
+import { dissectIpv6Chain } from './dissect-ipv6.js';
+import { dissectIcmpv6 } from './dissect-icmpv6.js';
+import { dissectIgmp } from './dissect-igmp.js';
 
 export type { Direction, LinkType, DissectionBlock, DissectOptions, TransportContext } from './dissect-fields.js';
 
@@ -400,15 +405,43 @@ function dissectIpChain(
   const l4Length = ip.payloadLength;
   switch (ip.protocol) {
     case IpProtocol.ICMP: blocks.push(dissectIcmp(direction, buf, l4, l4Length, context, options)); break;
+    case IGMP_PROTOCOL: blocks.push(dissectIgmp(direction, buf, l4, l4Length, ip.moreFragments)); break;
+    default: dissectTransport(blocks, direction, buf, ip.protocol, l4, l4Length, context, options); break;
+  }
+}
+
+/** TCP and UDP (with the UDP applications), the same above IPv4 and IPv6. */
+function dissectTransport(
+  blocks: DissectionBlock[], direction: Direction, buf: Uint8Array, protocol: number, l4: number, l4Length: number,
+  context: TransportContext, options: DissectOptions,
+): void {
+  switch (protocol) {
     case IpProtocol.TCP: blocks.push(dissectTcp(direction, buf, l4, l4Length, context, options)); break;
     case IpProtocol.UDP: {
       const udpBlock = dissectUdp(direction, buf, l4, l4Length, context, options);
       blocks.push(udpBlock);
-      if (udpBlock.malformed === undefined && !ip.moreFragments) dissectUdpPayload(blocks, direction, buf, l4, l4Length);
+      if (udpBlock.malformed === undefined && !context.fragment) dissectUdpPayload(blocks, direction, buf, l4, l4Length);
       break;
     }
     default: break; // the IP block's payload line already shows the bytes
   }
+}
+
+function dissectIpv6Packet(
+  blocks: DissectionBlock[], direction: Direction, buf: Uint8Array, offset: number, length: number, options: DissectOptions,
+): void {
+  dissectIpv6Chain(blocks, direction, buf, offset, length, options, (out, protocol, l4, l4Length, addresses, fragment) => {
+    if (protocol === ICMPV6_PROTOCOL) out.push(dissectIcmpv6(direction, buf, l4, l4Length, addresses, options, fragment));
+    else dissectTransport(out, direction, buf, protocol, l4, l4Length, { src: 0, dst: 0, ipv6: addresses, fragment }, options);
+  });
+}
+
+/** A raw IP packet (loopback): IPv4 or IPv6 by its version nibble. */
+function dissectRawIp(
+  blocks: DissectionBlock[], direction: Direction, buf: Uint8Array, offset: number, length: number, options: DissectOptions,
+): void {
+  if (length > 0 && buf[offset]! >>> 4 === 6) dissectIpv6Packet(blocks, direction, buf, offset, length, options);
+  else dissectIpChain(blocks, direction, buf, offset, length, options);
 }
 
 /** The application protocols pstack speaks over UDP, decoded when their ports say so. */
@@ -438,7 +471,7 @@ export function dissectFrame(
     const start = validOffset(buf, offset);
     const len = available(buf, start, length);
     if (linkType === 'ip') {
-      dissectIpChain(blocks, direction, buf, start, len, options);
+      dissectRawIp(blocks, direction, buf, start, len, options);
       return blocks;
     }
     const ethBlock = dissectEthernet(direction, buf, start, len, options);
@@ -447,6 +480,7 @@ export function dissectFrame(
     const eth = new EthernetFrame(buf, start, len);
     if (eth.etherType === EtherType.ARP) blocks.push(dissectArp(direction, buf, eth.payloadOffset, eth.payloadLength, options));
     else if (eth.etherType === EtherType.IPv4) dissectIpChain(blocks, direction, buf, eth.payloadOffset, eth.payloadLength, options);
+    else if (eth.etherType === EtherType.IPv6) dissectIpv6Packet(blocks, direction, buf, eth.payloadOffset, eth.payloadLength, options);
   } catch (err) {
     // Unreachable by design (the property test hunts for it); a debug log must not take the stack down.
     const reason = `dissector error: ${err instanceof Error ? err.message : String(err)}`;
