@@ -70,6 +70,7 @@ export type Ipv6ChainError =
   | 'bad-option' // an option that overruns its header: silent
   | 'routing-type0' // RFC 5095, segments left != 0: code 0, pointer at the routing type
   | 'unknown-routing' // any other routing type with segments left != 0: code 0, pointer at the routing type
+  | 'incomplete-chain' // RFC 7112: a first fragment ends inside the header chain: code 3, pointer 0
   | 'bad-fragment'; // a fragment header with a non-multiple-of-8 payload and M set: code 0, pointer at payload length
 
 /** The walk's result; reused across packets. Offsets are absolute in the buffer. */
@@ -146,9 +147,9 @@ export function walkIpv6Headers(
     if (!isIpv6ExtensionHeader(nh) || (out.isFragment && out.fragmentOffset !== 0)) break;
     if (out.headerCount >= limits.maxHeaders) return fail(out, 'too-many-headers');
     if (nh === NextHeader.HopByHop && out.headerCount > 0) return fail(out, 'hop-by-hop-not-first', 1, nhField - ipOffset);
-    if (end - at < 8) return fail(out, 'truncated');
+    if (end - at < 8) return truncated(out);
     const len = nh === NextHeader.Fragment ? 8 : nh === NextHeader.AH ? (buf[at + 1]! + 2) * 4 : (buf[at + 1]! + 1) * 8;
-    if (at + len > end) return fail(out, 'truncated');
+    if (at + len > end) return truncated(out);
     if (at + len - (ipOffset + IPV6_HEADER_LENGTH) > limits.maxChainLength) return fail(out, 'chain-too-long');
     out.headerCount++;
     if (nh === NextHeader.HopByHop || nh === NextHeader.DestinationOptions) {
@@ -183,6 +184,11 @@ export function walkIpv6Headers(
   out.protocolLength = end - at;
   out.nextHeaderFieldOffset = nhField;
   return out;
+}
+
+/** A chain cut short: in a first fragment RFC 7112 says why; otherwise a silent drop. */
+function truncated(out: Ipv6HeaderChain): Ipv6HeaderChain {
+  return out.isFragment ? fail(out, 'incomplete-chain', 3, 0) : fail(out, 'truncated');
 }
 
 function fail(out: Ipv6HeaderChain, error: Ipv6ChainError, icmpCode = -1, pointer = 0): Ipv6HeaderChain {

@@ -107,6 +107,9 @@ test('malformed and over-limit chains are dropped', () => {
   const pads = [17, 2, ...new Array(22).fill(0).map((_, i) => (i % 2 === 0 ? 1 : 0))]; // 11 PadN
   assert.equal(walkIpv6Headers(packet(60, pads), 0, chain, { ...DEFAULT_IPV6_CHAIN_LIMITS, maxOptions: 10 }).error, 'too-many-options');
   assert.equal(walk(packet(60, pads)).error, null);
+  // A first fragment whose chain ends before the upper layer (RFC 7112): code 3, pointer 0.
+  const inc = walk(packet(44, [60, 0, 0, 1, 0, 0, 0, 9, 17, 1, 1, 4, 0, 0, 0, 0], 0));
+  assert.deepEqual([inc.error, inc.icmpCode, inc.pointer], ['incomplete-chain', 3, 0]);
   // A fragment that is not last must carry a multiple of 8 bytes (pointer at Payload Length).
   const c = walk(packet(44, [17, 0, 0, 1, 0, 0, 0, 9], 7));
   assert.deepEqual([c.error, c.icmpCode, c.pointer], ['bad-fragment', 0, 4]);
