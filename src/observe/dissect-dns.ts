@@ -19,8 +19,9 @@
  */
 
 import { ipv4ToString } from '../wire/addr.js';
+import { ipv6ToString } from '../wire/addr6.js';
 import {
-  dnsClassName, dnsHeaderCounts, dnsOpcodeName, dnsRcodeName, dnsTypeName, ipv6ToString, parseDns, parseDnsHeader,
+  dnsClassName, dnsHeaderCounts, dnsOpcodeName, dnsRcodeName, dnsTypeName, parseDns, parseDnsHeader,
   EDNS_FLAG_DO, type DnsHeader, type DnsQuestion, type DnsRecord,
 } from '../wire/dns.js';
 

@@ -7,7 +7,7 @@
  */
 
 import { ipv4ToString, macToString, readIpv4 } from '../wire/addr.js';
-import { ipv6ToString } from '../wire/dns.js';
+import { ipv6ToString } from '../wire/addr6.js';
 import { ETHERNET_HEADER_LENGTH, EtherType } from '../wire/ethernet.js';
 import { IPV4_MIN_HEADER, IpProtocol } from '../wire/ipv4.js';
 import { available, validOffset } from './bounds.js';

@@ -13,7 +13,14 @@ import { listTcpOptions, type TcpOption } from '../wire/tcp-options.js';
 import { TCP_MIN_HEADER, TcpFlag, TcpSegment, tcpFlagsShort } from '../wire/tcp.js';
 import { UDP_HEADER_LENGTH, UdpDatagram } from '../wire/udp.js';
 import { available, hex, validOffset } from './bounds.js';
-import type { LinkType } from './dissect.js';
+import type { LinkType } from './dissect-fields.js';
+import { ipv6ToString } from '../wire/addr6.js';
+import { IPV6_HEADER_LENGTH, NextHeader } from '../wire/ipv6.js';
+import { Ipv6HeaderChain, walkIpv6Headers } from '../wire/ipv6-ext.js';
+import { ICMPV6_PROTOCOL, Icmpv6Packet } from '../wire/icmpv6.js';
+import { parseNdp } from '../wire/ndp.js';
+import { parseMld } from '../wire/mld.js';
+import { IGMP_PROTOCOL, parseIgmp } from '../wire/igmp.js';
 
 /** ARP's fixed header before the addresses (hardware/protocol type and sizes, operation). */
 const ARP_FIXED_HEADER = 8;
@@ -128,7 +135,96 @@ function summarizeIpv4(buf: Uint8Array, offset: number, length: number): string 
     case IpProtocol.ICMP: return summarizeIcmp(buf, l4, l4Length, src, dst) + fragment;
     case IpProtocol.TCP: return summarizeTcp(buf, l4, l4Length, src, dst) + fragment;
     case IpProtocol.UDP: return summarizeUdp(buf, l4, l4Length, src, dst, ip.moreFragments) + fragment;
+    case IGMP_PROTOCOL: return `${src} > ${dst}: ${summarizeIgmp(buf, l4, l4Length)}` + fragment;
     default: return `${src} > ${dst}: ip-proto-${ip.protocol} ${l4Length}${fragment}`;
+  }
+}
+
+function summarizeIgmp(buf: Uint8Array, offset: number, length: number): string {
+  const m = parseIgmp(buf, offset, length);
+  if (typeof m === 'string') return `igmp [malformed: ${m}]`;
+  switch (m.kind) {
+    case 'query': return `igmp query v${m.version}${m.group !== 0 ? ` [gaddr ${ipv4ToString(m.group)}]` : ''}${m.version === 2 ? ` [max resp time ${m.maxResponseTime / 10}s]` : ''}`;
+    case 'report': return `igmp v${m.version} report ${ipv4ToString(m.group)}`;
+    case 'leave': return `igmp leave ${ipv4ToString(m.group)}`;
+    case 'report3': return `igmp v3 report, ${m.records.length} group record(s)`;
+  }
+}
+
+const chain = new Ipv6HeaderChain();
+
+const UNREACH6 = ['no route to', 'admin prohibited', 'beyond scope of', 'unreachable address', 'unreachable port', 'source address failed policy', 'reject route to'];
+
+function summarizeIcmpv6(buf: Uint8Array, offset: number, length: number): string {
+  if (length < 8) return 'ICMP6, [malformed: too-short]';
+  const icmp = new Icmpv6Packet(buf, offset, length);
+  const type = icmp.type;
+  const quotedDst = icmp.dataLength >= IPV6_HEADER_LENGTH ? ipv6ToString(buf, icmp.dataOffset + 24) : '?';
+  let body: string;
+  switch (type) {
+    case 1: {
+      const nh = icmp.dataLength >= IPV6_HEADER_LENGTH ? buf[icmp.dataOffset + 6]! : -1;
+      const port = icmp.dataLength >= IPV6_HEADER_LENGTH + 4 ? (buf[icmp.dataOffset + 42]! << 8) | buf[icmp.dataOffset + 43]! : -1;
+      body = icmp.code === 4 && (nh === 17 || nh === 6)
+        ? `destination unreachable, unreachable port, ${quotedDst} ${nh === 17 ? 'udp' : 'tcp'} port ${port}`
+        : `destination unreachable, ${UNREACH6[icmp.code] ?? `code ${icmp.code}`} ${quotedDst}`;
+      break;
+    }
+    case 2: body = `packet too big, mtu ${icmp.mtu}`; break;
+    case 3: body = icmp.code === 0 ? `time exceeded in-transit for ${quotedDst}` : `ip6 reassembly time exceeded`; break;
+    case 4: body = `parameter problem, ${['erroneous', 'next header', 'option', 'incomplete chain'][icmp.code] ?? `code ${icmp.code}`} - octet ${icmp.pointer}`; break;
+    case 128: body = `echo request, id ${icmp.echoId}, seq ${icmp.echoSeq}`; break;
+    case 129: body = `echo reply, id ${icmp.echoId}, seq ${icmp.echoSeq}`; break;
+    case 130: case 131: case 132: case 143: {
+      const m = parseMld(buf, offset, length);
+      if (typeof m === 'string') body = `multicast listener message [malformed: ${m}]`;
+      else if (m.kind === 'query') {
+        const parts: string[] = [];
+        if (ipv6ToString(m.group) !== '::') parts.push(`gaddr ${ipv6ToString(m.group)}`);
+        if (m.sources.length > 0) parts.push(`${m.sources.length} source(s)`);
+        body = m.version === 1 ? `multicast listener query max resp delay: ${m.maxResponseDelay} addr: ${ipv6ToString(m.group)}`
+          : `multicast listener query v2${parts.length ? ` [${parts.join(', ')}]` : ''}`;
+      }
+      else if (m.kind === 'report2') body = `multicast listener report v2, ${m.records.length} group record(s)`;
+      else body = `multicast listener ${m.kind} addr: ${ipv6ToString(m.group)}`;
+      break;
+    }
+    default: {
+      const m = parseNdp(buf, offset, length);
+      if (typeof m === 'string') body = m === 'not-ndp' ? `type-#${type}` : `[malformed ndp: ${m}]`;
+      else if (m.kind === 'rs') body = 'router solicitation';
+      else if (m.kind === 'ra') body = 'router advertisement';
+      else if (m.kind === 'ns') body = `neighbor solicitation, who has ${ipv6ToString(m.target)}`;
+      else if (m.kind === 'na') body = `neighbor advertisement, tgt is ${ipv6ToString(m.target)}`;
+      else body = `redirect, ${ipv6ToString(m.destination)} to ${ipv6ToString(m.target)}`;
+    }
+  }
+  return `ICMP6, ${body}, length ${length}`;
+}
+
+function summarizeIpv6(buf: Uint8Array, offset: number, length: number): string {
+  if (length < IPV6_HEADER_LENGTH) return 'IP6 [malformed: too-short]';
+  if (buf[offset]! >>> 4 !== 6) return `IP6 [malformed: bad-version ${buf[offset]! >>> 4}]`;
+  const src = ipv6ToString(buf, offset + 8);
+  const dst = ipv6ToString(buf, offset + 24);
+  const payloadLength = (buf[offset + 4]! << 8) | buf[offset + 5]!;
+  if (IPV6_HEADER_LENGTH + payloadLength > length) return `${src} > ${dst}: [malformed ip6: truncated]`;
+  const packet = buf.subarray(offset, offset + IPV6_HEADER_LENGTH + payloadLength);
+  const c = walkIpv6Headers(packet, 0, chain);
+  const hbh = packet[6] === NextHeader.HopByHop ? 'HBH ' : '';
+  if (c.error !== null) return `${src} > ${dst}: ${hbh}[${c.error}]`;
+  // tcpdump: "frag (offset|bytes after the fragment header)", atomic fragments included.
+  const frag = c.fragmentHeaderOffset >= 0 ? `frag (${c.fragmentOffset}|${packet.length - c.fragmentHeaderOffset - 8}) ` : '';
+  if (c.isFragment && c.fragmentOffset !== 0) return `${src} > ${dst}: ${hbh}${frag.trimEnd()}`;
+  const l4 = offset + c.protocolOffset;
+  // With a fragment header tcpdump names the ports without the addresses: "frag (0|1232) 4000 > 5000: UDP".
+  const ports = (line: string) => (frag ? `${src} > ${dst}: ${hbh}${frag}${line.replace(/^\.(\d+) > \.(\d+)/, '$1 > $2')}` : line);
+  switch (c.protocol) {
+    case ICMPV6_PROTOCOL: return `${src} > ${dst}: ${hbh}${frag}${summarizeIcmpv6(buf, l4, c.protocolLength)}`;
+    case IpProtocol.TCP: return ports(summarizeTcp(buf, l4, c.protocolLength, frag ? '' : src, frag ? '' : dst));
+    case IpProtocol.UDP: return ports(summarizeUdp(buf, l4, c.protocolLength, frag ? '' : src, frag ? '' : dst, c.isFragment));
+    case NextHeader.NoNextHeader: return `${src} > ${dst}: ${hbh}no next header`;
+    default: return `${src} > ${dst}: ${hbh}${frag}ip-proto-${c.protocol} ${c.protocolLength}`;
   }
 }
 
@@ -157,12 +253,13 @@ export function summarizeFrame(buf: Uint8Array, offset: number, length: number, 
   try {
     const start = validOffset(buf, offset);
     const len = available(buf, start, length);
-    if (linkType === 'ip') return summarizeIpv4(buf, start, len);
+    if (linkType === 'ip') return len > 0 && buf[start]! >>> 4 === 6 ? summarizeIpv6(buf, start, len) : summarizeIpv4(buf, start, len);
     if (len < ETHERNET_HEADER_LENGTH) return `[malformed ethernet: too-short], length ${len}`;
     const eth = new EthernetFrame(buf, start, len);
     const type = eth.etherType;
     if (type === EtherType.IPv4) return summarizeIpv4(buf, eth.payloadOffset, eth.payloadLength);
     if (type === EtherType.ARP) return summarizeArp(buf, eth.payloadOffset, eth.payloadLength);
+    if (type === EtherType.IPv6) return summarizeIpv6(buf, eth.payloadOffset, eth.payloadLength);
     if (type <= 1500) return `802.3, length ${type}`;
     return `ethertype ${etherTypeName(type) === 'unknown' ? 'Unknown' : etherTypeName(type)} (${hex(type, 4)}), length ${len}`;
   } catch (err) {

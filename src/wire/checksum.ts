@@ -66,3 +66,18 @@ export function checksumUpdate32(checksum: number, oldValue: number, newValue: n
     (newValue & 0xffff);
   return ~fold16(sum) & 0xffff;
 }
+
+/**
+ * Unfolded sum of the IPv6 pseudo-header (RFC 8200 8.1): source and destination (16 bytes
+ * each, read in place), the 32-bit upper-layer length and the next header. Used by TCP, UDP
+ * and ICMPv6 (which, unlike ICMP for IPv4, covers it).
+ */
+export function pseudoHeaderSum6(
+  src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, nextHeader: number, length: number,
+): number {
+  let sum = nextHeader + (length >>> 16) + (length & 0xffff);
+  for (let i = 0; i < 16; i += 2) {
+    sum += ((src[srcOffset + i]! << 8) | src[srcOffset + i + 1]!) + ((dst[dstOffset + i]! << 8) | dst[dstOffset + i + 1]!);
+  }
+  return sum;
+}

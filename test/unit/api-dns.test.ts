@@ -10,9 +10,10 @@ import { createSocket, type RemoteInfo, type UdpSocket } from '../../src/api/dgr
 import { createServer, type Server, type Socket } from '../../src/api/net.js';
 import { Resolver, type ResolverOptions, type DnsError } from '../../src/api/dns.js';
 import {
-  DnsRcode, DnsType, canonicalDnsName, emitDns, parseDns, parseIpv6, type DnsMessage, type DnsMessageInit, type DnsRecord,
+  DnsRcode, DnsType, canonicalDnsName, emitDns, parseDns, type DnsMessage, type DnsMessageInit, type DnsRecord,
 } from '../../src/wire/dns.js';
 import { parseIpv4 } from '../../src/wire/addr.js';
+import { parseIpv6 } from '../../src/wire/addr6.js';
 
 const SOA: DnsRecord = {
   name: 'test', type: DnsType.SOA, class: 1, ttl: 3600,

@@ -461,8 +461,8 @@ test('a truncated or malformed layer ends the dissection with a block saying why
   assert.equal(dissectEthernet('incoming', frame, 0, 10).title, 'incoming ethernet frame (10 bytes)');
 
   const notIpv4 = Uint8Array.from(frame.subarray(14));
-  notIpv4[0] = 0x65;
-  assert.deepEqual(dissectFrame('incoming', notIpv4, 0, notIpv4.length, 'ip')[0]!.lines, ['version:             6', 'malformed: bad-version (6)']);
+  notIpv4[0] = 0x55;
+  assert.deepEqual(dissectFrame('incoming', notIpv4, 0, notIpv4.length, 'ip')[0]!.lines, ['version:             5', 'malformed: bad-version (5)']);
 
   const syn = seed('seed001-incoming-12');
   syn[14 + 20 + 12] = 0xf0; // data offset 15 words = 60 bytes, in a 40-byte segment
@@ -514,11 +514,11 @@ test('maxHexBytes caps every payload field and says how much was left out', () =
 
 test('an ethernet frame of another type is shown but not decoded further', () => {
   const frame = new Uint8Array(30);
-  emitEthernet(frame, 0, new Uint8Array(6).fill(0xff), Uint8Array.of(2, 0, 0, 0, 0, 1), 0x86dd);
+  emitEthernet(frame, 0, new Uint8Array(6).fill(0xff), Uint8Array.of(2, 0, 0, 0, 0, 1), 0x88cc);
   const blocks = dissectFrame('incoming', frame, 0, frame.length);
   assert.equal(blocks.length, 1);
-  assert.equal(blocks[0]!.lines[0], 'type:    IPv6 (0x86dd)');
-  assert.equal(summarizeFrame(frame, 0, frame.length), 'ethertype IPv6 (0x86dd), length 30');
+  assert.equal(blocks[0]!.lines[0], 'type:    unknown (0x88cc)');
+  assert.equal(summarizeFrame(frame, 0, frame.length), 'ethertype Unknown (0x88cc), length 30');
 });
 
 // ---------------------------------------------------------------------------------------

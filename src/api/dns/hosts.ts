@@ -3,7 +3,8 @@
  * plus entries given as text in /etc/hosts form or as a map of name to address(es).
  */
 
-import { canonicalDnsName, parseIpv6, ipv6ToString } from '../../wire/dns.js';
+import { canonicalDnsName } from '../../wire/dns.js';
+import { parseIpv6, ipv6ToString } from '../../wire/addr6.js';
 import { parseIpv4, ipv4ToString } from '../../wire/addr.js';
 
 export type HostsInit = string | Record<string, string | readonly string[]>;

@@ -1,7 +1,8 @@
 /** Records turned into the shapes Node's dns.promises.Resolver returns. */
 
 import { ipv4ToString } from '../../wire/addr.js';
-import { ipv6ToString, type DnsRecord } from '../../wire/dns.js';
+import { type DnsRecord } from '../../wire/dns.js';
+import { ipv6ToString } from '../../wire/addr6.js';
 
 export interface RecordWithTtl {
   address: string;
