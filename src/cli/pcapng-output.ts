@@ -14,7 +14,8 @@ import { createWriteStream, fstatSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import {
-  encodeCaptureHeader, encodeEnhancedPacket, enhancedPacketSize, type PcapngInterface,
+  encodeCaptureHeader, encodeEnhancedPacket, encodeRawIpAsEthernet, enhancedPacketSize,
+  LINKTYPE_ETHERNET, LINKTYPE_RAW, LOOPBACK_ETHERNET_HEADER, type PcapngInterface,
 } from '../observe/pcapng.js';
 
 const CHUNK_BYTES = 256 * 1024;
@@ -39,6 +40,8 @@ export class PcapngOutput {
   private used = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
+  /** Interfaces that carry raw IP (loopback): written with a zero Ethernet header, as Linux's lo. */
+  private readonly rawIp: boolean[];
   private readonly flushNow = () => {
     this.timer = null;
     this.flush();
@@ -53,14 +56,17 @@ export class PcapngOutput {
     sink.on('error', (err: Error) => {
       if (this.error === null) this.error = err;
     });
+    // Every interface of the file is Ethernet, so that tcpdump (libpcap) reads it too.
+    this.rawIp = interfaces.map((i) => i.linkType === LINKTYPE_RAW);
     // The headers go out at once, so a reader starts (and a capture of nothing is a valid file).
-    sink.write(encodeCaptureHeader(interfaces));
+    sink.write(encodeCaptureHeader(interfaces.map((i) => (i.linkType === LINKTYPE_RAW ? { ...i, linkType: LINKTYPE_ETHERNET } : i))));
   }
 
   /** Record one packet on interface `interfaceId` (its index in the interfaces given). */
   write(interfaceId: number, direction: number, buf: Uint8Array, offset: number, length: number, timestampUs = wallClockUs()): void {
     if (this.closed || this.error !== null) return;
-    const size = enhancedPacketSize(length);
+    const raw = this.rawIp[interfaceId] === true;
+    const size = enhancedPacketSize(raw ? length + LOOPBACK_ETHERNET_HEADER : length);
     if (this.sink.writableLength + this.used + size > MAX_QUEUED_BYTES) {
       this.dropped++;
       return;
@@ -69,7 +75,7 @@ export class PcapngOutput {
       this.flush();
       if (size > this.chunk.length) this.chunk = new Uint8Array(size);
     }
-    this.used += encodeEnhancedPacket(this.chunk, this.used, interfaceId, timestampUs, direction, buf, offset, length);
+    this.used += (raw ? encodeRawIpAsEthernet : encodeEnhancedPacket)(this.chunk, this.used, interfaceId, timestampUs, direction, buf, offset, length);
     this.packets++;
     if (this.timer === null) this.timer = setTimeout(this.flushNow, FLUSH_INTERVAL_MS);
   }

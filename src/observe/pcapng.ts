@@ -1,7 +1,7 @@
 /**
  * pcapng (draft-ietf-opsawg-pcapng), the capture format tshark and Wireshark read live from a
  * pipe: a Section Header Block, one Interface Description Block per device (each with its own
- * link type, so loopback's raw IP and a tap's Ethernet share one file), then an Enhanced
+ * link type), then an Enhanced
  * Packet Block per frame carrying the interface, a timestamp and the direction.
  *
  * Pure functions over Uint8Array, no I/O: the encoders write into a caller's buffer (the hot
@@ -127,7 +127,34 @@ export function encodeEnhancedPacket(
   interfaceId: number, timestampUs: number, direction: number,
   packet: Uint8Array, offset: number, length: number, originalLength = length,
 ): number {
-  const total = EPB_OVERHEAD + pad4(length);
+  return encodeEpb(out, at, interfaceId, timestampUs, direction, packet, offset, length, originalLength, false);
+}
+
+/** Bytes of the Ethernet header a raw IP packet gets in a file (see encodeRawIpAsEthernet). */
+export const LOOPBACK_ETHERNET_HEADER = 14;
+
+/**
+ * A raw IP packet (pstack's loopback) written as Linux's own loopback shows in a capture: an
+ * Ethernet header with zero addresses and the EtherType of the IP version, so every interface
+ * of the file is Ethernet. libpcap (tcpdump) reads a pcapng file only when all its interfaces
+ * share one link type. Size: enhancedPacketSize(length + LOOPBACK_ETHERNET_HEADER).
+ */
+export function encodeRawIpAsEthernet(
+  out: Uint8Array, at: number,
+  interfaceId: number, timestampUs: number, direction: number,
+  packet: Uint8Array, offset: number, length: number, originalLength = length,
+): number {
+  return encodeEpb(out, at, interfaceId, timestampUs, direction, packet, offset, length, originalLength, true);
+}
+
+function encodeEpb(
+  out: Uint8Array, at: number,
+  interfaceId: number, timestampUs: number, direction: number,
+  packet: Uint8Array, offset: number, length: number, originalLength: number, ethernet: boolean,
+): number {
+  const head = ethernet ? LOOPBACK_ETHERNET_HEADER : 0;
+  const captured = length + head;
+  const total = EPB_OVERHEAD + pad4(captured);
   const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const high = Math.floor(timestampUs / 4294967296);
   v.setUint32(at, BLOCK_EPB, true);
@@ -135,11 +162,16 @@ export function encodeEnhancedPacket(
   v.setUint32(at + 8, interfaceId, true);
   v.setUint32(at + 12, high >>> 0, true);
   v.setUint32(at + 16, (timestampUs - high * 4294967296) >>> 0, true);
-  v.setUint32(at + 20, length, true);
-  v.setUint32(at + 24, originalLength, true);
-  out.set(packet.subarray(offset, offset + length), at + 28);
-  let p = at + 28 + length;
-  const padded = at + 28 + pad4(length);
+  v.setUint32(at + 20, captured, true);
+  v.setUint32(at + 24, originalLength + head, true);
+  if (ethernet) {
+    out.fill(0, at + 28, at + 40);
+    const version = length > 0 ? packet[offset]! >> 4 : 4;
+    v.setUint16(at + 40, version === 6 ? 0x86dd : 0x0800, false);
+  }
+  out.set(packet.subarray(offset, offset + length), at + 28 + head);
+  let p = at + 28 + captured;
+  const padded = at + 28 + pad4(captured);
   while (p < padded) out[p++] = 0;
   v.setUint16(p, OPT_EPB_FLAGS, true);
   v.setUint16(p + 2, 4, true);

@@ -125,7 +125,7 @@ for (const offered of [48, 1]) {
   });
 }
 
-test('(b) a forged Fragmentation Needed with MTU 68: segments stay at the 552-byte floor, without DF', { skip: skip ?? false }, async () => {
+test('(b) a forged Fragmentation Needed with MTU 68: segments stay at the 552-byte floor, without DF', { skip: skip ?? false }, async (t) => {
   const r = await helper(nsP, ['pmtu', 'tap0', '192.0.2.2', '19', '192.0.2.1', '68']);
   const kernel = await helper(nsP, ['pmtu', 'hp0', '198.51.100.2', '19', '198.51.100.1', '68']);
   compared['pmtu68'] = { pstack: { before: r['before']?.sizes, after: r['after'] }, linux: { before: kernel['before']?.sizes, after: kernel['after'] } };
@@ -135,7 +135,10 @@ test('(b) a forged Fragmentation Needed with MTU 68: segments stay at the 552-by
   assert.ok(a['segments'] > 10, JSON.stringify(a));
   assert.equal(a['maxSegment'], 552 - 40, `the floor, not 68: ${JSON.stringify(a['sizes'])}`);
   assert.equal(a['df'], 0, 'DF off once the MTU is held at the floor');
-  assert.equal(kernel['after']['maxSegment'], 552 - 40, `Linux does the same: ${JSON.stringify(kernel['after'])}`);
+  // Linux beside it, when its transfer was still running after the forged message (on a loaded
+  // machine the kernel's bulk read can end first, leaving nothing to measure).
+  if (kernel['after']['segments'] > 10) assert.equal(kernel['after']['maxSegment'], 552 - 40, `Linux does the same: ${JSON.stringify(kernel['after'])}`);
+  else t.diagnostic(`Linux: no segments after the forged message to compare: ${JSON.stringify(kernel['after'])}`);
 });
 
 test('(c) in-window RSTs on one connection leave the challenge ACKs on another unchanged, bounded per connection', { skip: skip ?? false }, async () => {

@@ -90,6 +90,26 @@ test('PcapngOutput writes a file tshark reads, and counts packets', { skip: !has
   assert.equal(count, vectors.length);
 });
 
+test('loopback raw IP goes into the file as Linux lo does (zero Ethernet header), so tcpdump reads every packet', { skip: !hasTool('tcpdump') }, async () => {
+  const path = join(dir, 'lo.pcapng');
+  const out = PcapngOutput.open(path, [{ name: 'lo', linkType: LINKTYPE_RAW }, { name: 'tap0', linkType: LINKTYPE_ETHERNET }]);
+  // An ICMP echo request 127.0.0.1 > 127.0.0.1 (checksums as the stack would write them).
+  const ip = hex('450000540001000040017cc27f0000017f000001080047fe0001000100000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000');
+  out.write(0, DIRECTION_OUTBOUND, ip, 0, ip.length);
+  const eth = hex(vectors.find((v) => v.layer === 'ethernet')!.hex);
+  out.write(1, DIRECTION_INBOUND, eth, 0, eth.length);
+  await out.close();
+  const file = parsePcapng(readFileSync(path));
+  assert.deepEqual(file.interfaces.map((i) => i.linkType), [LINKTYPE_ETHERNET, LINKTYPE_ETHERNET]);
+  const lo = file.packets[0]!;
+  assert.deepEqual([...lo.data.subarray(0, 14)], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00]);
+  assert.deepEqual([...lo.data.subarray(14)], [...ip]);
+  assert.equal(lo.originalLength, ip.length + 14);
+  const lines = execFileSync('tcpdump', ['-n', '-r', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n');
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.match(lines[0]!, /IP 127\.0\.0\.1 > 127\.0\.0\.1: ICMP echo request/);
+});
+
 function hasTool(name: string): boolean {
   try {
     execFileSync('which', [name], { stdio: 'ignore' });

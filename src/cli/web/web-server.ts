@@ -22,8 +22,8 @@ import type { Stack } from '../../api/stack.js';
 import { tcpConnectionInfo } from '../../api/tcp-info.js';
 import { frameLayers } from '../../observe/fields.js';
 import {
-  DIRECTION_INBOUND, DIRECTION_OUTBOUND, LINKTYPE_ETHERNET, LINKTYPE_RAW,
-  encodeCaptureHeader, encodeEnhancedPacket, enhancedPacketSize,
+  DIRECTION_INBOUND, DIRECTION_OUTBOUND, LINKTYPE_ETHERNET,
+  encodeCaptureHeader, encodeEnhancedPacket, encodeRawIpAsEthernet, enhancedPacketSize, LOOPBACK_ETHERNET_HEADER,
 } from '../../observe/pcapng.js';
 import { compileFilter, FilterSyntaxError, type FramePredicate } from '../../observe/filter.js';
 import { FatalError } from '../errors.js';
@@ -93,16 +93,22 @@ function packetJson(feed: LiveFeed, id: number): unknown {
 export function capturePcapng(feed: LiveFeed): Uint8Array {
   const ring = feed.ring;
   const header = encodeCaptureHeader(feed.devices.map((d) => ({
-    name: d.name, linkType: d.linkType === 'ip' ? LINKTYPE_RAW : LINKTYPE_ETHERNET,
+    // Loopback's raw IP goes in as Linux's lo does (zero Ethernet header): tcpdump reads a
+    // pcapng file only when all its interfaces share one link type.
+    name: d.name, linkType: LINKTYPE_ETHERNET,
   })));
+  const rawIp = feed.devices.map((d) => d.linkType === 'ip');
   let size = header.length;
-  for (let id = ring.oldest; id <= ring.last; id++) size += enhancedPacketSize(ring.bytes(id)!.length);
+  for (let id = ring.oldest; id <= ring.last; id++) {
+    size += enhancedPacketSize(ring.bytes(id)!.length + (rawIp[ring.device(id)] === true ? LOOPBACK_ETHERNET_HEADER : 0));
+  }
   const out = new Uint8Array(size);
   out.set(header, 0);
   let at = header.length;
   for (let id = ring.oldest; id <= ring.last; id++) {
     const bytes = ring.bytes(id)!;
-    at += encodeEnhancedPacket(out, at, ring.device(id), ring.timeUs(id), ring.outgoing(id) ? DIRECTION_OUTBOUND : DIRECTION_INBOUND,
+    const encode = rawIp[ring.device(id)] === true ? encodeRawIpAsEthernet : encodeEnhancedPacket;
+    at += encode(out, at, ring.device(id), ring.timeUs(id), ring.outgoing(id) ? DIRECTION_OUTBOUND : DIRECTION_INBOUND,
       bytes, 0, bytes.length, ring.wireLength(id));
   }
   return out;
