@@ -22,7 +22,8 @@
 
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { ipv4ToString, parseIpv4, type Ipv4Address } from '../wire/addr.js';
+import { IN6ADDR_ANY, IN6ADDR_LOOPBACK, ipAddressToString, type IpAddress } from '../stack/ip-address.js';
+import { addressFromText, showAddress } from './net/addresses.js';
 import type { UdpEndpoint, UdpEndpointHandler, UdpLayer } from '../transport/udp.js';
 import { LoopHold } from './net/event-loop.js';
 
@@ -33,14 +34,14 @@ export interface UdpStack {
 
 export interface RemoteInfo {
   address: string;
-  family: 'IPv4';
+  family: 'IPv4' | 'IPv6';
   port: number;
   size: number;
 }
 
 export interface AddressInfo {
   address: string;
-  family: 'IPv4';
+  family: 'IPv4' | 'IPv6';
   port: number;
 }
 
@@ -52,10 +53,12 @@ export interface BindOptions {
 }
 
 export interface SocketOptions {
-  type: 'udp4';
+  type: 'udp4' | 'udp6';
+  /** udp6: bound to ::, take IPv6 only (IPV6_V6ONLY); otherwise IPv4 too, shown as ::ffff:a.b.c.d. */
+  ipv6Only?: boolean;
 }
 
-export type SocketType = 'udp4' | SocketOptions;
+export type SocketType = 'udp4' | 'udp6' | SocketOptions;
 export type MessageListener = (msg: Buffer, rinfo: RemoteInfo) => void;
 export type SendCallback = (error: Error | null, bytes?: number) => void;
 type Chunk = Buffer | Uint8Array | DataView | string;
@@ -108,11 +111,13 @@ function validatePort(port: unknown, allowZero: boolean): number {
   return n;
 }
 
-/** An IPv4 literal or 'localhost'; there is no resolver behind pstack. */
-function lookup(address: string | undefined | null, fallback: Ipv4Address): Ipv4Address | null {
+/** An IP literal or 'localhost' (of the socket's family); there is no resolver behind pstack. */
+function lookup(address: string | undefined | null, fallback: IpAddress, v6: boolean): IpAddress | null {
   if (address === undefined || address === null || address === '') return fallback;
-  if (address === 'localhost') return LOCALHOST;
-  return parseIpv4(address);
+  if (address === 'localhost') return v6 ? IN6ADDR_LOOPBACK : LOCALHOST;
+  const a = addressFromText(address);
+  // A udp4 socket takes IPv4 only; a udp6 one both (::ffff:a.b.c.d and plain IPv4 text alike).
+  return a === null || (!v6 && typeof a !== 'number') ? null : a;
 }
 
 function toChunk(c: unknown): Uint8Array | null {
@@ -139,18 +144,23 @@ type BindState = 'unbound' | 'bound';
  * ('listening', 'message', 'connect', 'error', 'close').
  */
 export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
-  readonly type = 'udp4' as const;
+  readonly type: 'udp4' | 'udp6';
+  /** udp6: the wildcard is ::, IPv4 peers show as ::ffff:a.b.c.d. */
+  private readonly v6: boolean;
   private readonly layer: UdpLayer;
   private endpoint: UdpEndpoint | null;
   private bindState: BindState = 'unbound';
   private connectState: 'disconnected' | 'connected' = 'disconnected';
   private readonly loop: LoopHold;
 
-  constructor(stack: UdpStack, onMessage?: MessageListener) {
+  constructor(stack: UdpStack, onMessage?: MessageListener, type: 'udp4' | 'udp6' = 'udp4', ipv6Only = false) {
     super();
+    this.type = type;
+    this.v6 = type === 'udp6';
     this.layer = stack.udp;
     this.loop = new LoopHold(stack);
     this.endpoint = this.layer.open(this);
+    this.endpoint.v6Only = this.v6 && ipv6Only;
     if (onMessage !== undefined) this.on('message', onMessage);
   }
 
@@ -179,14 +189,14 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
       throw nodeError('ERR_INVALID_ARG_TYPE', `The "address" argument must be of type string. Received ${describe(a)}`, TypeError);
     }
     if (typeof cb === 'function') this.once('listening', cb as () => void);
-    const addr = lookup(a as string | undefined, 0);
+    const addr = lookup(a as string | undefined, this.v6 ? IN6ADDR_ANY : 0, this.v6);
     if (addr === null) {
       process.nextTick(() => this.emit('error', systemError('ENOTFOUND', 'getaddrinfo', a as string)));
       return this;
     }
     const err = this.layer.bind(ep, addr, portNumber);
     if (err !== null) {
-      process.nextTick(() => this.emit('error', systemError(err, 'bind', ipv4ToString(addr), portNumber)));
+      process.nextTick(() => this.emit('error', systemError(err, 'bind', ipAddressToString(addr), portNumber)));
       return this;
     }
     this.bindState = 'bound';
@@ -214,14 +224,14 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
         (callback as (e: Error) => void)(ex);
       } else this.emit('error', ex);
     });
-    const addr = lookup(address, LOCALHOST);
+    const addr = lookup(address, this.v6 ? IN6ADDR_LOOPBACK : LOCALHOST, this.v6);
     if (addr === null) {
       fail(systemError('ENOTFOUND', 'getaddrinfo', address));
       return;
     }
     const err = this.layer.connect(ep, addr, portNumber);
     if (err !== null) {
-      fail(systemError(err, 'connect', address ?? ipv4ToString(addr), portNumber));
+      fail(systemError(err, 'connect', address ?? ipAddressToString(addr), portNumber));
       return;
     }
     this.connectState = 'connected';
@@ -300,9 +310,9 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
     const cb = typeof callback === 'function' ? (callback as SendCallback) : undefined;
     const ep = this.healthCheck();
     this.implicitBind(ep);
-    let dst = 0;
+    let dst: IpAddress = 0;
     if (!connected) {
-      const resolved = lookup(address as string | undefined, LOCALHOST);
+      const resolved = lookup(address as string | undefined, this.v6 ? IN6ADDR_LOOPBACK : LOCALHOST, this.v6);
       if (resolved === null) {
         // A lookup failure goes to the callback, or to 'error' without one (as Node).
         const ex = systemError('ENOTFOUND', 'getaddrinfo', address as string);
@@ -316,7 +326,7 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
     for (const c of list) bytes += c.length;
     const err = this.layer.send(ep, list.length === 1 ? list[0]! : list, dst, dstPort);
     if (cb === undefined) return; // Node reports send errors to the callback only.
-    if (err !== null) process.nextTick(cb, systemError(err, 'send', connected ? undefined : ((address as string | undefined) || ipv4ToString(dst)), connected ? undefined : dstPort));
+    if (err !== null) process.nextTick(cb, systemError(err, 'send', connected ? undefined : ((address as string | undefined) || ipAddressToString(dst)), connected ? undefined : dstPort));
     else process.nextTick(cb, null, bytes);
   }
 
@@ -333,13 +343,13 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
   address(): AddressInfo {
     const ep = this.healthCheck();
     if (!ep.bound) throw systemError('EBADF', 'getsockname');
-    return { address: ipv4ToString(ep.localAddress), family: 'IPv4', port: ep.localPort };
+    return { ...showAddress(ep.localAddress, this.v6), port: ep.localPort };
   }
 
   remoteAddress(): AddressInfo {
     const ep = this.healthCheck();
     if (this.connectState !== 'connected') throw nodeError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
-    return { address: ipv4ToString(ep.remoteAddress), family: 'IPv4', port: ep.remotePort };
+    return { ...showAddress(ep.remoteAddress, this.v6), port: ep.remotePort };
   }
 
   setBroadcast(flag: boolean): void {
@@ -385,11 +395,11 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
   // ------------------------------------------------------------------ from the UDP layer
 
   /** @internal UdpEndpointHandler: a datagram arrived. */
-  message(payload: Uint8Array, from: Ipv4Address, fromPort: number): void {
+  message(payload: Uint8Array, from: IpAddress, fromPort: number): void {
     // The payload is a view into the receive buffer: the listener gets its own copy.
     const msg = Buffer.allocUnsafe(payload.length);
     msg.set(payload);
-    this.safeEmit('message', msg, { address: ipv4ToString(from), family: 'IPv4', port: fromPort, size: msg.length } satisfies RemoteInfo);
+    this.safeEmit('message', msg, { ...showAddress(from, this.v6), port: fromPort, size: msg.length } satisfies RemoteInfo);
   }
 
   /** @internal UdpEndpointHandler: a hard ICMP error from the connected peer. */
@@ -409,7 +419,7 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
     if (this.bindState !== 'unbound') return;
     // Node binds an unbound socket on first send/connect ({port: 0, exclusive: true}) and
     // emits 'listening' for it.
-    if (!ep.bound && this.layer.bind(ep, 0, 0) !== null) return; // the send/connect reports it
+    if (!ep.bound && this.layer.bind(ep, this.v6 ? IN6ADDR_ANY : 0, 0) !== null) return; // the send/connect reports it
     this.bindState = 'bound';
     this.loop.activate();
     process.nextTick(() => this.emit('listening'));
@@ -440,6 +450,6 @@ function rethrow(err: unknown): never {
  */
 export function createSocket(stack: UdpStack, type: SocketType, onMessage?: MessageListener): UdpSocket {
   const t = typeof type === 'string' ? type : type?.type;
-  if (t !== 'udp4') throw nodeError('ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4', TypeError);
-  return new UdpSocket(stack, onMessage);
+  if (t !== 'udp4' && t !== 'udp6') throw nodeError('ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6', TypeError);
+  return new UdpSocket(stack, onMessage, t, typeof type === 'object' && type.ipv6Only === true);
 }

@@ -18,6 +18,7 @@
  */
 
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
+import { ipAddressToString } from '../stack/ip-address.js';
 import { mkdirSync, lstatSync, unlinkSync, chmodSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Stack } from '../api/stack.js';
@@ -152,9 +153,9 @@ export function arpJson(stack: Stack): ArpEntryJson[] {
 export function endpointsJson(stack: Stack): EndpointJson[] {
   return stack.endpointProviders.flatMap((p) => p.endpoints()).map((e) => ({
     protocol: e.protocol,
-    localAddress: ipv4ToString(e.localAddress),
+    localAddress: ipAddressToString(e.localAddress),
     localPort: e.localPort,
-    remoteAddress: ipv4ToString(e.remoteAddress),
+    remoteAddress: ipAddressToString(e.remoteAddress),
     remotePort: e.remotePort,
     state: e.state,
     recvQueue: e.recvQueue,

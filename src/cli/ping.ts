@@ -158,8 +158,8 @@ export class PingSession {
   private reportFailedNeighbor(seq: number): void {
     const rt = this.stack.route(this.opts.destination);
     if (rt === null || rt.iface.isLoopback) return;
-    if (this.stack.neighbors.get(rt.nextHop)?.state !== 'failed') return;
-    this.countError(ipv4ToString(rt.src), seq, IcmpType.DestinationUnreachable, 1, 0, null, null);
+    if (this.stack.neighbors.get(rt.nextHop as number)?.state !== 'failed') return;
+    this.countError(ipv4ToString(rt.src as number), seq, IcmpType.DestinationUnreachable, 1, 0, null, null);
   }
 
   private startLinger(): void {
@@ -183,7 +183,7 @@ export class PingSession {
   private awaitingArp(): boolean {
     const rt = this.stack.route(this.opts.destination);
     if (rt === null || rt.iface.isLoopback) return false;
-    const entry = this.stack.neighbors.get(rt.nextHop);
+    const entry = this.stack.neighbors.get(rt.nextHop as number);
     return entry !== undefined && entry.state === 'incomplete' && entry.queue.length > 0;
   }
 

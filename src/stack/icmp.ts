@@ -362,7 +362,7 @@ export class IcmpService implements Ipv4ErrorSender {
     const msg = new Uint8Array(IPV4_MIN_HEADER + ICMP_HEADER_LENGTH + quoted);
     msg.set(copy, IPV4_MIN_HEADER + ICMP_HEADER_LENGTH);
     emitIcmpHeader(msg, IPV4_MIN_HEADER, type, code, rest, quoted);
-    const from = this.stack.output.route(view.dst)?.src ?? view.src;
+    const from = (this.stack.output.route(view.dst)?.src as number | undefined) ?? view.src;
     const ipView = new Ipv4Packet(msg, 0, msg.length);
     const icmpView = new IcmpPacket(msg, IPV4_MIN_HEADER, ICMP_HEADER_LENGTH + quoted);
     for (const l of this.listeners) l.error?.(from, type, code, view, ipView, icmpView);

@@ -53,7 +53,8 @@ export class Ipv4Output {
    * front, then hands the packet to the link. Returns false if it could not be sent (no route).
    */
   output(opts: IpOutputOptions, buf: Uint8Array, payloadOffset: number, payloadLength: number, routeHint?: RouteResult | null): boolean {
-    const rt = routeHint ?? this.route(opts.dst);
+    // Transports hand this layer IPv4 addresses only (they choose the layer by family).
+    const rt = routeHint ?? this.route(opts.dst as number);
     if (rt === null) {
       this.counters.drop('ipv4: no-route');
       return false;
@@ -69,8 +70,8 @@ export class Ipv4Output {
       fragmentOffset: 0,
       ttl: opts.ttl ?? this.settings.defaultTtl,
       protocol: opts.protocol,
-      src: opts.src,
-      dst: opts.dst,
+      src: opts.src as number,
+      dst: opts.dst as number,
       options: options ?? EMPTY_OPTIONS,
       payloadLength,
     };
@@ -85,7 +86,7 @@ export class Ipv4Output {
     }
     emitIpv4(buf, ipOffset, repr);
     this.counters.ipOut++;
-    this.link.send(rt.iface, rt.nextHop, buf, ipOffset, headerLength + payloadLength, gsoSize, partialChecksumAt);
+    this.link.send(rt.iface, rt.nextHop as number, buf, ipOffset, headerLength + payloadLength, gsoSize, partialChecksumAt);
     return true;
   }
 
@@ -116,7 +117,7 @@ export class Ipv4Output {
       emitIpv4(frags, ipOffset, { ...repr, options: opts, moreFragments: !last || repr.moreFragments, fragmentOffset: repr.fragmentOffset + sent, payloadLength: chunk });
       if (countOut) this.counters.ipOut++;
       this.counters.ipFragmentsOut++;
-      this.link.send(rt.iface, rt.nextHop, frags, ipOffset, hl + chunk);
+      this.link.send(rt.iface, rt.nextHop as number, frags, ipOffset, hl + chunk);
       sent += chunk;
     }
     return true;

@@ -17,13 +17,16 @@ import {
   type InboundPacket, type TransportError, type IpAddress,
 } from '../stack/network.js';
 
+import { IN6ADDR_ANY, isAnyAddress } from '../stack/network.js';
+import { bindingTakes, bindingsOverlap } from './wildcard.js';
+
 /** The limited broadcast address, 255.255.255.255. */
 const LIMITED_BROADCAST = 0xffffffff;
 
 /** RFC 6335 dynamic ports, which Linux's ip_local_port_range also ends with. */
 export const EPHEMERAL_PORT_MIN = 49152;
 export const EPHEMERAL_PORT_MAX = 65535;
-/** 65535 minus a 20-byte IPv4 header and the 8-byte UDP header. */
+/** 65535 minus a 20-byte IPv4 header and the 8-byte UDP header (IPv6's payload length excludes its header: 65527 there). */
 export const UDP_MAX_PAYLOAD = 65535 - 20 - UDP_HEADER_LENGTH;
 
 /** What an endpoint's owner (a dgram socket, a service) is told. */
@@ -43,11 +46,15 @@ export interface UdpEndpointHandler {
 
 /** One UDP socket's addresses and options, as the port table holds it. */
 export class UdpEndpoint {
-  /** 0 (INADDR_ANY) when bound to every address. */
+  /** 0 (INADDR_ANY) or :: when bound to every address. */
   localAddress: IpAddress = 0;
+  /** On `::`: take IPv6 only, not IPv4 as well (IPV6_V6ONLY). */
+  v6Only = false;
+  /** The wildcard a disconnect goes back to when connect() chose the local address (0 or ::). */
+  wildcard: IpAddress = 0;
   /** 0 while unbound. */
   localPort = 0;
-  /** The connected peer, or 0/0 when not connected. */
+  /** The connected peer, or 0 (or ::)/0 when not connected. */
   remoteAddress: IpAddress = 0;
   remotePort = 0;
   /** SO_BROADCAST: sending to a broadcast address is refused (EACCES) without it. */
@@ -74,11 +81,21 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
   private readonly udp = new UdpDatagram();
   private nextEphemeral: number;
 
-  constructor(private readonly stack: NetworkLayer) {
+  /**
+   * @param stack  the IPv4 network layer (its counters and transmit buffer serve both families)
+   * @param stack6 the IPv6 network layer, if any: one UDP over both
+   */
+  constructor(private readonly stack: NetworkLayer, private readonly stack6: NetworkLayer | null = null) {
     // Start the ephemeral search at a random port (RFC 6056 3.3.1's simple randomization),
     // so a restarted server does not reuse the previous run's ports in the same order.
     this.nextEphemeral = EPHEMERAL_PORT_MIN + Math.floor(Math.random() * (EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1));
     stack.registerTransport(this, this);
+    stack6?.registerTransport(this);
+  }
+
+  /** The network layer of `addr`'s family. */
+  private ip(addr: IpAddress): NetworkLayer {
+    return typeof addr === 'number' || this.stack6 === null ? this.stack : this.stack6;
   }
 
   /** A new, unbound endpoint. */
@@ -95,15 +112,17 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
   bind(ep: UdpEndpoint, address: IpAddress, port: number): string | null {
     if (ep.closed) return 'EBADF';
     if (ep.bound) return 'EINVAL';
-    if (address !== 0 && !this.isBindable(address)) return 'EADDRNOTAVAIL';
+    if (typeof address !== 'number' && this.stack6 === null) return 'EAFNOSUPPORT';
+    if (!isAnyAddress(address) && !this.isBindable(address)) return 'EADDRNOTAVAIL';
     if (port === 0) {
-      const p = this.findEphemeral(address);
+      const p = this.findEphemeral(address, ep.v6Only);
       if (p === 0) return 'EADDRINUSE';
       port = p;
-    } else if (this.conflicts(address, port)) return 'EADDRINUSE';
+    } else if (this.conflicts(address, port, ep.v6Only)) return 'EADDRINUSE';
     ep.localAddress = address;
     ep.localPort = port;
-    ep.addressLocked = address !== 0;
+    ep.addressLocked = !isAnyAddress(address);
+    ep.wildcard = typeof address === 'number' ? 0 : IN6ADDR_ANY;
     ep.bound = true;
     let list = this.ports.get(port);
     if (list === undefined) this.ports.set(port, (list = []));
@@ -119,15 +138,17 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
    */
   connect(ep: UdpEndpoint, address: IpAddress, port: number): string | null {
     if (ep.closed) return 'EBADF';
-    if (port === 0 || !this.stack.isUnicast(address) && !this.stack.isBroadcast(address)) return 'EINVAL';
+    const net = this.ip(address);
+    if (port === 0 || !net.isUnicast(address) && !net.isBroadcast(address)) return 'EINVAL';
     if (!ep.bound) {
-      const err = this.bind(ep, 0, 0);
+      const err = this.bind(ep, typeof address === 'number' ? 0 : IN6ADDR_ANY, 0);
       if (err !== null) return err;
     }
+    if (!bindingTakes(ep.localAddress, ep.v6Only, address) && typeof ep.localAddress !== typeof address) return 'EAFNOSUPPORT';
     const out = this.routeFor(ep, address);
     if (out === null) return 'ENETUNREACH';
     if (out.broadcast && !ep.broadcast) return 'EACCES';
-    if (ep.localAddress === 0) ep.localAddress = out.src;
+    if (isAnyAddress(ep.localAddress)) ep.localAddress = out.src;
     ep.remoteAddress = address;
     ep.remotePort = port;
     return null;
@@ -137,7 +158,8 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
   disconnect(ep: UdpEndpoint): void {
     ep.remoteAddress = 0;
     ep.remotePort = 0;
-    if (!ep.addressLocked) ep.localAddress = 0;
+    // An endpoint that started on :: goes back to it (ep.v6Only or a v6 peer tells which).
+    if (!ep.addressLocked) ep.localAddress = ep.wildcard;
   }
 
   /** Release the port. Idempotent. */
@@ -166,22 +188,23 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
       dst = ep.remoteAddress;
       dstPort = ep.remotePort;
     }
-    if (dstPort > 0xffff || !this.stack.isUnicast(dst) && !this.stack.isBroadcast(dst)) return 'EINVAL';
+    const stack = this.ip(dst);
+    if (dstPort > 0xffff || !stack.isUnicast(dst) && !stack.isBroadcast(dst)) return 'EINVAL';
     let length = 0;
     if (data instanceof Uint8Array) length = data.length;
     else for (let i = 0; i < data.length; i++) length += data[i]!.length;
     if (length > UDP_MAX_PAYLOAD) return 'EMSGSIZE';
     if (!ep.bound) {
-      const err = this.bind(ep, 0, 0);
+      const err = this.bind(ep, typeof dst === 'number' ? 0 : IN6ADDR_ANY, 0);
       if (err !== null) return err;
     }
+    if (!bindingTakes(ep.localAddress, ep.v6Only, dst) && typeof ep.localAddress !== typeof dst) return 'EAFNOSUPPORT';
     const out = this.routeFor(ep, dst);
     if (out === null) {
       this.stack.counters.drop('udp: no-route');
       return 'ENETUNREACH';
     }
     if (out.broadcast && !ep.broadcast) return 'EACCES';
-    const stack = this.stack;
     const buf = stack.txBuffer;
     const l4 = TX_HEADROOM;
     let at = l4 + UDP_HEADER_LENGTH;
@@ -220,7 +243,7 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
     const dst = ip.dst;
     // RFC 768 / RFC 1122 4.1.3.4: a zero checksum means the sender computed none; a wrong one
     // is silently discarded (no ICMP: the header itself may be what was damaged).
-    if (!ip.checksumOk && !udp.verifyChecksumWith(this.stack.pseudoHeaderSum(src, dst, UDP_PROTOCOL, udp.udpLength))) {
+    if (!ip.checksumOk && !udp.verifyChecksumWith(this.ip(src).pseudoHeaderSum(src, dst, UDP_PROTOCOL, udp.udpLength))) {
       counters.drop('udp: bad-checksum');
       return;
     }
@@ -239,7 +262,7 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
     const ep = list === undefined ? null : bestMatch(list, dst, src, srcPort);
     if (ep === null) {
       counters.drop('udp: no-port');
-      this.stack.sendPortUnreachable(ip);
+      this.ip(src).sendPortUnreachable(ip);
       return;
     }
     ep.handler.message(udp.buf.subarray(udp.payloadOffset, udp.payloadOffset + udp.payloadLength), src, srcPort, dst);
@@ -262,7 +285,7 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
     const remote = err.dst;
     for (let i = 0; i < list.length; i++) {
       const ep = list[i]!;
-      if (ep.localAddress !== 0 && ep.localAddress !== local) continue;
+      if (!bindingTakes(ep.localAddress, ep.v6Only, local)) continue;
       if (!ep.connected || ep.remoteAddress !== remote || ep.remotePort !== dstPort) continue;
       if (!err.hard) {
         this.stack.counters.drop('udp: soft-icmp-error');
@@ -289,7 +312,7 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
         });
       }
     }
-    return out.sort((a, b) => a.localPort - b.localPort || a.localAddress - b.localAddress);
+    return out.sort((a, b) => a.localPort - b.localPort || addressOrder(a.localAddress) - addressOrder(b.localAddress));
   }
 
   /** Endpoints bound right now (for tests and inspection). */
@@ -308,7 +331,7 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
     for (let i = 0; i < snapshot.length; i++) {
       const ep = snapshot[i]!;
       if (ep.closed) continue;
-      if (ep.localAddress !== 0 && ep.localAddress !== dst) continue;
+      if (!bindingTakes(ep.localAddress, ep.v6Only, dst)) continue;
       if (ep.connected && (ep.remoteAddress !== src || ep.remotePort !== srcPort)) continue;
       delivered = true;
       ep.handler.message(udp.buf.subarray(udp.payloadOffset, udp.payloadOffset + udp.payloadLength), src, srcPort, dst);
@@ -318,22 +341,24 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
 
   /** Our unicast addresses, plus broadcast addresses (Linux lets UDP bind those too). */
   private isBindable(address: IpAddress): boolean {
-    return this.stack.isLocalAddress(address) || this.stack.isBroadcast(address);
+    const net = this.ip(address);
+    return net.isLocalAddress(address) || net.isBroadcast(address);
   }
 
-  private conflicts(address: IpAddress, port: number): boolean {
+  private conflicts(address: IpAddress, port: number, v6Only: boolean): boolean {
     const list = this.ports.get(port);
     if (list === undefined) return false;
-    for (const ep of list) if (ep.localAddress === 0 || address === 0 || ep.localAddress === address) return true;
+    // A connected endpoint still holds its port as bound (its wildcard, if connect() chose the address).
+    for (const ep of list) if (bindingsOverlap(ep.addressLocked ? ep.localAddress : ep.wildcard, ep.v6Only, address, v6Only)) return true;
     return false;
   }
 
-  private findEphemeral(address: IpAddress): number {
+  private findEphemeral(address: IpAddress, v6Only: boolean): number {
     const span = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
     for (let tries = 0; tries < span; tries++) {
       const p = this.nextEphemeral;
       this.nextEphemeral = p === EPHEMERAL_PORT_MAX ? EPHEMERAL_PORT_MIN : p + 1;
-      if (!this.conflicts(address, p)) return p;
+      if (!this.conflicts(address, p, v6Only)) return p;
     }
     return 0;
   }
@@ -345,16 +370,18 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
    * broadcast out of the interface whose network it names.
    */
   private routeFor(ep: UdpEndpoint, dst: IpAddress): { rt: RouteResult; src: IpAddress; broadcast: boolean } | null {
-    const stack = this.stack;
+    const stack = this.ip(dst);
     if (stack.isBroadcast(dst)) {
       const rt = stack.broadcastRoute(dst, ep.localAddress);
       if (rt === null) return null;
-      return { rt, src: ep.localAddress || rt.src, broadcast: true };
+      return { rt, src: isAnyAddress(ep.localAddress) ? rt.src : ep.localAddress, broadcast: true };
     }
     const rt = stack.route(dst);
     if (rt === null) return null;
     // A socket bound to (or connected from) one address always sends from it.
-    return { rt, src: ep.localAddress !== 0 && ep.localAddress !== LIMITED_BROADCAST ? ep.localAddress : rt.src, broadcast: false };
+    // A dual-stack endpoint on :: sends IPv4 from the route's IPv4 source.
+    const own = typeof ep.localAddress === typeof dst && !isAnyAddress(ep.localAddress) && ep.localAddress !== LIMITED_BROADCAST;
+    return { rt, src: own ? ep.localAddress : rt.src, broadcast: false };
   }
 }
 
@@ -369,10 +396,10 @@ function bestMatch(list: UdpEndpoint[], dst: IpAddress, src: IpAddress, srcPort:
   for (let i = 0; i < list.length; i++) {
     const ep = list[i]!;
     let score = 0;
-    if (ep.localAddress !== 0) {
-      if (ep.localAddress !== dst) continue;
-      score += 2;
-    }
+    if (ep.localAddress === dst) score += 2;
+    else if (!bindingTakes(ep.localAddress, ep.v6Only, dst)) continue;
+    // A wildcard of the datagram's own family before a dual-stack :: (Linux scores AF_INET higher).
+    else if (typeof ep.localAddress === typeof dst) score += 1;
     if (ep.connected) {
       if (ep.remoteAddress !== src || ep.remotePort !== srcPort) continue;
       score += 4;
@@ -383,4 +410,9 @@ function bestMatch(list: UdpEndpoint[], dst: IpAddress, src: IpAddress, srcPort:
     }
   }
   return best;
+}
+
+/** IPv4 before IPv6, each in its own order, for listings. */
+function addressOrder(a: IpAddress): number {
+  return typeof a === 'number' ? a : 0x100000000 + a.hash;
 }

@@ -245,7 +245,7 @@ test('bind conflicts: EADDRINUSE as an error event; distinct addresses share a p
   assert.equal(errors[1]!.code, 'EADDRNOTAVAIL');
   assert.throws(() => c.bind(1), { code: 'ERR_SOCKET_ALREADY_BOUND' });
   assert.throws(() => createSocket(s.stack, 'udp4').bind(70000), { code: 'ERR_SOCKET_BAD_PORT' });
-  assert.throws(() => createSocket(s.stack, 'udp6' as 'udp4'), { code: 'ERR_SOCKET_BAD_TYPE' });
+  assert.throws(() => createSocket(s.stack, 'udp7' as 'udp4'), { code: 'ERR_SOCKET_BAD_TYPE' });
   c.close();
   d.close();
   assert.equal(s.stack.udp.boundCount, 0);
@@ -514,9 +514,9 @@ test('netstat sees UDP endpoints', () => {
   const list = s.stack.endpointProviders.flatMap((p) => p.endpoints()).filter((e) => e.protocol === 'udp');
   assert.equal(list.length, 2);
   const fixed = list.find((e) => e.localPort === 5012)!;
-  assert.equal(ipv4ToString(fixed.localAddress), '192.0.2.2');
+  assert.equal(ipv4ToString(fixed.localAddress as number), '192.0.2.2');
   const conn = list.find((e) => e.remotePort === 53)!;
-  assert.equal(ipv4ToString(conn.remoteAddress), '192.0.2.1');
+  assert.equal(ipv4ToString(conn.remoteAddress as number), '192.0.2.1');
   a.close();
   b.close();
 });

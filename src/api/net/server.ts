@@ -8,8 +8,8 @@
  */
 
 import { EventEmitter } from 'node:events';
-import { isIPv4 } from 'node:net';
-import { ipv4ToString, parseIpv4 } from '../../wire/addr.js';
+import { addressFromText, showAddress } from './addresses.js';
+import type { IpAddress } from '../../stack/ip-address.js';
 import { TcpError, type Listener, type ListenerUser, type Tcp } from '../../transport/tcp/tcp.js';
 import type { Tcb } from '../../transport/tcp/tcb.js';
 import { isPipeName, normalizeArgs, toNumber, type LooseOptions } from './args.js';
@@ -135,7 +135,7 @@ export class ServerImpl extends EventEmitter implements ListenerUser, SocketServ
       const port = validatePort(options.port, 'options.port');
       const backlog = (options.backlog as number | undefined) || backlogFromArgs || 0;
       const host = options.host as string | undefined;
-      if (host) this.lookupAndListen(port, host, backlog);
+      if (host) this.lookupAndListen(port, host, backlog, options.ipv6Only === true);
       else this.listenOn(0, '0.0.0.0', port, backlog);
       return this;
     }
@@ -160,12 +160,8 @@ export class ServerImpl extends EventEmitter implements ListenerUser, SocketServ
     }
   }
 
-  private lookupAndListen(port: number, host: string, backlog: number): void {
-    if (host === '0.0.0.0' || host === '::') {
-      this.listenOn(0, '0.0.0.0', port, backlog);
-      return;
-    }
-    const ip = host === 'localhost' ? '127.0.0.1' : isIPv4(host) ? host : null;
+  private lookupAndListen(port: number, host: string, backlog: number, v6Only: boolean): void {
+    const ip = addressFromText(host);
     if (ip === null) {
       const id = this.listeningId;
       process.nextTick(() => {
@@ -173,13 +169,13 @@ export class ServerImpl extends EventEmitter implements ListenerUser, SocketServ
       });
       return;
     }
-    this.listenOn(parseIpv4(ip)!, ip, port, backlog);
+    this.listenOn(ip, host, port, backlog, v6Only);
   }
 
-  private listenOn(addr: number, addrText: string, port: number, backlog: number): void {
+  private listenOn(addr: IpAddress, addrText: string, port: number, backlog: number, v6Only = false): void {
     let listener: Listener;
     try {
-      listener = this.tcp.listen(addr, port, backlog || 511);
+      listener = this.tcp.listen(addr, port, backlog || 511, v6Only);
     } catch (err) {
       const code = err instanceof TcpError ? err.code : 'EINVAL';
       process.nextTick(emitErrorNT, this, uvExceptionWithHostPort(code, 'listen', addrText, port));
@@ -198,9 +194,12 @@ export class ServerImpl extends EventEmitter implements ListenerUser, SocketServ
    */
   onConnection(tcb: Tcb): void {
     if (this.maxConnections && this._connections >= this.maxConnections) {
+      const v6 = this.listener !== null && typeof this.listener.localAddr !== 'number';
+      const local = showAddress(tcb.localAddr, v6);
+      const remote = showAddress(tcb.remoteAddr, v6);
       const data = {
-        localAddress: ipv4ToString(tcb.localAddr), localPort: tcb.localPort, localFamily: 'IPv4',
-        remoteAddress: ipv4ToString(tcb.remoteAddr), remotePort: tcb.remotePort, remoteFamily: 'IPv4',
+        localAddress: local.address, localPort: tcb.localPort, localFamily: local.family,
+        remoteAddress: remote.address, remotePort: tcb.remotePort, remoteFamily: remote.family,
       };
       this.tcp.close(tcb);
       process.nextTick(() => this.emit('drop', data));
@@ -217,7 +216,7 @@ export class ServerImpl extends EventEmitter implements ListenerUser, SocketServ
     });
     this._connections++;
     this.sockets.add(socket);
-    socket.attachAccepted(tcb, this, this.pauseOnConnect);
+    socket.attachAccepted(tcb, this, this.pauseOnConnect, this.listener !== null && typeof this.listener.localAddr !== 'number');
   }
 
   /** @internal An accepted socket was destroyed. */
@@ -259,7 +258,7 @@ export class ServerImpl extends EventEmitter implements ListenerUser, SocketServ
   address(): AddressInfo | null {
     const l = this.listener;
     if (l === null) return null;
-    return { address: ipv4ToString(l.localAddr), family: 'IPv4', port: l.localPort };
+    return { ...showAddress(l.localAddr, typeof l.localAddr !== 'number'), port: l.localPort };
   }
 
   get listening(): boolean {

@@ -26,7 +26,9 @@ import { EventEmitter } from 'node:events';
 import { isIP, isIPv4 } from 'node:net';
 import { ADDRCONFIG, ALL, V4MAPPED } from 'node:dns';
 import type { Timer } from '../../time/clock.js';
-import { ipv4ToString, parseIpv4 } from '../../wire/addr.js';
+import { addressFromText, showAddress } from './addresses.js';
+import { isAnyAddress, type IpAddress } from '../../stack/ip-address.js';
+import { bindingsOverlap } from '../../transport/wildcard.js';
 import { TcpError, type Tcp } from '../../transport/tcp/tcp.js';
 import { TcpState, type Tcb, type TcbUser } from '../../transport/tcp/tcb.js';
 import { normalizeArgs, type Callback, type LooseOptions } from './args.js';
@@ -134,13 +136,14 @@ function writeAfterFIN(this: SocketImpl, chunk: unknown, encoding?: unknown, cb?
   return false;
 }
 
-/** The default resolver: IPv4 literals and 'localhost' (pstack has no DNS of its own). */
+/** The default resolver: IP literals and 'localhost' (pstack has no DNS of its own). */
 const defaultLookup: LookupFunction = (hostname, options, callback) => {
-  const ip = hostname === 'localhost' && options.family !== 6 ? '127.0.0.1' : isIPv4(hostname) ? hostname : null;
+  const ip = hostname === 'localhost' ? (options.family === 6 ? '::1' : '127.0.0.1') : isIP(hostname) !== 0 ? hostname : null;
+  const family = ip === null ? 0 : isIP(ip);
   process.nextTick(() => {
     if (ip === null) callback(dnsException('ENOTFOUND', 'getaddrinfo', hostname), options.all ? [] : '', undefined);
-    else if (options.all) callback(null, [{ address: ip, family: 4 }]);
-    else callback(null, ip, 4);
+    else if (options.all) callback(null, [{ address: ip, family }]);
+    else callback(null, ip, family);
   });
 };
 
@@ -229,8 +232,10 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   private connectPort = 0;
   private connectLocal: string | undefined = undefined;
   // Remembered so the getters still answer after the connection is gone.
-  private remote: { address: string; port: number } | null = null;
-  private local: { address: string; port: number } | null = null;
+  private remote: { address: string; family: 'IPv4' | 'IPv6'; port: number } | null = null;
+  private local: { address: string; family: 'IPv4' | 'IPv6'; port: number } | null = null;
+  /** A socket of the IPv6 family (IPv4 peers of a dual-stack listener show as ::ffff:a.b.c.d). */
+  private v6 = false;
 
   constructor(stack: TcpStack, options: SocketOptions = {}) {
     const o = (options ?? {}) as LooseOptions;
@@ -343,7 +348,7 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
     });
   }
 
-  /** The answer of a lookup with `all`: 'lookup' for each address, then the first IPv4 one. */
+  /** The answer of a lookup with `all`: 'lookup' for each address, then the first IPv4 one, else the first IPv6 one. */
   private connectToOneOf(host: string, port: number, options: LooseOptions, addresses: Array<{ address: string; family: number }>, localAddress?: string, localPort?: number): void {
     if (!this.connecting) return;
     let chosen: { address: string; family: number } | null = null;
@@ -352,6 +357,7 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
       if (!this.connecting) return;
       if (chosen === null && a.family === 4 && isIPv4(a.address)) chosen = a;
     }
+    if (chosen === null) chosen = addresses.find((a) => a.family === 6 && isIP(a.address) === 6) ?? null;
     if (chosen === null) {
       const first = addresses[0];
       let err: Error;
@@ -363,22 +369,23 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
       return;
     }
     this.touch();
-    this.internalConnect(chosen.address, port, 4, localAddress, localPort);
+    this.internalConnect(chosen.address, port, chosen.family, localAddress, localPort);
   }
 
   private internalConnect(address: string, port: number, addressType: number, localAddress?: string, localPort?: number): void {
     this.connectAddress = address;
     this.connectPort = port;
-    if (addressType !== 4) {
-      // pstack speaks IPv4 only.
+    const remoteAddr = addressFromText(address);
+    if (remoteAddr === null || (addressType !== 4 && addressType !== 6)) {
       this.destroy(exceptionWithHostPort('EAFNOSUPPORT', 'connect', address, port));
       return;
     }
-    let localAddr = 0;
+    this.v6 = addressType === 6;
+    let localAddr: IpAddress = 0;
     if (localAddress || localPort) {
-      const bindAddress = localAddress || '0.0.0.0';
-      const la = parseIpv4(bindAddress);
-      if (la === null || (la !== 0 && !this.tcp.stack.isLocalAddress(la))) {
+      const bindAddress = localAddress || (this.v6 ? '::' : '0.0.0.0');
+      const la = addressFromText(bindAddress);
+      if (la === null || (!isAnyAddress(la) && (typeof la !== typeof remoteAddr || !this.tcp.isLocalAddress(la)))) {
         this.destroy(exceptionWithHostPort('EADDRNOTAVAIL', 'bind', bindAddress, localPort));
         return;
       }
@@ -393,23 +400,23 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
     if (!this.connecting) return;
     let tcb: Tcb;
     try {
-      tcb = this.tcp.connect(parseIpv4(address)!, port, { localAddr: localAddr !== 0 ? localAddr : undefined, localPort: localPort || undefined });
+      tcb = this.tcp.connect(remoteAddr, port, { localAddr: isAnyAddress(localAddr) ? undefined : localAddr, localPort: localPort || undefined });
     } catch (err) {
       const code = err instanceof TcpError ? err.code : 'EINVAL';
       this.destroy(this.connectError(code === 'EADDRINUSE' && localPort ? 'EADDRINUSE' : code));
       return;
     }
     this.tcb = tcb;
-    this.local = { address: ipv4ToString(tcb.localAddr), port: tcb.localPort };
+    this.local = { ...showAddress(tcb.localAddr, this.v6), port: tcb.localPort };
     this.tcp.attach(tcb, this);
     this.updateHold();
   }
 
   /** A listener holds localPort on an address overlapping `addr` (0 = any): bind(2) fails. */
-  private portHeldByListener(addr: number, port: number): boolean {
+  private portHeldByListener(addr: IpAddress, port: number): boolean {
     if (this.tcp.findListener(addr, port) !== null) return true;
     for (const e of this.tcp.endpoints()) {
-      if (e.state === 'LISTEN' && e.localPort === port && (addr === 0 || e.localAddress === 0 || e.localAddress === addr)) return true;
+      if (e.state === 'LISTEN' && e.localPort === port && bindingsOverlap(addr, false, e.localAddress, false)) return true;
     }
     return false;
   }
@@ -425,10 +432,11 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   }
 
   /** @internal An accepted connection (from a Server). */
-  attachAccepted(tcb: Tcb, server: SocketServer, pauseOnConnect: boolean): void {
+  attachAccepted(tcb: Tcb, server: SocketServer, pauseOnConnect: boolean, v6Socket = typeof tcb.localAddr !== 'number'): void {
     this.server = server;
     this._server = server;
     this.tcb = tcb;
+    this.v6 = v6Socket;
     this.remember();
     this.openHandle();
     this.pauseOnAccept = pauseOnConnect;
@@ -488,8 +496,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
 
   private remember(): void {
     const t = this.tcb!;
-    this.remote = { address: ipv4ToString(t.remoteAddr), port: t.remotePort };
-    this.local = { address: ipv4ToString(t.localAddr), port: t.localPort };
+    this.remote = { ...showAddress(t.remoteAddr, this.v6), port: t.remotePort };
+    this.local = { ...showAddress(t.localAddr, this.v6), port: t.localPort };
   }
 
   private applyOptions(): void {
@@ -898,7 +906,7 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   }
 
   address(): { address: string; family: string; port: number } | Record<string, never> {
-    return this.local !== null ? { address: this.local.address, family: 'IPv4', port: this.local.port } : {};
+    return this.local !== null ? { address: this.local.address, family: this.local.family, port: this.local.port } : {};
   }
 
   get remoteAddress(): string | undefined {
@@ -910,7 +918,7 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   }
 
   get remoteFamily(): string | undefined {
-    return this.remote !== null ? 'IPv4' : undefined;
+    return this.remote?.family;
   }
 
   get localAddress(): string | undefined {
@@ -922,7 +930,7 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   }
 
   get localFamily(): string | undefined {
-    return this.local !== null ? 'IPv4' : undefined;
+    return this.local?.family;
   }
 
   get bytesRead(): number {

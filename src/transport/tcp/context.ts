@@ -14,7 +14,7 @@
  */
 
 import { randomInt } from '../random.js';
-import type { IpOutputOptions, NetworkLayer } from '../../stack/network.js';
+import type { IpAddress, IpOutputOptions, NetworkLayer } from '../../stack/network.js';
 import { TCP_PROTOCOL, type TcpRepr } from '../../wire/tcp.js';
 import type { TcpOptionsOut } from '../../wire/tcp-options.js';
 import { ChallengeAckBudget } from './challenge-ack.js';
@@ -85,7 +85,12 @@ export class TcpContext {
   /** RFC 5961 section 7: the challenge ACKs all connections may still send this second. */
   readonly challengeBudget: ChallengeAckBudget;
 
-  constructor(readonly stack: NetworkLayer, readonly config: TcpConfig, work: BatchWork) {
+  /**
+   * @param stack  the IPv4 network layer (also the source of the clock, timers, counters and
+   *               transmit buffer both layers share)
+   * @param stack6 the IPv6 network layer, or null when there is none
+   */
+  constructor(readonly stack: NetworkLayer, readonly config: TcpConfig, work: BatchWork, readonly stack6: NetworkLayer | null = null) {
     this.isn = new IsnGenerator(stack.clock);
     this.cookies = new SynCookies(stack.clock);
     this.challengeBudget = new ChallengeAckBudget(config.challengeAckLimit);
@@ -97,5 +102,10 @@ export class TcpContext {
       this.replyWaitQueued = false;
       work.sendAcksAfterReplies(this);
     };
+  }
+
+  /** The network layer of `addr`'s family (the transports' one family test). */
+  ip(addr: IpAddress): NetworkLayer {
+    return typeof addr === 'number' || this.stack6 === null ? this.stack : this.stack6;
   }
 }

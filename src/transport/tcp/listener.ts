@@ -23,5 +23,7 @@ export class Listener {
     readonly localPort: number,
     /** Bound on the accept queue. */
     public backlog: number,
+    /** On `::`: take IPv6 only, not IPv4 as well (IPV6_V6ONLY). */
+    readonly v6Only = false,
   ) {}
 }

@@ -10,6 +10,7 @@
 
 import { randomInt } from '../random.js';
 import { TX_HEADROOM, type IpAddress, type RouteResult } from '../../stack/network.js';
+import { isAnyAddress } from '../../stack/network.js';
 import { emitTcpWith, TcpFlag, TCP_MIN_HEADER, TCP_PROTOCOL } from '../../wire/tcp.js';
 import { emitTcpOptions } from '../../wire/tcp-options.js';
 import type { TcpContext } from './context.js';
@@ -48,6 +49,7 @@ function newPassiveTcb(ctx: TcpContext, seg: Segment, rt: RouteResult, now: numb
   tcb.localAddr = seg.dst;
   tcb.localPort = seg.dstPort;
   tcb.remoteAddr = seg.src;
+  tcb.net = ctx.ip(seg.src);
   tcb.remotePort = seg.srcPort;
   tcb.route = rt;
   tcb.routeAt = now;
@@ -65,12 +67,12 @@ function isnFor(ctx: TcpContext, localAddr: IpAddress, localPort: number, remote
 
 /** The MSS a route's MTU allows: the MTU less the network and TCP headers. */
 export function mssFor(ctx: TcpContext, rt: RouteResult): number {
-  return rt.iface.mtu - ctx.stack.headerLength - TCP_MIN_HEADER;
+  return rt.iface.mtu - ctx.ip(rt.src).headerLength - TCP_MIN_HEADER;
 }
 
 /** The bytes of `addr` in `scratch`, as a view of their length (`four` for IPv4). */
 function addrView(ctx: TcpContext, scratch: Uint8Array, four: Uint8Array, addr: IpAddress): Uint8Array {
-  const n = ctx.stack.writeAddress(addr, scratch, 0);
+  const n = ctx.ip(addr).writeAddress(addr, scratch, 0);
   return n === 4 ? four : n === scratch.length ? scratch : scratch.subarray(0, n);
 }
 
@@ -101,7 +103,7 @@ export function passiveOpen(ctx: TcpContext, listener: Listener, seg: Segment, n
     counters.drop('tcp: syn-queue-full');
     return;
   }
-  const rt = ctx.stack.route(seg.src);
+  const rt = ctx.ip(seg.src).route(seg.src);
   if (rt === null) {
     counters.drop('tcp: no-route');
     return;
@@ -192,15 +194,17 @@ function establish(ctx: TcpContext, tcb: Tcb, sndWnd: number, wl1: number, wl2: 
 /** Active OPEN (RFC 9293 3.10.1): send a SYN. Throws TcpError (ENETUNREACH, EADDRINUSE, ...). */
 export function activeOpen(ctx: TcpContext, remoteAddr: IpAddress, remotePort: number, opts: { localAddr?: IpAddress; localPort?: number } = {}): Tcb {
   if (!(remotePort > 0 && remotePort < 65536)) throw new TcpError('EINVAL', `invalid port ${remotePort}`);
-  if (!ctx.stack.isUnicast(remoteAddr)) throw new TcpError('EINVAL', 'not a unicast address');
-  const rt = ctx.stack.route(remoteAddr);
+  if (typeof remoteAddr !== 'number' && ctx.stack6 === null) throw new TcpError('EAFNOSUPPORT', 'no IPv6 network layer');
+  const net = ctx.ip(remoteAddr);
+  if (!net.isUnicast(remoteAddr)) throw new TcpError('EINVAL', 'not a unicast address');
+  const rt = net.route(remoteAddr);
   if (rt === null) throw new TcpError('ENETUNREACH', 'no route to the destination');
   if (ctx.connections.count >= ctx.config.maxConnections) {
     ctx.stack.counters.drop('tcp: max-connections');
     throw new TcpError('EAGAIN', 'too many connections');
   }
-  const localAddr = opts.localAddr !== undefined && opts.localAddr !== 0 ? opts.localAddr : rt.src;
-  if (!ctx.stack.isLocalAddress(localAddr)) throw new TcpError('EADDRNOTAVAIL', 'not a local address');
+  const localAddr = opts.localAddr !== undefined && !isAnyAddress(opts.localAddr) ? opts.localAddr : rt.src;
+  if (typeof localAddr !== typeof remoteAddr || !net.isLocalAddress(localAddr)) throw new TcpError('EADDRNOTAVAIL', 'not a local address');
   let localPort = opts.localPort ?? 0;
   if (localPort === 0) localPort = ephemeralPort(ctx, localAddr, remoteAddr, remotePort);
   else if (ctx.connections.lookup(remoteAddr, remotePort, localAddr, localPort) !== null) throw new TcpError('EADDRINUSE', 'address already in use');
@@ -210,6 +214,7 @@ export function activeOpen(ctx: TcpContext, remoteAddr: IpAddress, remotePort: n
   tcb.localAddr = localAddr;
   tcb.localPort = localPort;
   tcb.remoteAddr = remoteAddr;
+  tcb.net = net;
   tcb.remotePort = remotePort;
   tcb.route = rt;
   tcb.routeAt = now;
@@ -248,8 +253,8 @@ function ephemeralPort(ctx: TcpContext, localAddr: IpAddress, remoteAddr: IpAddr
 }
 
 /** Passive OPEN. Port 0 picks a free ephemeral port. Throws TcpError EADDRINUSE. */
-export function openListener(ctx: TcpContext, localAddr: IpAddress, port: number, backlog = 511): Listener {
-  if (localAddr !== 0 && !ctx.stack.isLocalAddress(localAddr)) throw new TcpError('EADDRNOTAVAIL', 'not a local address');
+export function openListener(ctx: TcpContext, localAddr: IpAddress, port: number, backlog = 511, v6Only = false): Listener {
+  if (!isAnyAddress(localAddr) && !ctx.ip(localAddr).isLocalAddress(localAddr)) throw new TcpError('EADDRNOTAVAIL', 'not a local address');
   if (port === 0) {
     const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
     const start = randomInt(0, span);
@@ -260,8 +265,9 @@ export function openListener(ctx: TcpContext, localAddr: IpAddress, port: number
     if (port === 0) throw new TcpError('EADDRINUSE', 'no free port');
   }
   if (!(port > 0 && port < 65536)) throw new TcpError('EINVAL', `invalid port ${port}`);
-  if (ctx.listeners.conflicts(localAddr, port)) throw new TcpError('EADDRINUSE', 'address already in use');
-  const l = new Listener(localAddr, port, backlog > 0 ? backlog : 1);
+  if (typeof localAddr !== 'number' && ctx.stack6 === null) throw new TcpError('EAFNOSUPPORT', 'no IPv6 network layer');
+  if (ctx.listeners.conflicts(localAddr, port, v6Only)) throw new TcpError('EADDRINUSE', 'address already in use');
+  const l = new Listener(localAddr, port, backlog > 0 ? backlog : 1, v6Only);
   ctx.listeners.add(l);
   return l;
 }
@@ -285,7 +291,7 @@ export function closeListener(ctx: TcpContext, l: Listener): void {
 // Used only while a SYN queue overflows (syn-cookies.ts has the encoding).
 
 function sendCookieSynAck(ctx: TcpContext, seg: Segment, now: number): void {
-  const rt = ctx.stack.route(seg.src);
+  const rt = ctx.ip(seg.src).route(seg.src);
   if (rt === null) return;
   const cfg = ctx.config;
   const o = seg.opts;
@@ -313,7 +319,7 @@ function sendCookieSynAck(ctx: TcpContext, seg: Segment, now: number): void {
   repr.flags = SYN | ACK;
   repr.window = initialWindow(ctx);
   repr.urgentPointer = 0;
-  emitTcpWith(buf, TX_HEADROOM, repr, optLen, 0, ctx.stack.pseudoHeaderSum(seg.dst, seg.src, TCP_PROTOCOL, TCP_MIN_HEADER + optLen));
+  emitTcpWith(buf, TX_HEADROOM, repr, optLen, 0, ctx.ip(seg.src).pseudoHeaderSum(seg.dst, seg.src, TCP_PROTOCOL, TCP_MIN_HEADER + optLen));
   const ip = ctx.ipOpts;
   ip.src = seg.dst;
   ip.dst = seg.src;
@@ -322,7 +328,7 @@ function sendCookieSynAck(ctx: TcpContext, seg: Segment, now: number): void {
   ip.dontFragment = true;
   ctx.stack.counters.tcpOut++;
   ctx.stats.synCookiesSent++;
-  ctx.stack.output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER + optLen, rt);
+  ctx.ip(seg.src).output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER + optLen, rt);
 }
 
 /** tcp.maxConnections is reached: count it and answer the segment with a RST. */
@@ -366,7 +372,7 @@ export function trySynCookieAck(ctx: TcpContext, listener: Listener, seg: Segmen
     refuseOverLimit(ctx, seg);
     return true;
   }
-  const rt = ctx.stack.route(seg.src);
+  const rt = ctx.ip(seg.src).route(seg.src);
   if (rt === null) return false;
   ctx.stats.synCookiesValidated++;
   const tcb = newPassiveTcb(ctx, seg, rt, now);

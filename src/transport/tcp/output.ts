@@ -31,7 +31,7 @@ const ROUTE_REFRESH_MS = 1000;
 /** The route for a connection's peer, cached; null when there is none. */
 function tcbRoute(ctx: TcpContext, tcb: Tcb, now: number) {
   if (tcb.route === null || now - tcb.routeAt > ROUTE_REFRESH_MS) {
-    tcb.route = ctx.stack.route(tcb.remoteAddr);
+    tcb.route = tcb.net!.route(tcb.remoteAddr);
     tcb.routeAt = now;
   }
   return tcb.route;
@@ -128,8 +128,8 @@ export function emitSegment(ctx: TcpContext, tcb: Tcb, seq: number, flags: numbe
       // A TSO device takes whole runs of `room`-sized pieces in one segment (up to a full
       // datagram) and cuts them up with these same headers and options: one build, one
       // write and no checksum pass here for up to ~45 wire segments.
-      const tsoMax = syn ? 0 : ctx.stack.tsoLimit(rt);
-      const pieces = tsoMax > 0 ? Math.floor((tsoMax - ctx.stack.headerLength - TCP_MIN_HEADER - optLen) / room) : 1;
+      const tsoMax = syn ? 0 : tcb.net!.tsoLimit(rt);
+      const pieces = tsoMax > 0 ? Math.floor((tsoMax - tcb.net!.headerLength - TCP_MIN_HEADER - optLen) / room) : 1;
       const most = pieces * room;
       if (dataLen > most) {
         dataLen = most;
@@ -166,8 +166,9 @@ export function emitSegment(ctx: TcpContext, tcb: Tcb, seq: number, flags: numbe
   // only cuts segments whose checksum it completes, and would send the rest whole, larger
   // than the MSS (with a tiny MSS, super-segments of a few hundred bytes are common). tsoLimit
   // is 0 on a device without checksum offload, so gsoSize > 0 implies it.
-  const partial = (gsoSize > 0 || dataLen >= PARTIAL_CHECKSUM_MIN_DATA) && ctx.stack.txChecksumOffload(rt);
-  emitTcpWith(buf, o, repr, optLen, dataLen, ctx.stack.pseudoHeaderSum(tcb.localAddr, tcb.remoteAddr, TCP_PROTOCOL, TCP_MIN_HEADER + optLen + dataLen), partial);
+  const net = tcb.net!;
+  const partial = (gsoSize > 0 || dataLen >= PARTIAL_CHECKSUM_MIN_DATA) && net.txChecksumOffload(rt);
+  emitTcpWith(buf, o, repr, optLen, dataLen, net.pseudoHeaderSum(tcb.localAddr, tcb.remoteAddr, TCP_PROTOCOL, TCP_MIN_HEADER + optLen + dataLen), partial);
   const ip = ctx.ipOpts;
   ip.src = tcb.localAddr;
   ip.dst = tcb.remoteAddr;
@@ -176,7 +177,7 @@ export function emitSegment(ctx: TcpContext, tcb: Tcb, seq: number, flags: numbe
   ip.dontFragment = !tcb.pmtuLocked;
   ctx.stack.counters.tcpOut++;
   tcb.segmentsOut++;
-  ctx.stack.output(ip, buf, o, segLen, rt);
+  net.output(ip, buf, o, segLen, rt);
   if ((flags & ACK) !== 0) {
     // Any segment carrying an ACK settles the ACK we owed (RFC 9293 3.8.6.3 piggybacking).
     tcb.ackPending = false;
@@ -221,7 +222,8 @@ export function sendRstRaw(
   ctx: TcpContext, src: IpAddress, dst: IpAddress, srcPort: number, dstPort: number,
   seq: number, ack: number, withAck: boolean,
 ): void {
-  const rt = ctx.stack.route(dst);
+  const net = ctx.ip(dst);
+  const rt = net.route(dst);
   if (rt === null) {
     ctx.stack.counters.drop('tcp: no-route');
     return;
@@ -235,7 +237,7 @@ export function sendRstRaw(
   repr.flags = withAck ? RST | ACK : RST;
   repr.window = 0;
   repr.urgentPointer = 0;
-  emitTcpWith(buf, TX_HEADROOM, repr, 0, 0, ctx.stack.pseudoHeaderSum(src, dst, TCP_PROTOCOL, TCP_MIN_HEADER));
+  emitTcpWith(buf, TX_HEADROOM, repr, 0, 0, net.pseudoHeaderSum(src, dst, TCP_PROTOCOL, TCP_MIN_HEADER));
   const ip = ctx.ipOpts;
   ip.src = src;
   ip.dst = dst;
@@ -244,7 +246,7 @@ export function sendRstRaw(
   ip.dontFragment = true;
   ctx.stack.counters.tcpOut++;
   ctx.stats.outRsts++;
-  ctx.stack.output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER, rt);
+  net.output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER, rt);
 }
 
 /** RST for a connection we abort: <SEQ=SND.NXT><CTL=RST> (RFC 9293 3.10.5 ABORT). */
@@ -519,9 +521,9 @@ function restartProbe(ctx: TcpContext, tcb: Tcb, now: number): void {
 function segmentBurst(ctx: TcpContext, tcb: Tcb, now: number): number {
   const smss = tcb.smss;
   const rt = tcbRoute(ctx, tcb, now);
-  const tsoMax = rt === null ? 0 : ctx.stack.tsoLimit(rt);
+  const tsoMax = rt === null ? 0 : tcb.net!.tsoLimit(rt);
   if (tsoMax === 0) return smss;
-  const pieces = Math.floor((tsoMax - ctx.stack.headerLength - TCP_MIN_HEADER - 40) / smss);
+  const pieces = Math.floor((tsoMax - tcb.net!.headerLength - TCP_MIN_HEADER - 40) / smss);
   return pieces > 1 ? pieces * smss : smss;
 }
 

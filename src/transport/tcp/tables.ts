@@ -6,6 +6,7 @@
 
 import type { IpAddress } from '../../stack/network.js';
 import type { Listener } from './listener.js';
+import { bindingTakes, bindingsOverlap } from '../wildcard.js';
 import type { Tcb } from './tcb.js';
 
 /** Connection blocks (every state but LISTEN) by remote address and port, chained through `Tcb.nextInChain`. */
@@ -14,14 +15,15 @@ export class ConnectionTable {
   /** Blocks in the table. */
   count = 0;
 
+  /** IPv4 keys are exact (non-negative); IPv6 keys are negative, from the address's hash, so chains compare the peer too. */
   private static key(addr: IpAddress, port: number): number {
-    return addr * 65536 + port;
+    return typeof addr === 'number' ? addr * 65536 + port : -1 - (addr.hash * 65536 + port);
   }
 
   lookup(remoteAddr: IpAddress, remotePort: number, localAddr: IpAddress, localPort: number): Tcb | null {
-    let t: Tcb | null | undefined = this.chains.get(remoteAddr * 65536 + remotePort);
+    let t: Tcb | null | undefined = this.chains.get(ConnectionTable.key(remoteAddr, remotePort));
     while (t !== undefined && t !== null) {
-      if (t.localPort === localPort && t.localAddr === localAddr) return t;
+      if (t.localPort === localPort && t.localAddr === localAddr && t.remoteAddr === remoteAddr && t.remotePort === remotePort) return t;
       t = t.nextInChain;
     }
     return null;
@@ -63,7 +65,7 @@ export class ConnectionTable {
   }
 }
 
-/** Listeners by local port; on one port, one per local address or a single wildcard (0). */
+/** Listeners by local port; on one port, one per local address or wildcards that do not overlap (wildcard.ts). */
 export class ListenerTable {
   private readonly byPort = new Map<number, Listener[]>();
 
@@ -74,7 +76,8 @@ export class ListenerTable {
     let wildcard: Listener | null = null;
     for (const l of list) {
       if (l.localAddr === addr) return l;
-      if (l.localAddr === 0) wildcard = l;
+      // 0.0.0.0 before a dual-stack :: for IPv4, as Linux scores the socket of the packet's own family higher.
+      if (bindingTakes(l.localAddr, l.v6Only, addr) && (wildcard === null || l.localAddr === 0)) wildcard = l;
     }
     return wildcard;
   }
@@ -85,10 +88,10 @@ export class ListenerTable {
   }
 
   /** A listener on addr:port would overlap an existing one (same address, or either is a wildcard). */
-  conflicts(addr: IpAddress, port: number): boolean {
+  conflicts(addr: IpAddress, port: number, v6Only = false): boolean {
     const list = this.byPort.get(port);
     if (list === undefined) return false;
-    for (const l of list) if (l.localAddr === addr || l.localAddr === 0 || addr === 0) return true;
+    for (const l of list) if (bindingsOverlap(l.localAddr, l.v6Only, addr, v6Only)) return true;
     return false;
   }
 

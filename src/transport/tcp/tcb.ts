@@ -19,7 +19,7 @@
  */
 
 import type { Timer } from '../../time/clock.js';
-import type { IpAddress, MemoryAccount, RouteResult } from '../../stack/network.js';
+import type { IpAddress, MemoryAccount, NetworkLayer, RouteResult } from '../../stack/network.js';
 import { SendBuffer } from './send-buffer.js';
 import { RecvBuffer, DEFAULT_MAX_OOO_RANGES } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
@@ -204,6 +204,8 @@ export class Tcb {
   localAddr: IpAddress = 0;
   localPort = 0;
   remoteAddr: IpAddress = 0;
+  /** The network layer of the connection's address family (set with the addresses). */
+  net: NetworkLayer | null = null;
   remotePort = 0;
   /** Next block in the demultiplexing chain for the same remote address and port. */
   nextInChain: Tcb | null = null;

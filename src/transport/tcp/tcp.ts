@@ -37,6 +37,7 @@ import {
 } from './lifecycle.js';
 import type { Listener } from './listener.js';
 import { adoptOrphan, receiveSpace, tuneSendBuffer } from './memory.js';
+import { IN6ADDR_ANY } from '../../stack/network.js';
 import { activeOpen, closeListener, mssFor, openListener } from './open.js';
 import { retransmitRange, sendRstFor, tcpOutput } from './output.js';
 import type { Segment } from './segment.js';
@@ -61,11 +62,17 @@ export class Tcp implements TransportProtocol, EndpointProvider {
   /** What the parts of TCP share (the same stack, config and stats as here). */
   private readonly ctx: TcpContext;
 
-  constructor(readonly stack: NetworkLayer, config: Partial<TcpConfig> = {}) {
+  /**
+   * @param stack  the IPv4 network layer (its clock, timers and counters serve both families)
+   * @param stack6 the IPv6 network layer, if any: one TCP over both
+   */
+  constructor(readonly stack: NetworkLayer, config: Partial<TcpConfig> = {}, stack6: NetworkLayer | null = null) {
     this.config = { ...defaultTcpConfig, ...config };
-    this.ctx = new TcpContext(stack, this.config, batchWork);
+    this.ctx = new TcpContext(stack, this.config, batchWork, stack6);
     this.stats = this.ctx.stats;
     stack.registerTransport(this, this);
+    // Endpoints are listed once, through the IPv4 layer; the IPv6 layer only delivers.
+    stack6?.registerTransport(this);
   }
 
   /** Connection blocks (every state but LISTEN). */
@@ -102,8 +109,7 @@ export class Tcp implements TransportProtocol, EndpointProvider {
 
   receive(ip: InboundPacket): void {
     const ctx = this.ctx;
-    const stack = ctx.stack;
-    const counters = stack.counters;
+    const counters = ctx.stack.counters;
     counters.tcpIn++;
     const seg = ctx.seg;
     const v = seg.view.reset(ip.buf, ip.payloadOffset, ip.payloadLength);
@@ -114,6 +120,7 @@ export class Tcp implements TransportProtocol, EndpointProvider {
     }
     const src = ip.src;
     const dst = ip.dst;
+    const stack = ctx.ip(src);
     // RFC 1122 4.2.3.10: never answer (or accept) segments to or from broadcast/multicast.
     if (!stack.isLocalAddress(dst)) {
       counters.drop('tcp: not-unicast');
@@ -196,15 +203,17 @@ export class Tcp implements TransportProtocol, EndpointProvider {
     if (kind === 'packet-too-big') {
       // RFC 1191: the path MTU shrank. Segments are sent with DF; resend smaller ones.
       let mtu = err.mtu;
-      if (mtu < MIN_PMTU) {
+      // IPv6 links carry at least 1280 bytes (RFC 8200 5): a smaller "MTU" is forged or broken.
+      const floor = typeof tcb.remoteAddr === 'number' ? MIN_PMTU : 1280;
+      if (mtu < floor) {
         // As Linux (min_pmtu): a smaller MTU, or none (0, a pre-RFC 1191 router), is taken as
         // the floor, and DF goes off so that a path really that small fragments our segments.
         // A forged "MTU 68" would otherwise cut a connection to 28-byte segments.
         ctx.stats.pmtuBelowFloor++;
-        mtu = MIN_PMTU;
+        mtu = floor;
         tcb.pmtuLocked = true;
       }
-      const headers = ctx.stack.headerLength + TCP_MIN_HEADER;
+      const headers = tcb.net!.headerLength + TCP_MIN_HEADER;
       if (mtu - headers < tcb.maxSeg) {
         tcb.setMss(tcb.maxSeg, mtu - headers);
         retransmitRange(ctx, tcb, tcb.sndUna, seqAdd(tcb.sndUna, tcb.smss), now);
@@ -257,7 +266,7 @@ export class Tcp implements TransportProtocol, EndpointProvider {
   endpoints(): EndpointInfo[] {
     const out: EndpointInfo[] = [];
     for (const l of this.ctx.listeners.all()) {
-      out.push({ protocol: 'tcp', localAddress: l.localAddr, localPort: l.localPort, remoteAddress: 0, remotePort: 0, state: 'LISTEN', recvQueue: l.acceptQueue.length, sendQueue: l.backlog });
+      out.push({ protocol: 'tcp', localAddress: l.localAddr, localPort: l.localPort, remoteAddress: typeof l.localAddr === 'number' ? 0 : IN6ADDR_ANY, remotePort: 0, state: 'LISTEN', recvQueue: l.acceptQueue.length, sendQueue: l.backlog });
     }
     for (const t of this.connections()) {
       out.push({
@@ -275,14 +284,23 @@ export class Tcp implements TransportProtocol, EndpointProvider {
 
   // ======================================================================== user calls
 
+  /** Whether `addr` is one of the stack's addresses (of its family's network layer). */
+  isLocalAddress(addr: IpAddress): boolean {
+    if (typeof addr !== 'number' && this.ctx.stack6 === null) return false;
+    return this.ctx.ip(addr).isLocalAddress(addr);
+  }
+
   /** Active OPEN (RFC 9293 3.10.1): send a SYN. Throws TcpError (ENETUNREACH, EADDRINUSE, ...). */
   connect(remoteAddr: IpAddress, remotePort: number, opts: { localAddr?: IpAddress; localPort?: number } = {}): Tcb {
     return activeOpen(this.ctx, remoteAddr, remotePort, opts);
   }
 
-  /** Passive OPEN. Port 0 picks a free ephemeral port. Throws TcpError EADDRINUSE. */
-  listen(localAddr: IpAddress, port: number, backlog = 511): Listener {
-    return openListener(this.ctx, localAddr, port, backlog);
+  /**
+   * Passive OPEN on localAddr:port (0 or :: for every address; `v6Only` keeps :: from taking
+   * IPv4). Port 0 picks a free ephemeral port. Throws TcpError EADDRINUSE.
+   */
+  listen(localAddr: IpAddress, port: number, backlog = 511, v6Only = false): Listener {
+    return openListener(this.ctx, localAddr, port, backlog, v6Only);
   }
 
   /** Stop listening: half-open and unaccepted connections are reset. */
