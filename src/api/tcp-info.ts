@@ -9,7 +9,7 @@
 
 import type { Stack } from './stack.js';
 import { TCP_STATE_NAMES, TcpState, type Tcb } from '../transport/tcp/tcp.js';
-import { ipv4ToString } from '../wire/addr.js';
+import { ipAddressToString } from '../stack/ip-address.js';
 
 export interface TcpConnectionInfo {
   state: string;
@@ -90,9 +90,9 @@ export function tcbInfo(t: Tcb, now: number): TcpConnectionInfo {
   const { sacked, lost } = sackCounts(t, mss);
   return {
     state: TCP_STATE_NAMES[t.state]!,
-    localAddress: ipv4ToString(t.localAddr),
+    localAddress: ipAddressToString(t.localAddr),
     localPort: t.localPort,
-    remoteAddress: ipv4ToString(t.remoteAddr),
+    remoteAddress: ipAddressToString(t.remoteAddr),
     remotePort: t.remotePort,
     recvQueue: t.recvBuffer.readable,
     sendQueue: t.sendBuffer.length,

@@ -15,6 +15,7 @@ import type { PacketObserver, StackEvents } from '../stack/observer.js';
 import { ObserverHub } from '../stack/observer-hub.js';
 import type { Stack } from '../api/stack.js';
 import { TCP_STATE_NAMES, type Tcb } from '../transport/tcp/tcp.js';
+import { ipAddressToString } from '../stack/ip-address.js';
 import { PcapngOutput } from './pcapng-output.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW, DIRECTION_INBOUND, DIRECTION_OUTBOUND, type PcapngInterface } from '../observe/pcapng.js';
 import { openTapHost, TapSetupError, type TapHost, type TapSpec } from '../api/tap-host.js';
@@ -171,7 +172,7 @@ function logWatcher(logger: Logger): PacketObserver {
  */
 export function tcpStateLogger(logger: Logger): (tcb: Tcb, from: number, to: number) => void {
   return (tcb, from, to) => {
-    logger.debug(`tcp ${ipv4ToString(tcb.localAddr)}:${tcb.localPort} > ${ipv4ToString(tcb.remoteAddr)}:${tcb.remotePort}: ${TCP_STATE_NAMES[from]} -> ${TCP_STATE_NAMES[to]}`);
+    logger.debug(`tcp ${ipAddressToString(tcb.localAddr)}:${tcb.localPort} > ${ipAddressToString(tcb.remoteAddr)}:${tcb.remotePort}: ${TCP_STATE_NAMES[from]} -> ${TCP_STATE_NAMES[to]}`);
   };
 }
 

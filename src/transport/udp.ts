@@ -112,7 +112,7 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
   bind(ep: UdpEndpoint, address: IpAddress, port: number): string | null {
     if (ep.closed) return 'EBADF';
     if (ep.bound) return 'EINVAL';
-    if (typeof address !== 'number' && this.stack6 === null) return 'EAFNOSUPPORT';
+    if (typeof address !== 'number' && address !== IN6ADDR_ANY && this.stack6 === null) return 'EAFNOSUPPORT';
     if (!isAnyAddress(address) && !this.isBindable(address)) return 'EADDRNOTAVAIL';
     if (port === 0) {
       const p = this.findEphemeral(address, ep.v6Only);

@@ -10,7 +10,7 @@
 
 import { randomInt } from '../random.js';
 import { TX_HEADROOM, type IpAddress, type RouteResult } from '../../stack/network.js';
-import { isAnyAddress } from '../../stack/network.js';
+import { IN6ADDR_ANY, isAnyAddress } from '../../stack/network.js';
 import { emitTcpWith, TcpFlag, TCP_MIN_HEADER, TCP_PROTOCOL } from '../../wire/tcp.js';
 import { emitTcpOptions } from '../../wire/tcp-options.js';
 import type { TcpContext } from './context.js';
@@ -265,7 +265,7 @@ export function openListener(ctx: TcpContext, localAddr: IpAddress, port: number
     if (port === 0) throw new TcpError('EADDRINUSE', 'no free port');
   }
   if (!(port > 0 && port < 65536)) throw new TcpError('EINVAL', `invalid port ${port}`);
-  if (typeof localAddr !== 'number' && ctx.stack6 === null) throw new TcpError('EAFNOSUPPORT', 'no IPv6 network layer');
+  if (typeof localAddr !== 'number' && localAddr !== IN6ADDR_ANY && ctx.stack6 === null) throw new TcpError('EAFNOSUPPORT', 'no IPv6 network layer');
   if (ctx.listeners.conflicts(localAddr, port, v6Only)) throw new TcpError('EADDRINUSE', 'address already in use');
   const l = new Listener(localAddr, port, backlog > 0 ? backlog : 1, v6Only);
   ctx.listeners.add(l);
