@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { PacketRing } from '../../src/cli/web/packet-ring.js';
-import { parseWebAddress } from '../../src/cli/web/address.js';
+import { hostHeaderAllowed, parseWebAddress } from '../../src/cli/web/address.js';
 import { LiveFeed } from '../../src/cli/web/live-feed.js';
 import { capturePcapng } from '../../src/cli/web/web-server.js';
 import { frameEnds } from '../../src/observe/frame-ends.js';
@@ -132,5 +132,14 @@ test('a page that cannot keep up is skipped ahead and told how many frames it mi
     assert.equal(file.interfaces[0]!.name, 'tap0');
   } finally {
     feed.close();
+  }
+});
+
+test('the page answers only requests that name it by address (no DNS rebinding)', () => {
+  for (const ok of ['127.0.0.1:8080', '127.0.0.1', '[::1]:8080', '[::1]', 'localhost:9000', 'LOCALHOST', '192.0.2.1:80']) {
+    assert.ok(hostHeaderAllowed(ok), ok);
+  }
+  for (const bad of [undefined, '', 'evil.example:8080', 'example.com', '127.0.0.1.nip.io:8080', '[::1', '::1', '[example]:80', '127.0.0.1:8080:1']) {
+    assert.ok(!hostHeaderAllowed(bad), String(bad));
   }
 });

@@ -27,3 +27,19 @@ export function parseWebAddress(text: string): WebAddress {
 export function webUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
 }
+
+/**
+ * Whether a request's Host header names the page by address, as a browser does when the user
+ * typed the URL the server printed. A page on another site can make a browser send requests
+ * to 127.0.0.1 through a host name of its own that resolves there (DNS rebinding); those
+ * requests carry that name, so refusing names other than IP literals and localhost keeps
+ * foreign pages from reading the capture.
+ */
+export function hostHeaderAllowed(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::\d{1,5})?$/.exec(header);
+  if (m === null) return false;
+  if (m[1] !== undefined) return isIP(m[1]) === 6;
+  const host = m[2]!.toLowerCase();
+  return host === 'localhost' || isIP(host) === 4;
+}

@@ -10,7 +10,8 @@
  *   GET /tcp              the TCP connections, as `ss -ti` shows them
  *   GET /capture.pcapng   the frames still kept, as a pcapng file
  *
- * Everything is read-only: no request changes the stack.
+ * Everything is read-only: no request changes the stack. Requests whose Host header is not an
+ * IP address or localhost are refused (403), so no other web site can read the page's data.
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -27,7 +28,7 @@ import {
 } from '../../observe/pcapng.js';
 import { compileFilter, FilterSyntaxError, type FramePredicate } from '../../observe/filter.js';
 import { FatalError } from '../errors.js';
-import { webUrl, type WebAddress } from './address.js';
+import { hostHeaderAllowed, webUrl, type WebAddress } from './address.js';
 import { LiveFeed, type FeedLimits } from './live-feed.js';
 
 /** The page's files: web/ at the package root (this file is dist/src/cli/web/web-server.js). */
@@ -131,6 +132,10 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (!hostHeaderAllowed(req.headers.host)) {
+      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end('open the page by its address (the URL pstack printed)\n');
       return;
     }
     const url = new URL(req.url ?? '/', 'http://page/');
