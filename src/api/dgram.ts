@@ -11,13 +11,22 @@
  * ECONNREFUSED when the peer answers with ICMP Port Unreachable, and broadcasts need
  * setBroadcast(true) (EACCES otherwise). Errors carry Node's `code`, `errno`, `syscall`.
  *
+ * Multicast as on Linux: addMembership / addSourceSpecificMembership join a group on an
+ * interface (IGMPv3 reports it), a socket bound to the group's port (on 0.0.0.0 or the group)
+ * receives the group's datagrams while the host is a member (filtered by the socket's own
+ * source filter when it joined), several sockets share a port with `reuseAddr`, and datagrams
+ * to a group leave with TTL 1 (setMulticastTTL), by the route's or setMulticastInterface's
+ * interface, with a copy for this host's own members (setMulticastLoopback(false) stops it).
+ * As with Node, a membership call on an unbound socket binds it to an ephemeral port, after
+ * which bind() fails with EINVAL. IPv6 groups give ENOPROTOOPT.
+ *
  * A bound socket keeps the process alive until it is closed (or unref()'d), as Node's does.
  * An exception thrown by a 'message' listener is an uncaught exception, as from Node's.
  *
  * Differences: addresses are IPv4 literals or 'localhost' (no DNS; other names fail with
  * ENOTFOUND); the port is reserved at once by bind(), so address() works right after it;
  * there is no receive buffer (a datagram is emitted as it arrives, as a fresh Buffer);
- * multicast, IPv6, reuseAddr and buffer-size options are not supported.
+ * IPv6 multicast and buffer-size options are not supported.
  */
 
 import { EventEmitter } from 'node:events';
@@ -56,6 +65,8 @@ export interface SocketOptions {
   type: 'udp4' | 'udp6';
   /** udp6: bound to ::, take IPv6 only (IPV6_V6ONLY); otherwise IPv4 too, shown as ::ffff:a.b.c.d. */
   ipv6Only?: boolean;
+  /** SO_REUSEADDR: sockets that all set it may bind the same address and port (multicast receivers). */
+  reuseAddr?: boolean;
 }
 
 export type SocketType = 'udp4' | 'udp6' | SocketOptions;
@@ -153,7 +164,7 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
   private connectState: 'disconnected' | 'connected' = 'disconnected';
   private readonly loop: LoopHold;
 
-  constructor(stack: UdpStack, onMessage?: MessageListener, type: 'udp4' | 'udp6' = 'udp4', ipv6Only = false) {
+  constructor(stack: UdpStack, onMessage?: MessageListener, type: 'udp4' | 'udp6' = 'udp4', ipv6Only = false, reuseAddr = false) {
     super();
     this.type = type;
     this.v6 = type === 'udp6';
@@ -161,6 +172,7 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
     this.loop = new LoopHold(stack);
     this.endpoint = this.layer.open(this);
     this.endpoint.v6Only = this.v6 && ipv6Only;
+    this.endpoint.reuseAddr = reuseAddr;
     if (onMessage !== undefined) this.on('message', onMessage);
   }
 
@@ -367,6 +379,58 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
     return ttl;
   }
 
+  // ------------------------------------------------------------------ multicast
+
+  addMembership(multicastAddress: string, interfaceAddress?: string): void {
+    this.membership('addMembership', multicastAddress, interfaceAddress, undefined, true);
+  }
+
+  dropMembership(multicastAddress: string, interfaceAddress?: string): void {
+    this.membership('dropMembership', multicastAddress, interfaceAddress, undefined, false);
+  }
+
+  addSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
+    this.sourceMembership('addSourceSpecificMembership', sourceAddress, groupAddress, interfaceAddress, true);
+  }
+
+  dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
+    this.sourceMembership('dropSourceSpecificMembership', sourceAddress, groupAddress, interfaceAddress, false);
+  }
+
+  /** TTL of datagrams to a group (0 to 255; default 1, the local link only). */
+  setMulticastTTL(ttl: number): number {
+    if (typeof ttl !== 'number') throw nodeError('ERR_INVALID_ARG_TYPE', `The "ttl" argument must be of type number. Received ${describe(ttl)}`, TypeError);
+    const ep = this.healthCheck();
+    if (!ep.bound) throw systemError('EBADF', 'setMulticastTTL');
+    const n = Math.trunc(ttl);
+    if (!(n >= 0 && n <= 255)) throw systemError('EINVAL', 'setMulticastTTL');
+    ep.multicastTtl = n;
+    return ttl;
+  }
+
+  /** Whether this host's own members of a group get what this socket sends there (default true). */
+  setMulticastLoopback(flag: unknown): unknown {
+    const ep = this.healthCheck();
+    if (!ep.bound) throw systemError('EBADF', 'setMulticastLoopback');
+    ep.multicastLoop = !!flag;
+    return flag;
+  }
+
+  /** The interface (by its address; '0.0.0.0' for the default) datagrams to a group leave by. */
+  setMulticastInterface(interfaceAddress: string): void {
+    const ep = this.healthCheck();
+    if (typeof interfaceAddress !== 'string') {
+      throw nodeError('ERR_INVALID_ARG_TYPE', `The "interfaceAddress" argument must be of type string. Received ${describe(interfaceAddress)}`, TypeError);
+    }
+    if (!ep.bound) throw systemError('EBADF', 'setMulticastInterface');
+    const a = addressFromText(interfaceAddress);
+    if (a === null) throw systemError('EINVAL', 'setMulticastInterface');
+    if (typeof a !== 'number') throw systemError('ENOPROTOOPT', 'setMulticastInterface');
+    if (this.v6) throw systemError('EINVAL', 'setMulticastInterface');
+    if (a !== 0 && !this.layer.isLocal(a)) throw systemError('EADDRNOTAVAIL', 'setMulticastInterface');
+    ep.multicastInterface = a;
+  }
+
   /** IP type of service byte for datagrams from this socket (IP_TOS; not in Node's API). */
   setTOS(tos: number): void {
     this.healthCheck().tos = tos & 0xff;
@@ -410,6 +474,40 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
 
   // ------------------------------------------------------------------ helpers
 
+  private membership(syscall: string, group: unknown, iface: unknown, source: IpAddress | undefined, join: boolean): void {
+    const ep = this.healthCheck();
+    if (!group) throw nodeError('ERR_MISSING_ARGS', 'The "multicastAddress" argument must be specified', TypeError);
+    this.joinOrLeave(ep, syscall, group, iface, source, join);
+  }
+
+  private sourceMembership(syscall: string, source: unknown, group: unknown, iface: unknown, join: boolean): void {
+    const ep = this.healthCheck();
+    if (typeof source !== 'string') throw nodeError('ERR_INVALID_ARG_TYPE', `The "sourceAddress" argument must be of type string. Received ${describe(source)}`, TypeError);
+    if (typeof group !== 'string') throw nodeError('ERR_INVALID_ARG_TYPE', `The "groupAddress" argument must be of type string. Received ${describe(group)}`, TypeError);
+    const src = addressFromText(source);
+    if (src === null) throw systemError('EINVAL', syscall);
+    this.joinOrLeave(ep, syscall, group, iface, src, join);
+  }
+
+  /** The setsockopt behind the four membership calls, with libuv's parsing and Linux's errors. */
+  private joinOrLeave(ep: UdpEndpoint, syscall: string, group: unknown, iface: unknown, source: IpAddress | undefined, join: boolean): void {
+    const g = typeof group === 'string' ? addressFromText(group) : null;
+    if (g === null) throw systemError('EINVAL', syscall);
+    // An unbound socket is bound (0.0.0.0 or ::, an ephemeral port) by libuv first.
+    if (!ep.bound) this.layer.bind(ep, this.v6 ? IN6ADDR_ANY : 0, 0);
+    let ifaceAddr: IpAddress = 0;
+    if (iface !== undefined && iface !== null) {
+      const a = typeof iface === 'string' ? addressFromText(iface) : null;
+      if (a === null) throw systemError('EINVAL', syscall);
+      ifaceAddr = a;
+    }
+    if (typeof g !== 'number' || (source !== undefined && typeof source !== 'number') || typeof ifaceAddr !== 'number') {
+      throw systemError('ENOPROTOOPT', syscall);
+    }
+    const err = join ? this.layer.joinGroup(ep, g, ifaceAddr, source) : this.layer.leaveGroup(ep, g, ifaceAddr, source);
+    if (err !== null) throw systemError(err, syscall);
+  }
+
   private healthCheck(): UdpEndpoint {
     if (this.endpoint === null) throw notRunning();
     return this.endpoint;
@@ -451,5 +549,5 @@ function rethrow(err: unknown): never {
 export function createSocket(stack: UdpStack, type: SocketType, onMessage?: MessageListener): UdpSocket {
   const t = typeof type === 'string' ? type : type?.type;
   if (t !== 'udp4' && t !== 'udp6') throw nodeError('ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6', TypeError);
-  return new UdpSocket(stack, onMessage, t, typeof type === 'object' && type.ipv6Only === true);
+  return new UdpSocket(stack, onMessage, t, typeof type === 'object' && type.ipv6Only === true, typeof type === 'object' && type.reuseAddr === true);
 }

@@ -130,8 +130,8 @@ export function netModule(stack: ModuleStack): NetModule {
 
 export function dgramModule(stack: ModuleStack): DgramModule {
   class Socket extends UdpSocket {
-    constructor(onMessage?: MessageListener) {
-      super(stack, onMessage);
+    constructor(onMessage?: MessageListener, reuseAddr = false) {
+      super(stack, onMessage, 'udp4', false, reuseAddr);
     }
   }
   function createSocket(type: SocketType, onMessage?: MessageListener): UdpSocket {
@@ -139,7 +139,7 @@ export function dgramModule(stack: ModuleStack): DgramModule {
     if (t !== 'udp4') {
       throw Object.assign(new TypeError('Bad socket type specified. Valid types are: udp4'), { code: 'ERR_SOCKET_BAD_TYPE' });
     }
-    return new Socket(onMessage);
+    return new Socket(onMessage, typeof type === 'object' && type.reuseAddr === true);
   }
   return { Socket, createSocket };
 }

@@ -270,8 +270,8 @@ export async function runNetstat(argv: string[]): Promise<number> {
 
 // ------------------------------------------------------------------------------ stats
 
-type Section = 'Link' | 'Arp' | 'Ip' | 'Icmp' | 'Udp' | 'Tcp' | 'Memory' | 'Other' | 'Limits';
-const SECTIONS: Section[] = ['Link', 'Arp', 'Ip', 'Icmp', 'Udp', 'Tcp', 'Memory', 'Limits', 'Other'];
+type Section = 'Link' | 'Arp' | 'Ip' | 'Icmp' | 'Igmp' | 'Udp' | 'Tcp' | 'Memory' | 'Other' | 'Limits';
+const SECTIONS: Section[] = ['Link', 'Arp', 'Ip', 'Icmp', 'Igmp', 'Udp', 'Tcp', 'Memory', 'Limits', 'Other'];
 
 /** How netstat -s would word the counters pstack has; unknown ones are printed by name. */
 const COUNTER_TEXT: Record<string, [Section, string]> = {
@@ -286,6 +286,8 @@ const COUNTER_TEXT: Record<string, [Section, string]> = {
   ipFragmentsIn: ['Ip', 'fragments received'],
   ipReassembled: ['Ip', 'packets reassembled ok'],
   ipFragmentsOut: ['Ip', 'fragments created'],
+  ipMulticastIn: ['Ip', 'multicast packets received'],
+  ipMulticastOut: ['Ip', 'multicast packets sent'],
   icmpIn: ['Icmp', 'ICMP messages received'],
   icmpOut: ['Icmp', 'ICMP messages sent'],
   icmpEchoRequestsIn: ['Icmp', 'echo requests received'],
@@ -294,6 +296,11 @@ const COUNTER_TEXT: Record<string, [Section, string]> = {
   icmpErrorsRateLimited: ['Icmp', 'error messages not sent (rate limit)'],
   icmpErrorsDestinationLimited: ['Icmp', 'of which over the per-destination limit'],
   icmpDestinationsEvicted: ['Icmp', 'destinations forgotten by the per-destination limit (table full)'],
+  igmpIn: ['Igmp', 'IGMP messages received'],
+  igmpOut: ['Igmp', 'IGMP messages sent'],
+  igmpQueriesIn: ['Igmp', 'membership queries received'],
+  igmpReportsOut: ['Igmp', 'membership reports sent'],
+  igmpLeavesOut: ['Igmp', 'leave group messages sent'],
   udpIn: ['Udp', 'packets received'],
   udpOut: ['Udp', 'packets sent'],
   tcpIn: ['Tcp', 'segments received'],
@@ -301,11 +308,11 @@ const COUNTER_TEXT: Record<string, [Section, string]> = {
   internalErrors: ['Other', 'internal errors (bugs caught and counted)'],
 };
 
-const DROP_SECTION: Record<string, Section> = { ethernet: 'Link', arp: 'Arp', ipv4: 'Ip', ip: 'Ip', icmp: 'Icmp', udp: 'Udp', tcp: 'Tcp' };
+const DROP_SECTION: Record<string, Section> = { ethernet: 'Link', arp: 'Arp', ipv4: 'Ip', ip: 'Ip', icmp: 'Icmp', igmp: 'Igmp', udp: 'Udp', tcp: 'Tcp' };
 
 function sectionOfName(name: string): Section {
   const lower = name.toLowerCase();
-  for (const [prefix, section] of [['icmp', 'Icmp'], ['arp', 'Arp'], ['udp', 'Udp'], ['tcp', 'Tcp'], ['ip', 'Ip'], ['frame', 'Link']] as const) {
+  for (const [prefix, section] of [['icmp', 'Icmp'], ['igmp', 'Igmp'], ['arp', 'Arp'], ['udp', 'Udp'], ['tcp', 'Tcp'], ['ip', 'Ip'], ['frame', 'Link']] as const) {
     if (lower.startsWith(prefix)) return section;
   }
   return 'Other';

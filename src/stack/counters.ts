@@ -15,6 +15,9 @@ export class Counters {
   ipFragmentsIn = 0;
   ipFragmentsOut = 0;
   ipReassembled = 0;
+  /** IPv4 datagrams to a multicast group the host takes, and sent to one (InMcastPkts, OutMcastPkts). */
+  ipMulticastIn = 0;
+  ipMulticastOut = 0;
   icmpIn = 0;
   icmpOut = 0;
   icmpEchoRequestsIn = 0;
@@ -25,6 +28,11 @@ export class Counters {
   icmpErrorsDestinationLimited = 0;
   /** Destinations the per-destination limiter forgot for a new one (icmp.maxDestinations). */
   icmpDestinationsEvicted = 0;
+  igmpIn = 0;
+  igmpOut = 0;
+  igmpQueriesIn = 0;
+  igmpReportsOut = 0;
+  igmpLeavesOut = 0;
   udpIn = 0;
   udpOut = 0;
   tcpIn = 0;

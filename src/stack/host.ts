@@ -36,6 +36,8 @@ import { Ipv4Output } from './ipv4-output.js';
 import { Forwarder } from './forward.js';
 import { Ipv4Input } from './ipv4-input.js';
 import { WarmPath } from './warm.js';
+import { Ipv4Multicast } from './ipv4-multicast.js';
+import type { IgmpConfig } from './igmp.js';
 import type { Ipv4Settings } from './settings.js';
 import {
   TX_HEADROOM, type EndpointProvider, type InboundPacket, type IpOutputOptions, type NetworkLayer, type RouteResult,
@@ -62,6 +64,10 @@ export interface HostOptions {
   memory?: Partial<MemoryConfig>;
   /** Create ARP entries from replies we never asked for (off: RFC 826 merge rule only). */
   acceptUnsolicitedArp?: boolean;
+  /** IGMP timing (robustness, report intervals). */
+  igmp?: Partial<IgmpConfig>;
+  /** Where IGMP's random delays come from (default Math.random). */
+  random?: () => number;
 }
 
 const silentEvents: StackEvents = { event() {}, error() {} };
@@ -83,6 +89,8 @@ export class Host implements FrameReceiver, NetworkLayer {
   readonly headerLength = IPV4_MIN_HEADER;
   /** Scratch buffer every output path builds its packet in; sends are synchronous copies. */
   readonly txBuffer = new Uint8Array(TX_BUFFER_SIZE);
+  /** Multicast groups, memberships and IGMP (ipv4-multicast.ts). */
+  readonly multicast: Ipv4Multicast;
   private readonly interfaceTable = new InterfaceTable();
   private readonly settings: Ipv4Settings;
   private readonly link: LinkOutput;
@@ -142,7 +150,10 @@ export class Host implements FrameReceiver, NetworkLayer {
       this.icmp.sendError(first, IcmpType.TimeExceeded, 1, 0), this.memory,
     );
     const forwarder = new Forwarder(this.interfaceTable, this.routes, this.neighbors, counters, this.ipOut, this.link, this.icmp, this.txBuffer);
-    this.ipIn = new Ipv4Input(this.interfaceTable, this.reassembler, counters, this.icmp, forwarder, this.transports, this.settings);
+    this.multicast = new Ipv4Multicast(this.interfaceTable, this.routes, this.ipOut, this.timers, counters, options.igmp, options.random);
+    this.transports.register(this.multicast.igmp);
+    this.ipIn = new Ipv4Input(this.interfaceTable, this.reassembler, counters, this.icmp, forwarder, this.transports, this.settings, this.multicast);
+    this.ipOut.loopMulticast = (iface, buf, offset, length) => this.loopMulticast(iface, buf, offset, length);
   }
 
   // ---------------------------------------------------------------- configuration
@@ -336,9 +347,9 @@ export class Host implements FrameReceiver, NetworkLayer {
         this.counters.drop('ethernet: too-short');
         return;
       }
-      // Accept frames to our MAC, broadcast, and (for ARP/IP multicast we don't join) nothing else.
+      // Accept frames to our MAC, broadcast, and the multicast MACs of groups we joined.
       const toUs = macEquals(frame, 0, device.mac);
-      if (!toUs && !isBroadcastMac(frame, 0)) {
+      if (!toUs && !isBroadcastMac(frame, 0) && !this.multicast.acceptsFrame(device, frame)) {
         this.counters.drop('ethernet: not-for-us');
         return;
       }
@@ -359,6 +370,22 @@ export class Host implements FrameReceiver, NetworkLayer {
       this.counters.internalErrors++;
       this.events.error('internal error while receiving a frame (dropped)', { device: device.name, error: err instanceof Error ? err.stack ?? err.message : String(err) });
     }
+  }
+
+  /** A datagram we sent to a group: members on the interface get a copy, on a later turn. */
+  private loopMulticast(iface: Interface, buf: Uint8Array, offset: number, length: number): void {
+    const dst = (buf[offset + 16]! << 24 | buf[offset + 17]! << 16 | buf[offset + 18]! << 8 | buf[offset + 19]!) >>> 0;
+    const src = (buf[offset + 12]! << 24 | buf[offset + 13]! << 16 | buf[offset + 14]! << 8 | buf[offset + 15]!) >>> 0;
+    if (!this.multicast.acceptsDatagram(iface, dst, src)) return;
+    const copy = buf.slice(offset, offset + length);
+    this.tasks.defer(() => {
+      try {
+        this.ipIn.deliverLooped(copy, iface);
+      } catch (err) {
+        this.counters.internalErrors++;
+        this.events.error('internal error while looping a multicast datagram back (dropped)', { error: err instanceof Error ? err.stack ?? err.message : String(err) });
+      }
+    });
   }
 
   /** A polling device found nothing: keep the receive path warm (warm.ts). */

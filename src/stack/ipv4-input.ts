@@ -17,6 +17,7 @@ import type { IcmpService } from './icmp.js';
 import type { TransportRegistry } from './registry.js';
 import type { Ipv4Settings } from './settings.js';
 import type { InboundPacket } from './network.js';
+import type { Ipv4Multicast } from './ipv4-multicast.js';
 
 export class Ipv4Input {
   private readonly ip = new Ipv4Packet();
@@ -34,6 +35,7 @@ export class Ipv4Input {
     private readonly forwarder: Forwarder,
     private readonly transports: TransportRegistry,
     private readonly settings: Ipv4Settings,
+    private readonly multicast: Ipv4Multicast,
   ) {}
 
   /**
@@ -66,18 +68,24 @@ export class Ipv4Input {
       return;
     }
     const local = this.interfaces.isLocalAddress(dst);
-    const broadcast = dst === IPV4_BROADCAST || dst === iface.broadcast;
+    let broadcast = dst === IPV4_BROADCAST || dst === iface.broadcast;
     if (!local && !broadcast) {
       if (isMulticast(dst)) {
-        this.counters.drop('ipv4: multicast');
-        return;
-      }
-      if (this.settings.forwarding && !iface.isLoopback) {
+        // A group the host joined (source filters included) is delivered like a broadcast,
+        // to every socket that takes it; any other is dropped. Multicast is never routed.
+        if (!this.multicast.acceptsDatagram(iface, dst, src)) {
+          this.counters.drop(this.settings.forwarding ? 'ipv4: multicast-not-routed' : 'ipv4: multicast-not-joined');
+          return;
+        }
+        this.counters.ipMulticastIn++;
+        broadcast = true;
+      } else if (this.settings.forwarding && !iface.isLoopback) {
         this.forwarder.forward(ip, iface, linkBroadcast);
         return;
+      } else {
+        this.counters.drop('ipv4: not-for-us');
+        return;
       }
-      this.counters.drop('ipv4: not-for-us');
-      return;
     }
     // RFC 1122 3.2.1.3: "this network" (0/8) is a source only while a host learns its address,
     // and then only to the limited broadcast (DHCP); a network's broadcast address is never a
@@ -117,6 +125,18 @@ export class Ipv4Input {
       return;
     }
     this.deliver(ip, iface, broadcast, checksumOk);
+  }
+
+  /**
+   * A copy of a multicast datagram this host sent to a group it is a member of on `iface`
+   * (IP_MULTICAST_LOOP): delivered as if it had arrived there, without the checks for
+   * packets from outside (its source is our own address).
+   */
+  deliverLooped(packet: Uint8Array, iface: Interface): void {
+    this.counters.ipIn++;
+    this.counters.ipMulticastIn++;
+    const ip = this.ip.reset(packet, 0, packet.length);
+    this.deliver(ip, iface, true, true);
   }
 
   private deliver(ip: Ipv4Packet, iface: Interface, broadcast: boolean, checksumOk: boolean): void {

@@ -7,6 +7,7 @@
 import { emitIpv4, IPV4_MIN_HEADER, type Ipv4Repr } from '../wire/ipv4.js';
 import { walkIpv4Options } from '../wire/ipv4-options.js';
 import type { Ipv4Address } from '../wire/addr.js';
+import type { Interface } from './interface.js';
 import type { Counters } from './counters.js';
 import type { InterfaceTable } from './interfaces.js';
 import type { RouteTable } from './routes.js';
@@ -20,6 +21,8 @@ export class Ipv4Output {
   /** Next identification (RFC 6864: unique per source, destination and protocol while in flight). */
   nextId = 1;
   private readonly fragmentBuffer = new Uint8Array(TX_HEADROOM + 65536);
+  /** Hands a multicast datagram sent with `multicastLoop` to local delivery (the host sets it). */
+  loopMulticast: (iface: Interface, packet: Uint8Array, offset: number, length: number) => void = () => {};
 
   constructor(
     private readonly interfaces: InterfaceTable,
@@ -77,6 +80,14 @@ export class Ipv4Output {
     };
     const partialChecksumAt = opts.partialChecksumAt ?? 0;
     const gsoSize = opts.gsoSize ?? 0;
+    if (opts.multicastLoop !== undefined) {
+      this.counters.ipMulticastOut++;
+      if (opts.multicastLoop) {
+        // The whole datagram, before any fragmenting, is what a local member receives.
+        emitIpv4(buf, ipOffset, repr);
+        this.loopMulticast(rt.iface, buf, ipOffset, headerLength + payloadLength);
+      }
+    }
     if (headerLength + payloadLength > rt.iface.mtu && gsoSize === 0) {
       if (repr.dontFragment) {
         this.counters.drop('ipv4: too-big-df');

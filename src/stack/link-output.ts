@@ -29,6 +29,8 @@ export class LinkOutput {
   /** Reports Host Unreachable for packets ARP could not deliver (icmp.ts). */
   errors: Ipv4ErrorSender | null = null;
   private readonly queueBuffer = new Uint8Array(ETHERNET_HEADER_LENGTH + 65536);
+  /** The MAC of the multicast group being sent to (RFC 1112 6.4: 01:00:5e + the group's low 23 bits). */
+  private readonly groupMac = Uint8Array.of(0x01, 0x00, 0x5e, 0, 0, 0);
 
   constructor(
     private readonly neighbors: NeighborCache,
@@ -52,7 +54,12 @@ export class LinkOutput {
     }
     let mac: Uint8Array | null;
     if (nextHop === IPV4_BROADCAST || nextHop === iface.broadcast) mac = MAC_BROADCAST;
-    else {
+    else if (nextHop >>> 28 === 0xe) {
+      mac = this.groupMac;
+      mac[3] = (nextHop >>> 16) & 0x7f;
+      mac[4] = (nextHop >>> 8) & 0xff;
+      mac[5] = nextHop & 0xff;
+    } else {
       mac = this.neighbors.lookup(nextHop);
       if (mac === null) {
         if (this.muted) return; // a replay queues nothing and asks ARP nothing

@@ -56,6 +56,11 @@ export interface IpOutputOptions {
    * piece the device cuts it into. Requires `partialChecksumAt`.
    */
   gsoSize?: number;
+  /**
+   * To a multicast group: also deliver a copy to this host's members of the group on the
+   * outgoing interface (IP_MULTICAST_LOOP).
+   */
+  multicastLoop?: boolean;
 }
 
 /**
@@ -74,7 +79,10 @@ export interface InboundPacket {
   iface: Interface;
   /** The device verified the transport checksum (TAP checksum offload). */
   checksumOk: boolean;
-  /** Sent to the limited broadcast or a directed broadcast address (not one of our unicast addresses). */
+  /**
+   * Sent to the limited broadcast, a directed broadcast address or a multicast group the host
+   * joined (not one of our unicast addresses): every matching socket gets a copy.
+   */
   broadcast: boolean;
 }
 
@@ -125,6 +133,26 @@ export interface EndpointProvider {
   endpoints(): EndpointInfo[];
   /** The transport's own counters, named with its prefix (e.g. tcpRetransSegs), for `pstack stats`. */
   statistics?(): Record<string, number>;
+}
+
+/**
+ * Multicast as sockets see it (IP_ADD_MEMBERSHIP and friends). Memberships belong to an owner
+ * (a socket's endpoint) on the interface an address names (0 or :: lets the layer choose);
+ * the results are errno names, as Linux's setsockopt gives them.
+ */
+export interface MulticastLayer {
+  /** Whether `addr` is a multicast group address of this family. */
+  isGroup(addr: IpAddress): boolean;
+  /** Join `group` (any source), or add `source` to a source-specific membership. */
+  join(owner: object, group: IpAddress, ifaceAddr: IpAddress, source?: IpAddress): string | null;
+  /** Leave `group`, or drop `source` from a source-specific membership. */
+  leave(owner: object, group: IpAddress, ifaceAddr: IpAddress, source?: IpAddress): string | null;
+  /** Every membership of `owner` (its socket closes). */
+  leaveAll(owner: object): void;
+  /** Whether `owner`'s source filter takes a datagram to `group` from `src` that arrived on `iface`. */
+  socketAccepts(owner: object, iface: Interface, group: IpAddress, src: IpAddress): boolean;
+  /** How a datagram to `group` leaves: by the interface of `ifaceAddr` (0: the layer's choice). */
+  route(group: IpAddress, ifaceAddr: IpAddress): RouteResult | null;
 }
 
 /** What the network layer asks of a transport protocol registered with it. */
@@ -178,6 +206,8 @@ export interface NetworkLayer {
   isLocalAddress(addr: IpAddress): boolean;
   /** The limited broadcast or one of our networks' directed broadcasts. */
   isBroadcast(addr: IpAddress): boolean;
+  /** Multicast groups and memberships, when the layer has them. */
+  readonly multicast?: MulticastLayer;
   /** Whether `addr` can be one host's address (not unspecified, broadcast or multicast). */
   isUnicast(addr: IpAddress): boolean;
   /** Unfolded sum of the pseudo-header TCP and UDP checksums cover. */

@@ -62,6 +62,14 @@ export class UdpEndpoint {
   /** IP_TTL for unicast datagrams; null means the stack's default. */
   ttl: number | null = null;
   tos = 0;
+  /** SO_REUSEADDR: endpoints that all set it may share an address and port (for multicast receivers). */
+  reuseAddr = false;
+  /** IP_MULTICAST_TTL: the TTL of datagrams to a group (1: they stay on the link). */
+  multicastTtl = 1;
+  /** IP_MULTICAST_LOOP: this host's own members of a group get what it sends there. */
+  multicastLoop = true;
+  /** IP_MULTICAST_IF: the address whose interface datagrams to a group leave by (0: the route's). */
+  multicastInterface: IpAddress = 0;
   /** Whether the local address was chosen by bind() (kept on disconnect) or by connect(). */
   addressLocked = false;
   bound = false;
@@ -98,6 +106,11 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
     return typeof addr === 'number' || this.stack6 === null ? this.stack : this.stack6;
   }
 
+  /** Whether `address` is one of this host's own addresses. */
+  isLocal(address: IpAddress): boolean {
+    return this.ip(address).isLocalAddress(address);
+  }
+
   /** A new, unbound endpoint. */
   open(handler: UdpEndpointHandler): UdpEndpoint {
     return new UdpEndpoint(handler);
@@ -118,7 +131,7 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
       const p = this.findEphemeral(address, ep.v6Only);
       if (p === 0) return 'EADDRINUSE';
       port = p;
-    } else if (this.conflicts(address, port, ep.v6Only)) return 'EADDRINUSE';
+    } else if (this.conflicts(address, port, ep.v6Only, ep.reuseAddr)) return 'EADDRINUSE';
     ep.localAddress = address;
     ep.localPort = port;
     ep.addressLocked = !isAnyAddress(address);
@@ -139,7 +152,7 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
   connect(ep: UdpEndpoint, address: IpAddress, port: number): string | null {
     if (ep.closed) return 'EBADF';
     const net = this.ip(address);
-    if (port === 0 || !net.isUnicast(address) && !net.isBroadcast(address)) return 'EINVAL';
+    if (port === 0 || !net.isUnicast(address) && !net.isBroadcast(address) && net.multicast?.isGroup(address) !== true) return 'EINVAL';
     if (!ep.bound) {
       const err = this.bind(ep, typeof address === 'number' ? 0 : IN6ADDR_ANY, 0);
       if (err !== null) return err;
@@ -166,12 +179,36 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
   close(ep: UdpEndpoint): void {
     if (ep.closed) return;
     ep.closed = true;
+    // Linux's ip_mc_drop_socket: a closing socket leaves every group it joined.
+    this.stack.multicast?.leaveAll(ep);
+    this.stack6?.multicast?.leaveAll(ep);
     if (!ep.bound) return;
     const list = this.ports.get(ep.localPort);
     if (list === undefined) return;
     const i = list.indexOf(ep);
     if (i >= 0) list.splice(i, 1);
     if (list.length === 0) this.ports.delete(ep.localPort);
+  }
+
+  /**
+   * Join `group` (IP_ADD_MEMBERSHIP) on the interface of `ifaceAddr` (0: the route's), or with
+   * `source`, receive from that source (IP_ADD_SOURCE_MEMBERSHIP). Null or an errno name, as
+   * Linux's setsockopt: EADDRINUSE (joined already), EINVAL, ENODEV (no such interface),
+   * ENOBUFS (too many groups or sources), ENOPROTOOPT (no multicast for the family).
+   */
+  joinGroup(ep: UdpEndpoint, group: IpAddress, ifaceAddr: IpAddress, source?: IpAddress): string | null {
+    if (ep.closed) return 'EBADF';
+    const mc = this.ip(group).multicast;
+    if (mc === undefined || typeof group !== 'number' && this.stack6 === null) return 'ENOPROTOOPT';
+    return mc.join(ep, group, ifaceAddr, source);
+  }
+
+  /** Leave `group` (IP_DROP_MEMBERSHIP), or stop receiving from `source` (IP_DROP_SOURCE_MEMBERSHIP). */
+  leaveGroup(ep: UdpEndpoint, group: IpAddress, ifaceAddr: IpAddress, source?: IpAddress): string | null {
+    if (ep.closed) return 'EBADF';
+    const mc = this.ip(group).multicast;
+    if (mc === undefined || typeof group !== 'number' && this.stack6 === null) return 'ENOPROTOOPT';
+    return mc.leave(ep, group, ifaceAddr, source);
   }
 
   /**
@@ -189,7 +226,8 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
       dstPort = ep.remotePort;
     }
     const stack = this.ip(dst);
-    if (dstPort > 0xffff || !stack.isUnicast(dst) && !stack.isBroadcast(dst)) return 'EINVAL';
+    const group = stack.multicast?.isGroup(dst) === true;
+    if (dstPort > 0xffff || !stack.isUnicast(dst) && !stack.isBroadcast(dst) && !group) return 'EINVAL';
     let length = 0;
     if (data instanceof Uint8Array) length = data.length;
     else for (let i = 0; i < data.length; i++) length += data[i]!.length;
@@ -220,9 +258,12 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
     emitUdpWith(buf, l4, { srcPort: ep.localPort, dstPort, payloadLength: length }, stack.pseudoHeaderSum(src, dst, UDP_PROTOCOL, UDP_HEADER_LENGTH + length));
     stack.counters.udpOut++;
     // No DF: a datagram larger than the MTU leaves in fragments (Linux's IP_PMTUDISC_DONT).
-    // The socket's TTL applies to unicast and broadcast alike, as in Linux.
+    // The socket's TTL applies to unicast and broadcast alike, as in Linux; a group gets the
+    // multicast TTL and, unless the socket said no, a copy for this host's own members.
     const ok = stack.output(
-      { src, dst, protocol: UDP_PROTOCOL, ttl: ep.ttl ?? undefined, tos: ep.tos },
+      group
+        ? { src, dst, protocol: UDP_PROTOCOL, ttl: ep.multicastTtl, tos: ep.tos, multicastLoop: ep.multicastLoop }
+        : { src, dst, protocol: UDP_PROTOCOL, ttl: ep.ttl ?? undefined, tos: ep.tos },
       buf, l4, UDP_HEADER_LENGTH + length, out.rt,
     );
     return ok ? null : 'EMSGSIZE';
@@ -249,12 +290,12 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
     }
     const dstPort = udp.dstPort;
     const srcPort = udp.srcPort;
-    // IP delivers only what is for one of our addresses or a broadcast.
+    // IP delivers only what is for one of our addresses, a broadcast or a group the host joined.
     const broadcast = ip.broadcast;
     const list = this.ports.get(dstPort);
     if (broadcast) {
-      // Every matching endpoint gets its own copy of a broadcast (Linux's __udp4_lib_mcast_deliver).
-      if (list !== undefined && this.deliverBroadcast(list, udp, src, srcPort, dst)) return;
+      // Every matching endpoint gets its own copy of a broadcast or multicast (Linux's __udp4_lib_mcast_deliver).
+      if (list !== undefined && this.deliverBroadcast(list, udp, ip, srcPort)) return;
       // RFC 1122 3.2.2 (and sendError): never an ICMP error about a broadcast.
       counters.drop('udp: no-port');
       return;
@@ -324,7 +365,10 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
 
   // ------------------------------------------------------------------ helpers
 
-  private deliverBroadcast(list: UdpEndpoint[], udp: UdpDatagram, src: IpAddress, srcPort: number, dst: IpAddress): boolean {
+  private deliverBroadcast(list: UdpEndpoint[], udp: UdpDatagram, ip: InboundPacket, srcPort: number): boolean {
+    const src = ip.src;
+    const dst = ip.dst;
+    const multicast = this.ip(dst).multicast;
     let delivered = false;
     // A handler may close its endpoint (or another) while we iterate: walk a snapshot.
     const snapshot = list.length === 1 ? list : list.slice();
@@ -333,6 +377,8 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
       if (ep.closed) continue;
       if (!bindingTakes(ep.localAddress, ep.v6Only, dst)) continue;
       if (ep.connected && (ep.remoteAddress !== src || ep.remotePort !== srcPort)) continue;
+      // A socket that joined the group with a source filter takes only what the filter lets in.
+      if (multicast !== undefined && !multicast.socketAccepts(ep, ip.iface, dst, src)) continue;
       delivered = true;
       ep.handler.message(udp.buf.subarray(udp.payloadOffset, udp.payloadOffset + udp.payloadLength), src, srcPort, dst);
     }
@@ -342,14 +388,15 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
   /** Our unicast addresses, plus broadcast addresses (Linux lets UDP bind those too). */
   private isBindable(address: IpAddress): boolean {
     const net = this.ip(address);
-    return net.isLocalAddress(address) || net.isBroadcast(address);
+    return net.isLocalAddress(address) || net.isBroadcast(address) || net.multicast?.isGroup(address) === true;
   }
 
-  private conflicts(address: IpAddress, port: number, v6Only: boolean): boolean {
+  private conflicts(address: IpAddress, port: number, v6Only: boolean, reuseAddr = false): boolean {
     const list = this.ports.get(port);
     if (list === undefined) return false;
     // A connected endpoint still holds its port as bound (its wildcard, if connect() chose the address).
-    for (const ep of list) if (bindingsOverlap(ep.addressLocked ? ep.localAddress : ep.wildcard, ep.v6Only, address, v6Only)) return true;
+    // SO_REUSEADDR on both sides lets them share it (Linux: for UDP, whatever their states).
+    for (const ep of list) if (!(reuseAddr && ep.reuseAddr) && bindingsOverlap(ep.addressLocked ? ep.localAddress : ep.wildcard, ep.v6Only, address, v6Only)) return true;
     return false;
   }
 
@@ -371,6 +418,14 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
    */
   private routeFor(ep: UdpEndpoint, dst: IpAddress): { rt: RouteResult; src: IpAddress; broadcast: boolean } | null {
     const stack = this.ip(dst);
+    const multicast = stack.multicast;
+    if (multicast !== undefined && multicast.isGroup(dst)) {
+      // IP_MULTICAST_IF's interface, else the one of a bound address, else the route's.
+      const bound = typeof ep.localAddress === typeof dst && stack.isLocalAddress(ep.localAddress) ? ep.localAddress : 0;
+      const rt = multicast.route(dst, ep.multicastInterface !== 0 ? ep.multicastInterface : bound);
+      if (rt === null) return null;
+      return { rt, src: bound !== 0 ? bound : rt.src, broadcast: false };
+    }
     if (stack.isBroadcast(dst)) {
       const rt = stack.broadcastRoute(dst, ep.localAddress);
       if (rt === null) return null;
