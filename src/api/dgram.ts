@@ -145,7 +145,8 @@ function badBuffer(value: unknown): SocketError {
 function describe(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
-  return `type ${typeof value} (${String(value)})`;
+  // Node's inspect form: strings quoted.
+  return typeof value === 'string' ? `type string ('${value}')` : `type ${typeof value} (${String(value)})`;
 }
 
 type BindState = 'unbound' | 'bound';

@@ -8,7 +8,7 @@
  *   {"cmd":"route-add","network":"203.0.113.0","prefix":24,"gateway":"192.0.2.1"}
  *   {"cmd":"route-del","network":"203.0.113.0","prefix":24}
  *   {"cmd":"arp"}  {"cmd":"arp-del","ip":"192.0.2.1"}  {"cmd":"arp-add","ip":"192.0.2.9","mac":"02:00:00:00:00:09"}
- *   {"cmd":"netstat"}  {"cmd":"stats"}  {"cmd":"info"}
+ *   {"cmd":"netstat"}  {"cmd":"stats"}  {"cmd":"info"}  {"cmd":"maddr"} (multicast memberships)
  *   {"cmd":"tcp-info"}                                        -> {"ok":true,"connections":[...]} (pstack ss)
  *   {"cmd":"capture","interface":"tap0","count":10,"filter":"icmp"} -> a stream of frames (capture-stream.ts)
  *
@@ -95,6 +95,13 @@ export interface DeviceStatsJson {
   counters: Record<string, number>;
 }
 
+/** One device's multicast memberships (pstack maddr). */
+export interface MaddrJson {
+  interface: string;
+  igmpVersion: number;
+  groups: { group: string; mac: string; mode: 'include' | 'exclude'; sources: string[]; sockets: number }[];
+}
+
 export interface StatsJson {
   counters: Record<string, unknown>;
   devices: DeviceStatsJson[];
@@ -163,6 +170,21 @@ export function endpointsJson(stack: Stack): EndpointJson[] {
   }));
 }
 
+export function maddrJson(stack: Stack): MaddrJson[] {
+  const ethernet = stack.devices.filter((d) => d.type === 'ethernet');
+  return stack.multicast.list(ethernet).map((d) => ({
+    interface: d.device.name,
+    igmpVersion: d.igmpVersion,
+    groups: d.groups.map((g) => ({
+      group: ipv4ToString(g.group),
+      mac: macToString(Uint8Array.of(0x01, 0x00, 0x5e, (g.group >>> 16) & 0x7f, (g.group >>> 8) & 0xff, g.group & 0xff)),
+      mode: g.mode,
+      sources: g.sources.map(ipv4ToString),
+      sockets: g.sockets,
+    })),
+  }));
+}
+
 export function statsJson(stack: Stack): StatsJson {
   return {
     counters: Object.assign(stack.counters.toJSON(), ...stack.endpointProviders.map((p) => p.statistics?.() ?? {}), memoryCounters(stack)),
@@ -199,7 +221,7 @@ function processMemory(): Record<string, number> {
 /** A mistake in a request: reported to the client, never thrown further. */
 class RequestError extends Error {}
 
-export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info'] as const;
+export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info', 'maddr'] as const;
 
 function stringField(req: Record<string, unknown>, name: string, required: boolean): string | undefined {
   const value = req[name];
@@ -340,6 +362,7 @@ export function handleControlRequest(stack: Stack, request: unknown): ControlRes
       case 'netstat': return withId({ ok: true, endpoints: endpointsJson(stack) });
       case 'stats': return withId({ ok: true, ...statsJson(stack) });
       case 'tcp-info': return withId({ ok: true, connections: tcpConnectionInfo(stack) });
+      case 'maddr': return withId({ ok: true, interfaces: maddrJson(stack) });
       default: throw new RequestError(`unknown cmd ${JSON.stringify(cmd)}: one of ${CONTROL_COMMANDS.join(', ')}`);
     }
   } catch (err) {

@@ -4,6 +4,7 @@
  *
  *   pstack route     like route -n        pstack arp      like arp -a (plus state and expiry)
  *   pstack netstat   like netstat -tuna   pstack stats    like netstat -s (drops by reason too)
+ *   pstack maddr     like ip maddr (with each group's source filter)
  *
  * `--json` prints the server's JSON response instead, for scripts.
  */
@@ -14,7 +15,7 @@ import { UsageError, FatalError } from './errors.js';
 import { LIMITS, limitHits } from './limits.js';
 import {
   controlRequest, defaultControlPath,
-  type ArpEntryJson, type ControlResponse, type EndpointJson, type RouteJson, type StatsJson,
+  type ArpEntryJson, type ControlResponse, type EndpointJson, type MaddrJson, type RouteJson, type StatsJson,
 } from './control.js';
 
 export const SOCKET_OPTIONS_USAGE = `  --tap NAME          ask the server running on this tap (default tap0)
@@ -38,6 +39,9 @@ export const NETSTAT_USAGE = `usage: pstack netstat [options]    list UDP and TC
   -t, --tcp           TCP only
   -u, --udp           UDP only
   -a, -n              accepted for habit's sake (every endpoint is listed, numerically)
+${SOCKET_OPTIONS_USAGE}`;
+
+export const MADDR_USAGE = `usage: pstack maddr [options]      multicast groups joined per interface (like ip maddr), with source filters
 ${SOCKET_OPTIONS_USAGE}`;
 
 export const STATS_USAGE = `usage: pstack stats [options]      counters per protocol (like netstat -s), drops by reason
@@ -387,5 +391,40 @@ export async function runStats(argv: string[]): Promise<number> {
   const response = await ask(choice, { cmd: 'stats' });
   if (choice.json) printJson(response);
   else process.stdout.write(formatStats(response as unknown as StatsJson));
+  return 0;
+}
+
+// ------------------------------------------------------------------------------ maddr
+
+/**
+ * Like `ip maddr`: per interface, each group with its link-layer address, then the group's
+ * filter on the link (EXCLUDE {} is every source) and how many sockets joined it.
+ */
+export function formatMaddr(interfaces: MaddrJson[]): string {
+  let out = '';
+  interfaces.forEach((i, n) => {
+    out += `${n + 1}:\t${i.interface} (IGMPv${i.igmpVersion})\n`;
+    for (const g of i.groups) {
+      out += `\tlink  ${g.mac}\n`;
+      const filter = g.sockets === 0 ? '' : `  ${g.mode.toUpperCase()} {${g.sources.join(', ')}}  users ${g.sockets}`;
+      out += `\tinet  ${g.group}${filter}\n`;
+    }
+  });
+  return out;
+}
+
+export async function runMaddr(argv: string[]): Promise<number> {
+  const parsed = parse(argv, SOCKET_OPTIONS);
+  if (parsed.values.help) {
+    process.stdout.write(MADDR_USAGE + '\n');
+    return 0;
+  }
+  // `ip maddr show` habits: "show" and "list" are accepted.
+  const words = parsed.positionals.filter((w) => w !== 'show' && w !== 'list');
+  if (words.length > 0) throw new UsageError(`unexpected ${JSON.stringify(words.join(' '))}`);
+  const choice = socketChoice(parsed.values);
+  const response = await ask(choice, { cmd: 'maddr' });
+  if (choice.json) printJson(response);
+  else process.stdout.write(formatMaddr(response['interfaces'] as MaddrJson[]));
   return 0;
 }

@@ -7,7 +7,7 @@
 import { runServer, SERVER_USAGE } from './server.js';
 import { runPing } from './ping.js';
 import { runDraw } from './draw.js';
-import { runRoute, runArp, runNetstat, runStats } from './inspect.js';
+import { runRoute, runArp, runNetstat, runStats, runMaddr } from './inspect.js';
 import { runSs } from './ss.js';
 import { runCapture } from './capture.js';
 import { UsageError, FatalError } from './errors.js';
@@ -20,12 +20,13 @@ commands:
   arp       show or change a running server's ARP cache (like arp -a)
   netstat   list a running server's UDP and TCP endpoints (like netstat -tuna)
   stats     a running server's counters per protocol, drops by reason (like netstat -s)
+  maddr     a running server's multicast group memberships (like ip maddr)
   capture   print a running server's packets live as tcpdump -n does (or -w FILE, pcapng)
   ss        a running server's TCP connections with cwnd, RTT, retransmits, windows (like ss -ti)
   draw      draw a capture file as SVG: a ladder diagram or a TCP time-sequence graph
 run "pstack <command> --help" for a command's options`;
 
-const COMMANDS = new Set(['server', 'ping', 'route', 'arp', 'netstat', 'stats', 'ss', 'capture', 'draw']);
+const COMMANDS = new Set(['server', 'ping', 'route', 'arp', 'netstat', 'stats', 'maddr', 'ss', 'capture', 'draw']);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -42,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
       return runNetstat(rest);
     case 'stats':
       return runStats(rest);
+    case 'maddr':
+      return runMaddr(rest);
     case 'ss':
       return runSs(rest);
     case 'capture':
