@@ -150,7 +150,7 @@ export class Host implements FrameReceiver, NetworkLayer {
       this.icmp.sendError(first, IcmpType.TimeExceeded, 1, 0), this.memory,
     );
     const forwarder = new Forwarder(this.interfaceTable, this.routes, this.neighbors, counters, this.ipOut, this.link, this.icmp, this.txBuffer);
-    this.multicast = new Ipv4Multicast(this.interfaceTable, this.routes, this.ipOut, this.timers, counters, options.igmp, options.random);
+    this.multicast = new Ipv4Multicast(this.interfaceTable, this.routes, this.ipOut, this.timers, counters, this.events, options.igmp, options.random);
     this.transports.register(this.multicast.igmp);
     this.ipIn = new Ipv4Input(this.interfaceTable, this.reassembler, counters, this.icmp, forwarder, this.transports, this.settings, this.multicast);
     this.ipOut.loopMulticast = (iface, buf, offset, length) => this.loopMulticast(iface, buf, offset, length);

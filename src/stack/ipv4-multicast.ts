@@ -8,16 +8,17 @@
  */
 
 import type { Device } from '../link/device.js';
-import { isMulticast, type Ipv4Address } from '../wire/addr.js';
+import { ipv4ToString, isMulticast, type Ipv4Address } from '../wire/addr.js';
 import { emitIgmp, igmpMessageLength, IGMP_PROTOCOL, type IgmpMessageInit } from '../wire/igmp.js';
 import type { Counters } from './counters.js';
+import type { StackEvents } from './observer.js';
 import type { Interface } from './interface.js';
 import type { InterfaceTable } from './interfaces.js';
 import type { RouteTable } from './routes.js';
 import type { Ipv4Output } from './ipv4-output.js';
 import type { Timers } from '../time/clock.js';
 import { Igmp, ALL_HOSTS, defaultIgmpConfig, type IgmpConfig } from './igmp.js';
-import { LinkMemberships, type MembershipResult } from './multicast-groups.js';
+import { LinkMemberships, type MembershipChange, type MembershipResult, type SourceFilter } from './multicast-groups.js';
 import { TX_HEADROOM, type IpAddress, type MulticastLayer, type RouteResult } from './network.js';
 
 /** RFC 2113 Router Alert, which IGMPv2 and v3 messages carry (RFC 3376 4). */
@@ -45,6 +46,7 @@ export class Ipv4Multicast implements MulticastLayer {
     private readonly output: Ipv4Output,
     timers: Timers,
     private readonly counters: Counters,
+    private readonly events: StackEvents,
     config: Partial<IgmpConfig> = {},
     random: () => number = Math.random,
   ) {
@@ -89,6 +91,7 @@ export class Ipv4Multicast implements MulticastLayer {
     for (const [device, links] of this.links) {
       for (const change of links.leaveAll(owner)) {
         this.updateMac(device, change.group);
+        this.logChange(device, change);
         this.igmp.changed(device, change);
       }
     }
@@ -147,6 +150,7 @@ export class Ipv4Multicast implements MulticastLayer {
     if (r.error !== null) return r.error;
     if (r.change !== null) {
       this.updateMac(device, r.change.group);
+      this.logChange(device, r.change);
       if (device.type !== 'loopback') this.igmp.changed(device, r.change);
     }
     return null;
@@ -183,6 +187,18 @@ export class Ipv4Multicast implements MulticastLayer {
     for (const g of this.links.get(device)?.groups.keys() ?? []) if (((g as number) & 0x7fffff) === low) n++;
     if (n > 0) m.set(low, n);
     else m.delete(low);
+  }
+
+  /** The log's record of the link joining or leaving a group (or changing its filter). */
+  private logChange(device: Device, c: MembershipChange<Ipv4Address>): void {
+    const member = (f: SourceFilter<Ipv4Address>) => f.mode === 'exclude' || f.sources.length > 0;
+    const title = !member(c.before) ? 'multicast group was joined' : !member(c.after) ? 'multicast group was left' : 'multicast source filter was changed';
+    const iface = this.interfaces.onDevice(device);
+    this.events.event(title, {
+      group: ipv4ToString(c.group),
+      filter: `${c.after.mode.toUpperCase()} {${c.after.sources.map(ipv4ToString).join(', ')}}`,
+      device: iface !== undefined ? `${iface.name} (${device.name})` : device.name,
+    });
   }
 
   private sendIgmp(device: Device, dst: Ipv4Address, message: IgmpMessageInit): void {
