@@ -223,3 +223,19 @@ test('pstack maddr lists each interface\'s groups with their MAC, filter and use
   ].join('\n'));
   s.close();
 });
+
+test('a router does not route multicast: a datagram to a group it has not joined is dropped and counted', async () => {
+  const { stack, dev } = makeStack();
+  stack.forwarding = true;
+  const s = stack.createSocket('udp4');
+  s.bind(7000);
+  await tick();
+  s.addMembership('239.255.0.5');
+  dev.take();
+  // 239.127.0.5 shares 239.255.0.5's MAC, so it passes the link and reaches IP.
+  dev.inject(groupFrame('239.127.0.5', 7000, 'transit'));
+  assert.equal(stack.counters.drops.get('ipv4: multicast-not-routed'), 1);
+  assert.equal(stack.counters.ipForwarded, 0);
+  assert.deepEqual(dev.take(), []);
+  s.close();
+});
