@@ -66,6 +66,9 @@ export interface IgmpContext {
   random(): number;
 }
 
+/** Sources remembered for one group's pending Group-and-Source-Specific answer. */
+const MAX_QUERIED_SOURCES = 1024;
+
 interface PendingChange {
   /** Filter-mode change reports still to send (Linux's crcount). */
   modeLeft: number;
@@ -227,7 +230,12 @@ export class Igmp implements TransportProtocol {
       return;
     }
     if (sources === null || existing.sources === null) existing.sources = null;
-    else for (const s of sources) existing.sources.add(s);
+    else {
+      for (const s of sources) existing.sources.add(s);
+      // Queries naming ever more sources cannot grow this without bound: past the cap the
+      // answer is the whole group's state, which covers every source asked about.
+      if (existing.sources.size > MAX_QUERIED_SOURCES) existing.sources = null;
+    }
     // The earlier of the pending response and the new delay (RFC 3376 5.2 rule 4, RFC 2236 3).
     if (!existing.timer.armed || existing.timer.deadline > now + delay) existing.timer.arm(delay);
   }

@@ -176,3 +176,15 @@ test('IGMP: a bad checksum or a truncated message is counted and dropped', () =>
   r.igmp.receive({ src: 1, dst: 2, buf: new Uint8Array(4), payloadOffset: 0, payloadLength: 4, headerOffset: 0, iface: { device: r.device } as Interface, checksumOk: false, broadcast: true });
   assert.equal(r.counters.drops.get('igmp: bad-checksum'), 2);
 });
+
+test('IGMPv3: Group-and-Source queries naming ever more sources are answered with the group\'s whole state past a cap', () => {
+  const r = rig(0.5);
+  r.links.join({}, G, 0);
+  for (let q = 0; q < 4; q++) {
+    const sources = Array.from({ length: 300 }, (_, i) => ip('198.51.100.0') + q * 300 + i);
+    r.receive({ kind: 'query', version: 3, maxResponseCode: 100, group: G, sources });
+  }
+  r.clock.advance(10_000);
+  assert.equal(r.sent.length, 1);
+  assert.deepEqual(records(r.sent[0]!.m), [[2, G, []]], 'MODE_IS_EXCLUDE {}, not 1200 sources');
+});
