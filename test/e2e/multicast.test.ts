@@ -2,7 +2,8 @@
 // a pstack program (fixtures/multicast-app.ts: two sockets sharing port 4242 with reuseAddr,
 // joined to 239.255.42.1) and socat on the kernel's side send each other datagrams through the
 // group; after dropMembership pstack takes none; pstack's IGMPv3 reports (the join, the answers
-// to a General and a Group-Specific Query that scapy sends as a querier would, the leave) are
+// to a General and a Group-Specific Query that scapy sends as a querier would, the leave) and
+// its IGMPv2 report once an IGMPv2 querier is heard are
 // captured with tcpdump on the tap, and tshark finds nothing malformed. Only 192.0.2.0/24 and
 // 239.255.42.0/24 on the namespace's own link.
 import { test, before, after } from 'node:test';
@@ -155,6 +156,23 @@ test('a new join is reported (CHANGE_TO_EXCLUDE); after dropMembership the group
   await sleep(2500);
 });
 
+test('an IGMPv2 querier puts pstack in v2 compatibility mode: its General Query gets a v2 Membership Report', { skip: skip ?? false }, async () => {
+  const script = `
+from scapy.all import Ether, IP, sendp
+from scapy.layers.inet import IPOption_Router_Alert
+from scapy.contrib.igmp import IGMP
+p = Ether(src="02:00:00:00:00:01") / IP(src="192.0.2.1", dst="224.0.0.1", ttl=1, options=[IPOption_Router_Alert()]) / IGMP(type=0x11, mrcode=10, gaddr="0.0.0.0")
+sendp(p, iface="tap0", verbose=False)
+`;
+  const before = await stats();
+  const r = await ns.exec('/usr/bin/python3', ['-c', script], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  await sleep(2500);
+  const now = await stats();
+  assert.equal(now['igmpQueriesIn']! - before['igmpQueriesIn']!, 1);
+  assert.equal(now['igmpReportsOut']! - before['igmpReportsOut']!, 1, 'one v2 report for the one group still joined');
+});
+
 test('the capture: IGMPv3 reports from pstack with the right records, TTL 1 and Router Alert; nothing malformed', { skip: skip ?? false }, async () => {
   capture!.kill('SIGINT');
   await new Promise((r) => capture!.exitCode !== null ? r(null) : capture!.on('close', r));
@@ -176,6 +194,8 @@ test('the capture: IGMPv3 reports from pstack with the right records, TTL 1 and 
   assert.ok(has(2, GROUP), `MODE_IS_EXCLUDE for ${GROUP} (query answers):\n${fields.stdout}`);
   assert.ok(has(4, '239.255.42.2'), `CHANGE_TO_EXCLUDE for the new join:\n${fields.stdout}`);
   assert.ok(has(3, GROUP), `CHANGE_TO_INCLUDE {} (the leave):\n${fields.stdout}`);
+  const v2 = await run('tshark', ['-r', pcapPath, '-Y', 'igmp.type == 0x16 && ip.src == 192.0.2.2 && ip.dst == 239.255.42.2 && igmp.maddr == 239.255.42.2 && ip.ttl == 1'], { timeoutMs: 60_000 });
+  assert.match(v2.stdout, /IGMPv2/, `pstack's v2 report to the group:\n${v2.stdout}${v2.stderr}`);
   const udp = await run('tshark', ['-r', pcapPath, '-Y', `ip.src == 192.0.2.2 && ip.dst == ${GROUP} && udp && eth.dst == 01:00:5e:7f:2a:01 && ip.ttl == 1`], { timeoutMs: 60_000 });
   assert.match(udp.stdout, /UDP/, 'pstack\'s datagram to the group, to its 01:00:5e MAC with TTL 1');
   // (The kernel's own UDP checksums are left to offload on the tap: only pstack's are checked.)
