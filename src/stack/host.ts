@@ -16,7 +16,7 @@ import { EthernetFrame, EtherType, ETHERNET_HEADER_LENGTH } from '../wire/ethern
 import { pseudoHeaderSum } from '../wire/checksum.js';
 import { IcmpType, UnreachableCode } from '../wire/icmp.js';
 import {
-  IPV4_BROADCAST, ipv4ToString, isMulticast, macEquals, isBroadcastMac, macToString, writeIpv4,
+  IPV4_BROADCAST, ipv4ToString, isMulticast, macEquals, readIpv4, isBroadcastMac, macToString, writeIpv4,
   type Ipv4Address, type Ipv4Cidr,
 } from '../wire/addr.js';
 import { Ipv4Packet, IPV4_MIN_HEADER } from '../wire/ipv4.js';
@@ -374,9 +374,7 @@ export class Host implements FrameReceiver, NetworkLayer {
 
   /** A datagram we sent to a group: members on the interface get a copy, on a later turn. */
   private loopMulticast(iface: Interface, buf: Uint8Array, offset: number, length: number): void {
-    const dst = (buf[offset + 16]! << 24 | buf[offset + 17]! << 16 | buf[offset + 18]! << 8 | buf[offset + 19]!) >>> 0;
-    const src = (buf[offset + 12]! << 24 | buf[offset + 13]! << 16 | buf[offset + 14]! << 8 | buf[offset + 15]!) >>> 0;
-    if (!this.multicast.acceptsDatagram(iface, dst, src)) return;
+    if (!this.multicast.acceptsDatagram(iface, readIpv4(buf, offset + 16), readIpv4(buf, offset + 12))) return;
     const copy = buf.slice(offset, offset + length);
     this.tasks.defer(() => {
       try {
