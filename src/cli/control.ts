@@ -100,6 +100,10 @@ export interface StatsJson {
   devices: DeviceStatsJson[];
   arpEntries: number;
   routes: number;
+  /** The server runs IPv6: its route count and neighbor cache size. */
+  ipv6?: boolean;
+  routes6?: number;
+  neighbors6?: number;
   /** Each limit's value in force (--limit names); see limits.ts. */
   limits?: Record<string, number>;
   /** The server process's memory (process.memoryUsage(), bytes). */
@@ -175,6 +179,7 @@ export function statsJson(stack: Stack): StatsJson {
     })),
     arpEntries: stack.neighbors.size,
     routes: stack.routes.entries.length,
+    ...(stack.ipv6 !== null ? { ipv6: true, routes6: stack.ipv6.routes.entries.length, neighbors6: stack.ipv6.neighbors.size } : {}),
     limits: limitValues({ neighbor: stack.neighbors.config, reassembly: stack.reassembler.config, icmp: stack.icmp.config, tcp: stack.tcp.config, memory: stack.memory.config }),
     process: processMemory(),
   };
