@@ -9,6 +9,7 @@
  *   {"cmd":"route-del","network":"203.0.113.0","prefix":24}
  *   {"cmd":"arp"}  {"cmd":"arp-del","ip":"192.0.2.1"}  {"cmd":"arp-add","ip":"192.0.2.9","mac":"02:00:00:00:00:09"}
  *   {"cmd":"netstat"}  {"cmd":"stats"}  {"cmd":"info"}
+ *   {"cmd":"addr6"}  {"cmd":"neigh6"}                         -> IPv6 addresses, neighbor cache (control-ipv6.ts)
  *   {"cmd":"tcp-info"}                                        -> {"ok":true,"connections":[...]} (pstack ss)
  *   {"cmd":"capture","interface":"tap0","count":10,"filter":"icmp"} -> a stream of frames (capture-stream.ts)
  *
@@ -18,6 +19,7 @@
  */
 
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
+import { addr6Json, neigh6Json } from './control-ipv6.js';
 import { ipAddressToString } from '../stack/ip-address.js';
 import { mkdirSync, lstatSync, unlinkSync, chmodSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -204,7 +206,7 @@ function processMemory(): Record<string, number> {
 /** A mistake in a request: reported to the client, never thrown further. */
 class RequestError extends Error {}
 
-export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info'] as const;
+export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info', 'addr6', 'neigh6'] as const;
 
 function stringField(req: Record<string, unknown>, name: string, required: boolean): string | undefined {
   const value = req[name];
@@ -345,6 +347,8 @@ export function handleControlRequest(stack: Stack, request: unknown): ControlRes
       case 'netstat': return withId({ ok: true, endpoints: endpointsJson(stack) });
       case 'stats': return withId({ ok: true, ...statsJson(stack) });
       case 'tcp-info': return withId({ ok: true, connections: tcpConnectionInfo(stack) });
+      case 'addr6': return withId({ ok: true, interfaces: addr6Json(stack) });
+      case 'neigh6': return withId({ ok: true, entries: neigh6Json(stack) });
       default: throw new RequestError(`unknown cmd ${JSON.stringify(cmd)}: one of ${CONTROL_COMMANDS.join(', ')}`);
     }
   } catch (err) {
