@@ -42,8 +42,8 @@ export class Stack extends Host {
 
   constructor(options: StackOptions = {}) {
     super({ tasks: nodeTasks, ...options });
-    this.udp = new UdpLayer(this);
-    this.tcp = new Tcp(this, options.tcp);
+    this.udp = new UdpLayer(this, this.ipv6);
+    this.tcp = new Tcp(this, options.tcp, this.ipv6);
     this.resolver = new Resolver(this, options.dns);
   }
 

@@ -7,7 +7,8 @@
 
 import { LoopbackDevice } from '../link/loopback.js';
 import { TapDevice, DEFAULT_TAP_MAC } from '../link/tap.js';
-import { addAddress, linkUp, setMtu } from '../link/host-link.js';
+import { addAddress, addAddress6, linkUp, setMtu } from '../link/host-link.js';
+import { parseIpv6Cidr, ipv6Prefix, type Ipv6Cidr } from '../wire/addr6.js';
 import { ipv4ToString, parseCidr, parseIpv4, parseMac, type Ipv4Address, type Ipv4Cidr } from '../wire/addr.js';
 import { Stack, type StackOptions } from './stack.js';
 import { StackDhcp, type StackDhcpOptions } from './dhcp/on-stack.js';
@@ -20,6 +21,13 @@ export interface TapSpec {
   /** Address the kernel's side of the tap gets (e.g. 192.0.2.1/24); null leaves it alone. */
   hostAddr: Ipv4Cidr | null;
   mac: Uint8Array;
+  /** pstack's IPv6 addresses on this tap, each with the kernel side's address (null: none). */
+  addrs6?: TapAddress6[];
+}
+
+export interface TapAddress6 {
+  addr: Ipv6Cidr;
+  hostAddr: Ipv6Cidr | null;
 }
 
 export interface TapHostSpec {
@@ -77,7 +85,9 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
       throw new TapSetupError('open', t.name, err);
     }
   }
-  const stack = new Stack(spec.stack);
+  // IPv6 runs when an IPv6 address is configured (or the stack options ask for it).
+  const wantsIpv6 = spec.taps.some((t) => (t.addrs6?.length ?? 0) > 0);
+  const stack = new Stack(wantsIpv6 && spec.stack?.ipv6 === undefined ? { ...spec.stack, ipv6: true } : spec.stack);
   const dhcp = new Map<string, { client: StackDhcp; lease: DhcpLease }>();
   const leasing: Array<{ name: string; client: StackDhcp }> = [];
   const close = () => {
@@ -107,9 +117,11 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
         continue;
       }
       stack.addInterface(taps[i]!, t.addr);
+      for (const a of t.addrs6 ?? []) stack.ipv6!.addAddress(taps[i]!, stack.devices.indexOf(taps[i]!), a.addr);
       try {
         if (mtu !== 1500) await setMtu(t.name, mtu);
         if (t.hostAddr !== null) await addAddress(t.name, `${ipv4ToString(t.hostAddr.address)}/${t.hostAddr.prefixLength}`);
+        for (const a of t.addrs6 ?? []) if (a.hostAddr !== null) await addAddress6(t.name, a.hostAddr);
         await linkUp(t.name);
       } catch (err) {
         throw new TapSetupError('configure', t.name, err);
@@ -124,6 +136,8 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
     }
     if (spec.dns !== undefined) stack.resolver.setServers(spec.dns);
     stack.start();
+    // Addresses are usable once Duplicate Address Detection has passed (about a second).
+    if (stack.ipv6 !== null) await stack.ipv6.whenAddressesSettled();
     for (const l of leasing) {
       const lease = await leaseWithin(l.client, spec.dhcpTimeoutMs ?? 30_000, l.name);
       dhcp.set(l.name, { client: l.client, lease });
@@ -152,8 +166,8 @@ async function leaseWithin(client: StackDhcp, timeoutMs: number, device: string)
 export interface TapStackOptions extends StackOptions {
   /** TAP device (created if absent). Default tap0. */
   tap?: string;
-  /** pstack's address. Default 192.0.2.2/24. */
-  addr?: string;
+  /** pstack's address, or several (IPv4 and IPv6 CIDRs). Default 192.0.2.2/24. */
+  addr?: string | string[];
   /** Address for the kernel's side of the tap, or null to leave it alone. Default 192.0.2.1/24. */
   hostAddr?: string | null;
   /** Default gateway, or null for none. Default 192.0.2.1. */
@@ -169,9 +183,19 @@ export interface TapStackOptions extends StackOptions {
  * `stack.close()` closes the devices.
  */
 export async function openTapStack(options: TapStackOptions = {}): Promise<Stack> {
-  const { tap, addr: addrText, hostAddr: hostText, gateway: gatewayText, mac: macText, mtu, offload, ...stackOptions } = options;
-  const addr = parseCidr(addrText ?? '192.0.2.2/24');
+  const { tap, addr: addrOption, hostAddr: hostText, gateway: gatewayText, mac: macText, mtu, offload, ...stackOptions } = options;
+  const addrTexts = addrOption === undefined ? ['192.0.2.2/24'] : typeof addrOption === 'string' ? [addrOption] : addrOption;
+  const v4Texts = addrTexts.filter((a) => !a.includes(':'));
+  if (v4Texts.length !== 1) throw new TypeError(`addr needs exactly one IPv4 address (got ${JSON.stringify(addrOption)})`);
+  const addrText = v4Texts[0]!;
+  const addr = parseCidr(addrText);
   if (addr === null) throw new TypeError(`invalid addr ${JSON.stringify(addrText)}`);
+  const addrs6: TapAddress6[] = [];
+  for (const text of addrTexts.filter((a) => a.includes(':'))) {
+    const a6 = parseIpv6Cidr(text);
+    if (a6 === null || a6.prefixLength === 0 || a6.prefixLength > 126) throw new TypeError(`invalid addr ${JSON.stringify(text)}`);
+    addrs6.push({ addr: a6, hostAddr: hostText === null ? null : defaultHostAddr6(a6) });
+  }
   const mac = macText !== undefined ? parseMac(macText) : DEFAULT_TAP_MAC;
   if (mac === null) throw new TypeError(`invalid mac ${JSON.stringify(macText)}`);
   const hostAddrText = hostText === undefined ? '192.0.2.1/24' : hostText;
@@ -181,7 +205,18 @@ export async function openTapStack(options: TapStackOptions = {}): Promise<Stack
   const gateway = gw === null ? null : parseIpv4(gw);
   if (gw !== null && gateway === null) throw new TypeError(`invalid gateway ${JSON.stringify(gw)}`);
   const host = await openTapHost({
-    taps: [{ name: tap ?? 'tap0', addr, hostAddr, mac }], gateway, mtu, offload, stack: stackOptions,
+    taps: [{ name: tap ?? 'tap0', addr, hostAddr, mac, addrs6 }], gateway, mtu, offload, stack: stackOptions,
   });
   return host.stack;
+}
+
+/** The kernel side's IPv6 address: the network's first host (::1), or ::2 when pstack has ::1. */
+export function defaultHostAddr6(addr: Ipv6Cidr): Ipv6Cidr {
+  const net = ipv6Prefix(addr.address, addr.prefixLength);
+  const first = net.slice();
+  first[15] = first[15]! | 1;
+  let same = true;
+  for (let i = 0; i < 16; i++) if (first[i] !== addr.address[i]) same = false;
+  if (same) first[15] = (first[15]! & ~3) | 2;
+  return { address: first, prefixLength: addr.prefixLength };
 }

@@ -9,6 +9,7 @@
  *   {"cmd":"route-del","network":"203.0.113.0","prefix":24}
  *   {"cmd":"arp"}  {"cmd":"arp-del","ip":"192.0.2.1"}  {"cmd":"arp-add","ip":"192.0.2.9","mac":"02:00:00:00:00:09"}
  *   {"cmd":"netstat"}  {"cmd":"stats"}  {"cmd":"info"}  {"cmd":"maddr"} (multicast memberships)
+ *   {"cmd":"addr6"}  {"cmd":"neigh6"}                         -> IPv6 addresses, neighbor cache (control-ipv6.ts)
  *   {"cmd":"tcp-info"}                                        -> {"ok":true,"connections":[...]} (pstack ss)
  *   {"cmd":"capture","interface":"tap0","count":10,"filter":"icmp"} -> a stream of frames (capture-stream.ts)
  *
@@ -18,6 +19,7 @@
  */
 
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
+import { addr6Json, neigh6Json } from './control-ipv6.js';
 import { ipAddressToString } from '../stack/ip-address.js';
 import { mkdirSync, lstatSync, unlinkSync, chmodSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -107,6 +109,10 @@ export interface StatsJson {
   devices: DeviceStatsJson[];
   arpEntries: number;
   routes: number;
+  /** The server runs IPv6: its route count and neighbor cache size. */
+  ipv6?: boolean;
+  routes6?: number;
+  neighbors6?: number;
   /** Each limit's value in force (--limit names); see limits.ts. */
   limits?: Record<string, number>;
   /** The server process's memory (process.memoryUsage(), bytes). */
@@ -197,6 +203,7 @@ export function statsJson(stack: Stack): StatsJson {
     })),
     arpEntries: stack.neighbors.size,
     routes: stack.routes.entries.length,
+    ...(stack.ipv6 !== null ? { ipv6: true, routes6: stack.ipv6.routes.entries.length, neighbors6: stack.ipv6.neighbors.size } : {}),
     limits: limitValues({ neighbor: stack.neighbors.config, reassembly: stack.reassembler.config, icmp: stack.icmp.config, tcp: stack.tcp.config, memory: stack.memory.config }),
     process: processMemory(),
   };
@@ -221,7 +228,7 @@ function processMemory(): Record<string, number> {
 /** A mistake in a request: reported to the client, never thrown further. */
 class RequestError extends Error {}
 
-export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info', 'maddr'] as const;
+export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info', 'maddr', 'addr6', 'neigh6'] as const;
 
 function stringField(req: Record<string, unknown>, name: string, required: boolean): string | undefined {
   const value = req[name];
@@ -363,6 +370,8 @@ export function handleControlRequest(stack: Stack, request: unknown): ControlRes
       case 'stats': return withId({ ok: true, ...statsJson(stack) });
       case 'tcp-info': return withId({ ok: true, connections: tcpConnectionInfo(stack) });
       case 'maddr': return withId({ ok: true, interfaces: maddrJson(stack) });
+      case 'addr6': return withId({ ok: true, interfaces: addr6Json(stack) });
+      case 'neigh6': return withId({ ok: true, entries: neigh6Json(stack) });
       default: throw new RequestError(`unknown cmd ${JSON.stringify(cmd)}: one of ${CONTROL_COMMANDS.join(', ')}`);
     }
   } catch (err) {

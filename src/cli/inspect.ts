@@ -274,8 +274,10 @@ export async function runNetstat(argv: string[]): Promise<number> {
 
 // ------------------------------------------------------------------------------ stats
 
-type Section = 'Link' | 'Arp' | 'Ip' | 'Icmp' | 'Igmp' | 'Udp' | 'Tcp' | 'Memory' | 'Other' | 'Limits';
-const SECTIONS: Section[] = ['Link', 'Arp', 'Ip', 'Icmp', 'Igmp', 'Udp', 'Tcp', 'Memory', 'Limits', 'Other'];
+type Section = 'Link' | 'Arp' | 'Ip' | 'Icmp' | 'Igmp' | 'Ip6' | 'Icmp6' | 'Ndp' | 'Udp' | 'Tcp' | 'Memory' | 'Other' | 'Limits';
+const SECTIONS: Section[] = ['Link', 'Arp', 'Ip', 'Icmp', 'Igmp', 'Ip6', 'Icmp6', 'Ndp', 'Udp', 'Tcp', 'Memory', 'Limits', 'Other'];
+/** Shown only when the server runs IPv6. */
+const IPV6_SECTIONS = new Set<Section>(['Ip6', 'Icmp6', 'Ndp']);
 
 /** How netstat -s would word the counters pstack has; unknown ones are printed by name. */
 const COUNTER_TEXT: Record<string, [Section, string]> = {
@@ -305,6 +307,23 @@ const COUNTER_TEXT: Record<string, [Section, string]> = {
   igmpQueriesIn: ['Igmp', 'membership queries received'],
   igmpReportsOut: ['Igmp', 'membership reports sent'],
   igmpLeavesOut: ['Igmp', 'leave group messages sent'],
+  ip6In: ['Ip6', 'total packets received'],
+  ip6Delivered: ['Ip6', 'incoming packets delivered'],
+  ip6Out: ['Ip6', 'packets sent out'],
+  ip6FragmentsIn: ['Ip6', 'fragments received'],
+  ip6Reassembled: ['Ip6', 'packets reassembled ok'],
+  ip6FragmentsOut: ['Ip6', 'fragments created'],
+  icmp6In: ['Icmp6', 'ICMPv6 messages received'],
+  icmp6Out: ['Icmp6', 'ICMPv6 messages sent'],
+  icmp6EchoRequestsIn: ['Icmp6', 'echo requests received'],
+  icmp6EchoRepliesOut: ['Icmp6', 'echo replies sent'],
+  icmp6ErrorsOut: ['Icmp6', 'error messages sent'],
+  icmp6ErrorsRateLimited: ['Icmp6', 'error messages not sent (rate limit)'],
+  ndpSolicitationsIn: ['Ndp', 'neighbor solicitations received'],
+  ndpSolicitationsOut: ['Ndp', 'neighbor solicitations sent'],
+  ndpAdvertisementsIn: ['Ndp', 'neighbor advertisements received'],
+  ndpAdvertisementsOut: ['Ndp', 'neighbor advertisements sent'],
+  ndpDuplicateAddresses: ['Ndp', 'addresses found duplicate (not used)'],
   udpIn: ['Udp', 'packets received'],
   udpOut: ['Udp', 'packets sent'],
   tcpIn: ['Tcp', 'segments received'],
@@ -312,7 +331,10 @@ const COUNTER_TEXT: Record<string, [Section, string]> = {
   internalErrors: ['Other', 'internal errors (bugs caught and counted)'],
 };
 
-const DROP_SECTION: Record<string, Section> = { ethernet: 'Link', arp: 'Arp', ipv4: 'Ip', ip: 'Ip', icmp: 'Icmp', igmp: 'Igmp', udp: 'Udp', tcp: 'Tcp' };
+const DROP_SECTION: Record<string, Section> = {
+  ethernet: 'Link', arp: 'Arp', ipv4: 'Ip', ip: 'Ip', icmp: 'Icmp', igmp: 'Igmp', udp: 'Udp', tcp: 'Tcp',
+  ipv6: 'Ip6', reassembly6: 'Ip6', icmp6: 'Icmp6', ndp: 'Ndp',
+};
 
 function sectionOfName(name: string): Section {
   const lower = name.toLowerCase();
@@ -351,11 +373,16 @@ export function formatStats(stats: StatsJson): string {
     if (typeof value !== 'number') continue;
     if (key.startsWith('memory')) continue;
     const known = COUNTER_TEXT[key];
+    if (known !== undefined && IPV6_SECTIONS.has(known[0]) && stats.ipv6 !== true) continue;
     if (known !== undefined) add(known[0], `${value} ${known[1]}`);
     else add(sectionOfName(key), `${value} ${wordsOf(key).replace(/^(tcp|udp|icmp|ip|arp) /, '')}`);
   }
   add('Arp', `${stats.arpEntries} entries in the cache`);
   add('Ip', `${stats.routes} routes`);
+  if (stats.ipv6 === true) {
+    add('Ip6', `${stats.routes6 ?? 0} routes`);
+    add('Ndp', `${stats.neighbors6 ?? 0} entries in the neighbor cache`);
+  }
   const drops = (stats.counters['drops'] ?? {}) as Record<string, number>;
   for (const [reason, count] of Object.entries(drops)) {
     const colon = reason.indexOf(':');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The pstack command: `pstack server | ping | route | arp | netstat | stats | ss | capture | draw`.
+ * The pstack command: `pstack server | ping | route | arp | netstat | addr | neigh | stats | ss | capture | draw`.
  * Every failure the user can fix is one line on stderr and a non-zero exit code.
  */
 
@@ -8,6 +8,7 @@ import { runServer, SERVER_USAGE } from './server.js';
 import { runPing } from './ping.js';
 import { runDraw } from './draw.js';
 import { runRoute, runArp, runNetstat, runStats, runMaddr } from './inspect.js';
+import { runAddr, runNeigh } from './inspect-ipv6.js';
 import { runSs } from './ss.js';
 import { runCapture } from './capture.js';
 import { UsageError, FatalError } from './errors.js';
@@ -19,6 +20,8 @@ commands:
   route     show or change a running server's routing table (like route -n)
   arp       show or change a running server's ARP cache (like arp -a)
   netstat   list a running server's UDP and TCP endpoints (like netstat -tuna)
+  addr      a running server's IPv6 addresses (like ip -6 addr)
+  neigh     a running server's IPv6 neighbor cache (like ip -6 neigh)
   stats     a running server's counters per protocol, drops by reason (like netstat -s)
   maddr     a running server's multicast group memberships (like ip maddr)
   capture   print a running server's packets live as tcpdump -n does (or -w FILE, pcapng)
@@ -26,7 +29,7 @@ commands:
   draw      draw a capture file as SVG: a ladder diagram or a TCP time-sequence graph
 run "pstack <command> --help" for a command's options`;
 
-const COMMANDS = new Set(['server', 'ping', 'route', 'arp', 'netstat', 'stats', 'maddr', 'ss', 'capture', 'draw']);
+const COMMANDS = new Set(['server', 'ping', 'route', 'arp', 'netstat', 'stats', 'maddr', 'ss', 'capture', 'draw', 'addr', 'neigh']);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -41,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
       return runArp(rest);
     case 'netstat':
       return runNetstat(rest);
+    case 'addr':
+      return runAddr(rest);
+    case 'neigh':
+      return runNeigh(rest);
     case 'stats':
       return runStats(rest);
     case 'maddr':

@@ -12,6 +12,8 @@ import { UsageError, FatalError } from './errors.js';
 import { startHost, cidrToString, detailLines, type RunningHost, type TapSpec } from './host.js';
 import { startServices } from './services.js';
 import { parseWebAddress, type WebAddress } from './web/address.js';
+import { parseIpv6Cidr, ipv6ToString } from '../wire/addr6.js';
+import { defaultHostAddr6 } from '../api/tap-host.js';
 import { startWebServer, type WebServer } from './web/web-server.js';
 import { startControlServer, defaultControlPath, memoryCounters, type ControlServer } from './control.js';
 import { LIMITS, applyLimit, emptyLimitSettings, formatLimitHelp, limitHits, limitValues, type LimitSettings } from './limits.js';
@@ -20,7 +22,9 @@ export const SERVER_USAGE = `usage: pstack server [options]
   --tap NAME          TAP device to open (default tap0; repeat with --addr for more interfaces)
   --addr CIDR|dhcp    pstack's address on the matching --tap (default 192.0.2.2/24); "dhcp" leases
                       one (and routes, DNS servers) from a DHCP server on the link and leaves the
-                      kernel's side of that tap as it is
+                      kernel's side of that tap as it is. Give --addr again with an IPv6 CIDR
+                      (2001:db8::2/64) to run IPv6 too: it joins the tap of the IPv4 --addr
+                      before it, and the kernel's side gets the network's first host (::1)
   --dhcp-timeout S    give up when no DHCP lease came within S seconds (default 30)
   --dns IP[,IP...]    DNS servers for pstack's resolver (default: a DHCP lease's, else 127.0.0.1
                       as with no resolv.conf)
@@ -103,6 +107,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
       },
       strict: true,
       allowPositionals: false,
+      tokens: true,
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
@@ -118,7 +123,18 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
     if (why !== null) throw new FatalError(why, 2);
   }
   const tapNames = v.tap ?? ['tap0'];
-  const addrTexts = v.addr ?? ['192.0.2.2/24'];
+  // IPv6 --addr values join the tap of the IPv4 (or dhcp) --addr before them (the first tap
+  // when none comes before); IPv4 ones match the --tap values in order.
+  const v6ByTap: string[][] = tapNames.map(() => []);
+  let v4Seen = 0;
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option' || t.name !== 'addr' || t.value === undefined) continue;
+    if (t.value.includes(':')) v6ByTap[Math.max(0, Math.min(v4Seen - 1, tapNames.length - 1))]!.push(t.value);
+    else v4Seen++;
+  }
+  const v4Given = (v.addr ?? []).filter((a) => !a.includes(':'));
+  const addrTexts = v4Given.length > 0 || v.addr !== undefined ? v4Given : ['192.0.2.2/24'];
+  if (v.addr !== undefined && v4Given.length === 0) addrTexts.push('192.0.2.2/24');
   if (addrTexts.length !== tapNames.length) throw new UsageError(`give one --addr for each --tap (${tapNames.length} taps, ${addrTexts.length} addresses)`);
   const hostAddrTexts = v['host-addr'] ?? [];
   if (hostAddrTexts.length > tapNames.length) throw new UsageError('more --host-addr than --tap');
@@ -141,7 +157,12 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
       hostAddr = parseCidr(hostText);
       if (hostAddr === null) throw new UsageError(`invalid --host-addr ${JSON.stringify(hostText)}: expected an address with a prefix length, like 192.0.2.1/24`);
     } else hostAddr = defaultHostAddr(addr);
-    return { name, addr, hostAddr, mac };
+    const addrs6 = v6ByTap[i]!.map((text) => {
+      const a6 = parseIpv6Cidr(text);
+      if (a6 === null || a6.prefixLength < 1 || a6.prefixLength > 126) throw new UsageError(`invalid --addr ${JSON.stringify(text)}: expected an IPv6 address with a prefix length from 1 to 126, like 2001:db8::2/64`);
+      return { addr: a6, hostAddr: hostText === 'none' ? null : defaultHostAddr6(a6) };
+    });
+    return { name, addr, hostAddr, mac, addrs6 };
   });
   if (new Set(tapNames).size !== tapNames.length) throw new UsageError('each --tap must be named once');
   let gateway: number | null;
@@ -192,7 +213,8 @@ function parseBusyPoll(text: string | undefined): number | 'always' {
 }
 
 function addressText(t: TapSpec, leases: RunningHost['dhcp']): string {
-  if (t.addr !== 'dhcp') return cidrToString(t.addr);
+  const v6 = (t.addrs6 ?? []).map((a) => ` ${ipv6ToString(a.addr.address)}/${a.addr.prefixLength}`).join('');
+  if (t.addr !== 'dhcp') return cidrToString(t.addr) + v6;
   const lease = leases.get(t.name)?.lease;
   return lease === undefined ? 'dhcp' : `${ipv4ToString(lease.address)}/${lease.prefixLength} (dhcp from ${ipv4ToString(lease.serverId)})`;
 }

@@ -63,8 +63,8 @@ const REFLECTOR_PORTS = new Set([7, 13, 17, 19, 37]);
  */
 function startUdpService(stack: Stack, logger: Logger, name: string, port: number, answer: (msg: Buffer) => Uint8Array | null): () => void {
   const sockets: UdpSocket[] = [];
-  for (const iface of stack.interfaces) {
-    const sock = createSocket(stack, 'udp4', (msg, rinfo) => {
+  const open = (type: 'udp4' | 'udp6', address: string) => {
+    const sock = createSocket(stack, { type, ipv6Only: type === 'udp6' }, (msg, rinfo) => {
       const reply = answer(msg);
       if (reply === null) return;
       if (REFLECTOR_PORTS.has(rinfo.port)) {
@@ -74,8 +74,13 @@ function startUdpService(stack: Stack, logger: Logger, name: string, port: numbe
       sock.send(reply, rinfo.port, rinfo.address);
     });
     sock.on('error', (err) => logger.warn(`${name} socket error`, String(err)));
-    sock.bind(port, ipv4ToString(iface.address));
+    sock.bind(port, address);
     sockets.push(sock);
+  };
+  for (const iface of stack.interfaces) open('udp4', ipv4ToString(iface.address));
+  // The same on each usable IPv6 address (link-local ones included), when IPv6 runs.
+  for (const iface of stack.ipv6?.interfaces ?? []) {
+    for (const a of iface.addresses) if (a.state === 'preferred') open('udp6', a.address.toString());
   }
   return () => {
     for (const s of sockets) s.close();

@@ -6,6 +6,7 @@
  * CLI and the end-to-end tests; the device classes never call them.
  */
 
+import { ipv6ToString, type Ipv6Cidr } from '../wire/addr6.js';
 import { execFile } from 'node:child_process';
 
 /** Kernel interface names: 1 to 15 bytes, no '/', whitespace or ':'; we also refuse a leading '-'. */
@@ -81,6 +82,25 @@ function checkCidr(cidr: string): void {
   const valid =
     m !== null && m.slice(1, 5).every((octet) => Number(octet) <= 255) && Number(m[5]) >= 0 && Number(m[5]) <= 32;
   if (!valid) throw new RangeError(`invalid IPv4 address/prefix: ${JSON.stringify(cidr)} (expected e.g. 192.0.2.1/24)`);
+}
+
+/**
+ * `ip -6 addr add CIDR dev NAME nodad`: the kernel's side uses the address at once (no
+ * Duplicate Address Detection wait); one already there is not an error.
+ */
+export async function addAddress6(name: string, cidr: Ipv6Cidr): Promise<void> {
+  checkName(name);
+  const text = `${ipv6ToString(cidr.address)}/${cidr.prefixLength}`;
+  const args = ['-6', 'addr', 'add', text, 'dev', name, 'nodad'];
+  const result = await runIp(args);
+  if (result.exitCode === 0 || /File exists|already assigned/i.test(result.stderr)) return;
+  const stderr = result.stderr.trim();
+  throw new HostLinkError(
+    `adding ${text} to ${name} failed (ip ${args.join(' ')}: exit ${result.exitCode}${stderr ? `: ${stderr}` : ''})`,
+    args,
+    stderr,
+    result.exitCode,
+  );
 }
 
 /** Whether an interface of this name exists in the current network namespace. */

@@ -33,6 +33,26 @@ export class Counters {
   igmpQueriesIn = 0;
   igmpReportsOut = 0;
   igmpLeavesOut = 0;
+  /** IPv6 (the IPv6 layer, ipv6.ts): packets in, sent (fragments each count), delivered, fragments, reassembled. */
+  ip6In = 0;
+  ip6Out = 0;
+  ip6Delivered = 0;
+  ip6FragmentsIn = 0;
+  ip6FragmentsOut = 0;
+  ip6Reassembled = 0;
+  icmp6In = 0;
+  icmp6Out = 0;
+  icmp6EchoRequestsIn = 0;
+  icmp6EchoRepliesOut = 0;
+  icmp6ErrorsOut = 0;
+  icmp6ErrorsRateLimited = 0;
+  /** Neighbor Discovery: solicitations and advertisements in and out. */
+  ndpSolicitationsIn = 0;
+  ndpSolicitationsOut = 0;
+  ndpAdvertisementsIn = 0;
+  ndpAdvertisementsOut = 0;
+  /** Duplicate Address Detection found another host with one of our addresses. */
+  ndpDuplicateAddresses = 0;
   udpIn = 0;
   udpOut = 0;
   tcpIn = 0;

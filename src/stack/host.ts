@@ -32,13 +32,14 @@ import type { PacketObserver, StackEvents } from './observer.js';
 import { TransportRegistry } from './registry.js';
 import { LinkOutput } from './link-output.js';
 import { Arp } from './arp.js';
-import { Ipv4Output } from './ipv4-output.js';
+import { Ipv4Output, type Ipv4RouteResult } from './ipv4-output.js';
 import { Forwarder } from './forward.js';
 import { Ipv4Input } from './ipv4-input.js';
 import { WarmPath } from './warm.js';
 import { Ipv4Multicast } from './ipv4-multicast.js';
 import type { IgmpConfig } from './igmp.js';
 import type { Ipv4Settings } from './settings.js';
+import { Ipv6Layer, type Ipv6Options } from './ipv6.js';
 import {
   TX_HEADROOM, type EndpointProvider, type InboundPacket, type IpOutputOptions, type NetworkLayer, type RouteResult,
   type TransportProtocol,
@@ -68,6 +69,8 @@ export interface HostOptions {
   igmp?: Partial<IgmpConfig>;
   /** Where IGMP's random delays come from (default Math.random). */
   random?: () => number;
+  /** Run IPv6 beside IPv4 on every device (a link-local address on each Ethernet one). */
+  ipv6?: boolean | Ipv6Options;
 }
 
 const silentEvents: StackEvents = { event() {}, error() {} };
@@ -91,6 +94,8 @@ export class Host implements FrameReceiver, NetworkLayer {
   readonly txBuffer = new Uint8Array(TX_BUFFER_SIZE);
   /** Multicast groups, memberships and IGMP (ipv4-multicast.ts). */
   readonly multicast: Ipv4Multicast;
+  /** The IPv6 layer on the same devices (HostOptions.ipv6), or null for IPv4 only. */
+  readonly ipv6: Ipv6Layer | null = null;
   private readonly interfaceTable = new InterfaceTable();
   private readonly settings: Ipv4Settings;
   private readonly link: LinkOutput;
@@ -154,6 +159,12 @@ export class Host implements FrameReceiver, NetworkLayer {
     this.transports.register(this.multicast.igmp);
     this.ipIn = new Ipv4Input(this.interfaceTable, this.reassembler, counters, this.icmp, forwarder, this.transports, this.settings, this.multicast);
     this.ipOut.loopMulticast = (iface, buf, offset, length) => this.loopMulticast(iface, buf, offset, length);
+    if (options.ipv6 !== undefined && options.ipv6 !== false) {
+      this.ipv6 = new Ipv6Layer({
+        clock: this.clock, timers: this.timers, tasks: this.tasks, counters, memory: this.memory, events: this.events,
+        link: this.link, txBuffer: this.txBuffer,
+      }, options.ipv6 === true ? {} : options.ipv6);
+    }
   }
 
   // ---------------------------------------------------------------- configuration
@@ -214,6 +225,7 @@ export class Host implements FrameReceiver, NetworkLayer {
       name: `net${this.devices.length - 1} (${device.name})`,
       addr: macToString(device.mac),
     });
+    this.ipv6?.attach(device, this.devices.length - 1);
     if (this.started) device.open(this);
   }
 
@@ -295,6 +307,7 @@ export class Host implements FrameReceiver, NetworkLayer {
   start(): void {
     if (this.started) return;
     this.started = true;
+    this.ipv6?.start();
     for (const d of this.devices) {
       d.open(this);
       this.events.event('device was opened', { type: d.type === 'loopback' ? 'Loopback' : 'Ethernet', name: `net${this.devices.indexOf(d)} (${d.name})` });
@@ -313,6 +326,7 @@ export class Host implements FrameReceiver, NetworkLayer {
     }
     this.neighbors.clear();
     this.reassembler.clear();
+    this.ipv6?.close();
     this.timers.clear();
   }
 
@@ -338,6 +352,10 @@ export class Host implements FrameReceiver, NetworkLayer {
       const checksumOk = (rxFlags & RxFlags.ChecksumOk) !== 0;
       this.link.observer?.frame('incoming', device, frame, 0, frame.length);
       if (device.type === 'loopback') {
+        if (frame[0]! >>> 4 === 6 && this.ipv6 !== null) {
+          this.ipv6.receiveLoopback(device, frame, checksumOk);
+          return;
+        }
         const iface = this.interfaceTable.onDevice(device);
         if (iface !== undefined) this.ipIn.receive(frame, 0, frame.length, iface, checksumOk, false);
         return;
@@ -349,7 +367,7 @@ export class Host implements FrameReceiver, NetworkLayer {
       }
       // Accept frames to our MAC, broadcast, and the multicast MACs of groups we joined.
       const toUs = macEquals(frame, 0, device.mac);
-      if (!toUs && !isBroadcastMac(frame, 0) && !this.multicast.acceptsFrame(device, frame)) {
+      if (!toUs && !isBroadcastMac(frame, 0) && !this.multicast.acceptsFrame(device, frame) && !this.acceptsIpv6Multicast(device, frame)) {
         this.counters.drop('ethernet: not-for-us');
         return;
       }
@@ -363,6 +381,8 @@ export class Host implements FrameReceiver, NetworkLayer {
         this.ipIn.receive(frame, ETHERNET_HEADER_LENGTH, frame.length - ETHERNET_HEADER_LENGTH, iface, checksumOk, !toUs);
       } else if (type === EtherType.ARP) {
         this.arp.receive(device, frame);
+      } else if (type === EtherType.IPv6 && this.ipv6 !== null) {
+        this.ipv6.receiveFrame(device, frame, checksumOk);
       } else {
         this.counters.drop('ethernet: unknown-ethertype');
       }
@@ -386,6 +406,11 @@ export class Host implements FrameReceiver, NetworkLayer {
     });
   }
 
+  /** A frame to 33:33:xx:xx:xx:xx for an IPv6 group joined on `device` (RFC 2464 7). */
+  private acceptsIpv6Multicast(device: Device, frame: Uint8Array): boolean {
+    return this.ipv6 !== null && frame[0] === 0x33 && frame[1] === 0x33 && this.ipv6.acceptsMulticastFrame(device, frame);
+  }
+
   /** A polling device found nothing: keep the receive path warm (warm.ts). */
   warm(device: Device): void {
     this.warmPath.warm(device);
@@ -404,7 +429,7 @@ export class Host implements FrameReceiver, NetworkLayer {
 
   // ---------------------------------------------------------------- send path (NetworkLayer)
 
-  route(dst: Ipv4Address): RouteResult | null {
+  route(dst: Ipv4Address): Ipv4RouteResult | null {
     return this.ipOut.route(dst);
   }
 
@@ -417,7 +442,7 @@ export class Host implements FrameReceiver, NetworkLayer {
    * broadcast out of the bound address's interface (or the route's, or the first Ethernet
    * interface), a directed broadcast out of the interface whose network it names.
    */
-  broadcastRoute(dst: Ipv4Address, localAddress: Ipv4Address): RouteResult | null {
+  broadcastRoute(dst: Ipv4Address, localAddress: Ipv4Address): Ipv4RouteResult | null {
     if (dst === IPV4_BROADCAST) {
       let iface: Interface | undefined;
       if (localAddress !== 0) iface = this.interfaces.find((i) => i.address === localAddress && !i.isLoopback);

@@ -10,12 +10,17 @@ import type { Ipv4Address } from '../wire/addr.js';
 import type { Interface } from './interface.js';
 import type { Counters } from './counters.js';
 import type { InterfaceTable } from './interfaces.js';
-import type { RouteTable } from './routes.js';
+import type { RouteTable, Route } from './routes.js';
 import type { LinkOutput } from './link-output.js';
 import type { Ipv4Settings } from './settings.js';
 import { TX_HEADROOM, type IpOutputOptions, type RouteResult } from './network.js';
 
 const EMPTY_OPTIONS = new Uint8Array(0);
+
+/** An IPv4 route: the interface is IPv4's, the table entry the IPv4 table's. */
+export interface Ipv4RouteResult extends RouteResult<Interface> {
+  route: Route | null;
+}
 
 export class Ipv4Output {
   /** Next identification (RFC 6864: unique per source, destination and protocol while in flight). */
@@ -33,7 +38,7 @@ export class Ipv4Output {
   ) {}
 
   /** Where a datagram to `dst` goes: interface, link-level next hop and source address. */
-  route(dst: Ipv4Address): RouteResult | null {
+  route(dst: Ipv4Address): Ipv4RouteResult | null {
     if (this.interfaces.isLocalAddress(dst)) {
       // Traffic to ourselves goes over loopback when we have one (as the kernel's local table).
       const lo = this.interfaces.loopback();
@@ -57,7 +62,8 @@ export class Ipv4Output {
    */
   output(opts: IpOutputOptions, buf: Uint8Array, payloadOffset: number, payloadLength: number, routeHint?: RouteResult | null): boolean {
     // Transports hand this layer IPv4 addresses only (they choose the layer by family).
-    const rt = routeHint ?? this.route(opts.dst as number);
+    // A hint is a route this layer gave the transport earlier.
+    const rt = (routeHint as Ipv4RouteResult | null | undefined) ?? this.route(opts.dst as number);
     if (rt === null) {
       this.counters.drop('ipv4: no-route');
       return false;
@@ -105,7 +111,7 @@ export class Ipv4Output {
    * Send `repr`'s payload as fragments that fit the route's MTU (RFC 791 3.2). `countOut` is
    * false for forwarded packets (counted in ipForwarded, not ipOut; RFC 1213).
    */
-  fragment(repr: Ipv4Repr, buf: Uint8Array, payloadOffset: number, rt: RouteResult, countOut = true): boolean {
+  fragment(repr: Ipv4Repr, buf: Uint8Array, payloadOffset: number, rt: Ipv4RouteResult, countOut = true): boolean {
     const frags = this.fragmentBuffer;
     const mtu = rt.iface.mtu;
     const total = repr.payloadLength;

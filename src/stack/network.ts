@@ -12,8 +12,7 @@
 
 import type { Clock, Timers, TaskQueue } from '../time/clock.js';
 import type { Counters } from './counters.js';
-import type { Interface } from './interface.js';
-import type { Route } from './routes.js';
+import type { Device } from '../link/device.js';
 
 import type { IpAddress } from './ip-address.js';
 
@@ -25,13 +24,25 @@ export { IN6ADDR_ANY, isAnyAddress } from './ip-address.js';
 /** Room in front of a transport header for the largest IP header and an Ethernet header. */
 export const TX_HEADROOM = 80;
 
-export interface RouteResult {
-  iface: Interface;
+/**
+ * What transports may know of the interface a packet uses, whatever the family: its device
+ * and MTU. (IPv4's Interface and IPv6's Ipv6Interface both are one.)
+ */
+export interface LinkInterface {
+  readonly device: Device;
+  readonly mtu: number;
+  readonly name: string;
+  readonly isLoopback: boolean;
+}
+
+export interface RouteResult<I extends LinkInterface = LinkInterface> {
+  iface: I;
   /** Where the frame goes on the link: the gateway, or the destination itself. */
   nextHop: IpAddress;
   /** Source address to use: the interface's. */
   src: IpAddress;
-  route: Route | null;
+  /** The routing-table entry used (the family's own type), or null for a local or broadcast route. */
+  route: object | null;
 }
 
 export interface IpOutputOptions {
@@ -76,7 +87,7 @@ export interface InboundPacket {
   payloadLength: number;
   /** Where the network header starts in `buf` (for errors that quote it). */
   headerOffset: number;
-  iface: Interface;
+  iface: LinkInterface;
   /** The device verified the transport checksum (TAP checksum offload). */
   checksumOk: boolean;
   /**
@@ -150,7 +161,7 @@ export interface MulticastLayer {
   /** Every membership of `owner` (its socket closes). */
   leaveAll(owner: object): void;
   /** Whether `owner`'s source filter takes a datagram to `group` from `src` that arrived on `iface`. */
-  socketAccepts(owner: object, iface: Interface, group: IpAddress, src: IpAddress): boolean;
+  socketAccepts(owner: object, iface: LinkInterface, group: IpAddress, src: IpAddress): boolean;
   /** How a datagram to `group` leaves: by the interface of `ifaceAddr` (0: the layer's choice). */
   route(group: IpAddress, ifaceAddr: IpAddress): RouteResult | null;
 }

@@ -9,7 +9,7 @@
 
 import { EventEmitter } from 'node:events';
 import { addressFromText, showAddress } from './addresses.js';
-import type { IpAddress } from '../../stack/ip-address.js';
+import { IN6ADDR_ANY, type IpAddress } from '../../stack/ip-address.js';
 import { TcpError, type Listener, type ListenerUser, type Tcp } from '../../transport/tcp/tcp.js';
 import type { Tcb } from '../../transport/tcp/tcb.js';
 import { isPipeName, normalizeArgs, toNumber, type LooseOptions } from './args.js';
@@ -136,6 +136,8 @@ export class ServerImpl extends EventEmitter implements ListenerUser, SocketServ
       const backlog = (options.backlog as number | undefined) || backlogFromArgs || 0;
       const host = options.host as string | undefined;
       if (host) this.lookupAndListen(port, host, backlog, options.ipv6Only === true);
+      // As Node: no host means :: (IPv4 too, shown as ::ffff:a.b.c.d) when IPv6 is there.
+      else if (this.stack.ipv6 != null) this.listenOn(IN6ADDR_ANY, '::', port, backlog);
       else this.listenOn(0, '0.0.0.0', port, backlog);
       return this;
     }

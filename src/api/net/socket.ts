@@ -42,6 +42,8 @@ import { LoopHold, scheduleDelivery, type Deliverable } from './event-loop.js';
 /** What the socket API needs of a stack: its TCP. */
 export interface TcpStack {
   readonly tcp: Tcp;
+  /** The IPv6 layer, when the stack runs one (listen() with no host then takes ::, as Node). */
+  readonly ipv6?: unknown;
 }
 
 export interface SocketOptions {

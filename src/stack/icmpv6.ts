@@ -1,0 +1,244 @@
+/**
+ * ICMPv6 on the host (RFC 4443): echo requests answered, errors about packets we sent handed
+ * to the transport that sent them (in TransportError's family-neutral terms, with Linux's
+ * icmpv6_err_convert errno), Neighbor Discovery passed to ndp.ts, and errors sent under
+ * RFC 4443 2.4's rules (never about an error, never to a multicast or unspecified source,
+ * about a multicast destination only Packet Too Big and Parameter Problem code 2) and the
+ * same rate limits as ICMP for IPv4 (icmp-rate-limit.ts).
+ */
+
+import {
+  Icmpv6Type, Icmpv6UnreachableCode, ICMPV6_HEADER_LENGTH, ICMPV6_PROTOCOL, emitIcmpv6HeaderWith, emitIcmpv6Error,
+  isIcmpv6Error,
+} from '../wire/icmpv6.js';
+import { isMldType } from '../wire/mld.js';
+import { isNdpType } from '../wire/ndp.js';
+import { IPV6_HEADER_LENGTH, IPV6_MIN_MTU, NextHeader } from '../wire/ipv6.js';
+import { isMulticastIpv6, isUnspecifiedIpv6 } from '../wire/addr6.js';
+import { fold16, sum16, pseudoHeaderSum6 } from '../wire/checksum.js';
+import type { Clock } from '../time/clock.js';
+import type { Counters } from './counters.js';
+import { TokenBucket, DestinationRateLimiter } from './icmp-rate-limit.js';
+import type { IcmpConfig } from './icmp.js';
+import { intern6, type Ipv6Addr } from './ip-address.js';
+import type { Ipv6Interface } from './ipv6-interface.js';
+import type { Ipv6Output } from './ipv6-output.js';
+import type { Ndp } from './ndp.js';
+import type { TransportRegistry } from './registry.js';
+import { TX_HEADROOM, type TransportError, type TransportErrorKind } from './network.js';
+
+/** Someone watching echo replies and errors (the future `pstack ping -6`). */
+export interface Icmpv6Listener {
+  message(type: number, code: number, src: Ipv6Addr, buf: Uint8Array, offset: number, length: number): void;
+}
+
+/** Linux's icmpv6_err_convert: [kind, errno, hard] per Destination Unreachable code. */
+const UNREACH6: ReadonlyArray<readonly [TransportErrorKind, string, boolean]> = [
+  ['net-unreachable', 'ENETUNREACH', false], // 0 no route
+  ['host-unreachable', 'EACCES', true], // 1 administratively prohibited
+  ['host-unreachable', 'EHOSTUNREACH', false], // 2 beyond scope
+  ['host-unreachable', 'EHOSTUNREACH', false], // 3 address unreachable
+  ['port-unreachable', 'ECONNREFUSED', true], // 4 port unreachable
+  ['host-unreachable', 'EACCES', true], // 5 source address failed policy
+  ['host-unreachable', 'EACCES', true], // 6 reject route
+];
+
+export class Icmpv6Service {
+  readonly listeners = new Set<Icmpv6Listener>();
+  private readonly limiter: TokenBucket;
+  private readonly perDestination: DestinationRateLimiter;
+  /** Its own buffer: errors and replies may be sent while a transport's output sits in txBuffer. */
+  private readonly buf = new Uint8Array(TX_HEADROOM + 65536);
+  private readonly transportError: TransportError = {
+    kind: 'other', errno: '', hard: false, mtu: 0, src: 0, dst: 0, buf: new Uint8Array(0), offset: 0, length: 0, type: 0, code: 0,
+  };
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly counters: Counters,
+    private readonly output: Ipv6Output,
+    private readonly ndp: Ndp,
+    private readonly transports: TransportRegistry,
+    readonly config: IcmpConfig,
+  ) {
+    this.limiter = new TokenBucket(config.errorsPerSecond, config.errorBurst, clock.now());
+    this.perDestination = new DestinationRateLimiter(config.destinationIntervalMs, config.destinationBurst, config.maxDestinations);
+  }
+
+  /**
+   * An ICMPv6 message at buf[offset, +length) in the packet whose IPv6 header is at ipOffset.
+   * `linkSrc` is the Ethernet source MAC's offset (for NDP), or -1 on loopback.
+   */
+  receive(buf: Uint8Array, ipOffset: number, offset: number, length: number, iface: Ipv6Interface, checksumOk: boolean, linkSrc: number): void {
+    this.counters.icmp6In++;
+    if (length < ICMPV6_HEADER_LENGTH) {
+      this.counters.drop('icmp6: too-short');
+      return;
+    }
+    if (!checksumOk && fold16(sum16(buf, offset, length, pseudoHeaderSum6(buf, ipOffset + 8, buf, ipOffset + 24, ICMPV6_PROTOCOL, length))) !== 0xffff) {
+      this.counters.drop('icmp6: bad-checksum');
+      return;
+    }
+    const type = buf[offset]!;
+    if (type === Icmpv6Type.EchoRequest) {
+      this.counters.icmp6EchoRequestsIn++;
+      this.echoReply(buf, ipOffset, offset, length);
+      return;
+    }
+    if (isNdpType(type)) {
+      if (linkSrc < 0) this.counters.drop('ndp: on-loopback');
+      else this.ndp.receive(buf, ipOffset, offset, length, iface, linkSrc);
+      return;
+    }
+    if (type === Icmpv6Type.EchoReply) {
+      this.tell(type, buf, ipOffset, offset, length);
+      return;
+    }
+    if (isIcmpv6Error(type)) {
+      this.tell(type, buf, ipOffset, offset, length);
+      this.deliverError(buf, offset, length);
+      return;
+    }
+    if (isMldType(type)) {
+      // Listener queries and reports: the groups a host joins on its own link need no reports
+      // for delivery here (no MLD snooping on a TAP), so they are counted and ignored.
+      this.counters.drop('icmp6: mld-ignored');
+      return;
+    }
+    this.counters.drop('icmp6: unknown-type');
+  }
+
+  private tell(type: number, buf: Uint8Array, ipOffset: number, offset: number, length: number): void {
+    if (this.listeners.size === 0) return;
+    const src = intern6(buf, ipOffset + 8);
+    for (const l of this.listeners) l.message(type, buf[offset + 1]!, src, buf, offset, length);
+  }
+
+  private echoReply(buf: Uint8Array, ipOffset: number, offset: number, length: number): void {
+    const requester = intern6(buf, ipOffset + 8);
+    if (isUnspecifiedIpv6(requester.bytes) || isMulticastIpv6(requester.bytes)) {
+      this.counters.drop('icmp6: echo-bad-source');
+      return;
+    }
+    const rt = this.output.route(requester);
+    if (rt === null) {
+      this.counters.drop('icmp6: echo-no-route');
+      return;
+    }
+    // To a multicast group (ff02::1), the reply comes from our own address (RFC 4443 4.2).
+    const dstBytes = buf.subarray(ipOffset + 24, ipOffset + 40);
+    const src = isMulticastIpv6(dstBytes) ? rt.src as Ipv6Addr : intern6(buf, ipOffset + 24);
+    const out = this.buf;
+    const dataLength = length - ICMPV6_HEADER_LENGTH;
+    out.set(buf.subarray(offset + ICMPV6_HEADER_LENGTH, offset + length), TX_HEADROOM + ICMPV6_HEADER_LENGTH);
+    const rest = ((buf[offset + 4]! << 24) | (buf[offset + 5]! << 16) | (buf[offset + 6]! << 8) | buf[offset + 7]!) >>> 0;
+    const pseudo = pseudoHeaderSum6(src.bytes, 0, requester.bytes, 0, ICMPV6_PROTOCOL, length);
+    emitIcmpv6HeaderWith(out, TX_HEADROOM, Icmpv6Type.EchoReply, 0, rest, dataLength, pseudo);
+    this.counters.icmp6Out++;
+    this.counters.icmp6EchoRepliesOut++;
+    this.output.output({ src, dst: requester, protocol: ICMPV6_PROTOCOL }, out, TX_HEADROOM, length, rt);
+  }
+
+  /** Hand an error about a packet we sent to the transport that sent it. */
+  private deliverError(buf: Uint8Array, offset: number, length: number): void {
+    const inner = offset + ICMPV6_HEADER_LENGTH;
+    const end = offset + length;
+    if (end - inner < IPV6_HEADER_LENGTH + 8) {
+      this.counters.drop('icmp6: error-quote-too-short');
+      return;
+    }
+    // The quoted packet's transport header: directly after its IPv6 header, or after one
+    // Fragment header (of a first fragment); other chains are not ours.
+    let nh = buf[inner + 6]!;
+    let at = inner + IPV6_HEADER_LENGTH;
+    if (nh === NextHeader.Fragment) {
+      if (end - at < 16 || (((buf[at + 2]! << 8) | buf[at + 3]!) & 0xfff8) !== 0) return;
+      nh = buf[at]!;
+      at += 8;
+    }
+    if (end - at < 8) return;
+    const transport = this.transports.get(nh);
+    if (transport?.error === undefined) return;
+    const type = buf[offset]!;
+    const code = buf[offset + 1]!;
+    const rest = ((buf[offset + 4]! << 24) | (buf[offset + 5]! << 16) | (buf[offset + 6]! << 8) | buf[offset + 7]!) >>> 0;
+    const err = this.transportError;
+    err.mtu = 0;
+    if (type === Icmpv6Type.DestinationUnreachable) {
+      const m = UNREACH6[code] ?? UNREACH6[3]!;
+      err.kind = m[0];
+      err.errno = m[1];
+      err.hard = m[2];
+    } else if (type === Icmpv6Type.PacketTooBig) {
+      err.kind = 'packet-too-big';
+      err.errno = 'EMSGSIZE';
+      err.hard = true;
+      // RFC 8201: an MTU below the IPv6 minimum is taken as the minimum.
+      err.mtu = Math.max(IPV6_MIN_MTU, Math.min(rest, 0xffff));
+    } else if (type === Icmpv6Type.TimeExceeded) {
+      err.kind = 'time-exceeded';
+      err.errno = 'EHOSTUNREACH';
+      err.hard = false;
+    } else if (type === Icmpv6Type.ParameterProblem) {
+      err.kind = 'parameter-problem';
+      err.errno = 'EPROTO';
+      err.hard = true;
+    } else return;
+    err.src = intern6(buf, inner + 8);
+    err.dst = intern6(buf, inner + 24);
+    err.buf = buf;
+    err.offset = at;
+    err.length = end - at;
+    err.type = type;
+    err.code = code;
+    transport.error(err);
+  }
+
+  /**
+   * Send an error about the packet at invoking[ipOffset, +length) (from its IPv6 header).
+   * `rest` is the MTU for Packet Too Big, the pointer for Parameter Problem, else 0.
+   */
+  sendError(type: number, code: number, rest: number, invoking: Uint8Array, ipOffset: number, length: number): void {
+    const srcOffset = ipOffset + 8;
+    if (isUnspecifiedIpv6(invoking, srcOffset) || isMulticastIpv6(invoking, srcOffset)) {
+      this.counters.drop('icmp6: error-to-bad-source');
+      return;
+    }
+    const toMulticast = isMulticastIpv6(invoking, ipOffset + 24);
+    if (toMulticast && type !== Icmpv6Type.PacketTooBig && !(type === Icmpv6Type.ParameterProblem && code === 2)) {
+      this.counters.drop('icmp6: error-about-multicast');
+      return;
+    }
+    if (invoking[ipOffset + 6] === ICMPV6_PROTOCOL && length >= IPV6_HEADER_LENGTH + 1 && isIcmpv6Error(invoking[ipOffset + IPV6_HEADER_LENGTH]!)) {
+      this.counters.drop('icmp6: error-about-error');
+      return;
+    }
+    const requester = intern6(invoking, srcOffset);
+    const now = this.clock.now();
+    if (!this.limiter.available(now)) {
+      this.counters.icmp6ErrorsRateLimited++;
+      return;
+    }
+    // Packet Too Big is not limited per destination (path MTU discovery depends on it).
+    if (type !== Icmpv6Type.PacketTooBig && !this.perDestination.allow(requester.hash, now)) {
+      this.counters.icmp6ErrorsRateLimited++;
+      return;
+    }
+    this.limiter.allow(now);
+    const rt = this.output.route(requester);
+    if (rt === null) return;
+    const src = !toMulticast && this.output.owner(intern6(invoking, ipOffset + 24)) !== undefined ? intern6(invoking, ipOffset + 24) : rt.src as Ipv6Addr;
+    const out = this.buf;
+    const end = emitIcmpv6Error(out, TX_HEADROOM, type, code, rest, invoking, ipOffset, length, src.bytes, requester.bytes);
+    this.counters.icmp6Out++;
+    this.counters.icmp6ErrorsOut++;
+    this.output.output({ src, dst: requester, protocol: ICMPV6_PROTOCOL }, out, TX_HEADROOM, end - TX_HEADROOM, rt);
+  }
+
+  /** Port Unreachable (code 4) about a datagram no socket takes. */
+  sendPortUnreachable(buf: Uint8Array, ipOffset: number, length: number): void {
+    this.sendError(Icmpv6Type.DestinationUnreachable, Icmpv6UnreachableCode.Port, 0, buf, ipOffset, length);
+  }
+}
+
+
