@@ -148,3 +148,16 @@ test('a receiver-side capture (the hole filled late) marks the fill as a retrans
   assert.equal(m.windowScaleKnown, false);
   assert.equal(m.windowAt[m.column(3)], 2000 + 64);
 });
+
+test('ladder of ping -s 3000 (captured by pstack capture -w): each fragment with its offset and MF, as tcpdump -v shows', () => {
+  const file = new Uint8Array(readFileSync(new URL('../../../test/unit/fixtures/ping-s-3000.pcapng', import.meta.url)));
+  const model = new LadderModel({ maxArrows: 100 });
+  feed(file, (t, f) => model.add(t, f));
+  const labels = model.arrows.map((a) => `${a.from}>${a.to} ${a.protocol} ${a.label}`);
+  assert.equal(labels.length, 6);
+  assert.match(labels[0]!, /^192\.0\.2\.1>192\.0\.2\.2 ICMP Echo, id \d+, seq 1, offset 0, MF$/);
+  assert.equal(labels[1], '192.0.2.1>192.0.2.2 IP fragment ICMP offset 1480, MF');
+  assert.equal(labels[2], '192.0.2.1>192.0.2.2 IP fragment ICMP offset 2960');
+  assert.match(labels[3]!, /^192\.0\.2\.2>192\.0\.2\.1 ICMP Echo Reply, id \d+, seq 1, offset 0, MF$/);
+  assert.equal(labels[5], '192.0.2.2>192.0.2.1 IP fragment ICMP offset 2960');
+});
