@@ -161,3 +161,21 @@ test('ladder of ping -s 3000 (captured by pstack capture -w): each fragment with
   assert.match(labels[3]!, /^192\.0\.2\.2>192\.0\.2\.1 ICMP Echo Reply, id \d+, seq 1, offset 0, MF$/);
   assert.equal(labels[5], '192.0.2.2>192.0.2.1 IP fragment ICMP offset 2960');
 });
+
+test('a narrow time-sequence graph keeps its legend and notes inside the picture', () => {
+  for (const columns of [100, 300, 700, 1000]) {
+    const m = new TimeSeqModel(`${C}:40000-${S}:80`, 0, 5, columns);
+    const svg = renderTimeSeq(m, 'narrow', ['one note']);
+    const width = Number(/<svg [^>]*width="(\d+)"/.exec(svg)![1]);
+    const height = Number(/<svg [^>]*height="(\d+)"/.exec(svg)![1]);
+    const legend = /<g class="legend">([\s\S]*?)<\/g>/.exec(svg)![1]!;
+    for (const t of legend.matchAll(/<text x="([\d.]+)" y="([\d.]+)">([^<]*)<\/text>/g)) {
+      // Monospace 11 px: about 6.6 px a character.
+      assert.ok(Number(t[1]) + t[3]!.length * 6.6 <= width, `${columns} columns: "${t[3]}" at x ${t[1]} fits in ${width}`);
+      assert.ok(Number(t[2]) < height);
+    }
+    assert.equal(legend.match(/<text /g)!.length, 7);
+    const note = /<text x="10" y="([\d.]+)"[^>]*class="note">one note/.exec(svg)!;
+    assert.ok(Number(note[1]) <= height, `the note at y ${note[1]} is inside ${height}`);
+  }
+});
