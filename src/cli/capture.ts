@@ -19,7 +19,8 @@ export const CAPTURE_USAGE = `usage: pstack capture [options] [EXPRESSION]   pri
   -w, --write FILE    write the packets to FILE as pcapng instead ("-": standard output)
   -X                  also print each packet in hex and ASCII (as tcpdump -X)
   EXPRESSION          tcpdump's filter primitives: host, net (CIDR or NET mask MASK), port,
-                      portrange, src/dst, arp, ip, icmp, tcp, udp, ether host/src/dst,
+                      portrange, src/dst, arp, ip, ip6, icmp, icmp6, igmp, tcp, udp,
+                      ether host/src/dst, IPv4 or IPv6 hosts and nets (2001:db8::/32),
                       and/or/not (&&, ||, !), parentheses; evaluated in the server
 ${SOCKET_OPTIONS_USAGE.split('\n').filter((l) => !l.includes('--json')).join('\n')}`;
 

@@ -27,6 +27,9 @@ export class PacketFacts {
   srcMac = '';
   dstMac = '';
   ipProtocol = 0;
+  /** IP fragmentation: the fragment's offset in bytes and whether more follow (MF). */
+  fragmentOffset = 0;
+  moreFragments = false;
   srcPort = 0;
   dstPort = 0;
   seq = 0;
@@ -61,6 +64,8 @@ export function decodePacket(linkType: number, data: Uint8Array, out: PacketFact
   out.srcMac = '';
   out.dstMac = '';
   out.ipVersion = 0;
+  out.fragmentOffset = 0;
+  out.moreFragments = false;
   out.buf = data;
   let offset = 0;
   let etherType = -1;
@@ -142,6 +147,8 @@ function decodeIpv4(data: Uint8Array, offset: number, out: PacketFacts): boolean
   out.dst = ipv4ToString(ip4.dst);
   out.ipProtocol = ip4.protocol;
   out.kind = 'ip';
+  out.fragmentOffset = ip4.fragmentOffset;
+  out.moreFragments = ip4.moreFragments;
   if (ip4.fragmentOffset !== 0) return true; // later fragments carry no transport header
   const start = ip4.payloadOffset;
   return decodeTransport(data, start, Math.min(ip4.totalLength - ip4.headerLength, data.length - start), ip4.totalLength - ip4.headerLength, out);
@@ -160,7 +167,12 @@ function decodeIpv6(data: Uint8Array, offset: number, out: PacketFacts): boolean
   for (let i = 0; i < 8 && (next === 0 || next === 43 || next === 44 || next === 60); i++) {
     if (at + 8 > data.length) return true;
     const len = next === 44 ? 8 : (data[at + 1]! + 1) * 8;
-    if (next === 44 && (((data[at + 2]! << 8) | data[at + 3]!) & 0xfff8) !== 0) { out.ipProtocol = data[at]!; return true; }
+    if (next === 44) {
+      const field = (data[at + 2]! << 8) | data[at + 3]!;
+      out.fragmentOffset = field & 0xfff8;
+      out.moreFragments = (field & 1) !== 0;
+      if (out.fragmentOffset !== 0) { out.ipProtocol = data[at]!; return true; }
+    }
     next = data[at]!;
     at += len;
     total -= len;

@@ -65,7 +65,13 @@ export class LadderModel {
       case 'udp': this.describeUdp(f, arrow); break;
       case 'icmp': case 'icmp6': this.describeIcmp(f, arrow); break;
       case 'arp': this.describeArp(f, arrow); break;
-      default: arrow.protocol = `IP proto ${f.ipProtocol}`; arrow.label = `${f.ipVersion === 6 ? 'next header' : 'protocol'} ${f.ipProtocol}`;
+      default:
+        if (f.fragmentOffset !== 0) arrow.protocol = `IP fragment ${PROTOCOL_NAMES[f.ipProtocol] ?? `proto ${f.ipProtocol}`}`;
+        else { arrow.protocol = `IP proto ${f.ipProtocol}`; arrow.label = `${f.ipVersion === 6 ? 'next header' : 'protocol'} ${f.ipProtocol}`; }
+    }
+    // A fragment says where its bytes go and whether more follow, as tcpdump -v's "offset N, flags [+]".
+    if (f.fragmentOffset !== 0 || f.moreFragments) {
+      arrow.label += `${arrow.label === '' ? '' : ', '}offset ${f.fragmentOffset}${f.moreFragments ? ', MF' : ''}`;
     }
     this.host(arrow.from, f.srcMac);
     this.host(arrow.to, f.kind === 'arp' ? '' : f.dstMac);
@@ -140,6 +146,8 @@ export class LadderModel {
     else arrow.label = `op ${f.arpOp}`;
   }
 }
+
+const PROTOCOL_NAMES: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6' };
 
 function icmp6Name(type: number): string {
   switch (type) {

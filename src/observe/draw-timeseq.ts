@@ -217,12 +217,22 @@ function ticks(max: number, count: number): number[] {
   return out;
 }
 
+const LEGEND_COLUMN = 230;
+const LEGEND: ReadonlyArray<[string, string]> = [
+  [COLOURS.data, 'data segment (seq..seq+len)'], [COLOURS.retrans, 'retransmission'], [COLOURS.ack, 'ACK'],
+  [COLOURS.window, 'ACK + receive window'], [COLOURS.sack, 'SACK block'], [COLOURS.dup, 'duplicate ACK (circle)'], [COLOURS.mark, 'SYN / FIN / RST'],
+];
+
 /** The graph as a self-contained SVG document. */
 export function renderTimeSeq(m: TimeSeqModel, title: string, notes: readonly string[] = []): string {
   const plotWidth = m.columns;
-  const width = PLOT_LEFT + plotWidth + 40;
+  const width = Math.max(PLOT_LEFT + plotWidth + 40, PLOT_LEFT + LEGEND_COLUMN + 10);
   const legendTop = PLOT_TOP + PLOT_HEIGHT + 45;
-  const height = legendTop + 40 + notes.length * 16;
+  // As many legend columns as the picture is wide enough for, so a narrow graph keeps its legend inside.
+  const legendColumns = Math.max(1, Math.min(4, Math.floor((width - PLOT_LEFT) / LEGEND_COLUMN)));
+  const legendRows = Math.ceil(LEGEND.length / legendColumns);
+  const notesTop = legendTop + legendRows * 18 + 4;
+  const height = notesTop + notes.length * 16;
   const span = m.t1 - m.t0 > 0 ? m.t1 - m.t0 : 1;
   const xOf = (c: number) => PLOT_LEFT + c;
   const top = m.top * 1.02;
@@ -267,18 +277,14 @@ export function renderTimeSeq(m: TimeSeqModel, title: string, notes: readonly st
     out += `<g class="marker ${k.kind}">${text(x + 4, y - 4, k.kind, `fill="${COLOURS.mark}" font-weight="bold"`).trimEnd()}<rect x="${num(x - 3)}" y="${num(y - 3)}" width="6" height="6" fill="${COLOURS.mark}"/></g>\n`;
   }
   // Legend.
-  const entries: Array<[string, string]> = [
-    [COLOURS.data, 'data segment (seq..seq+len)'], [COLOURS.retrans, 'retransmission'], [COLOURS.ack, 'ACK'],
-    [COLOURS.window, 'ACK + receive window'], [COLOURS.sack, 'SACK block'], [COLOURS.dup, 'duplicate ACK (circle)'], [COLOURS.mark, 'SYN / FIN / RST'],
-  ];
   out += '<g class="legend">\n';
-  entries.forEach(([colour, label], i) => {
-    const x = PLOT_LEFT + (i % 4) * 230, y = legendTop + Math.floor(i / 4) * 18;
+  LEGEND.forEach(([colour, label], i) => {
+    const x = PLOT_LEFT + (i % legendColumns) * LEGEND_COLUMN, y = legendTop + Math.floor(i / legendColumns) * 18;
     out += line(x, y - 4, x + 20, y - 4, `stroke="${colour}" stroke-width="3"`);
     out += text(x + 26, y, label);
   });
   out += '</g>\n';
-  notes.forEach((n, i) => { out += text(10, legendTop + 40 + i * 16, n, 'fill="#555" class="note"'); });
+  notes.forEach((n, i) => { out += text(10, notesTop + 12 + i * 16, n, 'fill="#555" class="note"'); });
   return out + svgClose();
 }
 

@@ -2,8 +2,14 @@
  * tcpdump's common filter primitives, compiled to a predicate over a frame's bytes:
  *
  *   host H, net N/len, net N mask M, port P, portrange A-B, with src/dst qualifiers
- *   (src or dst, src and dst), ether host/src/dst MAC, arp, ip, icmp, tcp, udp,
- *   `tcp port 80`, `udp dst port 53`, and, or, not (&&, ||, !), parentheses.
+ *   (src or dst, src and dst), ether host/src/dst MAC, arp, ip, ip6, icmp, icmp6, igmp, tcp,
+ *   udp, `tcp port 80`, `udp dst port 53`, and, or, not (&&, ||, !), parentheses. Hosts and
+ *   nets are IPv4 or IPv6 (`host 2001:db8::1`, `net 2001:db8::/32`).
+ *
+ * IPv6 follows libpcap's code generator: `icmp6`, `tcp` and `udp` match the protocol in the
+ * fixed header's next-header field or right after a fragment header (not after other
+ * extension headers: an MLD report behind its hop-by-hop header is not `icmp6`), and `port`
+ * looks only at TCP and UDP directly after the fixed header.
  *
  * A bad expression is a FilterSyntaxError with one line saying what is wrong. The compiled
  * predicate reads the bytes in place (no copy, no allocation per frame) and never throws: a
@@ -12,14 +18,28 @@
 
 export class FilterSyntaxError extends Error {}
 
+import { ipv6PrefixMatch, parseIpv6 } from '../wire/addr6.js';
+
 export type FrameLink = 'ethernet' | 'ip';
-/** True when the frame (Ethernet, or raw IPv4 on loopback) matches. */
+/** True when the frame (Ethernet, or raw IP on loopback) matches. */
 export type FramePredicate = (buf: Uint8Array, offset: number, length: number, link: FrameLink) => boolean;
 
 /** The IPv4 header's offset in the frame, or -1 for a non-IPv4 frame. */
 function ipStart(b: Uint8Array, o: number, len: number, link: FrameLink): number {
   if (link === 'ip') return len >= 20 && b[o]! >> 4 === 4 ? o : -1;
   return len >= 34 && b[o + 12] === 0x08 && b[o + 13] === 0x00 && b[o + 14]! >> 4 === 4 ? o + 14 : -1;
+}
+
+/** The IPv6 header's offset in the frame, or -1 for a non-IPv6 frame. */
+function ip6Start(b: Uint8Array, o: number, len: number, link: FrameLink): number {
+  if (link === 'ip') return len >= 40 && b[o]! >> 4 === 6 ? o : -1;
+  return len >= 54 && b[o + 12] === 0x86 && b[o + 13] === 0xdd && b[o + 14]! >> 4 === 6 ? o + 14 : -1;
+}
+
+/** libpcap's `ip6 proto P`: the next header, or the header after a fragment header. */
+function ip6ProtoIs(b: Uint8Array, ip6: number, end: number, proto: number): boolean {
+  const next = b[ip6 + 6];
+  return next === proto || (next === 44 && ip6 + 40 < end && b[ip6 + 40] === proto);
 }
 
 const u16 = (b: Uint8Array, o: number) => (b[o]! << 8) | b[o + 1]!;
@@ -35,6 +55,30 @@ function protoIs(proto: number): FramePredicate {
   return (b, o, len, link) => {
     const ip = ipStart(b, o, len, link);
     return ip >= 0 && b[ip + 9] === proto;
+  };
+}
+
+function proto6Is(proto: number): FramePredicate {
+  return (b, o, len, link) => {
+    const ip6 = ip6Start(b, o, len, link);
+    return ip6 >= 0 && ip6ProtoIs(b, ip6, o + len, proto);
+  };
+}
+
+/** tcp, udp: over IPv4 or IPv6. */
+function protoEitherIs(proto: number): FramePredicate {
+  const v4 = protoIs(proto);
+  const v6 = proto6Is(proto);
+  return (b, o, len, link) => v4(b, o, len, link) || v6(b, o, len, link);
+}
+
+function addr6Match(dir: Dir, net: Uint8Array, prefix: number): FramePredicate {
+  return (b, o, len, link) => {
+    const ip6 = ip6Start(b, o, len, link);
+    if (ip6 < 0) return false;
+    const s = () => ipv6PrefixMatch(b, ip6 + 8, net, 0, prefix);
+    const d = () => ipv6PrefixMatch(b, ip6 + 24, net, 0, prefix);
+    return dir === 'src' ? s() : dir === 'dst' ? d() : dir === 'src and dst' ? s() && d() : s() || d();
   };
 }
 
@@ -62,7 +106,16 @@ function portMatch(dir: Dir, lo: number, hi: number, proto: number | null): Fram
   const m = (p: number) => p >= lo && p <= hi;
   return (b, o, len, link) => {
     const ip = ipStart(b, o, len, link);
-    if (ip < 0) return false;
+    if (ip < 0) {
+      // IPv6: TCP or UDP right after the fixed header, as libpcap's port test reads it.
+      const ip6 = ip6Start(b, o, len, link);
+      if (ip6 < 0) return false;
+      const nh = b[ip6 + 6]!;
+      if ((nh !== 6 && nh !== 17) || (proto !== null && nh !== proto) || ip6 + 44 > o + len) return false;
+      const s6 = u16(b, ip6 + 40);
+      const d6 = u16(b, ip6 + 42);
+      return dir === 'src' ? m(s6) : dir === 'dst' ? m(d6) : dir === 'src and dst' ? m(s6) && m(d6) : m(s6) || m(d6);
+    }
     const pr = b[ip + 9]!;
     if (pr !== 6 && pr !== 17) return false;
     if (proto !== null && pr !== proto) return false;
@@ -185,11 +238,18 @@ class Parser {
     if (tok === 'ip') {
       if (!this.continuesPrimitive()) return (b, o, l, k) => ipStart(b, o, l, k) >= 0;
       tok = this.next('a primitive');
+    } else if (tok === 'ip6') {
+      if (!this.continuesPrimitive()) return (b, o, l, k) => ip6Start(b, o, l, k) >= 0;
+      tok = this.next('a primitive');
     } else if (tok === 'icmp') {
       return protoIs(1);
+    } else if (tok === 'icmp6') {
+      return proto6Is(58);
+    } else if (tok === 'igmp') {
+      return protoIs(2);
     } else if (tok === 'tcp' || tok === 'udp') {
       proto = tok === 'tcp' ? 6 : 17;
-      if (!this.continuesPrimitive()) return protoIs(proto);
+      if (!this.continuesPrimitive()) return protoEitherIs(proto);
       tok = this.next('a primitive');
     }
     if (tok === 'ether') {
@@ -216,8 +276,13 @@ class Parser {
     switch (tok) {
       case 'host': {
         const text = this.next('an address after host');
+        if (text.includes(':')) {
+          const a6 = parseIpv6(text);
+          if (a6 === null) throw new FilterSyntaxError(`invalid host ${JSON.stringify(text)}: expected an IPv6 address like 2001:db8::1`);
+          return addr6Match(dir, a6, 128);
+        }
         const a = parseAddr(text);
-        if (a === null || text.split('.').length !== 4) throw new FilterSyntaxError(`invalid host ${JSON.stringify(text)}: expected an IPv4 address like 192.0.2.1`);
+        if (a === null || text.split('.').length !== 4) throw new FilterSyntaxError(`invalid host ${JSON.stringify(text)}: expected an IPv4 address like 192.0.2.1 or an IPv6 address like 2001:db8::1`);
         return addrMatch(dir, a, 0xffffffff);
       }
       case 'net': return this.net(dir);
@@ -232,6 +297,10 @@ class Parser {
       }
       default: {
         // tcpdump takes a bare address as "host ADDR".
+        if (tok.includes(':')) {
+          const a6 = parseIpv6(tok);
+          if (a6 !== null) return addr6Match(dir, a6, 128);
+        }
         const a = parseAddr(tok);
         if (a !== null && tok.split('.').length === 4) return addrMatch(dir, a, 0xffffffff);
         throw new FilterSyntaxError(`syntax error in filter expression: unknown primitive ${JSON.stringify(tok)}`);
@@ -251,6 +320,7 @@ class Parser {
 
   private net(dir: Dir): FramePredicate {
     const text = this.next('a network after net');
+    if (text.includes(':')) return this.net6(dir, text);
     let addrText = text;
     let prefix: number;
     const slash = text.indexOf('/');
@@ -274,6 +344,19 @@ class Parser {
     }
     if (((a & mask) >>> 0) !== a) throw new FilterSyntaxError(`non-network bits set in ${JSON.stringify(text)}`);
     return addrMatch(dir, a, mask);
+  }
+
+  /** net 2001:db8::/32 (without a prefix length: the one address, /128, as libpcap takes it). */
+  private net6(dir: Dir, text: string): FramePredicate {
+    const slash = text.indexOf('/');
+    const a6 = parseIpv6(slash >= 0 ? text.slice(0, slash) : text);
+    const p = slash >= 0 ? text.slice(slash + 1) : '128';
+    if (a6 === null || !/^\d{1,3}$/.test(p) || Number(p) > 128) throw new FilterSyntaxError(`invalid net ${JSON.stringify(text)}: expected an IPv6 prefix like 2001:db8::/32`);
+    const prefix = Number(p);
+    for (let bit = prefix; bit < 128; bit++) {
+      if ((a6[bit >> 3]! & (0x80 >> (bit & 7))) !== 0) throw new FilterSyntaxError(`non-network bits set in ${JSON.stringify(text)}`);
+    }
+    return addr6Match(dir, a6, prefix);
   }
 
   private mac(text: string): number[] {

@@ -140,7 +140,8 @@ function summarizeIpv4(buf: Uint8Array, offset: number, length: number): string 
   }
 }
 
-function summarizeIgmp(buf: Uint8Array, offset: number, length: number): string {
+/** IGMP as tcpdump -n words it: "igmp v3 report, 1 group record(s)". */
+export function summarizeIgmp(buf: Uint8Array, offset: number, length: number): string {
   const m = parseIgmp(buf, offset, length);
   if (typeof m === 'string') return `igmp [malformed: ${m}]`;
   switch (m.kind) {
@@ -155,7 +156,8 @@ const chain = new Ipv6HeaderChain();
 
 const UNREACH6 = ['no route to', 'admin prohibited', 'beyond scope of', 'unreachable address', 'unreachable port', 'source address failed policy', 'reject route to'];
 
-function summarizeIcmpv6(buf: Uint8Array, offset: number, length: number): string {
+/** An ICMPv6 message (at offset, `length` bytes) as tcpdump -n words it: "ICMP6, echo request, id 1, seq 1, length 64". */
+export function summarizeIcmpv6(buf: Uint8Array, offset: number, length: number): string {
   if (length < 8) return 'ICMP6, [malformed: too-short]';
   const icmp = new Icmpv6Packet(buf, offset, length);
   const type = icmp.type;

@@ -5,6 +5,8 @@
  *   12:00:00.000000 ARP, Request who-has 192.0.2.2 tell 192.0.2.1, length 28
  *   12:00:00.000000 IP 192.0.2.1 > 192.0.2.2: ICMP echo request, id 123, seq 1, length 64
  *   12:00:00.000000 IP 192.0.2.1.40000 > 192.0.2.2.7: Flags [S], seq 123, win 64240, options [...], length 0
+ *   12:00:00.000000 IP6 2001:db8::1 > 2001:db8::2: ICMP6, echo request, id 1, seq 1, length 64
+ *   12:00:00.000000 IP6 fe80::1 > ff02::16: HBH ICMP6, multicast listener report v2, 1 group record(s), length 28
  *
  * TCP sequence and acknowledgment numbers are shown relative after the first ACK-bearing
  * segment of a connection, exactly as tcpdump's per-conversation table does; that table lives
@@ -13,10 +15,12 @@
  */
 
 import { hexdumpX } from './hexdump.js';
+import { summarizeIcmpv6, summarizeIgmp } from './summary.js';
+import { compareIpv6, ipv6ToString } from '../wire/addr6.js';
 
 const ETH_HEADER = 14;
 
-/** Link layer of a frame: Ethernet (taps) or raw IPv4 (loopback). */
+/** Link layer of a frame: Ethernet (taps) or raw IP (loopback; the version nibble says 4 or 6). */
 export type LinkKind = 'ethernet' | 'ip';
 
 const ip4 = (b: Uint8Array, o: number): string => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
@@ -43,12 +47,12 @@ export class TcpdumpFormatter {
   /** The line for one frame (without the timestamp and the newline). */
   format(buf: Uint8Array, offset: number, length: number, link: LinkKind): string {
     const end = Math.min(buf.length, offset + length);
-    if (link === 'ip') return this.ip(buf, offset, end);
+    if (link === 'ip') return offset < end && buf[offset]! >> 4 === 6 ? this.ip6(buf, offset, end) : this.ip(buf, offset, end);
     if (end - offset < ETH_HEADER) return '[|ether]';
     const type = u16(buf, offset + 12);
     if (type === 0x0806) return arp(buf, offset + ETH_HEADER, end);
     if (type === 0x0800) return this.ip(buf, offset + ETH_HEADER, end);
-    if (type === 0x86dd) return 'IP6 [|ip6]';
+    if (type === 0x86dd) return this.ip6(buf, offset + ETH_HEADER, end);
     return `ethertype Unknown (0x${type.toString(16).padStart(4, '0')}), length ${end - offset}: `;
   }
 
@@ -78,14 +82,65 @@ export class TcpdumpFormatter {
     const len = total - ihl;
     switch (proto) {
       case 1: return `IP ${src} > ${dst}: ${icmp(b, p, pend, len)}`;
-      case 6: return `IP ${this.tcp(b, src, dst, p, pend, len)}`;
-      case 17: return `IP ${udp(b, src, dst, p, pend)}`;
+      case 2: return `IP ${src} > ${dst}: ${igmp(b, p, Math.max(0, pend - p))}`;
+      case 6: return `IP ${this.tcp(b, src, dst, p, pend, len, compareU32(b, o + 12, o + 16), false)}`;
+      case 17: return `IP ${udp(b, src, dst, p, pend, false)}`;
       default: return `IP ${src} > ${dst}:  ip-proto-${proto} ${len}`;
     }
   }
 
-  private tcp(b: Uint8Array, src: string, dst: string, o: number, end: number, ipLen: number): string {
-    if (end - o < 20) return `${src} > ${dst}: tcp [|tcp]`;
+  /**
+   * IPv6 as tcpdump's ip6_print: extension headers named in order ("HBH", "DSTOPT", "RT6 (...)",
+   * "frag (offset|length)"), after which TCP and UDP name their ports without the addresses.
+   */
+  private ip6(b: Uint8Array, o: number, end: number): string {
+    if (end - o < 40 || b[o]! >> 4 !== 6) return 'IP6 [|ip6]';
+    const src = ipv6ToString(b, o + 8);
+    const dst = ipv6ToString(b, o + 24);
+    const pend = Math.min(end, o + 40 + u16(b, o + 4));
+    let next = b[o + 6]!;
+    let at = o + 40;
+    let ext = '';
+    for (let i = 0; i < 8; i++) {
+      if (next === 0 || next === 60 || next === 43) {
+        if (pend - at < 8) return `IP6 ${src} > ${dst}: ${ext}[|ip6]`;
+        const len = (b[at + 1]! + 1) * 8;
+        if (next === 0) ext += 'HBH ';
+        else if (next === 60) ext += 'DSTOPT ';
+        else ext += routingHeader(b, at, Math.min(pend, at + len));
+        next = b[at]!;
+        at += len;
+      } else if (next === 44) {
+        if (pend - at < 8) return `IP6 ${src} > ${dst}: ${ext}[|frag]`;
+        const fragOffset = u16(b, at + 2) & 0xfff8;
+        ext += `frag (${fragOffset}|${pend - at - 8})`;
+        next = b[at]!;
+        at += 8;
+        if (fragOffset !== 0) return `IP6 ${src} > ${dst}: ${ext}`;
+        ext += ' ';
+      } else break;
+    }
+    if (at > pend) return `IP6 ${src} > ${dst}: ${ext}[|ip6]`;
+    const len = pend - at;
+    const head = `IP6 ${src} > ${dst}: ${ext}`;
+    switch (next) {
+      case 58: return head + icmp6(b, at, len);
+      case 6: {
+        const line = this.tcp(b, src, dst, at, pend, len, compareIpv6(b, b, o + 8, o + 24), ext !== '');
+        return ext === '' ? `IP6 ${line}` : head + line;
+      }
+      case 17: {
+        const line = udp(b, src, dst, at, pend, ext !== '');
+        return ext === '' ? `IP6 ${line}` : head + line;
+      }
+      case 59: return `${head}no next header`;
+      default: return `${head}ip-proto-${next} ${len}`;
+    }
+  }
+
+  /** `srcAfterDst`: the source address sorts after the destination (tcpdump's conversation order); `portsOnly` after IPv6 extension headers. */
+  private tcp(b: Uint8Array, src: string, dst: string, o: number, end: number, ipLen: number, srcAfterDst: number, portsOnly: boolean): string {
+    if (end - o < 20) return `${portsOnly ? '' : `${src} > ${dst}: `}tcp [|tcp]`;
     const sport = u16(b, o);
     const dport = u16(b, o + 2);
     let seq = u32(b, o + 4);
@@ -94,11 +149,11 @@ export class TcpdumpFormatter {
     const flags = b[o + 13]!;
     const win = u16(b, o + 14);
     const urp = u16(b, o + 18);
-    let out = `${src}.${sport} > ${dst}.${dport}: Flags [${tcpFlags(flags)}]`;
+    let out = `${portsOnly ? `${sport} > ${dport}` : `${src}.${sport} > ${dst}.${dport}`}: Flags [${tcpFlags(flags)}]`;
     if (hlen < 20) return `${out}, bad header length ${hlen}`;
     if (hlen > ipLen) return `${out} [bad hdr length ${hlen} - too long, > ${ipLen}]`;
     // tcpdump keys a conversation by its ports (then addresses) in a canonical order.
-    const rev = sport > dport || (sport === dport && compareAddr(src, dst) > 0);
+    const rev = sport > dport || (sport === dport && srcAfterDst > 0);
     let thseq = 0;
     let thack = 0;
     if ((flags & 0x10) !== 0) {
@@ -131,11 +186,43 @@ export class TcpdumpFormatter {
   }
 }
 
-function compareAddr(a: string, b: string): number {
-  const x = a.split('.').map(Number);
-  const y = b.split('.').map(Number);
-  for (let i = 0; i < 4; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-  return 0;
+function compareU32(b: Uint8Array, x: number, y: number): number {
+  return u32(b, x) - u32(b, y);
+}
+
+function igmp(b: Uint8Array, o: number, len: number): string {
+  try {
+    return summarizeIgmp(b, o, len);
+  } catch {
+    return 'igmp [|igmp]';
+  }
+}
+
+const MLD1 = ['query', 'report', 'done'];
+
+/** ICMPv6 in tcpdump's words; MLDv1 as tcpdump prints it, the name run into "max resp delay" as it is there. */
+function icmp6(b: Uint8Array, o: number, len: number): string {
+  const type = b[o]!;
+  if (len >= 24 && (type === 131 || type === 132 || (type === 130 && len < 28))) {
+    return `ICMP6, multicast listener ${MLD1[type - 130]}max resp delay: ${u16(b, o + 4)} addr: ${ipv6ToString(b, o + 8)}, length ${len}`;
+  }
+  try {
+    return summarizeIcmpv6(b, o, len);
+  } catch {
+    return 'ICMP6, [|icmp6]';
+  }
+}
+
+/** tcpdump's rt6_print without -v: "RT6 (len=2, type=0 [Deprecated], segleft=0, [0]2001:db8::9) ". */
+function routingHeader(b: Uint8Array, o: number, end: number): string {
+  const type = b[o + 2]!;
+  let out = `RT6 (len=${b[o + 1]}, type=${type}${type === 0 ? ' [Deprecated]' : ''}, segleft=${b[o + 3]}`;
+  if (type === 0 || type === 2) {
+    const reserved = u32(b, o + 4);
+    if (reserved !== 0) out += `, rsv=0x${reserved.toString(16)}`;
+    for (let i = 0, a = o + 8; a + 16 <= end; i++, a += 16) out += `, [${i}]${ipv6ToString(b, a)}`;
+  }
+  return `${out}) `;
 }
 
 /** tcpdump's flag letters in its table's order: FIN SYN RST PUSH ACK URG ECE CWR. */
@@ -156,7 +243,7 @@ function tcpOptions(b: Uint8Array, o: number, end: number, rev: boolean, thseq: 
   const parts: string[] = [];
   while (o < end) {
     const kind = b[o]!;
-    if (kind === 0) { parts.push('eol'); o++; continue; }
+    if (kind === 0) { parts.push('eol'); break; } // tcpdump stops at the end-of-list option
     if (kind === 1) { parts.push('nop'); o++; continue; }
     if (o + 1 >= end) { parts.push('[|tcp]'); break; }
     const len = b[o + 1]!;
@@ -253,12 +340,12 @@ function unreachable(b: Uint8Array, o: number, end: number, code: number): strin
   return pattern !== undefined ? pattern.replace('%d', qdst) : `${qdst} unreachable - #${code}`;
 }
 
-function udp(b: Uint8Array, src: string, dst: string, o: number, end: number): string {
-  if (end - o < 8) return `${src} > ${dst}: udp [|udp]`;
+function udp(b: Uint8Array, src: string, dst: string, o: number, end: number, portsOnly: boolean): string {
+  if (end - o < 8) return `${portsOnly ? '' : `${src} > ${dst}: `}udp [|udp]`;
   const sport = u16(b, o);
   const dport = u16(b, o + 2);
   const ulen = u16(b, o + 4);
-  const head = `${src}.${sport} > ${dst}.${dport}: `;
+  const head = portsOnly ? `${sport} > ${dport}: ` : `${src}.${sport} > ${dst}.${dport}: `;
   if (ulen < 8) return `${head}[bad udp length ${ulen}]`;
   const len = ulen - 8;
   if (sport === 53 || dport === 53) {

@@ -148,3 +148,34 @@ test('a receiver-side capture (the hole filled late) marks the fill as a retrans
   assert.equal(m.windowScaleKnown, false);
   assert.equal(m.windowAt[m.column(3)], 2000 + 64);
 });
+
+test('ladder of ping -s 3000 (captured by pstack capture -w): each fragment with its offset and MF, as tcpdump -v shows', () => {
+  const file = new Uint8Array(readFileSync(new URL('../../../test/unit/fixtures/ping-s-3000.pcapng', import.meta.url)));
+  const model = new LadderModel({ maxArrows: 100 });
+  feed(file, (t, f) => model.add(t, f));
+  const labels = model.arrows.map((a) => `${a.from}>${a.to} ${a.protocol} ${a.label}`);
+  assert.equal(labels.length, 6);
+  assert.match(labels[0]!, /^192\.0\.2\.1>192\.0\.2\.2 ICMP Echo, id \d+, seq 1, offset 0, MF$/);
+  assert.equal(labels[1], '192.0.2.1>192.0.2.2 IP fragment ICMP offset 1480, MF');
+  assert.equal(labels[2], '192.0.2.1>192.0.2.2 IP fragment ICMP offset 2960');
+  assert.match(labels[3]!, /^192\.0\.2\.2>192\.0\.2\.1 ICMP Echo Reply, id \d+, seq 1, offset 0, MF$/);
+  assert.equal(labels[5], '192.0.2.2>192.0.2.1 IP fragment ICMP offset 2960');
+});
+
+test('a narrow time-sequence graph keeps its legend and notes inside the picture', () => {
+  for (const columns of [100, 300, 700, 1000]) {
+    const m = new TimeSeqModel(`${C}:40000-${S}:80`, 0, 5, columns);
+    const svg = renderTimeSeq(m, 'narrow', ['one note']);
+    const width = Number(/<svg [^>]*width="(\d+)"/.exec(svg)![1]);
+    const height = Number(/<svg [^>]*height="(\d+)"/.exec(svg)![1]);
+    const legend = /<g class="legend">([\s\S]*?)<\/g>/.exec(svg)![1]!;
+    for (const t of legend.matchAll(/<text x="([\d.]+)" y="([\d.]+)">([^<]*)<\/text>/g)) {
+      // Monospace 11 px: about 6.6 px a character.
+      assert.ok(Number(t[1]) + t[3]!.length * 6.6 <= width, `${columns} columns: "${t[3]}" at x ${t[1]} fits in ${width}`);
+      assert.ok(Number(t[2]) < height);
+    }
+    assert.equal(legend.match(/<text /g)!.length, 7);
+    const note = /<text x="10" y="([\d.]+)"[^>]*class="note">one note/.exec(svg)!;
+    assert.ok(Number(note[1]) <= height, `the note at y ${note[1]} is inside ${height}`);
+  }
+});
