@@ -197,6 +197,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   timeout: number | undefined = undefined;
   /** @internal In the delivery queue. */
   queued = false;
+  /** @internal Position among its server's open sockets (slot-list.ts). */
+  slotInList = -1;
 
   private readonly stack: TcpStack;
   private readonly tcp: Tcp;
