@@ -182,6 +182,13 @@ function lookupOf(stack: TcpStack): LookupFunction {
   return lookup;
 }
 
+/** What the address getters show for one end of the connection. */
+interface ShownEndpoint {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+}
+
 function socketToDnsFamily(family: unknown): unknown {
   return family === 'IPv4' ? 4 : family === 'IPv6' ? 6 : family;
 }
@@ -233,9 +240,12 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   private connectAddress: string | undefined = undefined;
   private connectPort = 0;
   private connectLocal: string | undefined = undefined;
-  // Remembered so the getters still answer after the connection is gone.
-  private remote: { address: string; family: 'IPv4' | 'IPv6'; port: number } | null = null;
-  private local: { address: string; family: 'IPv4' | 'IPv6'; port: number } | null = null;
+  // The connection whose addresses the getters show, remembered so that they still answer
+  // after it is gone; the strings are made on first use (a server that never asks makes none).
+  private remoteOf: Tcb | null = null;
+  private localOf: Tcb | null = null;
+  private remote: ShownEndpoint | null = null;
+  private local: ShownEndpoint | null = null;
   /** A socket of the IPv6 family (IPv4 peers of a dual-stack listener show as ::ffff:a.b.c.d). */
   private v6 = false;
 
@@ -409,7 +419,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
       return;
     }
     this.tcb = tcb;
-    this.local = { ...showAddress(tcb.localAddr, this.v6), port: tcb.localPort };
+    this.localOf = tcb;
+    this.local = null;
     this.tcp.attach(tcb, this);
     this.updateHold();
   }
@@ -489,6 +500,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
     this.eofPushed = false;
     this.closedByTcp = false;
     this.resetting = false;
+    this.remoteOf = null;
+    this.localOf = null;
     this.remote = null;
     this.local = null;
     this.connectLocal = undefined;
@@ -497,9 +510,22 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   }
 
   private remember(): void {
-    const t = this.tcb!;
-    this.remote = { ...showAddress(t.remoteAddr, this.v6), port: t.remotePort };
-    this.local = { ...showAddress(t.localAddr, this.v6), port: t.localPort };
+    this.remoteOf = this.tcb;
+    this.localOf = this.tcb;
+    this.remote = null;
+    this.local = null;
+  }
+
+  private remoteEndpoint(): ShownEndpoint | null {
+    const t = this.remoteOf;
+    if (this.remote === null && t !== null) this.remote = { ...showAddress(t.remoteAddr, this.v6), port: t.remotePort };
+    return this.remote;
+  }
+
+  private localEndpoint(): ShownEndpoint | null {
+    const t = this.localOf;
+    if (this.local === null && t !== null) this.local = { ...showAddress(t.localAddr, this.v6), port: t.localPort };
+    return this.local;
   }
 
   private applyOptions(): void {
@@ -908,31 +934,32 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   }
 
   address(): { address: string; family: string; port: number } | Record<string, never> {
-    return this.local !== null ? { address: this.local.address, family: this.local.family, port: this.local.port } : {};
+    const local = this.localEndpoint();
+    return local !== null ? { address: local.address, family: local.family, port: local.port } : {};
   }
 
   get remoteAddress(): string | undefined {
-    return this.remote?.address;
+    return this.remoteEndpoint()?.address;
   }
 
   get remotePort(): number | undefined {
-    return this.remote?.port;
+    return this.remoteEndpoint()?.port;
   }
 
   get remoteFamily(): string | undefined {
-    return this.remote?.family;
+    return this.remoteEndpoint()?.family;
   }
 
   get localAddress(): string | undefined {
-    return this.local?.address;
+    return this.localEndpoint()?.address;
   }
 
   get localPort(): number | undefined {
-    return this.local?.port;
+    return this.localEndpoint()?.port;
   }
 
   get localFamily(): string | undefined {
-    return this.local?.family;
+    return this.localEndpoint()?.family;
   }
 
   get bytesRead(): number {
