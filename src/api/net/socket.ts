@@ -114,6 +114,53 @@ function tcpSending(t: Tcb): boolean {
   return t.sendBuffer.length > 0 || (t.finQueued && !t.finAcked);
 }
 
+/**
+ * Keeps the event loop held for a destroyed socket while TCP still delivers what it was
+ * given (its data and FIN), checking every LINGER_CHECK_MS. It refers to neither the socket
+ * nor the connection block, only to the block's four-tuple and initial sequence number, and
+ * finds the block in TCP's table at each check: a socket on a stream of short connections is
+ * done long before a check comes, and a check that held the socket (its streams, buffers,
+ * handlers) or the block (its buffers, timers, congestion state) would keep them reachable
+ * for those milliseconds, long enough for V8 to copy them out of the young generation and
+ * promote them. A block no longer in the table has nothing left to deliver.
+ */
+class LingerWatch {
+  private readonly timer: Timer;
+  private readonly remoteAddr: IpAddress;
+  private readonly remotePort: number;
+  private readonly localAddr: IpAddress;
+  private readonly localPort: number;
+  private readonly iss: number;
+  private done = false;
+
+  constructor(tcb: Tcb, private readonly tcp: Tcp, private readonly loop: LoopHold) {
+    this.remoteAddr = tcb.remoteAddr;
+    this.remotePort = tcb.remotePort;
+    this.localAddr = tcb.localAddr;
+    this.localPort = tcb.localPort;
+    this.iss = tcb.iss;
+    this.timer = tcp.stack.timers.create(() => this.check());
+    this.timer.arm(LINGER_CHECK_MS);
+  }
+
+  private check(): void {
+    if (this.done) return;
+    const t = this.tcp.lookup(this.remoteAddr, this.remotePort, this.localAddr, this.localPort);
+    if (t !== null && t.iss === this.iss && tcpSending(t)) {
+      this.timer.arm(LINGER_CHECK_MS);
+      return;
+    }
+    this.done = true;
+    this.loop.close();
+  }
+
+  /** The socket is reused (connect() after destroy): its own hold decides from now on. */
+  cancel(): void {
+    this.timer.disarm();
+    this.done = true;
+  }
+}
+
 function emitCloseNT(socket: SocketImpl): void {
   socket.emit('close');
 }
@@ -234,6 +281,7 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   private timeoutMs = 0;
   private timeoutTimer: Timer | null = null;
   private lingerTimer: Timer | null = null;
+  private linger: LingerWatch | null = null;
   private lastActivity = 0;
   private resetting = false;
   // Where connect() is going (for error messages) and from where, if the caller chose.
@@ -480,6 +528,12 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
     }
     if (t !== null && tcpSending(t)) {
       this.loop.activate();
+      if (this.handle === HANDLE_CLOSED) {
+        // Destroyed: nothing but TCP's progress matters any more; watch it without the socket.
+        this.lingerTimer?.disarm();
+        this.linger ??= new LingerWatch(t, this.tcp, this.loop);
+        return;
+      }
       this.lingerTimer ??= this.tcp.stack.timers.create(() => this.updateHold());
       this.lingerTimer.arm(LINGER_CHECK_MS);
       return;
@@ -492,6 +546,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   private reinitialize(): void {
     (this as unknown as { _undestroy(): void })._undestroy();
     this.lingerTimer?.disarm();
+    this.linger?.cancel();
+    this.linger = null;
     this.tcb = null;
     this.handle = HANDLE_NONE;
     this.ev = 0;
