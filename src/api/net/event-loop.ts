@@ -26,6 +26,8 @@
  * queued run on the next tick, so nothing the stack reported is lost.
  */
 
+import { SlotList, type InSlotList } from './slot-list.js';
+
 function noop(): void {}
 
 /** The one Node handle that keeps the process alive while any pstack endpoint needs it. */
@@ -49,14 +51,14 @@ export function loopHolds(): number {
 }
 
 /** Holds of the open endpoints of each stack, released when the stack closes. */
-const holdsByStack = new WeakMap<object, Set<LoopHold>>();
+const holdsByStack = new WeakMap<object, SlotList<LoopHold>>();
 /** Stacks that were closed: their endpoints hold nothing any more. */
 const closedStacks = new WeakSet<object>();
 
-function holdsOf(stack: object): Set<LoopHold> {
+function holdsOf(stack: object): SlotList<LoopHold> {
   let holds = holdsByStack.get(stack);
   if (holds === undefined) {
-    holds = new Set();
+    holds = new SlotList();
     holdsByStack.set(stack, holds);
     const closable = stack as { close?: (...args: unknown[]) => unknown };
     const close = closable.close;
@@ -65,7 +67,7 @@ function holdsOf(stack: object): Set<LoopHold> {
       const set = holds;
       closable.close = function closeStack(this: unknown, ...args: unknown[]): unknown {
         closedStacks.add(stack);
-        for (const h of [...set]) h.close();
+        for (const h of set.toArray()) h.close();
         set.clear();
         return close.apply(this, args);
       };
@@ -75,11 +77,13 @@ function holdsOf(stack: object): Set<LoopHold> {
 }
 
 /** One endpoint's claim on the event loop: active while open, ref'd unless unref() was called. */
-export class LoopHold {
+export class LoopHold implements InSlotList {
+  /** @internal Position among its stack's holds (slot-list.ts). */
+  slotInList = -1;
   private open = false;
   private wanted = true;
   private holding = false;
-  private holds: Set<LoopHold> | null = null;
+  private holds: SlotList<LoopHold> | null = null;
 
   constructor(private readonly stack: object) {}
 

@@ -18,6 +18,7 @@ import {
   uvExceptionWithHostPort, validateAbortSignal, validateNumber, validatePort,
 } from './errors.js';
 import { LoopHold } from './event-loop.js';
+import { SlotList } from './slot-list.js';
 import { SocketImpl, type SocketServer, type TcpStack } from './socket.js';
 
 export interface ServerOptions {
@@ -74,7 +75,7 @@ export class ServerImpl extends EventEmitter implements ListenerUser, SocketServ
   private readonly loop: LoopHold;
   private listener: Listener | null = null;
   private listeningId = 1;
-  private readonly sockets = new Set<SocketImpl>();
+  private readonly sockets = new SlotList<SocketImpl>();
 
   constructor(stack: TcpStack, options?: ServerOptions | ((socket: SocketImpl) => void) | null, connectionListener?: (socket: SocketImpl) => void) {
     super();
@@ -274,7 +275,7 @@ export class ServerImpl extends EventEmitter implements ListenerUser, SocketServ
 
   /** Destroy every open connection (pstack's; used by services and tests at shutdown). */
   destroyAll(): void {
-    for (const s of this.sockets) s.destroy();
+    for (const s of this.sockets.toArray()) s.destroy();
   }
 
   /** Keep the process alive while listening (the default). */

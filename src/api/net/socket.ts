@@ -116,6 +116,53 @@ function tcpSending(t: Tcb): boolean {
   return t.sendBuffer.length > 0 || (t.finQueued && !t.finAcked);
 }
 
+/**
+ * Keeps the event loop held for a destroyed socket while TCP still delivers what it was
+ * given (its data and FIN), checking every LINGER_CHECK_MS. It refers to neither the socket
+ * nor the connection block, only to the block's four-tuple and initial sequence number, and
+ * finds the block in TCP's table at each check: a socket on a stream of short connections is
+ * done long before a check comes, and a check that held the socket (its streams, buffers,
+ * handlers) or the block (its buffers, timers, congestion state) would keep them reachable
+ * for those milliseconds, long enough for V8 to copy them out of the young generation and
+ * promote them. A block no longer in the table has nothing left to deliver.
+ */
+class LingerWatch {
+  private readonly timer: Timer;
+  private readonly remoteAddr: IpAddress;
+  private readonly remotePort: number;
+  private readonly localAddr: IpAddress;
+  private readonly localPort: number;
+  private readonly iss: number;
+  private done = false;
+
+  constructor(tcb: Tcb, private readonly tcp: Tcp, private readonly loop: LoopHold) {
+    this.remoteAddr = tcb.remoteAddr;
+    this.remotePort = tcb.remotePort;
+    this.localAddr = tcb.localAddr;
+    this.localPort = tcb.localPort;
+    this.iss = tcb.iss;
+    this.timer = tcp.stack.timers.create(() => this.check());
+    this.timer.arm(LINGER_CHECK_MS);
+  }
+
+  private check(): void {
+    if (this.done) return;
+    const t = this.tcp.lookup(this.remoteAddr, this.remotePort, this.localAddr, this.localPort);
+    if (t !== null && t.iss === this.iss && tcpSending(t)) {
+      this.timer.arm(LINGER_CHECK_MS);
+      return;
+    }
+    this.done = true;
+    this.loop.close();
+  }
+
+  /** The socket is reused (connect() after destroy): its own hold decides from now on. */
+  cancel(): void {
+    this.timer.disarm();
+    this.done = true;
+  }
+}
+
 function emitCloseNT(socket: SocketImpl): void {
   socket.emit('close');
 }
@@ -184,6 +231,13 @@ function lookupOf(stack: TcpStack): LookupFunction {
   return lookup;
 }
 
+/** What the address getters show for one end of the connection. */
+interface ShownEndpoint {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+}
+
 function socketToDnsFamily(family: unknown): unknown {
   return family === 'IPv4' ? 4 : family === 'IPv6' ? 6 : family;
 }
@@ -199,6 +253,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   timeout: number | undefined = undefined;
   /** @internal In the delivery queue. */
   queued = false;
+  /** @internal Position among its server's open sockets (slot-list.ts). */
+  slotInList = -1;
 
   private readonly stack: TcpStack;
   private readonly tcp: Tcp;
@@ -227,15 +283,19 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   private timeoutMs = 0;
   private timeoutTimer: Timer | null = null;
   private lingerTimer: Timer | null = null;
+  private linger: LingerWatch | null = null;
   private lastActivity = 0;
   private resetting = false;
   // Where connect() is going (for error messages) and from where, if the caller chose.
   private connectAddress: string | undefined = undefined;
   private connectPort = 0;
   private connectLocal: string | undefined = undefined;
-  // Remembered so the getters still answer after the connection is gone.
-  private remote: { address: string; family: 'IPv4' | 'IPv6'; port: number } | null = null;
-  private local: { address: string; family: 'IPv4' | 'IPv6'; port: number } | null = null;
+  // The connection whose addresses the getters show, remembered so that they still answer
+  // after it is gone; the strings are made on first use (a server that never asks makes none).
+  private remoteOf: Tcb | null = null;
+  private localOf: Tcb | null = null;
+  private remote: ShownEndpoint | null = null;
+  private local: ShownEndpoint | null = null;
   /** A socket of the IPv6 family (IPv4 peers of a dual-stack listener show as ::ffff:a.b.c.d). */
   private v6 = false;
 
@@ -409,7 +469,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
       return;
     }
     this.tcb = tcb;
-    this.local = { ...showAddress(tcb.localAddr, this.v6), port: tcb.localPort };
+    this.localOf = tcb;
+    this.local = null;
     this.tcp.attach(tcb, this);
     this.updateHold();
   }
@@ -469,6 +530,12 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
     }
     if (t !== null && tcpSending(t)) {
       this.loop.activate();
+      if (this.handle === HANDLE_CLOSED) {
+        // Destroyed: nothing but TCP's progress matters any more; watch it without the socket.
+        this.lingerTimer?.disarm();
+        this.linger ??= new LingerWatch(t, this.tcp, this.loop);
+        return;
+      }
       this.lingerTimer ??= this.tcp.stack.timers.create(() => this.updateHold());
       this.lingerTimer.arm(LINGER_CHECK_MS);
       return;
@@ -481,6 +548,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   private reinitialize(): void {
     (this as unknown as { _undestroy(): void })._undestroy();
     this.lingerTimer?.disarm();
+    this.linger?.cancel();
+    this.linger = null;
     this.tcb = null;
     this.handle = HANDLE_NONE;
     this.ev = 0;
@@ -489,6 +558,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
     this.eofPushed = false;
     this.closedByTcp = false;
     this.resetting = false;
+    this.remoteOf = null;
+    this.localOf = null;
     this.remote = null;
     this.local = null;
     this.connectLocal = undefined;
@@ -497,9 +568,22 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   }
 
   private remember(): void {
-    const t = this.tcb!;
-    this.remote = { ...showAddress(t.remoteAddr, this.v6), port: t.remotePort };
-    this.local = { ...showAddress(t.localAddr, this.v6), port: t.localPort };
+    this.remoteOf = this.tcb;
+    this.localOf = this.tcb;
+    this.remote = null;
+    this.local = null;
+  }
+
+  private remoteEndpoint(): ShownEndpoint | null {
+    const t = this.remoteOf;
+    if (this.remote === null && t !== null) this.remote = { ...showAddress(t.remoteAddr, this.v6), port: t.remotePort };
+    return this.remote;
+  }
+
+  private localEndpoint(): ShownEndpoint | null {
+    const t = this.localOf;
+    if (this.local === null && t !== null) this.local = { ...showAddress(t.localAddr, this.v6), port: t.localPort };
+    return this.local;
   }
 
   private applyOptions(): void {
@@ -908,31 +992,32 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   }
 
   address(): { address: string; family: string; port: number } | Record<string, never> {
-    return this.local !== null ? { address: this.local.address, family: this.local.family, port: this.local.port } : {};
+    const local = this.localEndpoint();
+    return local !== null ? { address: local.address, family: local.family, port: local.port } : {};
   }
 
   get remoteAddress(): string | undefined {
-    return this.remote?.address;
+    return this.remoteEndpoint()?.address;
   }
 
   get remotePort(): number | undefined {
-    return this.remote?.port;
+    return this.remoteEndpoint()?.port;
   }
 
   get remoteFamily(): string | undefined {
-    return this.remote?.family;
+    return this.remoteEndpoint()?.family;
   }
 
   get localAddress(): string | undefined {
-    return this.local?.address;
+    return this.localEndpoint()?.address;
   }
 
   get localPort(): number | undefined {
-    return this.local?.port;
+    return this.localEndpoint()?.port;
   }
 
   get localFamily(): string | undefined {
-    return this.local?.family;
+    return this.localEndpoint()?.family;
   }
 
   get bytesRead(): number {

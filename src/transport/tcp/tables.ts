@@ -8,42 +8,62 @@ import type { IpAddress } from '../../stack/network.js';
 import type { Listener } from './listener.js';
 import { bindingTakes, bindingsOverlap } from '../wildcard.js';
 import type { Tcb } from './tcb.js';
+import { randomInt } from '../random.js';
 
-/** Connection blocks (every state but LISTEN) by remote address and port, chained through `Tcb.nextInChain`. */
+/** Buckets a new table starts with (a power of two); doubled whenever the blocks outnumber them. */
+const INITIAL_BUCKETS = 64;
+
+/**
+ * Connection blocks (every state but LISTEN) by remote address and port: an array of buckets
+ * chained through `Tcb.nextInChain`, hashed with a per-table random seed (a peer cannot aim
+ * its ports at one chain).
+ *
+ * Not a Map: with an entry added and removed per connection, a Map rebuilds its hash table
+ * every few connections, and in V8 each retired table keeps a reference to its successor and
+ * to the blocks it held when retired. Once a retired table has reached the old generation,
+ * those references are roots for every young-generation collection, so the successors, and
+ * the connection blocks they held with their buffers and users, are copied and promoted
+ * instead of dying young. The bucket array is replaced only when it doubles, and no old array
+ * points to a new one.
+ */
 export class ConnectionTable {
-  private readonly chains = new Map<number, Tcb>();
+  private buckets: (Tcb | null)[] = new Array<Tcb | null>(INITIAL_BUCKETS).fill(null);
+  private mask = INITIAL_BUCKETS - 1;
+  private readonly seed = randomInt(0, 0x7fffffff);
   /** Blocks in the table. */
   count = 0;
 
-  /** IPv4 keys are exact (non-negative); IPv6 keys are negative, from the address's hash, so chains compare the peer too. */
-  private static key(addr: IpAddress, port: number): number {
-    return typeof addr === 'number' ? addr * 65536 + port : -1 - (addr.hash * 65536 + port);
+  private bucketOf(addr: IpAddress, port: number): number {
+    let h = (typeof addr === 'number' ? addr : addr.hash) ^ this.seed;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ port ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) & this.mask;
   }
 
   lookup(remoteAddr: IpAddress, remotePort: number, localAddr: IpAddress, localPort: number): Tcb | null {
-    let t: Tcb | null | undefined = this.chains.get(ConnectionTable.key(remoteAddr, remotePort));
-    while (t !== undefined && t !== null) {
-      if (t.localPort === localPort && t.localAddr === localAddr && t.remoteAddr === remoteAddr && t.remotePort === remotePort) return t;
+    let t: Tcb | null = this.buckets[this.bucketOf(remoteAddr, remotePort)]!;
+    while (t !== null) {
+      if (t.localPort === localPort && t.remotePort === remotePort && t.remoteAddr === remoteAddr && t.localAddr === localAddr) return t;
       t = t.nextInChain;
     }
     return null;
   }
 
   insert(tcb: Tcb): void {
-    const key = ConnectionTable.key(tcb.remoteAddr, tcb.remotePort);
-    tcb.nextInChain = this.chains.get(key) ?? null;
-    this.chains.set(key, tcb);
+    if (this.count >= this.buckets.length) this.grow();
+    const i = this.bucketOf(tcb.remoteAddr, tcb.remotePort);
+    tcb.nextInChain = this.buckets[i]!;
+    this.buckets[i] = tcb;
     this.count++;
   }
 
   remove(tcb: Tcb): void {
-    const key = ConnectionTable.key(tcb.remoteAddr, tcb.remotePort);
-    let t = this.chains.get(key) ?? null;
+    const i = this.bucketOf(tcb.remoteAddr, tcb.remotePort);
+    let t: Tcb | null = this.buckets[i]!;
     if (t === tcb) {
-      if (tcb.nextInChain !== null) this.chains.set(key, tcb.nextInChain);
-      else this.chains.delete(key);
-      this.count--;
+      this.buckets[i] = tcb.nextInChain;
       tcb.nextInChain = null;
+      this.count--;
       return;
     }
     while (t !== null) {
@@ -60,8 +80,23 @@ export class ConnectionTable {
   /** Every block, as a new array (callers may close blocks while walking it). */
   all(): Tcb[] {
     const out: Tcb[] = [];
-    for (const head of this.chains.values()) for (let t: Tcb | null = head; t !== null; t = t.nextInChain) out.push(t);
+    for (const head of this.buckets) for (let t = head; t !== null; t = t.nextInChain) out.push(t);
     return out;
+  }
+
+  private grow(): void {
+    const old = this.buckets;
+    this.buckets = new Array<Tcb | null>(old.length * 2).fill(null);
+    this.mask = this.buckets.length - 1;
+    for (let head of old) {
+      while (head !== null) {
+        const next = head.nextInChain;
+        const i = this.bucketOf(head.remoteAddr, head.remotePort);
+        head.nextInChain = this.buckets[i]!;
+        this.buckets[i] = head;
+        head = next;
+      }
+    }
   }
 }
 
