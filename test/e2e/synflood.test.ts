@@ -7,9 +7,11 @@
 // Two namespaces, flooded at the same time:
 //  - S: `pstack server` (TCP echo on 12345, control socket for `pstack stats --json`);
 //  - H: examples/http-server.js on port 8080, fetched with curl during the flood.
-// Then the same flood against pstack alone and against the Linux kernel (an echo server in a
-// third namespace K, behind a veth pair from S), each while a legitimate client connects every
-// 0.4 s: the connect times of both are reported side by side (docs/benchmarks.md).
+// Then the same flood against pstack alone (at its default priority, then as an ordinary
+// process, nice 0) and against the Linux kernel (an echo server in a third namespace K, behind
+// a veth pair from S), each while a legitimate client connects every 0.4 s: the connect times
+// are reported side by side (docs/benchmarks.md#syn-flood). The assertion is generous (the
+// machine is shared): every legitimate connection completes, the median within 500 ms.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -223,19 +225,33 @@ test('connect times during the flood, pstack beside the Linux kernel', { skip: s
       k.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('ready')) resolve(); });
       k.on('close', (code) => reject(new Error(`kernel_chargen.py exited ${code}`)));
     });
-    const cookies0 = (await stats())['tcpSynCookiesSent'] ?? 0;
-    const [rx0, drop0] = [await devStat(nsS, 'tap0', 'tx_packets'), await devStat(nsS, 'tap0', 'tx_dropped')];
-    const p = await floodedConnects('192.0.2.2');
-    const [rx1, drop1] = [await devStat(nsS, 'tap0', 'tx_packets'), await devStat(nsS, 'tap0', 'tx_dropped')];
-    const cookies = ((await stats())['tcpSynCookiesSent'] ?? 0) - cookies0;
+    /** Flood pstack and measure, with the tap's counters. */
+    const measurePstack = async () => {
+      const cookies0 = (await stats())['tcpSynCookiesSent'] ?? 0;
+      const [rx0, drop0] = [await devStat(nsS, 'tap0', 'tx_packets'), await devStat(nsS, 'tap0', 'tx_dropped')];
+      const m = await floodedConnects('192.0.2.2');
+      const [rx1, drop1] = [await devStat(nsS, 'tap0', 'tx_packets'), await devStat(nsS, 'tap0', 'tx_dropped')];
+      const cookies = ((await stats())['tcpSynCookiesSent'] ?? 0) - cookies0;
+      const offered = (rx1 - rx0 + drop1 - drop0) / COMPARE_SECONDS;
+      const text = `flood offered ${(offered / 1000).toFixed(1)}k SYN/s, ${((rx1 - rx0) / COMPARE_SECONDS / 1000).toFixed(1)}k/s read by pstack ` +
+        `(${(100 * (drop1 - drop0) / Math.max(1, rx1 - rx0 + drop1 - drop0)).toFixed(0)}% dropped at the tap's queue), ${cookies} SYN cookies sent; legitimate connects: ${m.line}`;
+      return { ...m, cookies, text };
+    };
+    const pid = String(server.child.pid!);
+    const nice = (await run('ps', ['-o', 'ni=', '-p', pid])).stdout.trim();
+    const p = await measurePstack();
+    // The same at an ordinary process's priority (--nice=0), then back.
+    await run('renice', ['-n', '0', '-p', pid]);
+    const p0 = await measurePstack();
+    await run('renice', ['-n', nice, '-p', pid]);
     const kRx0 = await devStat(nsK, 'vk1', 'rx_packets');
     const kd = await floodedConnects('198.51.100.2');
     const kRx = await devStat(nsK, 'vk1', 'rx_packets') - kRx0;
-    const offered = (rx1 - rx0 + drop1 - drop0) / COMPARE_SECONDS;
-    console.log(`# pstack: flood offered ${(offered / 1000).toFixed(1)}k SYN/s, ${((rx1 - rx0) / COMPARE_SECONDS / 1000).toFixed(1)}k/s read by pstack ` +
-      `(${(100 * (drop1 - drop0) / Math.max(1, rx1 - rx0 + drop1 - drop0)).toFixed(0)}% dropped at the tap's queue), ${cookies} SYN cookies sent; legitimate connects: ${p.line}`);
+    console.log(`# pstack (nice ${nice}): ${p.text}`);
+    console.log(`# pstack (nice 0): ${p0.text}`);
     console.log(`# Linux: flood ${(kRx / COMPARE_SECONDS / 1000).toFixed(1)}k SYN/s received; legitimate connects: ${kd.line}`);
     console.log(`# load: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+    const cookies = p.cookies;
     assert.equal(p.c.failed, 0, `pstack: ${p.line} ${p.c.errors.join('; ')}`);
     assert.ok(percentile([...p.c.connect_ms].sort((a, b) => a - b), 0.5) < MEDIAN_CONNECT_MS, `pstack: ${p.line}`);
     assert.ok(cookies > 0, 'the flood reached pstack');
