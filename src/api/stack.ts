@@ -18,6 +18,7 @@ import type { TcpConfig } from '../transport/tcp/tcb.js';
 import { nodeAllocate, nodeTasks } from '../link/node-host.js';
 import { setStorageAllocator } from '../transport/tcp/bytes.js';
 import { Resolver, type ResolverOptions } from './dns.js';
+import { reclaimMemoryFor } from './memory-reclaim.js';
 import { dgramModule, dnsModule, netModule, type DgramModule, type DnsModule, type NetModule } from './node-modules.js';
 import * as net from './net.js';
 import * as dgram from './dgram.js';
@@ -45,6 +46,7 @@ export class Stack extends Host {
     this.udp = new UdpLayer(this, this.ipv6);
     this.tcp = new Tcp(this, options.tcp, this.ipv6);
     this.resolver = new Resolver(this, options.dns);
+    reclaimMemoryFor(this.memory);
   }
 
   private modules: { net?: NetModule; dgram?: DgramModule; dns?: DnsModule } = {};

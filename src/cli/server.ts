@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from 'node:util';
+import { getPriority, setPriority } from 'node:os';
 import { parseCidr, parseIpv4, parseMac, ipv4ToString, macToString, type Ipv4Cidr } from '../wire/addr.js';
 import { DEFAULT_TAP_MAC, DEFAULT_BUSY_POLL_US, MAX_BUSY_POLL_US, type TapDevice } from '../link/tap.js';
 import { createLogger, parseLogLevel } from '../observe/log.js';
@@ -17,6 +18,16 @@ import { defaultHostAddr6 } from '../api/tap-host.js';
 import { startWebServer, type WebServer } from './web/web-server.js';
 import { startControlServer, defaultControlPath, memoryCounters, type ControlServer } from './control.js';
 import { LIMITS, applyLimit, emptyLimitSettings, formatLimitHelp, limitHits, limitValues, type LimitSettings } from './limits.js';
+
+/**
+ * The event loop's default scheduling priority. The kernel handles incoming packets in softirq
+ * context, ahead of every process; pstack reads its taps from an ordinary process, and on a
+ * busy machine the tap's queue (1,000 frames) overflows while it waits for the CPU: under a
+ * SYN flood legitimate SYNs were dropped there and their clients waited for their 1 s
+ * retransmission. A raised priority lets the stack take the CPU when frames arrive; an idle
+ * server uses none.
+ */
+export const DEFAULT_NICE = -10;
 
 export const SERVER_USAGE = `usage: pstack server [options]
   --tap NAME          TAP device to open (default tap0; repeat with --addr for more interfaces)
@@ -49,6 +60,8 @@ export const SERVER_USAGE = `usage: pstack server [options]
                       latency, but ONE CPU STAYS AT 100% for as long as the server runs.
                       --busy-poll=US keeps polling US microseconds after each frame, then
                       sleeps (no CPU when idle); 0 turns it off. Default: =${DEFAULT_BUSY_POLL_US}
+  --nice=N            scheduling priority of the event loop, -20 to 19 (default ${DEFAULT_NICE}, when the
+                      process may raise it; otherwise it keeps the one it was started with)
   -h, --help          show this help`;
 
 export interface ServerConfig {
@@ -78,6 +91,10 @@ export interface ServerConfig {
   dns: string[] | undefined;
   /** Where to serve the live web page (--web); null for none. */
   web: WebAddress | null;
+  /** Scheduling priority to take (--nice). */
+  nice: number;
+  /** --nice was given: failing to take it is then worth a warning. */
+  niceExplicit: boolean;
 }
 
 export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
@@ -103,6 +120,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         'dhcp-timeout': { type: 'string' },
         dns: { type: 'string' },
         web: { type: 'string' },
+        nice: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -190,7 +208,10 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
     dns = v.dns.split(',').map((d) => d.trim()).filter((d) => d !== '');
     for (const d of dns) if (parseIpv4(d.replace(/:\d+$/, '')) === null) throw new UsageError(`invalid --dns ${JSON.stringify(v.dns)}: expected IPv4 addresses (optionally :port) separated by commas, like 192.0.2.1`);
   }
+  const nice = v.nice !== undefined ? (/^-?\d+$/.test(v.nice) ? Number(v.nice) : NaN) : DEFAULT_NICE;
+  if (!(nice >= -20 && nice <= 19)) throw new UsageError(`invalid --nice ${JSON.stringify(v.nice)}: expected a whole number from -20 to 19`);
   return {
+    nice, niceExplicit: v.nice !== undefined,
     dns, taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts,
     limitHelp, busyPoll: parseBusyPoll(v['busy-poll']), dhcpTimeoutMs: dhcpTimeout * 1000,
     web: v.web !== undefined ? parseWebAddress(v.web) : null,
@@ -202,6 +223,16 @@ function describeOffloads(taps: readonly TapDevice[]): string {
   const o = taps[0]?.offloads;
   if (o === undefined || !o.txChecksum) return 'off';
   return o.tsoMaxBytes > 0 ? 'checksum, tso (segments up to 64 KB)' : 'checksum';
+}
+
+/** Set the event loop thread's nice value; returns the one it has afterwards. */
+function takePriority(nice: number): number {
+  try {
+    setPriority(nice);
+  } catch {
+    // Not permitted (raising needs CAP_SYS_NICE): keep the inherited priority.
+  }
+  return getPriority();
 }
 
 function parseBusyPoll(text: string | undefined): number | 'always' {
@@ -238,6 +269,8 @@ export async function runServer(argv: string[]): Promise<number> {
     return 0;
   }
   const logger = createLogger({ level: config.logLevel });
+  const priority = takePriority(config.nice);
+  if (priority !== config.nice && config.niceExplicit) logger.warn('scheduling priority not changed', `--nice ${config.nice} was refused (raising it needs root or CAP_SYS_NICE); it stays ${priority}`);
   const host = await startHost({
     taps: config.taps,
     gateway: config.gateway,
@@ -291,6 +324,7 @@ export async function runServer(argv: string[]): Promise<number> {
       forwarding: config.forwarding ? 'on' : 'off',
       offloads: describeOffloads(host.taps),
       'busy poll': config.busyPoll === 'always' ? 'always (one CPU at 100%)' : config.busyPoll === 0 ? 'off' : `${config.busyPoll} us after each frame`,
+      priority: `nice ${priority}`,
       services: services.describe(),
       control: control !== null ? control.path : 'none',
       ...(web !== null ? { 'web page': web.url } : {}),

@@ -86,6 +86,17 @@ export class MemoryBudget implements MemoryAccount {
   private forced = 0;
   /** When pressure last began (clock ms), or -1 if never. */
   lastPressureAt = -1;
+  /** The most charged since `onGiveBack` last ran (or since the start). */
+  private highWater = 0;
+  /**
+   * Called when the buffers have given back at least `giveBackBytes` since their last high
+   * point and hold less than `lowBytes`: the moment for the host to give the memory back in
+   * turn (the storage sits in garbage until the collector runs, and an idle process may not
+   * run it for minutes). Called from inside release(): it must only schedule work.
+   */
+  onGiveBack: (() => void) | null = null;
+  /** How much must have been released before onGiveBack is called. */
+  giveBackBytes = 4 * 1024 * 1024;
 
   constructor(readonly config: MemoryConfig, private readonly now: () => number) {
     if (!(config.lowBytes <= config.pressureBytes && config.pressureBytes <= config.maxBytes)) {
@@ -132,11 +143,16 @@ export class MemoryBudget implements MemoryAccount {
       this.pressure = false;
       this.pressureTotalMs += this.now() - this.pressureSince;
     }
+    if (this.highWater - this.allocated >= this.giveBackBytes && this.allocated < this.config.lowBytes) {
+      this.highWater = this.allocated;
+      this.onGiveBack?.();
+    }
   }
 
   private add(bytes: number): void {
     this.allocated += bytes;
     if (this.allocated > this.peak) this.peak = this.allocated;
+    if (this.allocated > this.highWater) this.highWater = this.allocated;
     if (!this.pressure && this.allocated > this.config.pressureBytes) {
       this.pressure = true;
       this.pressureCount++;

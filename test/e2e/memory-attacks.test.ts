@@ -2,8 +2,11 @@
 // sockstress (connections to chargen whose window stays shut), slow readers (a byte a second)
 // and half-closed connections in CLOSE_WAIT with a shut window. pstack's resident memory must
 // stay inside its budget while they last, a legitimate echo client must keep getting answers,
-// and the memory must come back once the attackers reset their connections. The full-scale
-// versions (500, 200, 100 attackers) run in the soak (npm run soak).
+// and the memory must come back once the attackers reset their connections: to within a few
+// megabytes of what the server held before the first attack, within seconds (an idle server
+// that kept the attack's storage as uncollected garbage or spare buffers would stay 15-25 MB
+// above it). The full-scale versions of slowread and closewait (200, 100 attackers) run in the
+// soak (npm run soak).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,10 +19,16 @@ const ATTACKERS = join(ROOT, 'test/e2e/slow_attackers.py');
 const KERNEL_CHARGEN = join(ROOT, 'test/e2e/kernel_chargen.py');
 /** pstack server's resident set may not pass this during any attack (its defaults' promise). */
 const RSS_LIMIT_KB = 200 * 1024;
-/** After the attackers are gone, RSS must come back within this much of the baseline... */
-const RECOVERED_KB = 24 * 1024;
+/**
+ * After the attackers are gone, RSS must come back within this much of the server's resident
+ * size before the first attack (measured: within 1 MB, or below it, 5-10 s after the reset;
+ * 500 sockstress connections left undone keep it 25 MB above)...
+ */
+const RECOVERED_KB = 8 * 1024;
 /** ...within this long. */
-const RECOVERY_MS = 20_000;
+const RECOVERY_MS = 30_000;
+/** pstack server's resident size after warming up, before any attack. */
+let baselineKb = 0;
 
 let ns: Netns;
 /** The Linux kernel as the server (kernel_chargen.py), reached from ns over a veth pair. */
@@ -63,11 +72,11 @@ async function attack(mode: string, port: number, count: number, seconds: number
   const res = JSON.parse(r.stdout) as AttackResult;
   const t0 = Date.now();
   let after = rssKb();
-  while (after > base + RECOVERED_KB && Date.now() - t0 < RECOVERY_MS) {
+  while (after > baselineKb + RECOVERED_KB && Date.now() - t0 < RECOVERY_MS) {
     await sleep(500);
     after = rssKb();
   }
-  const line = `${mode} x${res.established} for ${seconds} s: RSS ${(base / 1024).toFixed(0)} MB before, peak ${(peak / 1024).toFixed(0)} MB, ` +
+  const line = `${mode} x${res.established} for ${seconds} s: RSS ${(baselineKb / 1024).toFixed(0)} MB at the start, ${(base / 1024).toFixed(0)} MB before, peak ${(peak / 1024).toFixed(0)} MB, ` +
     `${(after / 1024).toFixed(0)} MB ${((Date.now() - t0) / 1000).toFixed(1)} s after the reset; echo ${res.echo_ok} ok, ${res.echo_failed} failed, slowest ${res.echo_max_ms} ms`;
   console.log(`# ${line}`);
   return { res, base, peak, after, line };
@@ -93,6 +102,8 @@ before(async () => {
   await nsK.must('ip', ['link', 'set', 'vk1', 'up']);
   const warm = await ns.exec('/usr/bin/python3', ['-c', 'import socket;s=socket.create_connection(("192.0.2.2",12345),timeout=5);s.sendall(b"x");print(s.recv(1))']);
   assert.equal(warm.code, 0, warm.stderr);
+  await sleep(1000);
+  baselineKb = rssKb();
 });
 
 after(async () => {
@@ -103,14 +114,14 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-for (const [mode, count, seconds] of [['sockstress', 200, 8], ['slowread', 100, 6], ['closewait', 60, 6]] as const) {
+for (const [mode, count, seconds] of [['sockstress', 500, 8], ['slowread', 100, 6], ['closewait', 60, 6]] as const) {
   test(`${mode}: ${count} attackers on chargen; RSS stays in budget, echo keeps working, memory comes back`, { skip: skip ?? false, timeout: 180_000 }, async () => {
     const a = await attack(mode, 19, count, seconds);
     assert.ok(a.res.established >= count * 0.95, a.line);
     assert.ok(a.peak < RSS_LIMIT_KB, a.line);
     assert.ok(a.res.echo_ok >= seconds - 2 && a.res.echo_failed === 0, `${a.line} ${a.res.errors.join('; ')}`);
     assert.ok(a.res.echo_max_ms < 2000, a.line);
-    assert.ok(a.after <= a.base + RECOVERED_KB, a.line);
+    assert.ok(a.after <= baselineKb + RECOVERED_KB, `memory not given back within ${RECOVERY_MS / 1000} s: ${a.line}`);
   });
 }
 
@@ -129,14 +140,14 @@ test('the Linux kernel under the same sockstress, for comparison (its TCP socket
       await sleep(250);
     }
   })();
-  const r = await ns.exec('/usr/bin/python3', [ATTACKERS, 'sockstress', '198.51.100.2', '19', '200', '8', '12345'], { timeoutMs: 90_000 });
+  const r = await ns.exec('/usr/bin/python3', [ATTACKERS, 'sockstress', '198.51.100.2', '19', '500', '8', '12345'], { timeoutMs: 90_000 });
   running = false;
   await sampler;
   k.kill('SIGKILL');
   assert.equal(r.code, 0, r.stderr);
   const res = JSON.parse(r.stdout) as AttackResult;
   console.log(`# Linux: sockstress x${res.established} for 8 s: TCP socket memory +${((peak - base) / 1024).toFixed(1)} MB at the peak (machine-wide count); echo ${res.echo_ok} ok, ${res.echo_failed} failed`);
-  assert.ok(res.established >= 190 && res.echo_failed === 0, JSON.stringify(res));
+  assert.ok(res.established >= 475 && res.echo_failed === 0, JSON.stringify(res));
   assert.ok(peak > base, 'the kernel buffered the attackers\' data');
 });
 

@@ -18,8 +18,8 @@ import type { Tcb } from '../../src/transport/tcp/tcp.js';
 import { LIMITS, applyLimit, emptyLimitSettings, limitHits, limitValues, formatLimitHelp } from '../../src/cli/limits.js';
 import { statsJson, memoryCounters } from '../../src/cli/control.js';
 import { formatStats } from '../../src/cli/inspect.js';
-import { parseServerArgs } from '../../src/cli/server.js';
-import { FatalError } from '../../src/cli/errors.js';
+import { parseServerArgs, DEFAULT_NICE } from '../../src/cli/server.js';
+import { FatalError, UsageError } from '../../src/cli/errors.js';
 
 const ip = (s: string) => parseIpv4(s)!;
 const US_MAC = parseMac('00:00:5e:00:53:01')!;
@@ -510,4 +510,18 @@ test('pstack stats shows every limit, its value and its hits', () => {
 
 test('every limit in the table was exercised above', () => {
   assert.deepEqual([...tested].sort(), LIMITS.map((l) => l.name).sort());
+});
+
+test('pstack server --nice: a raised priority by default, -20 to 19 accepted, anything else one clear error', () => {
+  const d = parseServerArgs([]);
+  assert.ok(d !== 'help');
+  assert.equal(d.nice, DEFAULT_NICE);
+  assert.equal(d.niceExplicit, false);
+  const z = parseServerArgs(['--nice', '0']);
+  assert.ok(z !== 'help' && z.nice === 0 && z.niceExplicit);
+  const m = parseServerArgs(['--nice=-20']); // a negative value needs the = form
+  assert.ok(m !== 'help' && m.nice === -20);
+  for (const bad of ['20', '-21', '1.5', 'high', '']) {
+    assert.throws(() => parseServerArgs([`--nice=${bad}`]), (e: unknown) => e instanceof UsageError && /^invalid --nice/.test(e.message), bad);
+  }
 });

@@ -102,3 +102,24 @@ test('a receive buffer: in-order data is guaranteed its minimum, out-of-order da
   assert.ok(rb.takeAll() !== null);
   assert.equal(b.allocatedBytes, 0, 'the application holds it now');
 });
+
+test('onGiveBack: called once the buffers have released giveBackBytes from their high point and hold less than low', () => {
+  const { b } = budget(8 << 20, 12 << 20, 16 << 20);
+  let calls = 0;
+  b.onGiveBack = () => calls++;
+  b.charge(6 << 20);
+  b.release(3 << 20);
+  assert.equal(calls, 0, 'released less than giveBackBytes');
+  b.charge(8 << 20); // 11 MB held, the high point
+  b.release(5 << 20); // 6 MB: below low, 5 MB given back
+  assert.equal(calls, 1);
+  b.release(1 << 20);
+  assert.equal(calls, 1, 'counted from the new high point');
+  b.release(4 << 20); // 1 MB: 5 MB below the 6 MB point
+  assert.equal(calls, 2);
+  b.charge(14 << 20); // 15 MB, under pressure
+  b.release(5 << 20); // 10 MB: still above low
+  assert.equal(calls, 2, 'not while above low');
+  b.release(3 << 20);
+  assert.equal(calls, 3);
+});

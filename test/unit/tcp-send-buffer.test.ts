@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SendBuffer } from '../../src/transport/tcp/send-buffer.js';
-import { POOLED_STORAGE_SIZE, pooledStorageCount, pooledStorageBytes, takeStorage, giveStorage } from '../../src/transport/tcp/bytes.js';
+import { POOLED_STORAGE_SIZE, pooledStorageCount, pooledStorageBytes, takeStorage, giveStorage, trimStorage } from '../../src/transport/tcp/bytes.js';
 
 function bytes(from: number, n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -172,4 +172,15 @@ test('property: any interleaving of writes/acks/copyOuts behaves like a byte que
       }
     }),
   );
+});
+
+test('trimStorage empties the free lists; storage is then allocated anew', () => {
+  giveStorage(new Uint8Array(8192));
+  assert.ok(pooledStorageBytes() >= 8192);
+  trimStorage();
+  assert.equal(pooledStorageBytes(), 0);
+  assert.equal(pooledStorageCount(), 0);
+  const s = takeStorage(8192);
+  assert.equal(s.length, 8192);
+  assert.equal(pooledStorageCount(), 0);
 });

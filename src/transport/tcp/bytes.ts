@@ -89,6 +89,17 @@ export function giveStorage(buf: Uint8Array): void {
   pooledCount++;
 }
 
+/**
+ * Empty the free lists (the arrays go to the garbage collector): when connections have gone
+ * and the stack gives their memory back, spare storage kept for reuse would be held for
+ * nothing.
+ */
+export function trimStorage(): void {
+  pools.length = 0;
+  pooledBytes = 0;
+  pooledCount = 0;
+}
+
 /** Bytes waiting in the free lists (at most MAX_POOLED_BYTES). */
 export function pooledStorageBytes(): number {
   return pooledBytes;
