@@ -55,6 +55,7 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
     }
     tcb.sndUna = ack;
     if (seqLt(tcb.sndNxt, ack)) tcb.sndNxt = ack; // past a zero-window probe, or go-back-N
+    const rttSamples = tcb.rtt.samples;
     takeRttSample(tcb, seg, now);
     tcb.retries = 0;
     tcb.persistShift = 0;
@@ -81,6 +82,7 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
       }
     } else {
       tcb.dupAcks = 0;
+      cc.onAckRtt(ack, tcb.sndNxt, tcb.rtt.samples !== rttSamples ? tcb.rtt.latestRtt : -1); // HyStart++
       cc.onAck(ackedSpace, tcb.rtt.hasSample ? tcb.rtt.srtt : 0, now, tcb.cwndLimited);
     }
     if (tcb.rtoRecovery && seqGeq(ack, tcb.sndMax)) tcb.rtoRecovery = false;
