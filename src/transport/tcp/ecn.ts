@@ -7,7 +7,8 @@
  *    Linux's tcp_ecn_fallback). SYN cookies carry the agreement in the timestamp (syn-cookies.ts);
  *  - sender: new data goes out ECT(0); SYNs, pure ACKs, retransmissions and RSTs Not-ECT
  *    (6.1.1, 6.1.5). An ECE reduces the window once per round trip (6.1.2), through the
- *    congestion controller's `onEcnEcho`, and the next new data segment carries CWR;
+ *    congestion controller's `onEcnEcho`, which does not grow again in that round trip, and
+ *    the next new data segment carries CWR;
  *  - receiver: a data segment marked CE makes every ACK carry ECE until a data segment with
  *    CWR arrives (6.1.3); the first CE is ACKed at once.
  *
@@ -66,6 +67,15 @@ export function ecnOutput(ctx: TcpContext, tcb: Tcb, seq: number, flags: number,
 }
 
 /**
+ * The round trip after an ECE reduction is not over (SND.UNA has not passed SND.MAX of the
+ * reduction): the window does not grow (RFC 3168 6.1.2, "SHOULD NOT increase the congestion
+ * window in response to ... ECN-Echo"; Linux's CWR state), and further ECEs are old news.
+ */
+export function inEcnReduction(tcb: Tcb): boolean {
+  return tcb.ecnCwrSeq >= 0 && !seqGt(tcb.sndUna, tcb.ecnCwrSeq);
+}
+
+/**
  * ECN for an acceptable segment in a synchronized state, after its ACK field was processed
  * (`unaBefore`: SND.UNA before it). The receiver's side first: CWR ends the echo and a CE
  * mark (re)starts it, in that order (as Linux), so a CE on the CWR segment itself is echoed.
@@ -86,7 +96,7 @@ export function ecnInput(ctx: TcpContext, tcb: Tcb, seg: Segment, flags: number,
   }
   if ((flags & ECE) === 0) return;
   if (tcb.cc.inRecovery || tcb.rtoRecovery) return;
-  if (tcb.ecnCwrSeq >= 0 && !seqGt(tcb.sndUna, tcb.ecnCwrSeq)) return;
+  if (inEcnReduction(tcb)) return;
   const flight = seqSub(tcb.sndMax, unaBefore);
   if (flight <= 0) return;
   tcb.cc.onEcnEcho(now, flight);
