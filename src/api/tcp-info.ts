@@ -1,7 +1,7 @@
 /**
  * Per-connection TCP internals as plain objects, what Linux's `ss -ti` (struct tcp_info)
  * shows: congestion window and threshold, RTT estimate and RTO, retransmissions, SACKed and
- * lost segments, bytes in flight, both windows, MSS, window scales and byte counts.
+ * lost segments, bytes in flight, both windows, MSS, window scales, ECN and byte counts.
  *
  * A snapshot for inspection (`pstack ss`, the control socket, the web page): computed on
  * request from the connection blocks, nothing is kept or counted for it per packet.
@@ -69,6 +69,10 @@ export interface TcpConnectionInfo {
   inRecovery: boolean;
   sackOk: boolean;
   timestamps: boolean;
+  /** ECN (RFC 3168) was agreed in the handshake (ss ecn). */
+  ecn: boolean;
+  /** A segment arrived with an ECT or CE codepoint (ss ecnseen). */
+  ecnSeen: boolean;
 }
 
 const SCRATCH = { start: 0, end: 0 };
@@ -127,6 +131,8 @@ export function tcbInfo(t: Tcb, now: number): TcpConnectionInfo {
     inRecovery: cc.inRecovery || t.rtoRecovery,
     sackOk: t.sackOk,
     timestamps: t.tsOk,
+    ecn: t.ecnOk,
+    ecnSeen: t.ecnSeen,
   };
 }
 

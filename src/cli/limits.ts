@@ -80,6 +80,7 @@ export const LIMITS: readonly LimitSpec[] = [
   limit('tcp', 'recvBufferMin', 1024, 1 << 30, 'window offered under memory pressure, and receive storage guaranteed past the hard limit', ['tcp: memory-budget']),
   limit('tcp', 'maxOrphans', 0, 1 << 24, 'connections closed by their application still delivering data; beyond it they are reset', ['tcpOrphansOverLimit']),
   limit('tcp', 'orphanRetries', 1, 100, 'retransmissions or window probes an orphan gets before it is given up', ['tcpOrphansOutOfMemory']),
+  limit('tcp', 'ecn', 0, 2, 'ECN (RFC 3168), as Linux net.ipv4.tcp_ecn: 0 off, 1 ask for it on connections opened and accept it, 2 accept it when asked', ['tcpEcnNegotiated']),
   limit('memory', 'lowBytes', 0, 2 ** 40, 'buffer memory below which memory pressure ends', []),
   limit('memory', 'pressureBytes', 0, 2 ** 40, 'buffer memory above which buffers stop growing and shrink toward their minimum (memory pressure)', ['memoryPressureEntered']),
   limit('memory', 'maxBytes', 65536, 2 ** 40, 'buffer memory (TCP send/receive/out-of-order, reassembly) beyond which more is refused', ['memoryRefusedCharges']),

@@ -24,7 +24,11 @@ const SHORT_STATE: Record<string, string> = {
 
 /** The indented detail line of one connection, ss -ti's words and order. */
 export function formatTcpDetails(c: TcpConnectionInfo): string {
-  const f: string[] = [c.congestion];
+  const f: string[] = [];
+  // As ss: ECN agreed, and ECT or CE codepoints seen (absent in replies from older servers).
+  if (c.ecn === true) f.push('ecn');
+  if (c.ecnSeen === true) f.push('ecnseen');
+  f.push(c.congestion);
   if (c.sndWscale >= 0) f.push(`wscale:${c.sndWscale},${c.rcvWscale}`);
   f.push(`rto:${Math.round(c.rtoMs)}`);
   if (c.srttMs > 0) f.push(`rtt:${ms(c.srttMs)}/${ms(c.rttvarMs)}`);

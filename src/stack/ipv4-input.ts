@@ -24,7 +24,7 @@ export class Ipv4Input {
   /** Handed to the transports, refilled for each datagram (valid only during receive). */
   private readonly inbound: InboundPacket = {
     src: 0, dst: 0, buf: new Uint8Array(0), payloadOffset: 0, payloadLength: 0, headerOffset: 0,
-    iface: null as unknown as Interface, checksumOk: false, broadcast: false,
+    iface: null as unknown as Interface, checksumOk: false, broadcast: false, ecn: 0,
   };
 
   constructor(
@@ -163,6 +163,7 @@ export class Ipv4Input {
     p.iface = iface;
     p.checksumOk = checksumOk;
     p.broadcast = broadcast;
+    p.ecn = ip.buf[ip.offset + 1]! & 3; // RFC 3168 5: the low two bits of the TOS byte
     transport.receive(p);
   }
 }

@@ -50,6 +50,7 @@ export interface IpOutputOptions {
   dst: IpAddress;
   protocol: number;
   ttl?: number;
+  /** The TOS / Traffic Class byte: DSCP in the high six bits, the ECN field (RFC 3168) in the low two. */
   tos?: number;
   dontFragment?: boolean;
   /** Raw option bytes (multiple of 4). */
@@ -95,6 +96,11 @@ export interface InboundPacket {
    * joined (not one of our unicast addresses): every matching socket gets a copy.
    */
   broadcast: boolean;
+  /**
+   * The ECN field as it arrived (RFC 3168 section 5): 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE; the
+   * low two bits of the IPv4 TOS or IPv6 Traffic Class byte.
+   */
+  ecn: number;
 }
 
 /** Why a datagram we sent did not arrive, as the network layer's error messages tell it. */

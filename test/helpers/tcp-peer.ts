@@ -29,6 +29,8 @@ export interface OutSeg {
   window?: number;
   options?: TcpOption[];
   data?: Uint8Array;
+  /** The IP ECN field (RFC 3168: 2 ECT(0), 3 CE); default 0, Not-ECT. */
+  ecn?: number;
 }
 
 export interface Seen {
@@ -48,6 +50,8 @@ export interface Seen {
   /** tcpdump-style flags, e.g. "S.", "F.", "R" */
   f: string;
   ipDf: boolean;
+  /** The IP ECN field it carried. */
+  ecn: number;
 }
 
 export class ScriptedPeer {
@@ -85,7 +89,7 @@ export class ScriptedPeer {
       flags: s.flags, window: s.window ?? 65535, urgentPointer: 0,
     }, optLen, data.length, PEER, US);
     emitIpv4(f, 14, {
-      tos: 0, id: 1, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: 6,
+      tos: s.ecn ?? 0, id: 1, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: 6,
       src: PEER, dst: US, options: new Uint8Array(0), payloadLength: tcpLen,
     });
     return f;
@@ -109,7 +113,7 @@ export class ScriptedPeer {
       const options = listTcpOptions(f, t.optionsOffset, t.optionsLength) ?? [];
       const s: Seen = {
         srcPort: t.srcPort, dstPort: t.dstPort, seq: t.seq, ack: t.ack, flags: t.flags, window: t.window,
-        data: t.payload().slice(), options, sackPermitted: false, f: tcpFlagsShort(t.flags), ipDf: ip.dontFragment,
+        data: t.payload().slice(), options, sackPermitted: false, f: tcpFlagsShort(t.flags), ipDf: ip.dontFragment, ecn: ip.tos & 3,
       };
       for (const o of options) {
         if (o.kind === 'MSS') s.mss = o.value;

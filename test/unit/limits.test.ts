@@ -216,6 +216,27 @@ function connect(p: ScriptedPeer, port: number, options = [] as ReturnType<typeo
   return { tcb, iss: sa.seq };
 }
 
+test('tcp.ecn: 2 (the default) accepts an ECN-setup SYN, 0 refuses it, 1 also asks when connecting', () => {
+  tested.add('tcp.ecn');
+  const ecnSyn = (p: ScriptedPeer, port: number) => {
+    p.send({ srcPort: port, dstPort: 80, seq: 1000, flags: F.SYN | F.ECE | F.CWR });
+    return p.take()[0]!;
+  };
+  const passive = tcpPeer({});
+  assert.equal(passive.p.tcp.config.ecn, 2);
+  assert.equal(ecnSyn(passive.p, 40000).flags & (F.ECE | F.CWR), F.ECE, 'ECN-setup SYN-ACK');
+  assert.equal(hits(passive.p.stack, 'tcp.ecn', passive.p.tcp), 1);
+  passive.p.tcp.connect(ip('192.0.2.1'), 9);
+  assert.equal(passive.p.take()[0]!.flags & (F.ECE | F.CWR), 0, 'mode 2 does not ask');
+  const off = tcpPeer({ ecn: 0 });
+  assert.equal(ecnSyn(off.p, 40000).flags & (F.ECE | F.CWR), 0);
+  assert.equal(hits(off.p.stack, 'tcp.ecn', off.p.tcp), 0);
+  const on = tcpPeer({ ecn: 1 });
+  on.p.tcp.connect(ip('192.0.2.1'), 9);
+  assert.equal(on.p.take()[0]!.flags & (F.ECE | F.CWR), F.ECE | F.CWR, 'mode 1 sends an ECN-setup SYN');
+  assert.equal(applyLimit('tcp.ecn=3', emptyLimitSettings())?.includes('from 0 to 2'), true);
+});
+
 test('tcp.maxConnections: a SYN beyond it is answered with a RST and counted as tcp: max-connections', () => {
   tested.add('tcp.maxConnections');
   const { p } = tcpPeer({ maxConnections: 2 });

@@ -121,6 +121,17 @@ test('a packet from A to B is forwarded with TTL - 1, a valid checksum, new MACs
   assert.equal(s.stack.counters.ipOut, 0, 'forwarded packets are not ipOut (RFC 1213)');
 });
 
+test('the DSCP and ECN bits pass through unchanged, whole or fragmented (RFC 3168: a router without a queue never marks)', () => {
+  for (const tos of [0x01, 0x02, 0x03, 0xb8 | 0x02]) {
+    const s = setup({ mtuB: 576 });
+    s.a.inject(frameFromA(echo(), { tos }));
+    s.a.inject(frameFromA(echo(1200), { tos, id: 0x4321 }));
+    const out = s.b.take();
+    assert.ok(out.length >= 4, 'one whole packet and the fragments of the other');
+    for (const f of out) assert.equal(new Ipv4Packet(f, 14).tos, tos);
+  }
+});
+
 test('property: for any header, the forwarded checksum equals a full recomputation', () => {
   const s = setup();
   fc.assert(fc.property(fc.integer({ min: 2, max: 255 }), fc.nat(0xffff), fc.nat(255), fc.uint8Array({ maxLength: 64 }), fc.constantFrom(1, 6, 17, 47), (ttl, id, tos, payload, protocol) => {

@@ -27,8 +27,10 @@ test('clean link: 16 MiB each way at once, intact', async () => {
   const r = await checkExchange({ up: 16 << 20, down: 16 << 20 });
   for (const st of [r.p.tcpA.stats, r.p.tcpB.stats]) {
     // A clean link loses nothing; the only retransmissions allowed are tail loss probes,
-    // which a busy event loop can trigger when the RTT is well under a millisecond.
-    assert.equal(st.retransSegs, st.tailLossProbes);
+    // which a busy event loop can trigger when the RTT is well under a millisecond. (A probe
+    // sends new data instead when the windows allow: common once HyStart++ has ended slow
+    // start, as congestion avoidance leaves less than a segment of cwnd free between ACKs.)
+    assert.ok(st.retransSegs <= st.tailLossProbes, `${st.retransSegs} retransmissions, ${st.tailLossProbes} probes`);
     assert.equal(st.fastRetransmits, 0);
   }
   assert.equal(r.p.tcpA.stats.timeouts + r.p.tcpB.stats.timeouts, 0);

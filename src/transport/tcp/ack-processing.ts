@@ -10,6 +10,7 @@
 import type { TcpOptions } from '../../wire/tcp-options.js';
 import { TcpFlag } from '../../wire/tcp.js';
 import type { TcpContext } from './context.js';
+import { inEcnReduction } from './ecn.js';
 import { notify } from './lifecycle.js';
 import { armRto, resendFirstHole, retransmitRange, stopRetransmitTimer } from './output.js';
 import type { SackScoreboard } from './sack.js';
@@ -55,6 +56,7 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
     }
     tcb.sndUna = ack;
     if (seqLt(tcb.sndNxt, ack)) tcb.sndNxt = ack; // past a zero-window probe, or go-back-N
+    const rttSamples = tcb.rtt.samples;
     takeRttSample(tcb, seg, now);
     tcb.retries = 0;
     tcb.persistShift = 0;
@@ -81,7 +83,9 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
       }
     } else {
       tcb.dupAcks = 0;
-      cc.onAck(ackedSpace, tcb.rtt.hasSample ? tcb.rtt.srtt : 0, now, tcb.cwndLimited);
+      cc.onAckRtt(ack, tcb.sndNxt, tcb.rtt.samples !== rttSamples ? tcb.rtt.latestRtt : -1); // HyStart++
+      // Not while the round trip after an ECN reduction lasts (RFC 3168 6.1.2; Linux's CWR state).
+      if (!inEcnReduction(tcb)) cc.onAck(ackedSpace, tcb.rtt.hasSample ? tcb.rtt.srtt : 0, now, tcb.cwndLimited);
     }
     if (tcb.rtoRecovery && seqGeq(ack, tcb.sndMax)) tcb.rtoRecovery = false;
     // RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it.

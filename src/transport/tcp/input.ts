@@ -17,6 +17,7 @@
 import { TcpFlag } from '../../wire/tcp.js';
 import { processAck, takeRttSample } from './ack-processing.js';
 import { connectionMayChallenge } from './challenge-ack.js';
+import { ecnInput, isEcnSetupSynAck } from './ecn.js';
 import type { TcpContext } from './context.js';
 import {
   armFinWait2, closeTcb, enterTimeWait, notify, queueAckFlush, restartTimeWait, scheduleTcbTimer, setState,
@@ -139,6 +140,9 @@ function synSentInput(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number): voi
     tcb.tsRecentAt = now;
   }
   if (tcb.synSack && o.sackPermitted) tcb.enableSack();
+  // RFC 3168 6.1.1: agreed if we asked and the SYN-ACK is ECN-setup (a SYN alone is not).
+  tcb.ecnOk = tcb.synEcn && (f & ACK) !== 0 && isEcnSetupSynAck(f);
+  if (tcb.ecnOk) ctx.stats.ecnNegotiated++;
   const rt = tcb.route;
   tcb.setMss(o.mss >= 0 ? o.mss : 536, rt !== null ? mssFor(ctx, rt) : tcb.rcvMss);
   tcb.sndWnd = seg.wnd; // unscaled in a SYN (RFC 7323 2.2)
@@ -322,9 +326,11 @@ function processSegmentControl(ctx: TcpContext, tcb: Tcb, seg: Segment, f: numbe
     tcb.tsRecent = o.tsVal;
     tcb.tsRecentAt = now;
   }
+  const unaBefore = tcb.sndUna;
   processAck(ctx, tcb, seg, seq, dataLen, f, now);
   const st = tcb.state;
   if (st === TcpState.CLOSED) return;
+  if (tcb.ecnOk) ecnInput(ctx, tcb, seg, f, dataLen, unaBefore, now);
   if (st === TcpState.FIN_WAIT_1 && tcb.finAcked) {
     setState(ctx, tcb, TcpState.FIN_WAIT_2);
     if (tcb.orphaned) armFinWait2(ctx, tcb, now);

@@ -23,9 +23,10 @@ import { seqAdd } from './seq.js';
 import { COOKIE_PERIOD_MS, decodeCookieTimestamp, encodeCookieTimestamp } from './syn-cookies.js';
 import { Tcb, TcbEvent, TcpState } from './tcb.js';
 import { TcpError } from './tcp-error.js';
+import { EcnMode, isEcnSetupSyn } from './ecn.js';
 import { onTcbTimer } from './timers.js';
 
-const { SYN, ACK, RST } = TcpFlag;
+const { SYN, ACK, RST, ECE } = TcpFlag;
 
 /** The dynamic port range (RFC 6335 section 6), for connect and listen without a port. */
 const EPHEMERAL_LOW = 49152;
@@ -124,6 +125,10 @@ export function passiveOpen(ctx: TcpContext, listener: Listener, seg: Segment, n
     tcb.tsRecentAt = now;
   }
   tcb.synSack = cfg.sack && o.sackPermitted;
+  // RFC 3168 6.1.1: agree to ECN when asked (tcp.ecn 1 or 2, as Linux).
+  tcb.synEcn = cfg.ecn !== EcnMode.OFF && isEcnSetupSyn(seg.flags);
+  tcb.ecnOk = tcb.synEcn;
+  if (tcb.ecnOk) ctx.stats.ecnNegotiated++;
   const iss = isnFor(ctx, tcb.localAddr, tcb.localPort, tcb.remoteAddr, tcb.remotePort);
   tcb.iss = iss;
   tcb.sndUna = iss;
@@ -223,6 +228,7 @@ export function activeOpen(ctx: TcpContext, remoteAddr: IpAddress, remotePort: n
   tcb.synWs = cfg.windowScaling;
   tcb.synSack = cfg.sack;
   tcb.synTs = cfg.timestamps;
+  tcb.synEcn = cfg.ecn === EcnMode.ON;
   const iss = isnFor(ctx, localAddr, localPort, remoteAddr, remotePort);
   tcb.iss = iss;
   tcb.sndUna = iss;
@@ -305,8 +311,10 @@ function sendCookieSynAck(ctx: TcpContext, seg: Segment, now: number): void {
   out.windowScale = ws ? ourWscale(ctx) : -1;
   out.sackPermitted = ts && cfg.sack && o.sackPermitted;
   out.timestamps = ts;
+  // ECN is agreed only when the timestamp can carry the agreement (as Linux).
+  const ecn = ts && cfg.ecn !== EcnMode.OFF && isEcnSetupSyn(seg.flags);
   if (ts) {
-    out.tsVal = encodeCookieTimestamp((Math.floor(now) + ctx.cookieTsOffset) >>> 0, ws ? o.windowScale : -1, out.sackPermitted, false);
+    out.tsVal = encodeCookieTimestamp((Math.floor(now) + ctx.cookieTsOffset) >>> 0, ws ? o.windowScale : -1, out.sackPermitted, ecn);
     out.tsEcr = o.tsVal;
   }
   const buf = ctx.stack.txBuffer;
@@ -316,7 +324,7 @@ function sendCookieSynAck(ctx: TcpContext, seg: Segment, now: number): void {
   repr.dstPort = seg.srcPort;
   repr.seq = cookie;
   repr.ack = seqAdd(seg.seq, 1);
-  repr.flags = SYN | ACK;
+  repr.flags = ecn ? SYN | ACK | ECE : SYN | ACK;
   repr.window = initialWindow(ctx);
   repr.urgentPointer = 0;
   emitTcpWith(buf, TX_HEADROOM, repr, optLen, 0, ctx.ip(seg.src).pseudoHeaderSum(seg.dst, seg.src, TCP_PROTOCOL, TCP_MIN_HEADER + optLen));
@@ -326,6 +334,7 @@ function sendCookieSynAck(ctx: TcpContext, seg: Segment, now: number): void {
   ip.partialChecksumAt = 0;
   ip.gsoSize = 0;
   ip.dontFragment = true;
+  ip.tos = 0;
   ctx.stack.counters.tcpOut++;
   ctx.stats.synCookiesSent++;
   ctx.ip(seg.src).output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER + optLen, rt);
@@ -363,6 +372,7 @@ export function trySynCookieAck(ctx: TcpContext, listener: Listener, seg: Segmen
   const cts = ctx.cookieTs;
   cts.wscale = -1;
   cts.sackOk = false;
+  cts.ecn = false;
   if (o.hasTimestamps && !decodeCookieTimestamp(o.tsEcr, cts, (Math.floor(now) + ctx.cookieTsOffset) >>> 0)) return false;
   if (listener.acceptQueue.length >= listener.backlog) {
     ctx.stack.counters.drop('tcp: accept-queue-full');
@@ -399,6 +409,8 @@ export function trySynCookieAck(ctx: TcpContext, listener: Listener, seg: Segmen
     tcb.rcvWscale = 0;
   }
   if (cts.sackOk) tcb.enableSack();
+  tcb.ecnOk = cts.ecn && cfg.ecn !== EcnMode.OFF;
+  if (tcb.ecnOk) ctx.stats.ecnNegotiated++;
   tcb.setMss(mss, mssFor(ctx, rt));
   tcb.rcvAdv = seqAdd(tcb.rcvNxt, initialWindow(ctx));
   tcb.listener = listener;

@@ -22,8 +22,9 @@ import { RetransmitKind, TcpState, type Tcb } from './tcb.js';
 import type { TcpContext } from './context.js';
 import { scheduleTcbTimer } from './lifecycle.js';
 import { receiveSpace } from './memory.js';
+import { ecnOutput } from './ecn.js';
 
-const { SYN, ACK, FIN, RST, PSH } = TcpFlag;
+const { SYN, ACK, FIN, RST, PSH, CWR } = TcpFlag;
 
 /** Route lookups are cached per connection and refreshed at least this often (ms). */
 const ROUTE_REFRESH_MS = 1000;
@@ -120,6 +121,7 @@ export function emitSegment(ctx: TcpContext, tcb: Tcb, seq: number, flags: numbe
     }
   }
   const optLen = emitTcpOptions(buf, o + TCP_MIN_HEADER, out);
+  flags = ecnOutput(ctx, tcb, seq, flags, dataLen); // RFC 3168: ECE/CWR, and ECT(0) in ipOpts.tos
   let gsoSize = 0;
   if (dataLen > 0) {
     // RFC 6691: the MSS counts data only; options come out of the same budget.
@@ -127,8 +129,9 @@ export function emitSegment(ctx: TcpContext, tcb: Tcb, seq: number, flags: numbe
     if (dataLen > room) {
       // A TSO device takes whole runs of `room`-sized pieces in one segment (up to a full
       // datagram) and cuts them up with these same headers and options: one build, one
-      // write and no checksum pass here for up to ~45 wire segments.
-      const tsoMax = syn ? 0 : tcb.net!.tsoLimit(rt);
+      // write and no checksum pass here for up to ~45 wire segments. Not a SYN, nor a
+      // segment carrying CWR (RFC 3168: every piece would carry the flag).
+      const tsoMax = syn || (flags & CWR) !== 0 ? 0 : tcb.net!.tsoLimit(rt);
       const pieces = tsoMax > 0 ? Math.floor((tsoMax - tcb.net!.headerLength - TCP_MIN_HEADER - optLen) / room) : 1;
       const most = pieces * room;
       if (dataLen > most) {
@@ -206,6 +209,9 @@ export function sendAck(ctx: TcpContext, tcb: Tcb, now: number): void {
  */
 export function sendSyn(ctx: TcpContext, tcb: Tcb, now: number): void {
   const flags = tcb.state === TcpState.SYN_SENT ? SYN : SYN | ACK;
+  // A retransmitted SYN no longer asks for ECN: some paths drop ECN-setup SYNs (Linux's
+  // tcp_ecn_fallback). A SYN-ACK keeps agreeing: the peer asked.
+  if (tcb.retries > 0 && flags === SYN) tcb.synEcn = false;
   emitSegment(ctx, tcb, tcb.iss, flags, 0, now);
   tcb.sndNxt = seqAdd(tcb.iss, 1);
   if (seqGt(tcb.sndNxt, tcb.sndMax)) tcb.sndMax = tcb.sndNxt;
@@ -244,6 +250,7 @@ export function sendRstRaw(
   ip.partialChecksumAt = 0;
   ip.gsoSize = 0;
   ip.dontFragment = true;
+  ip.tos = 0;
   ctx.stack.counters.tcpOut++;
   ctx.stats.outRsts++;
   net.output(ip, buf, TX_HEADROOM, TCP_MIN_HEADER, rt);

@@ -25,6 +25,8 @@ export class Segment {
   wnd = 0;
   dataOffset = 0;
   dataLength = 0;
+  /** The IP ECN field it arrived with (RFC 3168: 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE). */
+  ecn = 0;
 
   /** SEG.LEN: data plus one for SYN and one for FIN. */
   get segLen(): number {

@@ -40,4 +40,12 @@ export class TcpStats {
   orphansOverLimit = 0;
   /** Orphans reset because the memory budget was at its hard limit (Linux: out of memory). */
   orphansOutOfMemory = 0;
+  /** Connections that agreed on ECN in their handshake (RFC 3168). */
+  ecnNegotiated = 0;
+  /** Data segments that arrived marked CE (Congestion Experienced) on ECN connections. */
+  ecnCeReceived = 0;
+  /** Segments sent with ECE, echoing a CE mark to the sender. */
+  ecnEchoesSent = 0;
+  /** Congestion window reductions in answer to ECE (at most one per round trip). */
+  ecnReductions = 0;
 }

@@ -99,6 +99,13 @@ export interface TcpConfig {
   timestamps: boolean;
   /** Offer/accept window scaling (RFC 7323). */
   windowScaling: boolean;
+  /**
+   * Explicit Congestion Notification (RFC 3168), as Linux's net.ipv4.tcp_ecn: 0 never, 1 ask
+   * for it on connections we open and accept it when asked, 2 only accept it when asked.
+   */
+  ecn: number;
+  /** HyStart++ (RFC 9406): leave the initial slow start when the RTT starts to grow. */
+  hystart: boolean;
   keepAliveIdleMs: number;
   keepAliveIntervalMs: number;
   keepAliveProbes: number;
@@ -150,6 +157,8 @@ export const defaultTcpConfig: TcpConfig = {
   sack: true,
   timestamps: true,
   windowScaling: true,
+  ecn: 2,
+  hystart: true,
   keepAliveIdleMs: 7_200_000,
   keepAliveIntervalMs: 75_000,
   keepAliveProbes: 9,
@@ -265,6 +274,20 @@ export class Tcb {
   /** The unscaled window our SYN carried (RFC 7323 2.2: never scaled). */
   synWindow = 0;
 
+  // ---- ECN (RFC 3168; ecn.ts) ----
+  /** Our SYN asks for ECN (active), or our SYN-ACK agrees to it (passive). */
+  synEcn = false;
+  /** ECN was agreed in the handshake: data goes out ECT(0), ECE and CWR mean what RFC 3168 says. */
+  ecnOk = false;
+  /** A segment arrived with an ECT or CE codepoint (Linux's ecnseen). */
+  ecnSeen = false;
+  /** Receiver: a CE mark arrived; every ACK carries ECE until a segment with CWR comes. */
+  ecnEcho = false;
+  /** Sender: the window was reduced for an ECE; the next new data segment carries CWR. */
+  ecnCwrPending = false;
+  /** SND.MAX at the last ECE reduction (-1: none yet): ECE reduces again only once SND.UNA is beyond it. */
+  ecnCwrSeq = -1;
+
   // ---- buffers, estimators, congestion ----
   sendBuffer: SendBuffer;
   recvBuffer: RecvBuffer;
@@ -377,7 +400,7 @@ export class Tcb {
       maxOooRanges: config.maxOooRanges, maxOooBytes: config.maxOooBytes, account, guaranteedStorage: config.recvBufferMin,
     });
     this.rtt = new RttEstimator({ minRtoMs: config.minRtoMs, maxRtoMs: config.maxRtoMs, initialRtoMs: config.initialRtoMs });
-    this.cc = createCongestionControl(config.congestion, 536);
+    this.cc = createCongestionControl(config.congestion, 536, { hystart: config.hystart });
     this.keepAliveIdleMs = config.keepAliveIdleMs;
     // Our window shift: the smallest that lets the receive buffer be advertised whole
     // (RFC 7323 2.3; at most 14).
@@ -432,7 +455,7 @@ export class Tcb {
 
   /** Replace the congestion controller (after options are known, before data flows). */
   resetCongestion(initialCwnd?: number): void {
-    this.cc = createCongestionControl(this.config.congestion, this.smss, initialCwnd !== undefined ? { initialCwnd } : {});
+    this.cc = createCongestionControl(this.config.congestion, this.smss, { initialCwnd, hystart: this.config.hystart });
   }
 
   /** Make the scoreboard once SACK is agreed. */

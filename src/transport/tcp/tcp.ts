@@ -153,6 +153,7 @@ export class Tcp implements TransportProtocol, EndpointProvider {
     seg.wnd = v.window;
     seg.dataOffset = v.payloadOffset;
     seg.dataLength = v.payloadLength;
+    seg.ecn = ip.ecn;
     if (seg.srcPort === 0 || seg.dstPort === 0) {
       counters.drop('tcp: port-zero');
       return;

@@ -5,6 +5,7 @@
  */
 
 import { ABC_LIMIT, initialWindow, type CongestionControl, type CongestionOptions } from './types.js';
+import { HyStartPlusPlus } from './hystart.js';
 
 export abstract class CongestionBase implements CongestionControl {
   abstract readonly name: string;
@@ -15,12 +16,15 @@ export abstract class CongestionBase implements CongestionControl {
   protected recovering = false;
   /** Recovery uses RFC 5681/6582 window inflation (no SACK). */
   protected inflating = false;
+  /** HyStart++ (RFC 9406) for the initial slow start, or null when disabled. */
+  readonly hystart: HyStartPlusPlus | null;
 
   constructor(mss: number, options: CongestionOptions = {}) {
     if (!(mss > 0)) throw new RangeError('mss must be > 0');
     this.smss = mss;
     this.w = options.initialCwnd ?? initialWindow(mss);
     this.thresh = options.initialSsthresh ?? Infinity;
+    this.hystart = options.hystart === false ? null : new HyStartPlusPlus();
   }
 
   get cwnd(): number {
@@ -43,6 +47,17 @@ export abstract class CongestionBase implements CongestionControl {
     return this.w < this.thresh;
   }
 
+  get inConservativeSlowStart(): boolean {
+    return this.hystart !== null && this.hystart.inCss && this.thresh === Infinity;
+  }
+
+  onAckRtt(ack: number, sndNxt: number, rttMs: number): void {
+    const hs = this.hystart;
+    // RFC 9406 is for the initial slow start: once ssthresh is set, RFC 5681's rules apply.
+    if (hs === null || this.thresh !== Infinity || this.recovering) return;
+    if (hs.onAck(ack, sndNxt, rttMs)) this.thresh = this.w; // CSS_ROUNDS done: congestion avoidance
+  }
+
   setMss(mss: number): void {
     if (!(mss > 0)) throw new RangeError('mss must be > 0');
     this.smss = mss;
@@ -57,7 +72,9 @@ export abstract class CongestionBase implements CongestionControl {
     if (this.w < this.thresh) {
       // Slow start, RFC 5681 (2) with RFC 3465 ABC: cwnd += min(N, L*SMSS), L = 2.
       const limit = ABC_LIMIT * this.smss;
-      const inc = ackedBytes < limit ? ackedBytes : limit;
+      let inc = ackedBytes < limit ? ackedBytes : limit;
+      // RFC 9406 4.2: in Conservative Slow Start the increase is divided by CSS_GROWTH_DIVISOR.
+      if (this.thresh === Infinity && this.hystart !== null) inc /= this.hystart.growthDivisor;
       if (this.w + inc <= this.thresh) {
         this.w += inc;
         return;

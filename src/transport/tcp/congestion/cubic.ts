@@ -12,8 +12,8 @@
  *
  * A congestion-avoidance stage ("epoch") starts at the first ACK in congestion avoidance
  * after slow start or recovery. After a timeout, or when slow start ends without any loss,
- * that stage uses K = 0 and W_max = cwnd_epoch (sections 4.8 and 4.10). HyStart++ is not
- * implemented (slow start is RFC 5681's, which RFC 9438 section 4.10 permits).
+ * that stage uses K = 0 and W_max = cwnd_epoch (sections 4.8 and 4.10). Slow start is
+ * RFC 5681's with HyStart++ (RFC 9406, in CongestionBase), as RFC 9438 section 4.10 allows.
  */
 
 import { CongestionBase } from './base.js';

@@ -7,6 +7,7 @@ import type { CongestionControl } from './types.js';
 export { Cubic, CUBIC_ALPHA, CUBIC_BETA, CUBIC_C } from './cubic.js';
 export { NewReno } from './newreno.js';
 export { initialWindow, type CongestionControl } from './types.js';
+export { HyStartPlusPlus } from './hystart.js';
 
 export type CongestionAlgorithm = 'newreno' | 'cubic';
 

@@ -10,7 +10,8 @@
  * (see `CongestionBase`).
  *
  * Call sequence per RFC 5681 section 3.2 / RFC 6582 section 3.2 / RFC 6675 section 5:
- *  - every ACK that cumulatively acknowledges new data outside recovery: `onAck`;
+ *  - every ACK that cumulatively acknowledges new data outside recovery: `onAckRtt` (its
+ *    RTT sample, for HyStart++), then `onAck`;
  *  - on the DupThresh-th duplicate ACK (or SACK loss detection): `enterRecovery`,
  *    `inflate` true for NewReno without SACK (cwnd = ssthresh + 3*SMSS), false with SACK
  *    (RFC 6675: sending is then governed by pipe < cwnd);
@@ -32,6 +33,8 @@ export interface CongestionControl {
   readonly inRecovery: boolean;
   /** cwnd < ssthresh (RFC 5681 section 3.1). */
   readonly inSlowStart: boolean;
+  /** In HyStart++'s Conservative Slow Start (RFC 9406): slow start at a quarter of the pace. */
+  readonly inConservativeSlowStart: boolean;
 
   /** The effective SMSS changed (PMTU discovery, option negotiation). */
   setMss(mss: number): void;
@@ -42,6 +45,11 @@ export interface CongestionControl {
    * grow (RFC 7661 spirit; RFC 9438 section 5.8).
    */
   onAck(ackedBytes: number, rttMs: number, now: number, cwndLimited?: boolean): void;
+  /**
+   * Before `onAck`, for HyStart++ (RFC 9406): `ack` the cumulative ACK, `sndNxt` SND.NXT,
+   * `rttMs` the RTT sample this ACK gave (negative: none).
+   */
+  onAckRtt(ack: number, sndNxt: number, rttMs: number): void;
   /** Fast retransmit: congestion detected by duplicate ACKs / SACK (once per window). */
   enterRecovery(now: number, flightSize: number, inflate?: boolean): void;
   /** Another duplicate ACK while in recovery (RFC 5681 step 4 / RFC 6582 step 3). */
@@ -79,4 +87,6 @@ export interface CongestionOptions {
   initialCwnd?: number;
   /** Initial ssthresh in bytes; default Infinity ("arbitrarily high", RFC 5681 section 3.1). */
   initialSsthresh?: number;
+  /** HyStart++ (RFC 9406) in the initial slow start; default true (it acts only on `onAckRtt`). */
+  hystart?: boolean;
 }
