@@ -28,7 +28,7 @@ export class Ipv6Input {
   };
   private readonly inbound: InboundPacket = {
     src: 0, dst: 0, buf: new Uint8Array(0), payloadOffset: 0, payloadLength: 0, headerOffset: 0,
-    iface: null as unknown as Ipv6Interface, checksumOk: false, broadcast: false,
+    iface: null as unknown as Ipv6Interface, checksumOk: false, broadcast: false, ecn: 0,
   };
 
   constructor(
@@ -149,6 +149,7 @@ export class Ipv6Input {
     p.iface = iface;
     p.checksumOk = checksumOk;
     p.broadcast = false;
+    p.ecn = (buf[offset + 1]! >>> 4) & 3; // RFC 3168 5 / RFC 8200 7: the low two bits of the traffic class
     transport.receive(p);
     p.buf = EMPTY;
   }

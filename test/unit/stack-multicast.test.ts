@@ -78,7 +78,7 @@ function rig(random = 0.5) {
   const receive = (m: IgmpMessageInit) => {
     const buf = new Uint8Array(igmpMessageLength(m));
     emitIgmp(buf, 0, m);
-    const p: InboundPacket = { src: ip('192.0.2.1'), dst: ip('224.0.0.1'), buf, payloadOffset: 0, payloadLength: buf.length, headerOffset: 0, iface: { device } as Interface, checksumOk: false, broadcast: true };
+    const p: InboundPacket = { src: ip('192.0.2.1'), dst: ip('224.0.0.1'), buf, payloadOffset: 0, payloadLength: buf.length, headerOffset: 0, iface: { device } as Interface, checksumOk: false, broadcast: true, ecn: 0 };
     igmp.receive(p);
   };
   return { clock, counters, links, device, sent, igmp, receive };
@@ -172,8 +172,8 @@ test('IGMP: a bad checksum or a truncated message is counted and dropped', () =>
   const buf = new Uint8Array(8);
   emitIgmp(buf, 0, { kind: 'query', version: 2, maxResponseCode: 100, group: 0 });
   buf[7] ^= 1;
-  r.igmp.receive({ src: 1, dst: 2, buf, payloadOffset: 0, payloadLength: 8, headerOffset: 0, iface: { device: r.device } as Interface, checksumOk: false, broadcast: true });
-  r.igmp.receive({ src: 1, dst: 2, buf: new Uint8Array(4), payloadOffset: 0, payloadLength: 4, headerOffset: 0, iface: { device: r.device } as Interface, checksumOk: false, broadcast: true });
+  r.igmp.receive({ src: 1, dst: 2, buf, payloadOffset: 0, payloadLength: 8, headerOffset: 0, iface: { device: r.device } as Interface, checksumOk: false, broadcast: true, ecn: 0 });
+  r.igmp.receive({ src: 1, dst: 2, buf: new Uint8Array(4), payloadOffset: 0, payloadLength: 4, headerOffset: 0, iface: { device: r.device } as Interface, checksumOk: false, broadcast: true, ecn: 0 });
   assert.equal(r.counters.drops.get('igmp: bad-checksum'), 2);
 });
 
