@@ -3,9 +3,9 @@
 //  (a) the kernel connects to `pstack server --limit tcp.ecn=1` and echoes 4 MB;
 //  (b) a pstack stack (openTapStack, tcp.ecn=1) connects to an echo server of the kernel's.
 // Congestion is marked on the tap by nftables (this kernel has no sch_netem, and a queue only
-// marks when it happens to build up): 3% of the ECT(0) TCP packets each way become CE, so
+// marks when it happens to build up): 10% of the ECT(0) TCP packets each way become CE, so
 // both TCPs must echo CE with ECE, cut their windows, and say CWR. The capture of the tap,
-// read by tshark, shows the negotiation and the codepoints; pstack's counters and `pstack ss`
+// taken by tcpdump and read by tshark, shows the negotiation and the codepoints; pstack's counters and `pstack ss`
 // show its side; the data arrives intact (SHA-256).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,17 +19,17 @@ import { CLI, e2eUnavailable, Netns, ROOT, run, startNodeScript, startPstack, ty
 const skip = e2eUnavailable();
 const SIZE = 4 * 1024 * 1024;
 
-/** 3% of ECT(0) TCP packets each way across `tap` become CE (egress: to pstack; ingress: from it). */
+/** 10% of ECT(0) TCP packets each way across `tap` become CE (egress: to pstack; ingress: from it). */
 function markRules(tap: string): string {
   return `
 table netdev cemark {
   chain to_pstack {
     type filter hook egress device "${tap}" priority 0;
-    ip protocol tcp ip ecn ect0 numgen random mod 100 < 3 ip ecn set ce counter
+    ip protocol tcp ip ecn ect0 numgen random mod 100 < 10 ip ecn set ce counter
   }
   chain from_pstack {
     type filter hook ingress device "${tap}" priority 0;
-    ip protocol tcp ip ecn ect0 numgen random mod 100 < 3 ip ecn set ce counter
+    ip protocol tcp ip ecn ect0 numgen random mod 100 < 10 ip ecn set ce counter
   }
 }
 `;
@@ -123,20 +123,27 @@ async function readPcap(pcap: string): Promise<PcapRow[]> {
   });
 }
 
-/** Start tshark on `tap` and wait until it captures. */
+/**
+ * Start tcpdump on `tap` and wait until it captures. Each packet is read and written as it comes
+ * (--immediate-mode, -U): in (b) the tap vanishes with its program, and what a capture still
+ * held in its buffers would be lost. A large kernel buffer keeps a loaded machine from dropping.
+ */
 async function capture(ns: Netns, tap: string, pcap: string): Promise<ChildProcess> {
-  const c = ns.spawn('tshark', ['-i', tap, '-s', '96', '-w', pcap]);
+  const c = ns.spawn('tcpdump', ['-n', '-i', tap, '-s', '96', '-B', '32768', '--immediate-mode', '-U', '-w', pcap]);
   let log = '';
   c.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
-  for (let i = 0; i < 100 && !/Capturing on/.test(log); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.match(log, /Capturing on/);
-  await new Promise((r) => setTimeout(r, 500)); // dumpcap says so a moment before it reads
+  for (let i = 0; i < 100 && !/listening on/.test(log); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(log, /listening on/);
+  // In (b) the tap goes with the client program that owns it, and tcpdump ends there by itself.
+  c.on('close', (code, signal) => { if (signal !== 'SIGINT') console.log(`# tcpdump ended (${code ?? signal}): ${log.trim()}`); });
   return c;
 }
 
 async function stopCapture(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const closed = new Promise((r) => c.once('close', r));
   c.kill('SIGINT');
-  await new Promise((r) => c.once('close', r));
+  await closed;
 }
 
 /** What the capture must show for a connection where `client` asked for ECN and both marked. */
