@@ -27,8 +27,9 @@ test('clean link: 16 MiB each way at once, intact', async () => {
   const r = await checkExchange({ up: 16 << 20, down: 16 << 20 });
   for (const st of [r.p.tcpA.stats, r.p.tcpB.stats]) {
     // A clean link loses nothing; the only retransmissions allowed are tail loss probes,
-    // which a busy event loop can trigger when the RTT is well under a millisecond.
-    assert.equal(st.retransSegs, st.tailLossProbes);
+    // which a busy event loop can trigger when the RTT is well under a millisecond (a probe
+    // sends new data when there is some, which is no retransmission).
+    assert.ok(st.retransSegs <= st.tailLossProbes);
     assert.equal(st.fastRetransmits, 0);
   }
   assert.equal(r.p.tcpA.stats.timeouts + r.p.tcpB.stats.timeouts, 0);
