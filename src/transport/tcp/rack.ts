@@ -43,6 +43,8 @@ const DUP_THRESH = 3;
 /** RFC 8985: reo_wnd_mult falls back to 1 after this many recoveries without a D-SACK. */
 const REO_WND_PERSIST = 16;
 const INITIAL_RECORDS = 64;
+/** The spacing of transmission times within one clock reading (ms). */
+const XMIT_TICK = 1e-6;
 const NONE = -1;
 
 export class Rack {
@@ -61,6 +63,8 @@ export class Rack {
   private ttail = NONE;
   /** No record below this sequence number is lost and waiting to be resent. */
   private lostHint = 0;
+  /** The latest transmission time given to a record. */
+  private lastXmitAt = -Infinity;
 
   // ---- RACK state (RFC 8985 section 6.1) ----
   /** RACK.xmit_ts, RACK.end_seq: the most recently sent of the delivered segments. */
@@ -131,6 +135,11 @@ export class Rack {
     seq >>>= 0;
     end >>>= 0;
     if (!seqLt(seq, end)) return;
+    // Transmission times are kept strictly increasing (1 ns apart within a clock tick), so
+    // "sent after" is exact: RFC 8985's tie-break by sequence number would call a
+    // retransmission sent just after new data in the same tick "sent before" it.
+    if (now <= this.lastXmitAt) now = this.lastXmitAt + XMIT_TICK;
+    this.lastXmitAt = now;
     const top = this.count > 0 ? this.ends[(this.head + this.count - 1) & this.mask]! : seq;
     if (this.count > 0 && seqLt(seq, top)) {
       let i = this.find(seq);
