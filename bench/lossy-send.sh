@@ -6,13 +6,16 @@
 # nothing (run `npx tsc -p .` first). Own namespaces (deleted on exit), only 192.0.2.0/24 and
 # 198.51.100.0/24; every transfer bounded by `timeout`.
 #   bash bench/lossy-send.sh [RUNS]     env: LOSS (per mille, default 20), MB (default 50),
-#                                       KERNEL_CC (default cubic, as pstack; bbr is this VM's default)
+#                                       KERNEL_CC (default cubic, as pstack; bbr is this VM's default),
+#                                       DEADLINE (seconds per transfer, default 90: a slower one
+#                                       is cut there and its rate is what it moved by then)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 loss=${LOSS:-20}
 mb=${MB:-50}
 cc=${KERNEL_CC:-cubic}
+deadline=${DEADLINE:-90}
 py=$(command -v python3)
 ns_p=pstk-lossp-$$; ns_o=pstk-losso-$$; ka=pstk-lossa-$$; kb=pstk-lossb-$$
 pids=()
@@ -42,7 +45,7 @@ drop() { # namespace device: drop LOSS per mille of IP packets leaving and enter
 }
 drop "$ns_p" tap0; drop "$ns_o" tap0; drop "$ka" vloss0
 rate() { # namespace address: MB/s of one transfer from the server to the client
-  ip netns exec "$1" timeout 100 "$py" bench/tcp_bench.py --deadline 90 client "$2" source $((mb * 1000000)) |
+  ip netns exec "$1" timeout $((deadline + 10)) "$py" bench/tcp_bench.py --deadline "$deadline" client "$2" source $((mb * 1000000)) |
     "$py" -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(round(d["count"]/1e6/d["seconds"], 1))'
 }
 median() { tr ' ' '\n' | sort -n | awk 'NF {a[n++]=$1} END {print (n % 2) ? a[(n-1)/2] : (a[n/2-1]+a[n/2])/2}'; }

@@ -44,15 +44,21 @@ export interface TcpConnectionInfo {
   /** Segments sent and not yet acknowledged (Linux unacked), and the bytes. */
   unacked: number;
   bytesInFlight: number;
-  /** Consecutive timeouts of the segment at SND.UNA (Linux retrans, current). */
+  /**
+   * Retransmitted segments still in flight (Linux retrans_out); without SACK, which keeps no
+   * per-segment state, consecutive timeouts of the segment at SND.UNA.
+   */
   retransCurrent: number;
   /** Segments retransmitted over the connection's life (Linux retrans, total). */
   retransTotal: number;
   /** Retransmission timer expirations. */
   timeouts: number;
-  /** Segments the peer reported SACKed above SND.UNA, and those judged lost (RFC 6675 IsLost). */
+  /** Segments the peer reported SACKed above SND.UNA, and those judged lost (by RACK or an RTO) and not yet resent. */
   sacked: number;
   lost: number;
+  /** Segments found delivered out of order (RACK reordering), and D-SACK blocks received. */
+  reordSeen: number;
+  dsackDups: number;
   /** The peer's receive window (SND.WND) and the window we advertise (RCV.WND), bytes. */
   sndWnd: number;
   rcvWnd: number;
@@ -75,8 +81,6 @@ export interface TcpConnectionInfo {
   ecnSeen: boolean;
 }
 
-const SCRATCH = { start: 0, end: 0 };
-
 /** Every TCP connection of `stack` (listeners excluded), in table order. */
 export function tcpConnectionInfo(stack: Stack): TcpConnectionInfo[] {
   const now = stack.clock.now();
@@ -91,7 +95,7 @@ export function tcbInfo(t: Tcb, now: number): TcpConnectionInfo {
   const sndUnaPastSyn = handshaking ? 0 : diff(t.sndUna, t.iss) - 1;
   const finAcked = t.finAcked ? 1 : 0;
   const bytesInFlight = t.flightSize;
-  const { sacked, lost } = sackCounts(t, mss);
+  const { sacked, lost } = sackCounts(t);
   return {
     state: TCP_STATE_NAMES[t.state]!,
     localAddress: ipAddressToString(t.localAddr),
@@ -114,11 +118,13 @@ export function tcbInfo(t: Tcb, now: number): TcpConnectionInfo {
     ssthresh: Number.isFinite(cc.ssthresh) ? Math.floor(cc.ssthresh / mss) : null,
     unacked: Math.ceil(bytesInFlight / mss),
     bytesInFlight,
-    retransCurrent: t.retries,
+    retransCurrent: t.rack !== null ? t.rack.retransSegs : t.retries,
     retransTotal: t.retransmits,
     timeouts: t.timeouts,
     sacked,
     lost,
+    reordSeen: t.rack !== null ? t.rack.reorderEvents : 0,
+    dsackDups: t.scoreboard !== null ? t.scoreboard.dsackCount : 0,
     sndWnd: t.sndWnd,
     rcvWnd: t.recvBuffer.window,
     bytesAcked: Math.max(0, sndUnaPastSyn - finAcked),
@@ -140,22 +146,9 @@ function diff(a: number, b: number): number {
   return (a - b) >>> 0;
 }
 
-/**
- * SACKed segments (at least ceil(range / SMSS) per SACKed range) and lost ones: the holes
- * below enough SACKed data that RFC 6675's IsLost holds for them.
- */
-function sackCounts(t: Tcb, mss: number): { sacked: number; lost: number } {
-  const sb = t.scoreboard;
-  if (sb === null || sb.rangeCount === 0) return { sacked: 0, lost: 0 };
-  let sacked = 0;
-  let lost = 0;
-  let holeStart = t.sndUna;
-  for (let k = 0; k < sb.rangeCount; k++) {
-    const r = sb.rangeAt(k, SCRATCH);
-    sacked += Math.ceil(diff(r.end, r.start) / mss);
-    const hole = (r.start - holeStart) | 0;
-    if (hole > 0 && sb.isLost(holeStart, mss)) lost += Math.ceil(hole / mss);
-    holeStart = r.end;
-  }
-  return { sacked, lost };
+/** SACKed segments, and lost ones waiting to be resent, from RACK's segment records. */
+function sackCounts(t: Tcb): { sacked: number; lost: number } {
+  const r = t.rack;
+  if (r === null) return { sacked: 0, lost: 0 };
+  return { sacked: r.sackedSegs, lost: r.lostSegs - r.retransSegs };
 }

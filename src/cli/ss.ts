@@ -44,6 +44,8 @@ export function formatTcpDetails(c: TcpConnectionInfo): string {
   if (c.timeouts > 0) f.push(`timeouts:${c.timeouts}`);
   if (c.lost > 0) f.push(`lost:${c.lost}`);
   if (c.sacked > 0) f.push(`sacked:${c.sacked}`);
+  if (c.dsackDups > 0) f.push(`dsack_dups:${c.dsackDups}`);
+  if (c.reordSeen > 0) f.push(`reord_seen:${c.reordSeen}`);
   if (c.minRttMs !== null) f.push(`minrtt:${ms(c.minRttMs)}`);
   f.push(`snd_wnd:${c.sndWnd}`, `rcv_wnd:${c.rcvWnd}`);
   if (c.inRecovery) f.push('recovery');

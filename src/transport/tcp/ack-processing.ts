@@ -2,9 +2,14 @@
  * The fifth step of SEGMENT ARRIVES in the synchronized states, "check the ACK field"
  * (RFC 9293 3.10.7.4), once the ACK is known to be acceptable: advance SND.UNA and free what
  * it covers, take RTT samples (RFC 6298, RFC 7323 4.1), grow the congestion window, count
- * duplicate ACKs and run loss recovery (RFC 5681 fast retransmit, RFC 3042 limited
- * transmit, RFC 5827 early retransmit, RFC 6582 NewReno, RFC 6675 SACK recovery with the
- * RFC 2018 blocks fed to the scoreboard), then update the send window (SND.WL1/WL2 rule).
+ * duplicate ACKs and run loss recovery, then update the send window (SND.WL1/WL2 rule).
+ *
+ * With SACK, losses are found by RACK-TLP (RFC 8985, rack.ts): the ACK's cumulative and
+ * SACK information marks segments delivered, RACK judges lost those sent before a delivered
+ * one that are overdue by more than the reordering window, and the first loss starts fast
+ * recovery, in which PRR (RFC 6937, prr.ts) paces sending. Without SACK: RFC 5681 fast
+ * retransmit on the third duplicate ACK, RFC 3042 limited transmit, RFC 5827 early
+ * retransmit and RFC 6582 NewReno.
  */
 
 import type { TcpOptions } from '../../wire/tcp-options.js';
@@ -12,7 +17,7 @@ import { TcpFlag } from '../../wire/tcp.js';
 import type { TcpContext } from './context.js';
 import { inEcnReduction } from './ecn.js';
 import { notify } from './lifecycle.js';
-import { armRto, resendFirstHole, retransmitRange, stopRetransmitTimer } from './output.js';
+import { armRto, retransmitRange, scheduleReorderTimer, sendRecoveryRetransmission, stopRetransmitTimer } from './output.js';
 import type { SackScoreboard } from './sack.js';
 import type { Segment } from './segment.js';
 import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqSub } from './seq.js';
@@ -43,7 +48,9 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
   const wnd = seg.wnd << tcb.sndWscale;
   const sb = tcb.scoreboard;
   let newlySacked = 0;
-  if (seqGt(ack, tcb.sndUna)) {
+  let delivered = 0;
+  const advanced = seqGt(ack, tcb.sndUna);
+  if (advanced) {
     // New data acknowledged: RFC 9293 "SND.UNA <- SEG.ACK", remove what it covers.
     const ackedSpace = seqSub(ack, tcb.sndUna);
     let dataAcked = seqSub(ack, tcb.sndBufSeq);
@@ -61,20 +68,17 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
     tcb.retries = 0;
     tcb.persistShift = 0;
     tcb.limitedTransmit = 0;
-    tcb.tlpSent = false;
-    if (sb !== null) newlySacked = updateScoreboard(ctx, sb, ack, tcb.sndMax, o);
+    if (sb !== null) newlySacked = updateScoreboard(ctx, tcb, sb, seg, now);
+    delivered = ackedSpace + newlySacked;
     const cc = tcb.cc;
     if (cc.inRecovery) {
       if (seqGeq(ack, tcb.recoveryPoint)) {
-        // Full ACK: recovery is over (RFC 6582 step 6 / RFC 6675 section 5).
+        // Full ACK: recovery is over (RFC 6582 step 6 / RFC 6675 section 5). A segment still
+        // judged lost starts a new one below (RACK).
         cc.exitRecovery(seqSub(tcb.sndMax, tcb.sndUna));
         tcb.sackRecovery = false;
         tcb.dupAcks = 0;
-        // The segment now at SND.UNA may be one this recovery retransmitted and lost again,
-        // with everything above it SACKed: no duplicate ACK would come to start a recovery,
-        // and cwnd (counting SACKed bytes outside recovery) would send nothing new. A new loss
-        // event: recover again at once (RFC 6675 (5.1) allows it from RecoveryPoint on).
-        if (sb !== null && sb.isLost(tcb.sndUna, tcb.smss)) enterFastRecovery(ctx, tcb, now);
+        tcb.rack?.onRecoveryEnd();
       } else if (!tcb.sackRecovery) {
         // NewReno partial ACK (RFC 6582 3.2 step 5): retransmit the next hole, deflate.
         cc.onPartialAck(ackedSpace);
@@ -87,7 +91,10 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
       // Not while the round trip after an ECN reduction lasts (RFC 3168 6.1.2; Linux's CWR state).
       if (!inEcnReduction(tcb)) cc.onAck(ackedSpace, tcb.rtt.hasSample ? tcb.rtt.srtt : 0, now, tcb.cwndLimited);
     }
-    if (tcb.rtoRecovery && seqGeq(ack, tcb.sndMax)) tcb.rtoRecovery = false;
+    if (tcb.rtoRecovery && seqGeq(ack, tcb.rack !== null ? tcb.recoveryPoint : tcb.sndMax)) {
+      tcb.rtoRecovery = false;
+      tcb.rack?.onRecoveryEnd();
+    }
     // RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it.
     if (tcb.sndUna === tcb.sndMax) {
       const k = tcb.retransmitKind;
@@ -96,7 +103,8 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
       armRto(ctx, tcb, now, true);
     }
   } else if (ack === tcb.sndUna) {
-    if (sb !== null && o.sackCount > 0) newlySacked = updateScoreboard(ctx, sb, ack, tcb.sndMax, o);
+    if (sb !== null && o.sackCount > 0) newlySacked = updateScoreboard(ctx, tcb, sb, seg, now);
+    delivered = newlySacked;
     // RFC 5681 section 2 "DUPLICATE ACKNOWLEDGMENT": outstanding data, no data or SYN/FIN,
     // same ACK, same window. With SACK, RFC 6675 section 2: an ACK that SACKs new data (so a
     // duplicated or reordered old ACK does not count).
@@ -110,6 +118,7 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
       onDuplicateAck(ctx, tcb, now);
     }
   }
+  if (tcb.rack !== null) rackAfterAck(ctx, tcb, seg, delivered, advanced, now);
   // Window update (RFC 9293 3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
   // SND.WL2 =< SEG.ACK), set SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
   if (seqLt(tcb.sndWl1, seq) || (tcb.sndWl1 === seq && seqLeq(tcb.sndWl2, ack))) {
@@ -126,46 +135,117 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
   }
 }
 
-/** Duplicate ACK number `tcb.dupAcks`: maybe fast retransmit, else inflate (NewReno). */
+/**
+ * Duplicate ACK number `tcb.dupAcks`. With SACK, RACK finds losses (rackAfterAck); a
+ * duplicate only earns RFC 3042's limited transmit. Without SACK: fast retransmit on the
+ * third (RFC 5681, RFC 5827 early retransmit for short flights), else inflate (NewReno).
+ */
 function onDuplicateAck(ctx: TcpContext, tcb: Tcb, now: number): void {
   const cc = tcb.cc;
   if (cc.inRecovery) {
     if (!tcb.sackRecovery) cc.onDupAck(); // RFC 6582 step 3: inflate by SMSS
     return;
   }
-  const sb = tcb.scoreboard;
   const smss = tcb.smss;
+  if (tcb.rack !== null) {
+    if (tcb.dupAcks <= 2) tcb.limitedTransmit = tcb.dupAcks * smss;
+    return;
+  }
   const flight = seqSub(tcb.sndMax, tcb.sndUna);
   // RFC 5827 early retransmit: with fewer than four segments outstanding and nothing new to
   // send, three duplicate ACKs can never come; use outstanding - 1 as the threshold.
   let thresh = 3;
   const oseg = Math.ceil(flight / smss);
   if (oseg < 4 && oseg >= 2 && tcb.unsentBytes === 0) thresh = oseg - 1;
-  const lost = tcb.dupAcks >= thresh || (sb !== null && sb.isLost(tcb.sndUna, smss));
-  if (!lost) {
+  if (tcb.dupAcks < thresh) {
     // RFC 3042 limited transmit: a new segment for each of the first two duplicate ACKs.
     if (tcb.dupAcks <= 2) tcb.limitedTransmit = tcb.dupAcks * smss;
     return;
   }
   // RFC 6582 3.2 step 2 ("recover"): after a recovery or a timeout, duplicate ACKs enter
   // fast retransmit only once the cumulative ACK covers more than RecoveryPoint, so the
-  // duplicates caused by our own retransmissions do not halve the window again. With SACK
-  // such duplicates do not count (they SACK nothing new), and RFC 6675 (5.1) waits only
-  // until the ACK reaches RecoveryPoint.
-  if (tcb.sackOk ? seqLt(tcb.sndUna, tcb.recoveryPoint) : !seqGt(tcb.sndUna, tcb.recoveryPoint)) {
-    // Still below what was outstanding at an RTO. If these duplicates, SACKing more data,
-    // come more than a round trip after SND.UNA's go-back-N retransmission (RACK's test,
-    // RFC 8985 6.2: SRTT plus a quarter for reordering), that retransmission was lost (an
-    // earlier ACK could still be one for the original flight): resend it once per SND.UNA
-    // (tlpSent, shared with the probe), with no second cut of cwnd (as Linux does in its
-    // Loss state), instead of waiting for the backed-off RTO.
-    if (tcb.sackOk && !tcb.tlpSent && now - tcb.unaRetransmittedAt > tcb.rtt.srtt * 1.25) {
-      tcb.tlpSent = true;
-      resendFirstHole(ctx, tcb, now);
-    }
-    return;
-  }
+  // duplicates caused by our own retransmissions do not halve the window again.
+  if (!seqGt(tcb.sndUna, tcb.recoveryPoint)) return;
   enterFastRecovery(ctx, tcb, now);
+}
+
+/**
+ * After every ACK on a SACK connection (RFC 8985 sections 6.2 and 7.4): D-SACK feedback to the
+ * reordering window, the end of a tail loss probe episode, loss detection, entering fast
+ * recovery on the first loss, PRR's allowance for this ACK, and the reordering timer.
+ */
+function rackAfterAck(ctx: TcpContext, tcb: Tcb, seg: Segment, delivered: number, advanced: boolean, now: number): void {
+  const rack = tcb.rack!;
+  const sb = tcb.scoreboard!;
+  const dsack = seg.opts.sackCount > 0 && sb.lastDsack;
+  if (dsack) ctx.stats.dsacksReceived++;
+  rack.onDsack(dsack, tcb.sndUna, tcb.sndMax);
+  if (tcb.tlpInEpisode) tlpProcessAck(ctx, tcb, seg, dsack, advanced, delivered, now);
+  const cc = tcb.cc;
+  const timeout = runRackDetection(ctx, tcb, now);
+  onRackLosses(ctx, tcb, now);
+  if (cc.inRecovery && tcb.sackRecovery) {
+    tcb.prr.onAck(delivered, rack.inFlight(tcb.sndUna, tcb.sndMax), cc.ssthresh, tcb.smss);
+  }
+  const kind = tcb.retransmitKind;
+  if (timeout > 0) scheduleReorderTimer(ctx, tcb, now, timeout);
+  // A reordering timer with nothing left to wait for, or a probe that no longer applies (data
+  // SACKed, recovery): the RTO takes over (armRto picks the probe again when it applies).
+  else if (kind === RetransmitKind.REORDER || (kind === RetransmitKind.PROBE && (rack.sackedSegs > 0 || cc.inRecovery))) armRto(ctx, tcb, now, true);
+}
+
+/**
+ * RFC 8985 section 6.2 step 5 with the current reordering window; counts what it found.
+ * Returns the reordering timer's timeout (ms), or 0.
+ */
+export function runRackDetection(ctx: TcpContext, tcb: Tcb, now: number): number {
+  const rack = tcb.rack!;
+  const lostRetransmits = rack.lostRetransmits;
+  const timeout = rack.detectLoss(now, rack.reoWnd(tcb.rtt.srtt, tcb.cc.inRecovery || tcb.rtoRecovery));
+  if (rack.newlyLost > 0) {
+    ctx.stats.rackLosses += rack.newlyLost;
+    ctx.stats.lostRetransmits += rack.lostRetransmits - lostRetransmits;
+  }
+  return timeout;
+}
+
+/**
+ * RACK judged segments lost (now, on an ACK or at the reordering timer): the first loss
+ * after RecoveryPoint starts fast recovery (RFC 8985 section 6.2 step 5's caller; RFC 6675
+ * (5.1)); losses within a recovery, or below what an RTO left outstanding, are resent by
+ * the recovery output without a further cut of cwnd.
+ */
+export function onRackLosses(ctx: TcpContext, tcb: Tcb, now: number): void {
+  const rack = tcb.rack!;
+  if (rack.lostSegs === rack.retransSegs) return;
+  if (tcb.cc.inRecovery || tcb.rtoRecovery || seqLt(tcb.sndUna, tcb.recoveryPoint)) return;
+  enterFastRecovery(ctx, tcb, now);
+}
+
+/**
+ * RFC 8985 section 7.4.2: has the tail loss probe episode ended, and did the probe repair a
+ * loss? A retransmitted probe that the ACK covers (beyond it) without a D-SACK for it
+ * repaired a single lost segment: congestion control responds as to a loss, once.
+ */
+function tlpProcessAck(ctx: TcpContext, tcb: Tcb, seg: Segment, dsack: boolean, advanced: boolean, delivered: number, now: number): void {
+  const ack = seg.ack;
+  const end = tcb.tlpEndSeq;
+  if (seqLt(ack, end)) return;
+  if (!tcb.tlpIsRetrans) {
+    tcb.tlpInEpisode = false; // a probe of new data was delivered
+  } else if (dsack && seqLeq(tcb.scoreboard!.dsackEnd, end) && seqGt(tcb.scoreboard!.dsackEnd, seqAdd(end, -tcb.maxSeg - 1))) {
+    tcb.tlpInEpisode = false; // the probe was a duplicate: nothing was lost
+  } else if (seqGt(ack, end)) {
+    tcb.tlpInEpisode = false; // the probe repaired a loss
+    ctx.stats.tlpRecoveries++;
+    if (!tcb.cc.inRecovery) {
+      const cc = tcb.cc;
+      cc.enterRecovery(now, seqSub(tcb.sndMax, tcb.sndUna), false);
+      cc.exitRecovery(seqSub(tcb.sndMax, tcb.sndUna));
+    }
+  } else if (!advanced && delivered === 0 && seg.opts.sackCount === 0) {
+    tcb.tlpInEpisode = false; // a duplicate ACK without SACK: assume the loss
+  }
 }
 
 function enterFastRecovery(ctx: TcpContext, tcb: Tcb, now: number): void {
@@ -173,16 +253,12 @@ function enterFastRecovery(ctx: TcpContext, tcb: Tcb, now: number): void {
   tcb.fastRetransmits++;
   ctx.stats.fastRetransmits++;
   const flight = seqSub(tcb.sndMax, tcb.sndUna);
-  if (tcb.sackOk && tcb.scoreboard !== null) {
-    // RFC 6675 section 5 step (4): cwnd = ssthresh, pipe-governed sending, HighRxt = HighACK.
+  if (tcb.rack !== null) {
+    // Sending in recovery is paced by PRR (RFC 6937), from RACK's lost segments first.
     tcb.cc.enterRecovery(now, flight, false);
     tcb.sackRecovery = true;
-    tcb.rescueRxt = seqAdd(tcb.sndUna, -1);
-    const sb = tcb.scoreboard;
-    sb.startRecovery();
-    // (4.3): retransmit the first segment presumed lost.
-    const end = seqAdd(tcb.sndUna, tcb.smss);
-    if (retransmitRange(ctx, tcb, tcb.sndUna, end, now) > 0) sb.markRetransmitted(end);
+    tcb.prr.start(flight);
+    sendRecoveryRetransmission(ctx, tcb, now);
   } else {
     // RFC 6582 3.2 step 2: ssthresh, cwnd = ssthresh + 3*SMSS, retransmit the first segment.
     tcb.cc.enterRecovery(now, flight, true);
@@ -191,10 +267,24 @@ function enterFastRecovery(ctx: TcpContext, tcb: Tcb, now: number): void {
   }
 }
 
-/** Feed the segment's SACK blocks to the scoreboard, counting ranges its bound made it forget. */
-function updateScoreboard(ctx: TcpContext, sb: SackScoreboard, ack: number, sndMax: number, o: TcpOptions): number {
+/**
+ * Feed the segment's SACK blocks to the scoreboard (counting ranges its bound made it
+ * forget) and its cumulative ACK and SACK blocks to RACK's segment records. Returns the
+ * bytes newly SACKed.
+ */
+function updateScoreboard(ctx: TcpContext, tcb: Tcb, sb: SackScoreboard, seg: Segment, now: number): number {
+  const o: TcpOptions = seg.opts;
   const evicted = sb.evictedRanges;
-  const n = sb.update(ack, sndMax, o.sackBlocks, o.sackCount);
+  const n = sb.update(seg.ack, tcb.sndMax, o.sackBlocks, o.sackCount);
   if (sb.evictedRanges !== evicted) ctx.stats.sackRangesEvicted += sb.evictedRanges - evicted;
+  const rack = tcb.rack;
+  if (rack !== null) {
+    const tsEcr = tcb.tsOk && o.hasTimestamps ? o.tsEcr : -1;
+    // Records can only become SACKed when the scoreboard learnt something new.
+    const blocks = n > 0 ? o.sackCount : 0;
+    const reordered = rack.reorderEvents;
+    rack.onAck(seg.ack, o.sackBlocks, sb.lastDsack ? 1 : 0, blocks, now, tsEcr, tcb.tsOffset);
+    if (rack.reorderEvents !== reordered) ctx.stats.reorderingSeen += rack.reorderEvents - reordered;
+  }
   return n;
 }

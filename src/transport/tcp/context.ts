@@ -54,6 +54,8 @@ export class TcpContext {
   readonly reprOut: TcpRepr = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgentPointer: 0 };
   readonly ipOpts: IpOutputOptions = { src: 0, dst: 0, protocol: TCP_PROTOCOL, dontFragment: true };
   readonly rangeScratch: SeqRange = { start: 0, end: 0 };
+  /** RACK's lowest lost segment (output.ts), beside rangeScratch which its holes use. */
+  readonly lostScratch: SeqRange = { start: 0, end: 0 };
 
   // ---- opening: ISNs (RFC 6528) and SYN cookies ----
   readonly isn: IsnGenerator;

@@ -18,6 +18,7 @@ import { TX_HEADROOM, type IpAddress } from '../../stack/network.js';
 import { emitTcpWith, TcpFlag, TCP_CHECKSUM_OFFSET, TCP_MIN_HEADER, TCP_PROTOCOL } from '../../wire/tcp.js';
 import { emitTcpOptions } from '../../wire/tcp-options.js';
 import { seqAdd, seqGt, seqLt, seqSub, seqMax } from './seq.js';
+import type { SeqRange } from './sack.js';
 import { RetransmitKind, TcpState, type Tcb } from './tcb.js';
 import type { TcpContext } from './context.js';
 import { scheduleTcbTimer } from './lifecycle.js';
@@ -263,12 +264,12 @@ export function sendRstFor(ctx: TcpContext, tcb: Tcb, now: number): void {
 }
 
 /**
- * (Re)start the retransmission timer (RFC 6298 (5.1)/(5.3)). With `restart` false a running
- * timer is left alone.
+ * (Re)start the retransmission timer (RFC 6298 (5.1)/(5.3)), or the tail loss probe ahead of
+ * it. With `restart` false a running timer (RTO, probe or RACK's reordering timer) is left alone.
  */
 export function armRto(ctx: TcpContext, tcb: Tcb, now: number, restart: boolean): void {
   const kind = tcb.retransmitKind;
-  if (!restart && (kind === RetransmitKind.RTO || kind === RetransmitKind.PROBE)) return;
+  if (!restart && (kind === RetransmitKind.RTO || kind === RetransmitKind.PROBE || kind === RetransmitKind.REORDER)) return;
   const rto = tcb.rtt.rto;
   const pto = probeTimeout(tcb, rto);
   if (pto > 0) {
@@ -281,71 +282,87 @@ export function armRto(ctx: TcpContext, tcb: Tcb, now: number, restart: boolean)
   scheduleTcbTimer(tcb);
 }
 
+/** RACK's reordering timer (RFC 8985 6.3): look for losses again in `timeout` ms. */
+export function scheduleReorderTimer(ctx: TcpContext, tcb: Tcb, now: number, timeout: number): void {
+  tcb.retransmitKind = RetransmitKind.REORDER;
+  tcb.rtoAt = now + timeout;
+  scheduleTcbTimer(tcb);
+}
+
+/** RFC 8985 7.2: the worst-case delayed ACK time a single outstanding segment may wait for. */
+const WC_DEL_ACK_MS = 200;
+/** The shortest probe timeout, for timer granularity (Linux: 2 jiffies). */
+const MIN_PTO_MS = 10;
+
 /**
- * RFC 8985 section 7.2, the tail loss probe timeout: PTO = 2*SRTT (plus the peer's delayed-ACK
- * time when only one segment is out), capped by the RTO. A lost tail segment is then found
- * by a probe after ~2 RTTs and repaired by fast recovery instead of waiting for the RTO.
- * The same timeout also guards recovery (SACK recovery or the go-back-N after an RTO), where
- * RFC 8985 relies on RACK instead: there the probe resends the first unacknowledged segment,
- * a retransmission that was itself lost, which the RFC 6675 rules never resend before the
- * RTO (see sendTailLossProbe). Once per SND.UNA: a probe that draws no cumulative ACK leaves
- * the RTO and its backoff in charge. Returns 0 when no probe applies (no SACK, probe already
- * sent, no RTT yet).
+ * RFC 8985 section 7.2, the tail loss probe timeout: PTO = 2*SRTT, plus the worst-case
+ * delayed ACK (200 ms) when only one segment is out, and never later than the RTO would
+ * fire. Scheduled only with SACK and an RTT sample, outside loss recovery, with nothing
+ * SACKed (RACK's reordering timer covers that case) and no probe episode open. Returns 0
+ * when no probe applies.
  */
 function probeTimeout(tcb: Tcb, rto: number): number {
-  if (!tcb.sackOk || tcb.tlpSent || !tcb.rtt.hasSample) return 0;
+  const rack = tcb.rack;
+  if (rack === null || tcb.tlpInEpisode || !tcb.rtt.hasSample) return 0;
+  if (tcb.cc.inRecovery || tcb.rtoRecovery || rack.sackedSegs > 0) return 0;
   const st = tcb.state;
   if (st !== TcpState.ESTABLISHED && st !== TcpState.CLOSE_WAIT && st !== TcpState.FIN_WAIT_1 && st !== TcpState.LAST_ACK) return 0;
   let pto = 2 * tcb.rtt.srtt;
-  if (seqSub(tcb.sndMax, tcb.sndUna) <= tcb.smss) pto += tcb.config.delayedAckMs * 5; // RFC 8985 WCDelAckT (200 ms)
-  if (pto < 10) pto = 10;
-  return pto < rto ? pto : 0;
+  if (seqSub(tcb.sndMax, tcb.sndUna) <= tcb.smss) pto += WC_DEL_ACK_MS;
+  if (pto < MIN_PTO_MS) pto = MIN_PTO_MS;
+  return pto < rto ? pto : rto;
 }
 
 /**
- * The PTO fired (RFC 8985 section 7.3): send one new segment if the windows allow, else
- * retransmit the last segment sent, so the ACK it draws reveals (with SACK) any tail loss.
- * In recovery, resend the first unacknowledged segment instead: everything above it that
- * the receiver lacks is known from SACK already, and a hole that stays open for two round
- * trips after its retransmission means that retransmission was lost (RACK's reasoning,
- * RFC 8985 section 6.2; under random loss, 2% each way, such holes caused most RTOs, each a
- * 200 ms stall and a collapse of cwnd). Then the ordinary RTO runs.
+ * The PTO fired (RFC 8985 section 7.3): send one new segment if there is one and the peer's
+ * window allows, else retransmit the last segment sent, so the ACK it draws reveals (by SACK,
+ * to RACK) any loss in the tail. This opens a probe episode (TLP.end_seq = SND.MAX) that
+ * the ACKs close (ack-processing.ts); then the RTO runs.
  */
 export function sendTailLossProbe(ctx: TcpContext, tcb: Tcb, now: number): void {
-  tcb.tlpSent = true;
-  if (inLossRecovery(tcb) || (tcb.scoreboard !== null && tcb.scoreboard.isLost(tcb.sndUna, tcb.smss))) {
-    resendFirstHole(ctx, tcb, now);
-  } else {
-    const before = tcb.sndMax;
-    if (tcb.unsentBytes > 0) sendNewData(ctx, tcb, now, true, tcb.smss);
-    if (tcb.sndMax === before && seqGt(tcb.sndMax, tcb.sndUna)) {
-      let start = seqAdd(tcb.sndMax, -tcb.smss);
-      if (seqLt(start, tcb.sndUna)) start = tcb.sndUna;
-      // Do not split a final FIN-only sequence number off: the range covers it if sent.
-      retransmitRange(ctx, tcb, start, tcb.sndMax, now);
-    }
-    ctx.stats.tailLossProbes++;
+  const before = tcb.sndMax;
+  if (tcb.unsentBytes > 0 || (tcb.finQueued && !tcb.finSent)) sendNewData(ctx, tcb, now, true, tcb.smss, true);
+  tcb.tlpIsRetrans = tcb.sndMax === before;
+  if (tcb.tlpIsRetrans && seqGt(tcb.sndMax, tcb.sndUna)) {
+    let start = seqAdd(tcb.sndMax, -tcb.smss);
+    if (seqLt(start, tcb.sndUna)) start = tcb.sndUna;
+    // Do not split a final FIN-only sequence number off: the range covers it if sent.
+    retransmitRange(ctx, tcb, start, tcb.sndMax, now);
   }
+  tcb.tlpInEpisode = true;
+  tcb.tlpEndSeq = tcb.sndMax;
+  ctx.stats.tailLossProbes++;
   tcb.retransmitKind = RetransmitKind.RTO;
   tcb.rtoAt = now + tcb.rtt.rto;
   scheduleTcbTimer(tcb);
 }
 
-/** In fast recovery, or not yet past what was outstanding at the last RTO. */
-function inLossRecovery(tcb: Tcb): boolean {
-  return tcb.cc.inRecovery || tcb.rtoRecovery || seqLt(tcb.sndUna, tcb.recoveryPoint);
+/**
+ * Resend the lowest segment RACK judges lost, [r.start, r.end): only the parts the receiver
+ * has not SACKed, in pieces of at most SMSS (a segment recorded before the MSS shrank may be
+ * larger). Returns the sequence space sent.
+ */
+function retransmitLost(ctx: TcpContext, tcb: Tcb, r: SeqRange, now: number): number {
+  const sb = tcb.scoreboard!;
+  const hole = ctx.rangeScratch;
+  const end = r.end;
+  let pos = r.start;
+  let total = 0;
+  while (seqLt(pos, end) && sb.nextHole(pos, end, hole)) {
+    const n = retransmitRange(ctx, tcb, hole.start, hole.end, now);
+    if (n <= 0) return total;
+    total += n;
+    pos = seqAdd(hole.start, n);
+  }
+  // Nothing (more) to resend: the receiver holds it all; count it as resent.
+  if (seqLt(pos, end)) tcb.rack!.onTransmit(pos, end, now, tcb.smss);
+  return total;
 }
 
-/**
- * Resend the segment at SND.UNA, whose last (re)transmission is judged lost: at most one
- * segment, no further than the first SACKed range. Does not touch cwnd: the loss belongs to
- * the recovery already under way.
- */
-export function resendFirstHole(ctx: TcpContext, tcb: Tcb, now: number): void {
-  const sb = tcb.scoreboard;
-  const r = ctx.rangeScratch;
-  const end = sb !== null && sb.nextHole(tcb.sndUna, tcb.sndMax, r) ? r.end : tcb.sndMax;
-  if (retransmitRange(ctx, tcb, tcb.sndUna, end, now) > 0) ctx.stats.lostRetransmits++;
+/** Entering fast recovery: the first lost segment goes at once, whatever PRR allows. */
+export function sendRecoveryRetransmission(ctx: TcpContext, tcb: Tcb, now: number): void {
+  const r = ctx.lostScratch;
+  if (tcb.rack!.nextLost(r)) tcb.prr.onSend(retransmitLost(ctx, tcb, r, now));
 }
 
 export function stopRetransmitTimer(tcb: Tcb): void {
@@ -374,12 +391,13 @@ export function retransmitRange(ctx: TcpContext, tcb: Tcb, seq: number, end: num
   if (dataLen > 0 && dataEnd === bufEnd) flags |= PSH;
   const sent = emitSegment(ctx, tcb, seq, flags, dataLen, now);
   if (sent < 0) return 0;
-  if (seq === tcb.sndUna) tcb.unaRetransmittedAt = now;
   tcb.retransmits++;
   ctx.stats.retransSegs++;
   tcb.rtt.onRetransmit(); // Karn: the timed segment may be this one
   armRto(ctx, tcb, now, false);
-  return sent + (sent === dataLen && (flags & FIN) !== 0 ? 1 : 0);
+  const span = sent + (sent === dataLen && (flags & FIN) !== 0 ? 1 : 0);
+  tcb.rack?.onTransmit(seq, seqAdd(seq, span), now, tcb.smss);
+  return span;
 }
 
 /** Can this state send data or a FIN? */
@@ -400,9 +418,16 @@ export function tcpOutput(ctx: TcpContext, tcb: Tcb, now: number, force = false)
   if (tcb.sndMax === tcb.sndUna && tcb.unsentBytes > 0 && now - tcb.lastSendAt > tcb.rtt.rto) {
     tcb.cc.onIdleRestart(now);
   }
-  if (tcb.sackRecovery) {
-    sackRecoveryOutput(ctx, tcb, now);
-    return;
+  const rack = tcb.rack;
+  if (rack !== null) {
+    if (tcb.sackRecovery) {
+      prrOutput(ctx, tcb, now);
+      return;
+    }
+    if (tcb.rtoRecovery || rack.lostSegs !== rack.retransSegs) {
+      lossOutput(ctx, tcb, now, force);
+      return;
+    }
   }
   sendNewData(ctx, tcb, now, force, Infinity);
 }
@@ -474,6 +499,7 @@ function sendNewData(ctx: TcpContext, tcb: Tcb, now: number, force: boolean, bud
     const finOut = sent === len && fin;
     const span = sent + (finOut ? 1 : 0);
     const wasRetransmission = seqLt(seq, tcb.sndMax);
+    tcb.rack?.onTransmit(seq, seqAdd(seq, span), now, smss);
     tcb.sndNxt = seqAdd(seq, span);
     if (seqGt(tcb.sndNxt, tcb.sndMax)) {
       const fresh = seqSub(tcb.sndNxt, tcb.sndMax);
@@ -484,7 +510,6 @@ function sendNewData(ctx: TcpContext, tcb: Tcb, now: number, force: boolean, bud
       if (!wasRetransmission && !tcb.tsOk) tcb.rtt.startTiming(tcb.sndNxt, now);
     }
     if (wasRetransmission) {
-      if (seq === tcb.sndUna) tcb.unaRetransmittedAt = now;
       tcb.retransmits++;
       ctx.stats.retransSegs++;
       tcb.rtt.onRetransmit();
@@ -492,7 +517,7 @@ function sendNewData(ctx: TcpContext, tcb: Tcb, now: number, force: boolean, bud
       tcb.lastSendAt = now;
       sentNew = true;
     }
-    if (tcb.rtoRecovery && !seqLt(tcb.sndNxt, tcb.sndMax)) tcb.rtoRecovery = false;
+    if (tcb.rtoRecovery && tcb.rack === null && !seqLt(tcb.sndNxt, tcb.sndMax)) tcb.rtoRecovery = false;
     armRto(ctx, tcb, now, false);
     total += span;
     force = false;
@@ -535,38 +560,37 @@ function segmentBurst(ctx: TcpContext, tcb: Tcb, now: number): number {
 }
 
 /**
- * RFC 6675 section 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg(): (1) a lost hole
- * above HighRxt, (2) new data, (3) any un-SACKed hole above HighRxt, (4) the rescue
- * retransmission. Each retransmission moves HighRxt (scoreboard.markRetransmitted).
+ * Fast recovery with SACK: RACK's lost segments first (lowest first), then new data, as long
+ * as PRR (RFC 6937) allows on this ACK.
  */
-function sackRecoveryOutput(ctx: TcpContext, tcb: Tcb, now: number): void {
-  const sb = tcb.scoreboard!;
-  const range = ctx.rangeScratch;
+function prrOutput(ctx: TcpContext, tcb: Tcb, now: number): void {
+  const prr = tcb.prr;
+  const rack = tcb.rack!;
+  const r = ctx.lostScratch;
+  // Bounded: each pass sends at least one segment; a window's worth is plenty.
+  for (let guard = 0; guard < 4096 && prr.allowance > 0; guard++) {
+    const sent = rack.nextLost(r) ? retransmitLost(ctx, tcb, r, now) : sendNewData(ctx, tcb, now, false, tcb.smss, true);
+    if (sent <= 0) break;
+    prr.onSend(sent);
+  }
+}
+
+/**
+ * Loss recovery outside fast recovery, after an RTO (everything outstanding was judged lost)
+ * or while segments RACK judged lost below RecoveryPoint wait: resend them lowest first, then
+ * new data, while the data in flight leaves a segment's room in cwnd (RFC 6675's pipe rule
+ * with RACK's in-flight estimate).
+ */
+function lossOutput(ctx: TcpContext, tcb: Tcb, now: number, force: boolean): void {
+  const rack = tcb.rack!;
+  const r = ctx.lostScratch;
   const smss = tcb.smss;
-  // Bounded: each pass sends at most one segment; a window's worth is plenty.
   for (let guard = 0; guard < 4096; guard++) {
-    const pipe = sb.pipe(tcb.sndMax, smss);
-    if (tcb.cc.cwnd - pipe < smss) break;
-    if (sb.nextSegment(tcb.sndMax, smss, range, true)) {
-      if (retransmitRange(ctx, tcb, range.start, range.end, now) === 0) break;
-      sb.markRetransmitted(range.end);
-      continue;
-    }
-    if (sendNewData(ctx, tcb, now, false, smss, true) > 0) continue;
-    if (sb.nextSegment(tcb.sndMax, smss, range, false)) {
-      if (retransmitRange(ctx, tcb, range.start, range.end, now) === 0) break;
-      sb.markRetransmitted(range.end);
-      continue;
-    }
-    // Rule (4): once per recovery (RescueRxt), the highest un-SACKed segment; but not one
-    // this recovery has retransmitted already (below HighRxt): with a single hole, the rule
-    // sent the fast retransmission twice in a row. A lost tail is the probe's to find.
-    if (seqGt(tcb.sndUna, tcb.rescueRxt) && sb.rescueSegment(tcb.sndMax, smss, range)
-      && seqGt(range.end, sb.highRetransmitted)) {
-      tcb.rescueRxt = tcb.recoveryPoint;
-      retransmitRange(ctx, tcb, range.start, range.end, now);
-    }
-    break;
+    const inFlight = rack.inFlight(tcb.sndUna, tcb.sndMax);
+    if (inFlight > 0 && tcb.cc.cwnd - inFlight < smss && !force) break;
+    const sent = rack.nextLost(r) ? retransmitLost(ctx, tcb, r, now) : sendNewData(ctx, tcb, now, force, smss, true);
+    if (sent <= 0) break;
+    force = false;
   }
 }
 

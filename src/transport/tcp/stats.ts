@@ -24,11 +24,19 @@ export class TcpStats {
   synCookiesSent = 0;
   synCookiesValidated = 0;
   timeWaitOverflows = 0;
+  /** Tail loss probes sent (RFC 8985 section 7; Linux TCPLossProbes). */
   tailLossProbes = 0;
-  /**
-   * Retransmissions judged lost and sent again before the RTO: by the probe timeout in
-   * recovery, or by SACKs after an RTO (Linux counts these as TCPLostRetransmit).
-   */
+  /** Probes that repaired a lost segment: their ACK went beyond them without a D-SACK (Linux TCPLossProbeRecovery). */
+  tlpRecoveries = 0;
+  /** Segments RACK judged lost (RFC 8985 section 6.2). */
+  rackLosses = 0;
+  /** RACK reordering timer expirations. */
+  rackReorderTimeouts = 0;
+  /** Segments delivered out of order (below one delivered earlier, never retransmitted): reordering seen. */
+  reorderingSeen = 0;
+  /** D-SACK blocks received (RFC 2883): data the receiver got twice. */
+  dsacksReceived = 0;
+  /** Retransmissions RACK judged lost in turn and sent again (Linux TCPLostRetransmit). */
   lostRetransmits = 0;
   /** SACK ranges a scoreboard forgot because it held tcp.maxSackRanges already. */
   sackRangesEvicted = 0;

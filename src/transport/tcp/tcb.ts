@@ -24,6 +24,8 @@ import { SendBuffer } from './send-buffer.js';
 import { RecvBuffer, DEFAULT_MAX_OOO_RANGES } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { SackScoreboard, DEFAULT_MAX_SACK_RANGES } from './sack.js';
+import { Rack } from './rack.js';
+import { Prr } from './prr.js';
 import { createCongestionControl, type CongestionAlgorithm, type CongestionControl } from './congestion/index.js';
 import { seqSub } from './seq.js';
 
@@ -204,8 +206,11 @@ export const MIN_SND_MSS = 48;
 /** Timestamp option bytes in every segment once negotiated (NOP NOP TS). */
 const TS_OPTION_SPACE = 12;
 
-/** Which timer uses `rtoAt`: the retransmission timer, the persist timer, or the RFC 8985 tail loss probe (PTO) that runs ahead of the RTO. */
-export const RetransmitKind = { NONE: 0, RTO: 1, PERSIST: 2, PROBE: 3 } as const;
+/**
+ * Which timer uses `rtoAt`: the retransmission timer, the persist timer, the RFC 8985 tail
+ * loss probe (PTO) that runs ahead of the RTO, or RACK's reordering timer (RFC 8985 6.3).
+ */
+export const RetransmitKind = { NONE: 0, RTO: 1, PERSIST: 2, PROBE: 3, REORDER: 4 } as const;
 
 export class Tcb {
   state: number = TcpState.CLOSED;
@@ -306,13 +311,14 @@ export class Tcb {
   rtoRecovery = false;
   /** RFC 3042 limited transmit: bytes allowed beyond cwnd on the first two duplicate ACKs. */
   limitedTransmit = 0;
-  /**
-   * A tail loss probe (RFC 8985 section 7), or a resend of a retransmission judged lost, went
-   * out for the current SND.UNA; cleared when SND.UNA advances and at an RTO.
-   */
-  tlpSent = false;
-  /** When the segment at SND.UNA was last retransmitted (-Infinity: never). */
-  unaRetransmittedAt = -Infinity;
+  /** RACK-TLP loss detection (RFC 8985) and its per-segment records; made with the scoreboard. */
+  rack: Rack | null = null;
+  /** Proportional rate reduction (RFC 6937) in SACK recovery. */
+  readonly prr = new Prr();
+  /** A tail loss probe episode is open (RFC 8985 7.4): TLP.end_seq, and whether the probe was a retransmission. */
+  tlpInEpisode = false;
+  tlpEndSeq = 0;
+  tlpIsRetrans = false;
   /** Time the last new data was sent, for the RFC 5681 4.1 idle restart. */
   lastSendAt = 0;
   /** cwnd was the limit on the last send (for CUBIC/app-limited growth). */
@@ -463,6 +469,8 @@ export class Tcb {
     this.sackOk = true;
     if (this.scoreboard === null) this.scoreboard = new SackScoreboard(this.config.maxSackRanges, this.sndUna);
     else this.scoreboard.reset(this.sndUna);
+    if (this.rack === null) this.rack = new Rack();
+    this.rack.reset(this.sndUna);
   }
 
   /** Our TSval clock (RFC 7323 5.4: 1 ms ticks) for `now`. */

@@ -18,10 +18,11 @@
 import { seqAdd, seqSub } from './seq.js';
 import { RetransmitKind, TcpState, type Tcb } from './tcb.js';
 import {
-  armRto, emitSegment, sendAck, sendKeepAlive, sendRstFor, sendSyn, sendTailLossProbe, sendWindowProbe, startPersist, tcpOutput,
+  armRto, emitSegment, scheduleReorderTimer, sendAck, sendKeepAlive, sendRstFor, sendSyn, sendTailLossProbe, sendWindowProbe, startPersist, tcpOutput,
 } from './output.js';
 import type { TcpContext } from './context.js';
 import { closeTcb, flushSoon, scheduleTcbTimer } from './lifecycle.js';
+import { onRackLosses, runRackDetection } from './ack-processing.js';
 import { orphanOutOfResources, retryLimit } from './memory.js';
 
 /** The heap timer fired: run whatever is due, then re-arm. */
@@ -51,6 +52,7 @@ export function onTcbTimer(ctx: TcpContext, tcb: Tcb): void {
     }
     if (kind === RetransmitKind.RTO) retransmitTimeout(ctx, tcb, now);
     else if (kind === RetransmitKind.PERSIST) persistTimeout(ctx, tcb, now);
+    else if (kind === RetransmitKind.REORDER) rackReorderTimeout(ctx, tcb, now);
     else if (kind === RetransmitKind.PROBE) {
       if (seqSub(tcb.sndMax, tcb.sndUna) > 0) sendTailLossProbe(ctx, tcb, now);
       else tcpOutput(ctx, tcb, now); // nothing outstanding: re-evaluate (may start the persist timer)
@@ -103,13 +105,18 @@ function retransmitTimeout(ctx: TcpContext, tcb: Tcb, now: number): void {
   tcb.recoveryPoint = tcb.sndMax;
   tcb.sackRecovery = false;
   tcb.dupAcks = 0;
-  // RFC 6675 5.1 / RFC 2018 8: the receiver may have reneged; forget SACK state.
-  tcb.scoreboard?.reset(tcb.sndUna);
-  tcb.sndNxt = tcb.sndUna;
   tcb.rtoRecovery = true;
-  // This retransmission of SND.UNA may be judged lost in turn, once (output.ts probeTimeout,
-  // ack-processing.ts onDuplicateAck); the backed-off RTO stays in charge after that.
-  tcb.tlpSent = false;
+  tcb.tlpInEpisode = false;
+  const rack = tcb.rack;
+  if (rack !== null) {
+    // RFC 8985 6.3: everything outstanding and not SACKed is lost and is resent from SND.UNA
+    // as cwnd allows, skipping what the receiver SACKed; RACK finds those resends lost in
+    // turn. A repeated timeout may mean the receiver reneged (RFC 2018 8): forget its SACKs.
+    if (tcb.retries > 1) tcb.scoreboard!.reset(tcb.sndUna);
+    rack.markAllLost(tcb.retries > 1);
+  } else {
+    tcb.sndNxt = tcb.sndUna; // go-back-N
+  }
   armRto(ctx, tcb, now, true);
   const before = tcb.segmentsOut;
   tcpOutput(ctx, tcb, now, true);
@@ -125,9 +132,35 @@ function retransmitTimeout(ctx: TcpContext, tcb: Tcb, now: number): void {
       const sb = tcb.sendBuffer;
       const len = sb.length < tcb.smss ? sb.length : tcb.smss;
       emitSegment(ctx, tcb, tcb.sndUna, 0x10, len, now);
-      tcb.sndNxt = seqAdd(tcb.sndUna, len);
+      if (rack !== null) rack.onTransmit(tcb.sndUna, seqAdd(tcb.sndUna, len), now, tcb.smss);
+      else tcb.sndNxt = seqAdd(tcb.sndUna, len);
     }
   }
+}
+
+/**
+ * RACK's reordering timer (RFC 8985 6.3, RACK_reorder_timer_expired): segments that were
+ * within the reordering window at the last ACK may be overdue now. Those judged lost are
+ * resent (starting fast recovery if none is under way; within one, at least a segment goes
+ * although no ACK brought PRR an allowance), then the timer or the RTO is re-armed.
+ */
+function rackReorderTimeout(ctx: TcpContext, tcb: Tcb, now: number): void {
+  if (seqSub(tcb.sndMax, tcb.sndUna) <= 0) return;
+  const timeout = runRackDetection(ctx, tcb, now);
+  ctx.stats.rackReorderTimeouts++;
+  const rack = tcb.rack!;
+  if (rack.newlyLost > 0) {
+    onRackLosses(ctx, tcb, now);
+    if (tcb.sackRecovery) {
+      // No ACK brought PRR an allowance: what it allows for nothing delivered, at least a segment.
+      const prr = tcb.prr;
+      prr.onAck(0, rack.inFlight(tcb.sndUna, tcb.sndMax), tcb.cc.ssthresh, tcb.smss);
+      if (prr.allowance < tcb.smss) prr.allowance = tcb.smss;
+    }
+  }
+  if (timeout > 0) scheduleReorderTimer(ctx, tcb, now, timeout);
+  else armRto(ctx, tcb, now, true);
+  tcpOutput(ctx, tcb, now);
 }
 
 /** Persist timer expiry: probe the window, back off (RFC 9293 3.8.6.1; RFC 1122 4.2.2.17). */
