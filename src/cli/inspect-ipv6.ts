@@ -19,7 +19,8 @@ export function formatAddr6(interfaces: Addr6Json[]): string {
     out += `${n + 1}: ${i.interface}: mtu ${i.mtu}\n`;
     if (i.interface !== 'lo') out += `    link/ether ${i.mac}\n`;
     for (const a of i.addresses) {
-      const flags = a.state === 'preferred' ? '' : ` ${a.state}`;
+      // As ip -6 addr words them: an address DAD found on another host stays tentative for good.
+      const flags = a.state === 'preferred' ? '' : a.state === 'duplicate' ? ' tentative dadfailed' : ` ${a.state}`;
       out += `    inet6 ${a.address}/${a.prefixLength} scope ${a.scope}${flags}${a.origin === 'static' || a.origin === 'link-local' ? '' : ` ${a.origin}`}\n`;
     }
   });
