@@ -78,7 +78,7 @@ export const defaultIcmpConfig: IcmpConfig = {
 
 export class IcmpService implements Ipv4ErrorSender {
   readonly listeners = new Set<IcmpListener>();
-  /** Linux's default (icmp_echo_ignore_broadcasts=1): do not answer broadcast pings (smurf). */
+  /** Linux's default (icmp_echo_ignore_broadcasts=1): do not answer broadcast or multicast pings (smurf). */
   ignoreBroadcastEcho = true;
   private readonly icmp = new IcmpPacket();
   private readonly inner = new Ipv4Packet();
@@ -134,7 +134,8 @@ export class IcmpService implements Ipv4ErrorSender {
     const type = icmp.type;
     if (type === IcmpType.EchoRequest) {
       const dst = ip.dst;
-      if (this.ignoreBroadcastEcho && (dst === IPV4_BROADCAST || dst === iface.broadcast)) {
+      // Multicast too, as Linux's icmp_echo_ignore_broadcasts does (a reply could not come from a group address anyway).
+      if (this.ignoreBroadcastEcho && (dst === IPV4_BROADCAST || dst === iface.broadcast || isMulticast(dst))) {
         counters.drop('icmp: broadcast-echo');
         return;
       }
