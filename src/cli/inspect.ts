@@ -313,6 +313,7 @@ const COUNTER_TEXT: Record<string, [Section, string]> = {
   ip6FragmentsIn: ['Ip6', 'fragments received'],
   ip6Reassembled: ['Ip6', 'packets reassembled ok'],
   ip6FragmentsOut: ['Ip6', 'fragments created'],
+  ip6Forwarded: ['Ip6', 'forwarded'],
   icmp6In: ['Icmp6', 'ICMPv6 messages received'],
   icmp6Out: ['Icmp6', 'ICMPv6 messages sent'],
   icmp6EchoRequestsIn: ['Icmp6', 'echo requests received'],
