@@ -5,25 +5,32 @@
 // The taps are created in R by pstack and their host sides moved into A and B (as router.test.ts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { e2eUnavailable, Netns, startPstack, type ServerHandle } from './harness.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { e2eUnavailable, Netns, startPstack, run, CLI, type ServerHandle } from './harness.js';
 
 const skip = e2eUnavailable();
 let r: Netns;
 let a: Netns;
 let b: Netns;
 let server: ServerHandle;
+let dir: string;
+let control: string;
 
 before(async () => {
   if (skip) return;
   r = await Netns.create('r6r');
   a = await Netns.create('r6a');
   b = await Netns.create('r6b');
+  dir = mkdtempSync(join(tmpdir(), 'pstack-e2e-router6-'));
+  control = join(dir, 'control.sock');
   server = await startPstack(r, [
     'server', '--forward',
     '--tap', 'tapa', '--addr', '192.0.2.2/24', '--addr', '2001:db8:1::2/64', '--mtu', '1500',
     '--tap', 'tapb', '--addr', '198.51.100.2/24', '--addr', '2001:db8:2::2/64', '--mtu', '1400',
     '--host-addr', 'none', '--host-addr', 'none',
-    '--gateway', 'none',
+    '--gateway', 'none', '--control', control,
   ]);
   await server.waitForLog(/ipv6 address is ready\n\s+ip:\s+2001:db8:2::2\/64/, 10_000);
   await r.must('ip', ['link', 'set', 'tapa', 'netns', a.name]);
@@ -39,6 +46,7 @@ after(async () => {
   if (skip) return;
   await server?.stop();
   for (const ns of [a, b, r]) await ns?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const ping6 = (ns: Netns, args: string[], timeoutMs = 15_000) => ns.exec('ping', ['-6', '-n', ...args], { timeoutMs });
@@ -98,6 +106,24 @@ test('a silent host on B\'s network gets "Address unreachable" once Neighbor Dis
   assert.ok(elapsed >= 2_500 && elapsed < 8_000, `after the solicitations (~3 s), took ${elapsed} ms`);
 });
 
+test('pstack route -6 shows the table; a route added through the control socket carries traffic', { skip: skip ?? false }, async () => {
+  const list = await run(process.execPath, [CLI, 'route', '-6', '--control', control]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^2001:db8:2::\/64\s+::\s+U\s+tapb\s+interface$/m, list.stdout);
+  // B also answers for 2001:db8:4::1, a network pstack only reaches once told to go via B.
+  await b.must('ip', ['addr', 'add', '2001:db8:4::1/128', 'dev', 'tapb', 'nodad']);
+  const before = await ping6(a, ['-c', '1', '-W', '3', '2001:db8:4::1']);
+  assert.match(before.stdout, /Destination unreachable: No route/, before.stdout);
+  const add = await run(process.execPath, [CLI, 'route', 'add', '2001:db8:4::/64', 'via', '2001:db8:2::1', '--control', control]);
+  assert.equal(add.code, 0, add.stdout + add.stderr);
+  const after = await ping6(a, ['-c', '1', '-W', '3', '2001:db8:4::1']);
+  assert.equal(after.code, 0, after.stdout + after.stderr);
+  const del = await run(process.execPath, [CLI, 'route', 'del', '2001:db8:4::/64', '--control', control]);
+  assert.equal(del.code, 0, del.stderr);
+  const list2 = await run(process.execPath, [CLI, 'route', '-6', '--control', control]);
+  assert.doesNotMatch(list2.stdout, /2001:db8:4::/);
+});
+
 test('Ctrl-C: IPv6 forwarding is counted, drops by reason, no internal errors', { skip: skip ?? false }, async () => {
   const code = await server.stop();
   assert.equal(code, 0, server.log.slice(-2000));
@@ -106,5 +132,5 @@ test('Ctrl-C: IPv6 forwarding is counted, drops by reason, no internal errors', 
   assert.ok(forwarded >= 8, `ip6 forwarded: ${forwarded}`);
   assert.match(server.log, /drop forward6: hop-limit-exceeded: \d+/);
   assert.match(server.log, /drop forward6: too-big: 1/);
-  assert.match(server.log, /drop forward6: no-route: 1/);
+  assert.match(server.log, /drop forward6: no-route: 2/);
 });
