@@ -23,6 +23,8 @@ export interface TapSpec {
   mac: Uint8Array;
   /** pstack's IPv6 addresses on this tap, each with the kernel side's address (null: none). */
   addrs6?: TapAddress6[];
+  /** This tap's MTU, when it differs from TapHostSpec.mtu. */
+  mtu?: number;
 }
 
 export interface TapAddress6 {
@@ -79,7 +81,7 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
   const taps: TapDevice[] = [];
   for (const t of spec.taps) {
     try {
-      taps.push(TapDevice.open({ name: t.name, mtu, mac: t.mac, offload: spec.offload ?? !forwarding, busyPoll: spec.busyPoll, onError: spec.onTapError }));
+      taps.push(TapDevice.open({ name: t.name, mtu: t.mtu ?? mtu, mac: t.mac, offload: spec.offload ?? !forwarding, busyPoll: spec.busyPoll, onError: spec.onTapError }));
     } catch (err) {
       for (const opened of taps) opened.close();
       throw new TapSetupError('open', t.name, err);
@@ -119,7 +121,7 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
       stack.addInterface(taps[i]!, t.addr);
       for (const a of t.addrs6 ?? []) stack.ipv6!.addAddress(taps[i]!, stack.devices.indexOf(taps[i]!), a.addr);
       try {
-        if (mtu !== 1500) await setMtu(t.name, mtu);
+        if ((t.mtu ?? mtu) !== 1500) await setMtu(t.name, t.mtu ?? mtu);
         if (t.hostAddr !== null) await addAddress(t.name, `${ipv4ToString(t.hostAddr.address)}/${t.hostAddr.prefixLength}`);
         for (const a of t.addrs6 ?? []) if (a.hostAddr !== null) await addAddress6(t.name, a.hostAddr);
         await linkUp(t.name);

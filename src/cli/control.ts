@@ -20,6 +20,7 @@
 
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { addr6Json, neigh6Json } from './control-ipv6.js';
+import { routes6Json, addRoute6, deleteRoute6 } from './control-routes6.js';
 import { ipAddressToString } from '../stack/ip-address.js';
 import { mkdirSync, lstatSync, unlinkSync, chmodSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -228,7 +229,7 @@ function processMemory(): Record<string, number> {
 /** A mistake in a request: reported to the client, never thrown further. */
 class RequestError extends Error {}
 
-export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info', 'maddr', 'addr6', 'neigh6'] as const;
+export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info', 'maddr', 'addr6', 'neigh6', 'routes6', 'route6-add', 'route6-del'] as const;
 
 function stringField(req: Record<string, unknown>, name: string, required: boolean): string | undefined {
   const value = req[name];
@@ -372,6 +373,9 @@ export function handleControlRequest(stack: Stack, request: unknown): ControlRes
       case 'maddr': return withId({ ok: true, interfaces: maddrJson(stack) });
       case 'addr6': return withId({ ok: true, interfaces: addr6Json(stack) });
       case 'neigh6': return withId({ ok: true, entries: neigh6Json(stack) });
+      case 'routes6': return withId({ ok: true, routes: routes6Json(stack) });
+      case 'route6-add': return withId(addRoute6(stack, req));
+      case 'route6-del': return withId(deleteRoute6(stack, req));
       default: throw new RequestError(`unknown cmd ${JSON.stringify(cmd)}: one of ${CONTROL_COMMANDS.join(', ')}`);
     }
   } catch (err) {

@@ -11,6 +11,8 @@
 
 import { parseArgs } from 'node:util';
 import { parseCidr, parseIpv4, parseMac, ipv4ToString } from '../wire/addr.js';
+import { parseIpv6, parseIpv6Cidr } from '../wire/addr6.js';
+import type { Route6Json } from './control-routes6.js';
 import { UsageError, FatalError } from './errors.js';
 import { LIMITS, limitHits } from './limits.js';
 import {
@@ -23,11 +25,12 @@ export const SOCKET_OPTIONS_USAGE = `  --tap NAME          ask the server runnin
   --json              print the server's JSON answer (for scripts)
   -h, --help          show this help`;
 
-export const ROUTE_USAGE = `usage: pstack route [options]                              show the routing table (like route -n)
+export const ROUTE_USAGE = `usage: pstack route [-6] [options]                         show the routing table (like route -n; -6: IPv6's)
        pstack route add NET/PREFIX via GATEWAY [dev NAME]  add a route through a gateway
        pstack route add NET/PREFIX dev NAME                add a directly attached network
        pstack route del NET/PREFIX                         delete a route
-NET/PREFIX may be "default" (0.0.0.0/0).
+NET/PREFIX may be "default" (0.0.0.0/0; with -6, ::/0). An IPv6 NET/PREFIX (2001:db8:3::/64)
+or GATEWAY changes the IPv6 table; a link-local gateway needs dev NAME.
 ${SOCKET_OPTIONS_USAGE}`;
 
 export const ARP_USAGE = `usage: pstack arp [options]              show the ARP cache (like arp -a, with state and expiry)
@@ -94,8 +97,13 @@ export function printJson(value: unknown): void {
 // ------------------------------------------------------------------------------ route
 
 /** "default" or a.b.c.d/n with no host bits set. */
-export function parseRouteNetwork(text: string): { network: string; prefix: number } {
-  if (text === 'default') return { network: '0.0.0.0', prefix: 0 };
+export function parseRouteNetwork(text: string, v6 = false): { network: string; prefix: number } {
+  if (text === 'default') return { network: v6 ? '::' : '0.0.0.0', prefix: 0 };
+  if (v6 || text.includes(':')) {
+    const c6 = parseIpv6Cidr(text);
+    if (c6 === null) throw new UsageError(`invalid network ${JSON.stringify(text)}: expected NET/PREFIX like 2001:db8:3::/64, or "default"`);
+    return { network: text.split('/')[0]!, prefix: c6.prefixLength };
+  }
   const cidr = parseCidr(text);
   if (cidr === null) throw new UsageError(`invalid network ${JSON.stringify(text)}: expected NET/PREFIX like 203.0.113.0/24, or "default"`);
   return { network: ipv4ToString(cidr.address), prefix: cidr.prefixLength };
@@ -103,27 +111,31 @@ export function parseRouteNetwork(text: string): { network: string; prefix: numb
 
 export type RouteAction =
   | { action: 'list' }
-  | { action: 'add'; network: string; prefix: number; gateway?: string; dev?: string }
-  | { action: 'del'; network: string; prefix: number };
+  | { action: 'add'; network: string; prefix: number; gateway?: string; dev?: string; v6?: boolean }
+  | { action: 'del'; network: string; prefix: number; v6?: boolean };
 
 /** The words after `pstack route`: nothing, `add NET via GW [dev NAME]`, `add NET dev NAME` or `del NET`. */
-export function parseRouteWords(words: string[]): RouteAction {
+export function parseRouteWords(words: string[], v6Flag = false): RouteAction {
   if (words.length === 0 || (words.length === 1 && (words[0] === 'show' || words[0] === 'list'))) return { action: 'list' };
   const [verb, net, ...rest] = words;
   if (verb === 'del' || verb === 'delete') {
     if (net === undefined) throw new UsageError('route del needs a network: pstack route del 203.0.113.0/24');
     if (rest.length > 0) throw new UsageError(`unexpected ${JSON.stringify(rest.join(' '))} after route del ${net}`);
-    return { action: 'del', ...parseRouteNetwork(net) };
+    const v6 = v6Flag || net.includes(':');
+    return { action: 'del', ...parseRouteNetwork(net, v6), ...(v6 ? { v6 } : {}) };
   }
   if (verb !== 'add') throw new UsageError(`unknown route action ${JSON.stringify(verb)}: use add or del (or nothing, to list)`);
   if (net === undefined) throw new UsageError('route add needs a network: pstack route add 203.0.113.0/24 via 192.0.2.1');
-  const result: RouteAction = { action: 'add', ...parseRouteNetwork(net) };
+  const v6 = v6Flag || net.includes(':') || rest.some((w, i) => (rest[i - 1] === 'via' || rest[i - 1] === 'gw') && w.includes(':'));
+  const result: RouteAction = { action: 'add', ...parseRouteNetwork(net, v6), ...(v6 ? { v6 } : {}) };
   for (let i = 0; i < rest.length; i += 2) {
     const key = rest[i]!;
     const value = rest[i + 1];
     if (value === undefined) throw new UsageError(`route add: "${key}" needs a value`);
     if (key === 'via' || key === 'gw') {
-      if (parseIpv4(value) === null) throw new UsageError(`route add: invalid gateway ${JSON.stringify(value)}: expected an IPv4 address like 192.0.2.1`);
+      if (v6 ? parseIpv6(value) === null : parseIpv4(value) === null) {
+        throw new UsageError(`route add: invalid gateway ${JSON.stringify(value)}: expected an ${v6 ? 'IPv6 address like 2001:db8:2::1' : 'IPv4 address like 192.0.2.1'}`);
+      }
       result.gateway = value;
     } else if (key === 'dev') {
       result.dev = value;
@@ -149,14 +161,34 @@ export function formatRouteTable(routes: RouteJson[]): string {
   return out;
 }
 
+/** The IPv6 routing table in route -6 -n's columns, plus where each route came from. */
+export function formatRoute6Table(routes: Route6Json[]): string {
+  let out = 'pstack IPv6 routing table\n';
+  out += pad('Destination', 32) + pad('Next Hop', 28) + pad('Flag', 6) + pad('If', 8) + 'Origin\n';
+  for (const r of routes) out += pad(r.destination, 32) + pad(r.gateway ?? '::', 28) + pad(r.flags, 6) + pad(r.interface, 8) + r.origin + '\n';
+  return out;
+}
+
 export async function runRoute(argv: string[]): Promise<number> {
-  const parsed = parse(argv, { ...SOCKET_OPTIONS, numeric: { type: 'boolean', short: 'n' } });
+  const parsed = parse(argv, { ...SOCKET_OPTIONS, numeric: { type: 'boolean', short: 'n' }, ipv6: { type: 'boolean', short: '6' } });
   if (parsed.values.help) {
     process.stdout.write(ROUTE_USAGE + '\n');
     return 0;
   }
-  const action = parseRouteWords(parsed.positionals);
+  const action = parseRouteWords(parsed.positionals, parsed.values.ipv6 === true);
   const choice = socketChoice(parsed.values);
+  if (action.action === 'list' && parsed.values.ipv6 === true) {
+    const response = await ask(choice, { cmd: 'routes6' });
+    if (choice.json) printJson(response);
+    else process.stdout.write(formatRoute6Table(response['routes'] as Route6Json[]));
+    return 0;
+  }
+  if (action.action !== 'list' && action.v6 === true) {
+    const { action: verb, v6: _v6, network, prefix, ...fields } = action;
+    const response = await ask(choice, { cmd: verb === 'add' ? 'route6-add' : 'route6-del', network: `${network}/${prefix}`, ...fields });
+    if (choice.json) printJson(response);
+    return 0;
+  }
   if (action.action === 'list') {
     const response = await ask(choice, { cmd: 'routes' });
     if (choice.json) printJson(response);
@@ -313,6 +345,7 @@ const COUNTER_TEXT: Record<string, [Section, string]> = {
   ip6FragmentsIn: ['Ip6', 'fragments received'],
   ip6Reassembled: ['Ip6', 'packets reassembled ok'],
   ip6FragmentsOut: ['Ip6', 'fragments created'],
+  ip6Forwarded: ['Ip6', 'forwarded'],
   icmp6In: ['Icmp6', 'ICMPv6 messages received'],
   icmp6Out: ['Icmp6', 'ICMPv6 messages sent'],
   icmp6EchoRequestsIn: ['Icmp6', 'echo requests received'],

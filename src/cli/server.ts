@@ -43,7 +43,7 @@ export const SERVER_USAGE = `usage: pstack server [options]
                       (default: the first host address of the network, 192.0.2.1/24; "none" to skip)
   --gateway IP        default gateway (default 192.0.2.1; "none" for no default route)
   --mac MAC           pstack's MAC on the first tap (default 00:00:5e:00:53:01; later taps count up)
-  --mtu N             MTU of the taps (default 1500)
+  --mtu N             MTU of the taps (default 1500); repeat it, one per --tap, for different MTUs
   --forward           route packets between the taps (act as a router; implies --offload off)
   --offload on|off    TAP offloads (default on): the kernel passes TCP segments of up to 64 KB
                       with checksums done, and cuts up and checksums the ones pstack sends
@@ -109,7 +109,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         'host-addr': { type: 'string', multiple: true },
         gateway: { type: 'string' },
         mac: { type: 'string' },
-        mtu: { type: 'string' },
+        mtu: { type: 'string', multiple: true },
         forward: { type: 'boolean' },
         offload: { type: 'string' },
         'log-level': { type: 'string' },
@@ -190,8 +190,15 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
     if (gateway === null) throw new UsageError(`invalid --gateway ${JSON.stringify(v.gateway)}: expected an IPv4 address like 192.0.2.1`);
   } else gateway = v.tap === undefined && v.addr === undefined ? parseIpv4('192.0.2.1')! : taps[0]!.hostAddr?.address ?? null;
   if (gateway !== null && taps.some((t) => t.addr === 'dhcp') && v.gateway === undefined) gateway = null; // the lease's routers
-  const mtu = v.mtu !== undefined ? Number(v.mtu) : 1500;
-  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw new UsageError(`invalid --mtu ${JSON.stringify(v.mtu)}: expected a whole number from 576 to 65535`);
+  const mtuTexts = v.mtu ?? ['1500'];
+  if (mtuTexts.length > 1 && mtuTexts.length !== tapNames.length) throw new UsageError(`give one --mtu for all taps or one for each --tap (${tapNames.length} taps, ${mtuTexts.length} MTUs)`);
+  const mtus = mtuTexts.map((text) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 576 || n > 65535) throw new UsageError(`invalid --mtu ${JSON.stringify(text)}: expected a whole number from 576 to 65535`);
+    return n;
+  });
+  const mtu = mtus[0]!;
+  if (mtus.length > 1) taps.forEach((t, i) => { t.mtu = mtus[i]!; });
   const logLevel = parseLogLevel(v['log-level'] ?? 'info');
   if (logLevel === null || logLevel === 'silent') throw new UsageError(`invalid --log-level ${JSON.stringify(v['log-level'])}: expected error, warn, info, debug or trace`);
   if (v.control === '') throw new UsageError('--control needs a path (or "none")');
@@ -350,6 +357,7 @@ export async function runServer(argv: string[]): Promise<number> {
           'arp in/out': `${c.arpIn} / ${c.arpOut}`,
           'ip in/out': `${c.ipIn} / ${c.ipOut}`,
           'ip forwarded': `${c.ipForwarded}`,
+          ...(host.stack.ipv6 !== null ? { 'ip6 forwarded': `${c.ip6Forwarded}` } : {}),
           'icmp in/out': `${c.icmpIn} / ${c.icmpOut}`,
           'udp in/out': `${c.udpIn} / ${c.udpOut}`,
           'tcp in/out': `${c.tcpIn} / ${c.tcpOut}`,

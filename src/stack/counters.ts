@@ -40,6 +40,8 @@ export class Counters {
   ip6FragmentsIn = 0;
   ip6FragmentsOut = 0;
   ip6Reassembled = 0;
+  /** Transit packets sent on as a router (forward6.ts). */
+  ip6Forwarded = 0;
   icmp6In = 0;
   icmp6Out = 0;
   icmp6EchoRequestsIn = 0;

@@ -4,7 +4,9 @@
  * datagram, the oldest incomplete datagram giving way when full; a 60 s timeout that reports
  * Time Exceeded code 1 when the first fragment was seen; any overlap dropping the whole
  * datagram (RFC 5722), exact duplicates ignored (RFC 5722 errata 3089); a reassembled
- * payload over 65535 bytes refused.
+ * payload over 65535 bytes refused. An atomic fragment (offset 0, no more fragments) is a
+ * packet of its own (RFC 6946 4): it never meets, and so never disturbs, a pending datagram
+ * that happens to share its identification.
  *
  * Fragments are matched on source, destination and identification (the next header is not
  * part of the key in IPv6). The reassembled packet is the first fragment's unfragmentable
@@ -96,6 +98,7 @@ export class Reassembler6 {
       if (p !== undefined) this.discard(p);
       return null;
     }
+    if (start === 0 && !f.moreFragments) return atomic(f, dataOffset);
     if (len === 0 && f.moreFragments) {
       this.counters.drop('reassembly6: bad-fragment-length');
       return null;
@@ -200,6 +203,20 @@ export class Reassembler6 {
     this.discard(p);
     if (p.firstQuote !== null) this.timedOut(p.firstQuote, p.iface);
   }
+}
+
+/** An atomic fragment as the packet it carries: the Fragment header taken out. */
+function atomic(f: Fragment6, dataOffset: number): Uint8Array {
+  const b = f.buf;
+  const unfragmentable = f.fragmentHeaderOffset - f.ipOffset;
+  const out = new Uint8Array(unfragmentable + f.end - dataOffset);
+  out.set(b.subarray(f.ipOffset, f.fragmentHeaderOffset));
+  out[fieldNaming(b, f.ipOffset, f.fragmentHeaderOffset) - f.ipOffset] = f.nextHeader;
+  out.set(b.subarray(dataOffset, f.end), unfragmentable);
+  const payloadLength = out.length - IPV6_HEADER_LENGTH;
+  out[4] = payloadLength >>> 8;
+  out[5] = payloadLength & 0xff;
+  return out;
 }
 
 /** The offset of the next-header byte that names the header at `target` (the walker already checked the chain). */

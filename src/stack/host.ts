@@ -162,7 +162,7 @@ export class Host implements FrameReceiver, NetworkLayer {
     if (options.ipv6 !== undefined && options.ipv6 !== false) {
       this.ipv6 = new Ipv6Layer({
         clock: this.clock, timers: this.timers, tasks: this.tasks, counters, memory: this.memory, events: this.events,
-        link: this.link, txBuffer: this.txBuffer,
+        link: this.link, txBuffer: this.txBuffer, settings: this.settings,
       }, options.ipv6 === true ? {} : options.ipv6);
     }
   }

@@ -4,7 +4,8 @@
  * bounded walker (wire/ipv6-ext.ts: Routing type 0 and unknown options refused, with the
  * Parameter Problem RFC 8200 4 asks for), reassemble fragments, then deliver it to ICMPv6 or
  * the transport registered for its protocol (an unknown one draws Parameter Problem code 1).
- * There is no forwarding: a packet not for us is dropped and counted.
+ * A unicast packet not for us goes to the forwarder (forward6.ts) when forwarding is on, else
+ * it is dropped and counted; multicast is never forwarded.
  */
 
 import { IPV6_HEADER_LENGTH, NextHeader } from '../wire/ipv6.js';
@@ -19,6 +20,12 @@ import type { Icmpv6Service } from './icmpv6.js';
 import type { Reassembler6, Fragment6 } from './fragments6.js';
 import type { TransportRegistry } from './registry.js';
 import type { InboundPacket } from './network.js';
+import type { Ipv6Forwarder } from './forward6.js';
+
+/** Whether this node is a router (shared with IPv4's settings: one switch for both). */
+export interface ForwardingSetting {
+  readonly forwarding: boolean;
+}
 
 export class Ipv6Input {
   private readonly chain = new Ipv6HeaderChain();
@@ -37,6 +44,8 @@ export class Ipv6Input {
     private readonly counters: Counters,
     private readonly icmp: Icmpv6Service,
     private readonly transports: TransportRegistry,
+    private readonly forwarder: Ipv6Forwarder | null = null,
+    private readonly settings: ForwardingSetting = { forwarding: false },
   ) {}
 
   /**
@@ -67,6 +76,10 @@ export class Ipv6Input {
     const dstMulticast = isMulticastIpv6(buf, dstAt);
     const dst = intern6(buf, dstAt);
     if (dstMulticast ? !iface.isMember(dst) : this.output.owner(dst) === undefined) {
+      if (!dstMulticast && !iface.isLoopback && this.forwarder !== null && this.settings.forwarding) {
+        this.forwarder.forward(buf, offset, total, iface);
+        return;
+      }
       this.counters.drop(dstMulticast ? 'ipv6: not-our-group' : 'ipv6: not-for-us');
       return;
     }

@@ -29,7 +29,8 @@ import { Ipv6Interface, type Ipv6AddressEntry } from './ipv6-interface.js';
 import { Neighbor6Cache, defaultNeighbor6Config, type Neighbor6Config } from './neighbors6.js';
 import { RouteTable6, type Route6 } from './routes6.js';
 import { Ipv6Output, type Ipv6RouteResult } from './ipv6-output.js';
-import { Ipv6Input } from './ipv6-input.js';
+import { Ipv6Input, type ForwardingSetting } from './ipv6-input.js';
+import { Ipv6Forwarder } from './forward6.js';
 import { Ndp, defaultNdpConfig, type NdpConfig } from './ndp.js';
 import { Icmpv6Service } from './icmpv6.js';
 import { Reassembler6, defaultReassembly6Config } from './fragments6.js';
@@ -58,6 +59,8 @@ export interface Ipv6HostParts {
   events: StackEvents;
   link: LinkOutput;
   txBuffer: Uint8Array;
+  /** The router switch (the IPv4 host's settings: `--forward` turns on both families). */
+  settings?: ForwardingSetting;
 }
 
 export class Ipv6Layer implements NetworkLayer {
@@ -108,7 +111,8 @@ export class Ipv6Layer implements NetworkLayer {
     this.icmp = new Icmpv6Service(this.clock, this.counters, this.out, ndp, this.transports, { ...defaultIcmpConfig, ...options.icmp });
     this.reassembler = new Reassembler6(this.timers, this.counters, { ...defaultReassembly6Config, ...options.reassembly },
       (first) => this.icmp.sendError(Icmpv6Type.TimeExceeded, 1, 0, first, 0, first.length), this.memory);
-    this.input = new Ipv6Input(this.out, this.reassembler, this.counters, this.icmp, this.transports);
+    const forwarder = new Ipv6Forwarder(this.routes, this.out, this.icmp, this.counters, this.txBuffer);
+    this.input = new Ipv6Input(this.out, this.reassembler, this.counters, this.icmp, this.transports, forwarder, parts.settings);
   }
 
   // ---------------------------------------------------------------- configuration
