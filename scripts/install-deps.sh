@@ -26,6 +26,10 @@ command -v ethtool >/dev/null 2>&1 || need+=(ethtool)
 # Loss and duplication on the kernel side of a tap (this kernel has no sch_netem).
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
+# Router advertisements (radvd) and the Neighbor Discovery probes rdisc6/ndisc6 of
+# test/e2e/slaac.test.ts, run on the kernel's side of a tap in the test's namespace.
+command -v radvd >/dev/null 2>&1 || need+=(radvd)
+command -v ndisc6 >/dev/null 2>&1 || need+=(ndisc6)
 # Real servers that unmodified Node programs reach over pstack (test/e2e/drop-in.test.ts):
 # each test starts its own instance in its namespace; the packages' own services are not used.
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)

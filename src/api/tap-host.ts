@@ -87,9 +87,11 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
       throw new TapSetupError('open', t.name, err);
     }
   }
-  // IPv6 runs when an IPv6 address is configured (or the stack options ask for it).
+  // IPv6 runs when an IPv6 address is configured, or the stack options ask for it (`ipv6: true`:
+  // link-local addresses and SLAAC only; `ipv6: { slaac: false }` to take nothing from routers).
   const wantsIpv6 = spec.taps.some((t) => (t.addrs6?.length ?? 0) > 0);
-  const stack = new Stack(wantsIpv6 && spec.stack?.ipv6 === undefined ? { ...spec.stack, ipv6: true } : spec.stack);
+  const ipv6Given = spec.stack?.ipv6 !== undefined && spec.stack.ipv6 !== false;
+  const stack = new Stack(wantsIpv6 && !ipv6Given ? { ...spec.stack, ipv6: true } : spec.stack);
   const dhcp = new Map<string, { client: StackDhcp; lease: DhcpLease }>();
   const leasing: Array<{ name: string; client: StackDhcp }> = [];
   const close = () => {

@@ -21,6 +21,7 @@ import { LINKTYPE_ETHERNET, LINKTYPE_RAW, DIRECTION_INBOUND, DIRECTION_OUTBOUND,
 import { openTapHost, TapSetupError, type TapHost, type TapSpec } from '../api/tap-host.js';
 import { FatalError, describeTapOpenError } from './errors.js';
 import type { LimitSettings } from './limits.js';
+import type { Ipv6Options } from '../stack/ipv6.js';
 
 export type { TapSpec };
 
@@ -42,6 +43,8 @@ export interface HostSpec {
   dhcpTimeoutMs?: number;
   /** DNS servers for the stack's resolver. */
   dns?: string[];
+  /** IPv6 on every tap, with its options (SLAAC on or off); default: when a tap has an IPv6 address. */
+  ipv6?: false | Ipv6Options;
 }
 
 export interface RunningHost {
@@ -94,7 +97,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
       taps: spec.taps, gateway: spec.gateway, mtu: spec.mtu, offload: spec.offload, busyPoll: spec.busyPoll, dhcpTimeoutMs: spec.dhcpTimeoutMs, dns: spec.dns,
       onTapError: (err) => logger.error('tap device error', String(err)),
       stack: {
-        events: loggerEvents(logger), forwarding: spec.forwarding,
+        events: loggerEvents(logger), forwarding: spec.forwarding, ...(spec.ipv6 !== undefined ? { ipv6: spec.ipv6 } : {}),
         neighbor: limits?.neighbor, reassembly: limits?.reassembly, icmp: limits?.icmp, tcp: limits?.tcp, memory: limits?.memory,
       },
       configure: (stack) => {

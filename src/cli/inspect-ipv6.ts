@@ -7,7 +7,8 @@ import { UsageError } from './errors.js';
 import { SOCKET_OPTIONS, SOCKET_OPTIONS_USAGE, ask, parse, printJson, socketChoice } from './inspect.js';
 import type { Addr6Json, Neigh6Json } from './control-ipv6.js';
 
-export const ADDR_USAGE = `usage: pstack addr [options]     IPv6 addresses per device, with DAD state (like ip -6 addr)
+export const ADDR_USAGE = `usage: pstack addr [options]     IPv6 addresses per device, with DAD state and lifetimes (like ip -6 addr),
+                                 and the routers and DNS servers router advertisements gave
 ${SOCKET_OPTIONS_USAGE}`;
 
 export const NEIGH_USAGE = `usage: pstack neigh [options]    the IPv6 neighbor cache with NUD states (like ip -6 neigh)
@@ -21,10 +22,21 @@ export function formatAddr6(interfaces: Addr6Json[]): string {
     for (const a of i.addresses) {
       // As ip -6 addr words them: an address DAD found on another host stays tentative for good.
       const flags = a.state === 'preferred' ? '' : a.state === 'duplicate' ? ' tentative dadfailed' : ` ${a.state}`;
-      out += `    inet6 ${a.address}/${a.prefixLength} scope ${a.scope}${flags}${a.origin === 'static' || a.origin === 'link-local' ? '' : ` ${a.origin}`}\n`;
+      // An autoconfigured address is "dynamic", with its lifetimes on the next line.
+      const dynamic = a.origin === 'autoconf';
+      out += `    inet6 ${a.address}/${a.prefixLength} scope ${a.scope}${dynamic ? ' dynamic' : ''}${a.deprecated === true ? ' deprecated' : ''}${flags}\n`;
+      if (dynamic) out += `       valid_lft ${lifetimeText(a.validLifetime)} preferred_lft ${lifetimeText(a.preferredLifetime)}\n`;
     }
+    for (const r of i.routers ?? []) {
+      out += `    router ${r.address} lifetime ${r.lifetime}sec preference ${r.preference}${r.default ? ' default' : ''}\n`;
+    }
+    for (const d of i.dnsServers ?? []) out += `    dns ${d.address} lifetime ${lifetimeText(d.lifetime)}\n`;
   });
   return out;
+}
+
+function lifetimeText(seconds: number | null | undefined): string {
+  return seconds === null || seconds === undefined ? 'forever' : `${seconds}sec`;
 }
 
 export function formatNeigh6(entries: Neigh6Json[]): string {

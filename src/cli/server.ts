@@ -36,6 +36,10 @@ export const SERVER_USAGE = `usage: pstack server [options]
                       kernel's side of that tap as it is. Give --addr again with an IPv6 CIDR
                       (2001:db8::2/64) to run IPv6 too: it joins the tap of the IPv4 --addr
                       before it, and the kernel's side gets the network's first host (::1)
+  --ipv6              run IPv6 on every tap even without an IPv6 --addr: a link-local address,
+                      and addresses, routes and DNS servers from router advertisements (SLAAC)
+  --no-slaac          ignore router advertisements (no addresses, routes or DNS servers from
+                      them, no router solicitations): IPv6 as configured with --addr only
   --dhcp-timeout S    give up when no DHCP lease came within S seconds (default 30)
   --dns IP[,IP...]    DNS servers for pstack's resolver (default: a DHCP lease's, else 127.0.0.1
                       as with no resolv.conf)
@@ -91,6 +95,10 @@ export interface ServerConfig {
   dns: string[] | undefined;
   /** Where to serve the live web page (--web); null for none. */
   web: WebAddress | null;
+  /** Run IPv6 (--ipv6, or an IPv6 --addr). */
+  ipv6: boolean;
+  /** Autoconfiguration from router advertisements (off with --no-slaac). */
+  slaac: boolean;
   /** Scheduling priority to take (--nice). */
   nice: number;
   /** --nice was given: failing to take it is then worth a warning. */
@@ -121,6 +129,8 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         dns: { type: 'string' },
         web: { type: 'string' },
         nice: { type: 'string' },
+        ipv6: { type: 'boolean' },
+        'no-slaac': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -215,9 +225,12 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
     dns = v.dns.split(',').map((d) => d.trim()).filter((d) => d !== '');
     for (const d of dns) if (parseIpv4(d.replace(/:\d+$/, '')) === null) throw new UsageError(`invalid --dns ${JSON.stringify(v.dns)}: expected IPv4 addresses (optionally :port) separated by commas, like 192.0.2.1`);
   }
+  const ipv6 = (v.ipv6 ?? false) || taps.some((t) => (t.addrs6?.length ?? 0) > 0);
+  if (v['no-slaac'] === true && !ipv6) throw new UsageError('--no-slaac is about IPv6, which is not running: give --ipv6 or an IPv6 --addr');
   const nice = v.nice !== undefined ? (/^-?\d+$/.test(v.nice) ? Number(v.nice) : NaN) : DEFAULT_NICE;
   if (!(nice >= -20 && nice <= 19)) throw new UsageError(`invalid --nice ${JSON.stringify(v.nice)}: expected a whole number from -20 to 19`);
   return {
+    ipv6, slaac: v['no-slaac'] !== true,
     nice, niceExplicit: v.nice !== undefined,
     dns, taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts,
     limitHelp, busyPoll: parseBusyPoll(v['busy-poll']), dhcpTimeoutMs: dhcpTimeout * 1000,
@@ -290,6 +303,7 @@ export async function runServer(argv: string[]): Promise<number> {
     busyPoll: config.busyPoll,
     dhcpTimeoutMs: config.dhcpTimeoutMs,
     dns: config.dns,
+    ipv6: config.ipv6 ? { slaac: config.slaac } : false,
   });
   const tcp = host.stack.tcp;
   const services = startServices(host.stack, logger);
@@ -329,6 +343,7 @@ export async function runServer(argv: string[]): Promise<number> {
       interfaces: config.taps.map((t) => `${t.name} ${addressText(t, host.dhcp)} ${macToString(t.mac)}`).join(', '),
       gateway: config.gateway !== null ? ipv4ToString(config.gateway) : 'none',
       forwarding: config.forwarding ? 'on' : 'off',
+      ipv6: !config.ipv6 ? 'off' : config.slaac ? 'on (link-local, SLAAC from router advertisements)' : 'on (link-local and --addr; SLAAC off)',
       offloads: describeOffloads(host.taps),
       'busy poll': config.busyPoll === 'always' ? 'always (one CPU at 100%)' : config.busyPoll === 0 ? 'off' : `${config.busyPoll} us after each frame`,
       priority: `nice ${priority}`,

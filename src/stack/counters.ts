@@ -55,6 +55,16 @@ export class Counters {
   ndpAdvertisementsOut = 0;
   /** Duplicate Address Detection found another host with one of our addresses. */
   ndpDuplicateAddresses = 0;
+  /** Router discovery (router-discovery.ts): solicitations sent, advertisements received and what became of them. */
+  ndpRouterSolicitationsOut = 0;
+  ndpRouterAdvertisementsIn = 0;
+  ndpRouterAdvertisementsAccepted = 0;
+  ndpRouterAdvertisementsIgnored = 0;
+  /** Redirects received, and those accepted (from the destination's first-hop router). */
+  ndpRedirectsIn = 0;
+  ndpRedirectsAccepted = 0;
+  /** Addresses stateless autoconfiguration formed from a router's prefix that passed DAD. */
+  ndpAddressesConfigured = 0;
   udpIn = 0;
   udpOut = 0;
   tcpIn = 0;

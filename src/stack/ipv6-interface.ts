@@ -17,7 +17,7 @@ import type { LinkInterface } from './network.js';
 /** RFC 4862: tentative while DAD runs, preferred once unique, duplicate (never used) when another host has it. */
 export type Ipv6AddressState = 'tentative' | 'preferred' | 'duplicate';
 
-/** Where an address came from: derived from the MAC (link-local), configured, or (later) router advertisements. */
+/** Where an address came from: derived from the MAC (link-local), configured, or formed from a router's prefix (SLAAC). */
 export type Ipv6AddressOrigin = 'link-local' | 'static' | 'autoconf';
 
 export class Ipv6AddressEntry {
@@ -28,6 +28,14 @@ export class Ipv6AddressEntry {
   timer: Timer | null = null;
   /** When DAD found a duplicate: the other host's MAC, for the report. */
   conflictMac = '';
+  /**
+   * Lifetimes of an autoconfigured address (RFC 4862 5.5.4), as clock times in ms; Infinity
+   * for the configured and link-local ones. Past preferredUntil the address is deprecated:
+   * still ours, but not chosen as the source of new communication.
+   */
+  validUntil = Infinity;
+  preferredUntil = Infinity;
+  deprecated = false;
 
   constructor(
     readonly address: Ipv6Addr,
@@ -66,8 +74,11 @@ export class Ipv6Interface implements LinkInterface {
     return `net${this.index}`;
   }
 
+  /** The link MTU a router advertised (RFC 4861 6.3.4), or 0 for the device's own. */
+  advertisedMtu = 0;
+
   get mtu(): number {
-    return this.device.mtu;
+    return this.advertisedMtu !== 0 ? this.advertisedMtu : this.device.mtu;
   }
 
   get isLoopback(): boolean {
@@ -119,7 +130,8 @@ export class Ipv6Interface implements LinkInterface {
   /**
    * The source address for `dst` (RFC 6724 section 5, the rules that matter on a host with a
    * few addresses): a preferred address of the same scope (link-local for link-local and
-   * link-scope multicast destinations), then the longest common prefix.
+   * link-scope multicast destinations), a deprecated address only when there is no other
+   * (rule 3), then the longest common prefix.
    */
   sourceFor(dst: Ipv6Addr): Ipv6AddressEntry | undefined {
     const b = dst.bytes;
@@ -130,7 +142,8 @@ export class Ipv6Interface implements LinkInterface {
       if (a.state !== 'preferred') continue;
       if (a.isLinkLocal !== wantLinkLocal) continue;
       const common = commonPrefixLength(a.address.bytes, b);
-      if (common > bestLength) {
+      const better = best === undefined || (best.deprecated && !a.deprecated) || (best.deprecated === a.deprecated && common > bestLength);
+      if (better) {
         best = a;
         bestLength = common;
       }

@@ -6,8 +6,10 @@
  *
  * Receive: Host -> Ipv6Input (header, extension headers, reassembly) -> Icmpv6Service (echo,
  * errors, Ndp) | transport. Send: transport -> Ipv6Output (route, source address, header,
- * fragments) -> neighbor cache (neighbors6.ts) -> link. Each part is a module of its own;
- * this class wires them and keeps the configuration surface (addresses, routes).
+ * fragments) -> neighbor cache (neighbors6.ts) -> link. Router advertisements and redirects
+ * go from Ndp to router discovery (router-discovery.ts: default routers, on-link prefixes,
+ * SLAAC addresses, DNS servers). Each part is a module of its own; this class wires them and
+ * keeps the configuration surface (addresses, routes).
  */
 
 import type { Device } from '../link/device.js';
@@ -28,10 +30,11 @@ import { intern6, type Ipv6Addr } from './ip-address.js';
 import { Ipv6Interface, type Ipv6AddressEntry } from './ipv6-interface.js';
 import { Neighbor6Cache, defaultNeighbor6Config, type Neighbor6Config } from './neighbors6.js';
 import { RouteTable6, type Route6 } from './routes6.js';
-import { Ipv6Output, type Ipv6RouteResult } from './ipv6-output.js';
+import { Ipv6Output, type Ipv6RouteResult, type Ipv6Settings } from './ipv6-output.js';
 import { Ipv6Input, type ForwardingSetting } from './ipv6-input.js';
 import { Ipv6Forwarder } from './forward6.js';
 import { Ndp, defaultNdpConfig, type NdpConfig } from './ndp.js';
+import { RouterDiscovery, defaultRouterDiscoveryConfig, type RouterDiscoveryConfig } from './router-discovery.js';
 import { Icmpv6Service } from './icmpv6.js';
 import { Reassembler6, defaultReassembly6Config } from './fragments6.js';
 import type {
@@ -45,8 +48,16 @@ export interface Ipv6Options {
   ndp?: Partial<NdpConfig>;
   reassembly?: Partial<ReassemblyConfig>;
   icmp?: Partial<IcmpConfig>;
-  /** Source of randomness (fragment identifications); default Math.random. */
+  /** Source of randomness (fragment identifications, solicitation delays); default Math.random. */
   random?: () => number;
+  /**
+   * Stateless autoconfiguration and router discovery from router advertisements (RFC 4861,
+   * 4862, 8106): default routers, on-link prefixes, addresses, DNS servers. Default true;
+   * false ignores router advertisements and sends no router solicitation.
+   */
+  slaac?: boolean;
+  /** Bounds and timing of router discovery (its `slaac` is the option above). */
+  routerDiscovery?: Partial<RouterDiscoveryConfig>;
 }
 
 /** What the layer shares with the IPv4 host on the same devices. */
@@ -75,6 +86,9 @@ export class Ipv6Layer implements NetworkLayer {
   readonly routes = new RouteTable6();
   readonly neighbors: Neighbor6Cache;
   readonly ndp: Ndp;
+  readonly routerDiscovery: RouterDiscovery;
+  /** Hop limit of the unicast packets sent (a router advertisement may change it). */
+  readonly settings: Ipv6Settings;
   readonly icmp: Icmpv6Service;
   readonly reassembler: Reassembler6;
   readonly transports = new TransportRegistry();
@@ -102,12 +116,27 @@ export class Ipv6Layer implements NetworkLayer {
           this.counters.drop('ndp: unresolved');
           this.icmp.sendError(Icmpv6Type.DestinationUnreachable, 3, 0, p, 0, p.length);
         }
+        this.routerDiscovery.neighborUnreachable(entry.ip);
       },
     }, this.counters, { ...defaultNeighbor6Config, ...options.neighbor });
-    this.out = new Ipv6Output(this.interfaces, this.routes, this.neighbors, parts.link, this.counters,
-      { hopLimit: options.hopLimit ?? 64 }, options.random ?? Math.random);
+    const random = options.random ?? Math.random;
+    this.settings = { hopLimit: options.hopLimit ?? 64 };
+    this.out = new Ipv6Output(this.interfaces, this.routes, this.neighbors, parts.link, this.counters, this.settings, random);
     ndp = new Ndp(this.out, this.neighbors, this.counters, this.events, this.timers, { ...defaultNdpConfig, ...options.ndp });
     this.ndp = ndp;
+    const rd = new RouterDiscovery({
+      interfaces: this.interfaces, routes: this.routes, neighbors: this.neighbors, ndp, timers: this.timers,
+      counters: this.counters, events: this.events, settings: this.settings, random,
+      route: (dst) => this.out.route(dst),
+      addAddress: (iface, address) => this.addEntry(iface, intern6(address), 64, 'autoconf'),
+      removeAddress: (entry) => this.removeAddress(entry),
+    }, {
+      ...defaultRouterDiscoveryConfig, ...options.routerDiscovery,
+      slaac: options.slaac ?? options.routerDiscovery?.slaac ?? defaultRouterDiscoveryConfig.slaac,
+    });
+    this.routerDiscovery = rd;
+    ndp.routerMessages = (msg, src, iface) => rd.receive(msg, src, iface);
+    ndp.addressReady = (iface, entry) => rd.addressReady(iface, entry);
     this.icmp = new Icmpv6Service(this.clock, this.counters, this.out, ndp, this.transports, { ...defaultIcmpConfig, ...options.icmp });
     this.reassembler = new Reassembler6(this.timers, this.counters, { ...defaultReassembly6Config, ...options.reassembly },
       (first) => this.icmp.sendError(Icmpv6Type.TimeExceeded, 1, 0, first, 0, first.length), this.memory);
@@ -146,8 +175,10 @@ export class Ipv6Layer implements NetworkLayer {
     for (const iface of this.interfaces) {
       if (!iface.removeAddress(entry)) continue;
       this.ndp.forget(entry);
-      if (!iface.addresses.some((a) => a.prefixLength === entry.prefixLength && a.covers(entry.address))) {
-        this.routes.remove(entry.address.bytes, entry.prefixLength, iface);
+      this.routerDiscovery.autoconf.forget(entry);
+      if (!iface.addresses.some((a) => a.origin !== 'autoconf' && a.prefixLength === entry.prefixLength && a.covers(entry.address))) {
+        const route = this.routes.find(entry.address.bytes, entry.prefixLength, iface);
+        if (route?.origin === 'interface') this.routes.removeRoute(route);
       }
       return true;
     }
@@ -169,7 +200,8 @@ export class Ipv6Layer implements NetworkLayer {
     const existing = iface.find(address);
     if (existing !== undefined) return existing;
     const entry = iface.addAddress(address, prefixLength, origin);
-    if (!iface.isLoopback && prefixLength < 128) this.routes.add(ipv6Prefix(address.bytes, prefixLength), prefixLength, null, iface, 'interface');
+    // An autoconfigured address says nothing about what is on-link: the prefix's L flag does (RFC 5942).
+    if (!iface.isLoopback && prefixLength < 128 && origin !== 'autoconf') this.routes.add(ipv6Prefix(address.bytes, prefixLength), prefixLength, null, iface, 'interface');
     this.events.event('ipv6 address was attached', { ip: `${address}/${prefixLength}`, device: `${iface.name} (${iface.device.name})` });
     if (iface.isLoopback || this.started) this.ndp.startDad(iface, entry);
     return entry;
@@ -188,6 +220,7 @@ export class Ipv6Layer implements NetworkLayer {
   }
 
   close(): void {
+    this.routerDiscovery.close();
     this.neighbors.clear();
     this.reassembler.clear();
   }

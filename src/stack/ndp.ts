@@ -6,14 +6,15 @@
  * duplicate is reported (event, counter) and the address is never used.
  *
  * Router Solicitation/Advertisement and Redirect are validated and handed to an optional
- * handler (`routerMessages`), where stateless autoconfiguration plugs in.
+ * handler (`routerMessages`), where router discovery and stateless autoconfiguration plug in
+ * (router-discovery.ts); `addressReady` tells it when an address passed DAD.
  */
 
-import { parseNdp, validateNdpAddressing, emitNeighborSolicitation, emitNeighborAdvertisement, type NdpMessage } from '../wire/ndp.js';
+import { parseNdp, validateNdpAddressing, emitNdp, emitNeighborSolicitation, emitNeighborAdvertisement, type NdpMessage } from '../wire/ndp.js';
 import { Icmpv6Type } from '../wire/icmpv6.js';
 import { emitIpv6Header, IPV6_HEADER_LENGTH } from '../wire/ipv6.js';
 import { ICMPV6_PROTOCOL } from '../wire/icmpv6.js';
-import { IPV6_ALL_NODES, IPV6_UNSPECIFIED, isUnspecifiedIpv6, isMulticastIpv6, solicitedNodeMulticast } from '../wire/addr6.js';
+import { IPV6_ALL_NODES, IPV6_ALL_ROUTERS, IPV6_UNSPECIFIED, isUnspecifiedIpv6, isMulticastIpv6, solicitedNodeMulticast } from '../wire/addr6.js';
 import { macEquals, macToString } from '../wire/addr.js';
 import type { Timers } from '../time/clock.js';
 import type { Counters } from './counters.js';
@@ -41,6 +42,8 @@ const HOP_LIMIT_NDP = 255;
 export class Ndp {
   /** Handler for RS, RA and Redirect (null: they are counted and ignored). */
   routerMessages: RouterMessageHandler | null = null;
+  /** Told when an address passed DAD and is usable. */
+  addressReady: ((iface: Ipv6Interface, entry: Ipv6AddressEntry) => void) | null = null;
   private readonly buf = new Uint8Array(TX_HEADROOM + 128);
   private readonly readyWaiters: Array<() => void> = [];
   private readonly groupScratch = new Uint8Array(16);
@@ -106,6 +109,7 @@ export class Ndp {
     entry.timer?.disarm();
     this.events.event('ipv6 address is ready', { ip: `${entry.address}/${entry.prefixLength}`, device: `${iface.name} (${iface.device.name})` });
     this.settled(entry);
+    this.addressReady?.(iface, entry);
   }
 
   private duplicate(iface: Ipv6Interface, entry: Ipv6AddressEntry, mac: string): void {
@@ -139,6 +143,14 @@ export class Ndp {
     this.sendSolicitation(iface, entry.ip.bytes, iface.device.mac, src.address.bytes, dst);
   }
 
+  /** A Router Solicitation from `src` (our link-local address) to all routers, with our MAC (RFC 4861 6.3.7). */
+  sendRouterSolicitation(iface: Ipv6Interface, src: Ipv6AddressEntry): void {
+    const from = src.address.bytes;
+    const end = emitNdp(this.buf, TX_HEADROOM, { kind: 'rs', options: { sourceLinkLayer: iface.device.mac } }, from, IPV6_ALL_ROUTERS);
+    this.counters.ndpRouterSolicitationsOut++;
+    this.sendIcmp(iface, from, IPV6_ALL_ROUTERS, end - TX_HEADROOM);
+  }
+
   private sendSolicitation(iface: Ipv6Interface, target: Uint8Array, sourceMac: Uint8Array | null, src: Uint8Array, dst: Uint8Array): void {
     const b = this.buf;
     const end = emitNeighborSolicitation(b, TX_HEADROOM, target, 0, sourceMac, src, dst);
@@ -161,21 +173,29 @@ export class Ndp {
    * the message is buf[offset, +length). `linkSrc` is the Ethernet source MAC's offset.
    */
   receive(buf: Uint8Array, ipOffset: number, offset: number, length: number, iface: Ipv6Interface, linkSrc: number): void {
+    const type = buf[offset]!;
+    if (type === Icmpv6Type.RouterAdvertisement) this.counters.ndpRouterAdvertisementsIn++;
+    else if (type === Icmpv6Type.Redirect) this.counters.ndpRedirectsIn++;
     const msg = parseNdp(buf, offset, length);
     if (typeof msg === 'string') {
-      this.counters.drop(`ndp: ${msg}`);
+      this.rejected(type, msg);
       return;
     }
     const bad = validateNdpAddressing(msg, buf[ipOffset + 7]!, buf, ipOffset + 8, buf, ipOffset + 24);
     if (bad !== null) {
-      this.counters.drop(`ndp: ${bad}`);
+      this.rejected(type, bad);
       return;
     }
     if (msg.kind === 'ns') this.receiveSolicitation(msg.target, msg.options.sourceLinkLayer, buf, ipOffset, iface, linkSrc);
     else if (msg.kind === 'na') {
       this.receiveAdvertisement(msg.target, msg.options.targetLinkLayer, msg.solicited, msg.override, msg.router, iface, buf, linkSrc);
-    } else if (this.routerMessages !== null) this.routerMessages(msg, intern6(buf, ipOffset + 8), iface);
-    else this.counters.drop(`ndp: ${msg.kind}-ignored`);
+    } else if (this.routerMessages !== null && msg.kind !== 'rs') this.routerMessages(msg, intern6(buf, ipOffset + 8), iface);
+    else this.rejected(type, `${msg.kind}-ignored`); // a host discards solicitations for routers (RFC 4861 6.2.6)
+  }
+
+  private rejected(type: number, why: string): void {
+    this.counters.drop(`ndp: ${why}`);
+    if (type === Icmpv6Type.RouterAdvertisement) this.counters.ndpRouterAdvertisementsIgnored++;
   }
 
   private receiveSolicitation(

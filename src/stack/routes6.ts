@@ -1,8 +1,10 @@
 /**
  * The IPv6 routing table: longest-prefix match over (prefix, length) entries, each naming an
  * interface and an optional gateway (a link-local router address). Interface prefixes are
- * added as addresses are configured; router advertisements (a later addition) add their
- * on-link prefixes and default routes through addOnLink/addDefault.
+ * added as addresses are configured; router discovery (router-discovery.ts) adds the on-link
+ * prefixes and default routes that router advertisements announce, and the host routes that
+ * Redirects ask for, each with origin 'router-advertisement' or 'redirect' so that it never
+ * takes away a route configured otherwise.
  */
 
 import { ipv6Prefix, ipv6PrefixMatch, ipv6ToString } from '../wire/addr6.js';
@@ -15,7 +17,7 @@ export interface Route6 {
   /** The router to hand packets to, or null for a destination on the link. */
   gateway: Ipv6Addr | null;
   iface: Ipv6Interface;
-  origin: 'interface' | 'static' | 'default' | 'router-advertisement';
+  origin: 'interface' | 'static' | 'default' | 'router-advertisement' | 'redirect';
 }
 
 export class RouteTable6 {
@@ -37,6 +39,19 @@ export class RouteTable6 {
   remove(prefix: Uint8Array, prefixLength: number, iface?: Ipv6Interface): boolean {
     const i = this.routes.findIndex((r) => r.prefixLength === prefixLength && ipv6PrefixMatch(r.prefix, 0, prefix, 0, prefixLength) &&
       (iface === undefined || r.iface === iface));
+    if (i < 0) return false;
+    this.routes.splice(i, 1);
+    return true;
+  }
+
+  /** The route to exactly prefix/prefixLength on `iface`, if any. */
+  find(prefix: Uint8Array, prefixLength: number, iface: Ipv6Interface): Route6 | undefined {
+    return this.routes.find((r) => r.prefixLength === prefixLength && r.iface === iface && ipv6PrefixMatch(r.prefix, 0, prefix, 0, prefixLength));
+  }
+
+  /** Remove this very route (not another one to the same prefix that replaced it). */
+  removeRoute(route: Route6): boolean {
+    const i = this.routes.indexOf(route);
     if (i < 0) return false;
     this.routes.splice(i, 1);
     return true;
