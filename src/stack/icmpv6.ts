@@ -45,7 +45,7 @@ const UNREACH6: ReadonlyArray<readonly [TransportErrorKind, string, boolean]> = 
 
 export class Icmpv6Service {
   /** Where MLD messages go (the layer's multicast, ipv6-multicast.ts). */
-  mld: ((iface: Ipv6Interface, src: Ipv6Addr, message: MldMessage) => void) | null = null;
+  mld: ((iface: Ipv6Interface, src: Ipv6Addr, hopLimit: number, message: MldMessage) => void) | null = null;
   readonly listeners = new Set<Icmpv6Listener>();
   private readonly limiter: TokenBucket;
   private readonly perDestination: DestinationRateLimiter;
@@ -105,7 +105,7 @@ export class Icmpv6Service {
       const m = parseMld(buf, offset, length);
       if (typeof m === 'string') this.counters.drop(`mld: ${m}`);
       else if (this.mld === null) this.counters.drop('icmp6: mld-ignored');
-      else this.mld(iface, intern6(buf, ipOffset + 8), m);
+      else this.mld(iface, intern6(buf, ipOffset + 8), buf[ipOffset + 7]!, m);
       return;
     }
     this.counters.drop('icmp6: unknown-type');

@@ -116,7 +116,7 @@ export class Ipv6Layer implements NetworkLayer {
     this.reassembler = new Reassembler6(this.timers, this.counters, { ...defaultReassembly6Config, ...options.reassembly },
       (first) => this.icmp.sendError(Icmpv6Type.TimeExceeded, 1, 0, first, 0, first.length), this.memory);
     this.multicast = new Ipv6Multicast(this.interfaces, this.out, this.timers, this.counters, this.events, options.mld, options.random);
-    this.icmp.mld = (iface, src, m) => this.multicast.mld.receive(iface.device, src, m);
+    this.icmp.mld = (iface, src, hopLimit, m) => this.multicast.mld.receive(iface.device, src, m, hopLimit);
     this.input = new Ipv6Input(this.out, this.reassembler, this.counters, this.icmp, this.transports, this.multicast);
   }
 

@@ -145,14 +145,18 @@ export class Mld {
   // ------------------------------------------------------------------ receive
 
   /** A parsed MLD message from `src` arrived on `device` (checksum checked by ICMPv6). */
-  receive(device: Device, src: Ipv6Addr, m: MldMessage): void {
+  receive(device: Device, src: Ipv6Addr, m: MldMessage, hopLimit = 1): void {
     const counters = this.ctx.counters;
     counters.mldIn++;
     if (device.type === 'loopback') return;
     if (m.kind === 'query') {
-      // RFC 3810 5.1.14: a query from anything but a link-local address is dropped.
+      // RFC 3810 6.2 (and 5.1.14): a query not from a link-local address, or not with hop limit 1, is dropped.
       if (!isLinkLocalIpv6(src.bytes)) {
         counters.drop('mld: query-not-link-local');
+        return;
+      }
+      if (hopLimit !== 1) {
+        counters.drop('mld: query-hop-limit');
         return;
       }
       counters.mldQueriesIn++;

@@ -19,6 +19,8 @@ import { Stack } from '../../src/api/stack.js';
 import { LoopbackDevice } from '../../src/link/loopback.js';
 import { CaptureDevice } from '../helpers/capture-device.js';
 import { parseIpv4 } from '../../src/wire/addr.js';
+import { maddrJson } from '../../src/cli/control.js';
+import { formatMaddr } from '../../src/cli/inspect.js';
 
 const a6 = (t: string) => intern6(parseIpv6(t)!);
 const G = a6('ff02::1:3');
@@ -119,6 +121,12 @@ test('MLDv2 queries: General, Address-Specific and Address-and-Source-Specific a
   r.clock.advance(1000);
   assert.equal(r.sent.length, 4);
   assert.equal(r.counters.drops.get('mld: query-not-link-local'), 1);
+  const buf = new Uint8Array(28);
+  emitMld(buf, 0, { kind: 'query', version: 2, maxResponseCode: 100, group: any }, ROUTER.bytes, parseIpv6('ff02::1')!);
+  r.mld.receive(r.device, ROUTER, parseMld(buf, 0, 28) as MldMessage, 255);
+  r.clock.advance(1000);
+  assert.equal(r.sent.length, 4);
+  assert.equal(r.counters.drops.get('mld: query-hop-limit'), 1, 'a query that crossed a router is dropped');
 });
 
 test('MLDv1 querier: v1 reports to the group, suppressed by another listener\'s, Done to ff02::2, back to v2 after the timeout', () => {
@@ -196,6 +204,10 @@ test('IPv6 layer: solicited-node groups and socket groups are reported from the 
   const maddr = stack.ipv6!.multicast.list(stack.devices);
   const tap = maddr.find((d) => d.device === dev)!;
   assert.deepEqual(tap.groups.map((g) => [g.group.toString(), g.sockets]).find((g) => g[0] === 'ff05::1:3'), ['ff05::1:3', 1]);
+  const text = formatMaddr(maddrJson(stack));
+  assert.match(text, /\(MLDv2\)\n\tlink  33:33:00:00:00:01\n\tinet6 ff02::1\n/);
+  assert.match(text, /\tlink  33:33:ff:00:00:02\n\tinet6 ff02::1:ff00:2\n/, 'the solicited-node group, no socket');
+  assert.match(text, /\tlink  33:33:00:01:00:03\n\tinet6 ff05::1:3  EXCLUDE \{\}  users 1\n/);
   dev.sent.length = 0;
   s.close();
   const leaves = mldFrames(dev.sent);
