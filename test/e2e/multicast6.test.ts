@@ -145,7 +145,8 @@ test('the capture: MLDv2 reports from pstack\'s link-local address with hop limi
     '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'ipv6.hlim', '-e', 'ipv6.opt.type', '-e', 'icmpv6.mldr.mar.record_type', '-e', 'icmpv6.mldr.mar.multicast_address'], { timeoutMs: 60_000 });
   assert.equal(fields.code, 0, fields.stderr);
   const lines = fields.stdout.trim().split('\n').filter((l) => l !== '');
-  assert.ok(lines.length >= 4, `MLDv2 reports captured:\n${fields.stdout}`);
+  // Pending records share a report: the join of ff02::4243 and its repeat, the leave and its repeat, at least three reports.
+  assert.ok(lines.length >= 3, `MLDv2 reports captured:\n${fields.stdout}`);
   for (const l of lines) {
     const [src, dst, hlim, opt] = l.split('\t');
     assert.match(src!, /^fe80::/, l);
