@@ -18,7 +18,9 @@
  * to a group leave with TTL 1 (setMulticastTTL), by the route's or setMulticastInterface's
  * interface, with a copy for this host's own members (setMulticastLoopback(false) stops it).
  * As with Node, a membership call on an unbound socket binds it to an ephemeral port, after
- * which bind() fails with EINVAL. IPv6 groups give ENOPROTOOPT.
+ * which bind() fails with EINVAL. On a udp6 socket IPv6 groups work the same way (MLDv2 reports
+ * them); the interface is the scope of the address given ('::%tap0'), as libuv reads it; on a
+ * udp4 socket they give ENOPROTOOPT.
  *
  * A bound socket keeps the process alive until it is closed (or unref()'d), as Node's does.
  * An exception thrown by a 'message' listener is an uncaught exception, as from Node's.
@@ -26,12 +28,12 @@
  * Differences: addresses are IPv4 literals or 'localhost' (no DNS; other names fail with
  * ENOTFOUND); the port is reserved at once by bind(), so address() works right after it;
  * there is no receive buffer (a datagram is emitted as it arrives, as a fresh Buffer);
- * IPv6 multicast and buffer-size options are not supported.
+ * buffer-size options are not supported.
  */
 
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { IN6ADDR_ANY, IN6ADDR_LOOPBACK, ipAddressToString, type IpAddress } from '../stack/ip-address.js';
+import { IN6ADDR_ANY, IN6ADDR_LOOPBACK, ipAddressToString, parseIpAddress, type IpAddress } from '../stack/ip-address.js';
 import { addressFromText, showAddress } from './net/addresses.js';
 import type { UdpEndpoint, UdpEndpointHandler, UdpLayer } from '../transport/udp.js';
 import { LoopHold } from './net/event-loop.js';
@@ -424,10 +426,16 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
       throw nodeError('ERR_INVALID_ARG_TYPE', `The "interfaceAddress" argument must be of type string. Received ${describe(interfaceAddress)}`, TypeError);
     }
     if (!ep.bound) throw systemError('EBADF', 'setMulticastInterface');
+    if (this.v6) {
+      // IPV6_MULTICAST_IF takes an interface index: libuv's is the scope ('::%tap0'); none is 0 (the route's).
+      const parsed = parseIpAddress(interfaceAddress);
+      if (parsed === null) throw systemError('EINVAL', 'setMulticastInterface');
+      ep.multicastInterface = typeof parsed.address === 'number' || parsed.zone === '' ? 0 : this.layer.interfaceIndex6(parsed.zone);
+      return;
+    }
     const a = addressFromText(interfaceAddress);
     if (a === null) throw systemError('EINVAL', 'setMulticastInterface');
     if (typeof a !== 'number') throw systemError('ENOPROTOOPT', 'setMulticastInterface');
-    if (this.v6) throw systemError('EINVAL', 'setMulticastInterface');
     if (a !== 0 && !this.layer.isLocal(a)) throw systemError('EADDRNOTAVAIL', 'setMulticastInterface');
     ep.multicastInterface = a;
   }
@@ -502,7 +510,17 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
       if (a === null) throw systemError('EINVAL', syscall);
       ifaceAddr = a;
     }
-    if (typeof g !== 'number' || (source !== undefined && typeof source !== 'number') || typeof ifaceAddr !== 'number') {
+    if (typeof g !== 'number') {
+      // IPv6 (IPV6_ADD_MEMBERSHIP, MCAST_JOIN_SOURCE_GROUP): libuv takes the interface's scope as its index.
+      if (!this.v6) throw systemError('ENOPROTOOPT', syscall);
+      if (source !== undefined && typeof source === 'number') throw systemError('EINVAL', syscall);
+      ifaceAddr = 0;
+      if (iface !== undefined && iface !== null) {
+        const parsed = typeof iface === 'string' ? parseIpAddress(iface) : null;
+        if (parsed === null || typeof parsed.address === 'number') throw systemError('EINVAL', syscall);
+        ifaceAddr = parsed.zone === '' ? 0 : this.layer.interfaceIndex6(parsed.zone);
+      }
+    } else if ((source !== undefined && typeof source !== 'number') || typeof ifaceAddr !== 'number') {
       throw systemError('ENOPROTOOPT', syscall);
     }
     const err = join ? this.layer.joinGroup(ep, g, ifaceAddr, source) : this.layer.leaveGroup(ep, g, ifaceAddr, source);

@@ -28,6 +28,8 @@ import type { Stack } from '../api/stack.js';
 import type { Route } from '../stack/routes.js';
 import type { Interface } from '../stack/interface.js';
 import { ipv4ToString, macToString, parseIpv4, parseMac, prefixToMask, type Ipv4Address } from '../wire/addr.js';
+import { multicastMac6 } from '../wire/addr6.js';
+import type { Device } from '../link/device.js';
 import { FatalError } from './errors.js';
 import { limitValues } from './limits.js';
 import { tcpConnectionInfo } from '../api/tcp-info.js';
@@ -103,6 +105,9 @@ export interface MaddrJson {
   interface: string;
   igmpVersion: number;
   groups: { group: string; mac: string; mode: 'include' | 'exclude'; sources: string[]; sockets: number }[];
+  /** When the interface runs IPv6: the MLD version it speaks and its IPv6 groups. */
+  mldVersion?: number;
+  groups6?: { group: string; mac: string; mode: 'include' | 'exclude'; sources: string[]; sockets: number }[];
 }
 
 export interface StatsJson {
@@ -189,7 +194,24 @@ export function maddrJson(stack: Stack): MaddrJson[] {
       sources: g.sources.map(ipv4ToString),
       sockets: g.sockets,
     })),
+    ...maddr6(stack, d.device),
   }));
+}
+
+/** A device's IPv6 groups (solicited-node groups, sockets' groups), when it runs IPv6. */
+function maddr6(stack: Stack, device: Device): Pick<MaddrJson, 'mldVersion' | 'groups6'> {
+  const info = stack.ipv6?.multicast.list([device])[0];
+  if (info === undefined) return {};
+  return {
+    mldVersion: info.mldVersion,
+    groups6: info.groups.map((g) => ({
+      group: g.group.toString(),
+      mac: macToString(multicastMac6(g.group.bytes)),
+      mode: g.mode,
+      sources: g.sources.map((s) => s.toString()),
+      sockets: g.sockets,
+    })),
+  };
 }
 
 export function statsJson(stack: Stack): StatsJson {

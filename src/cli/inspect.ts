@@ -306,10 +306,10 @@ export async function runNetstat(argv: string[]): Promise<number> {
 
 // ------------------------------------------------------------------------------ stats
 
-type Section = 'Link' | 'Arp' | 'Ip' | 'Icmp' | 'Igmp' | 'Ip6' | 'Icmp6' | 'Ndp' | 'Udp' | 'Tcp' | 'Memory' | 'Other' | 'Limits';
-const SECTIONS: Section[] = ['Link', 'Arp', 'Ip', 'Icmp', 'Igmp', 'Ip6', 'Icmp6', 'Ndp', 'Udp', 'Tcp', 'Memory', 'Limits', 'Other'];
+type Section = 'Link' | 'Arp' | 'Ip' | 'Icmp' | 'Igmp' | 'Ip6' | 'Icmp6' | 'Ndp' | 'Mld' | 'Udp' | 'Tcp' | 'Memory' | 'Other' | 'Limits';
+const SECTIONS: Section[] = ['Link', 'Arp', 'Ip', 'Icmp', 'Igmp', 'Ip6', 'Icmp6', 'Ndp', 'Mld', 'Udp', 'Tcp', 'Memory', 'Limits', 'Other'];
 /** Shown only when the server runs IPv6. */
-const IPV6_SECTIONS = new Set<Section>(['Ip6', 'Icmp6', 'Ndp']);
+const IPV6_SECTIONS = new Set<Section>(['Ip6', 'Icmp6', 'Ndp', 'Mld']);
 
 /** How netstat -s would word the counters pstack has; unknown ones are printed by name. */
 const COUNTER_TEXT: Record<string, [Section, string]> = {
@@ -339,6 +339,10 @@ const COUNTER_TEXT: Record<string, [Section, string]> = {
   igmpQueriesIn: ['Igmp', 'membership queries received'],
   igmpReportsOut: ['Igmp', 'membership reports sent'],
   igmpLeavesOut: ['Igmp', 'leave group messages sent'],
+  mldIn: ['Mld', 'MLD messages received'],
+  mldQueriesIn: ['Mld', 'listener queries received'],
+  mldReportsOut: ['Mld', 'listener reports sent'],
+  mldDonesOut: ['Mld', 'listener done messages sent'],
   ip6In: ['Ip6', 'total packets received'],
   ip6Delivered: ['Ip6', 'incoming packets delivered'],
   ip6Out: ['Ip6', 'packets sent out'],
@@ -373,7 +377,7 @@ const COUNTER_TEXT: Record<string, [Section, string]> = {
 
 const DROP_SECTION: Record<string, Section> = {
   ethernet: 'Link', arp: 'Arp', ipv4: 'Ip', ip: 'Ip', icmp: 'Icmp', igmp: 'Igmp', udp: 'Udp', tcp: 'Tcp',
-  ipv6: 'Ip6', reassembly6: 'Ip6', icmp6: 'Icmp6', ndp: 'Ndp',
+  ipv6: 'Ip6', reassembly6: 'Ip6', icmp6: 'Icmp6', ndp: 'Ndp', mld: 'Mld',
 };
 
 function sectionOfName(name: string): Section {
@@ -475,6 +479,14 @@ export function formatMaddr(interfaces: MaddrJson[]): string {
       out += `\tlink  ${g.mac}\n`;
       const filter = g.sockets === 0 ? '' : `  ${g.mode.toUpperCase()} {${g.sources.join(', ')}}  users ${g.sockets}`;
       out += `\tinet  ${g.group}${filter}\n`;
+    }
+    if (i.groups6 !== undefined) {
+      out += `\t(MLDv${i.mldVersion ?? 2})\n`;
+      for (const g of i.groups6) {
+        out += `\tlink  ${g.mac}\n`;
+        const filter = g.sockets === 0 ? '' : `  ${g.mode.toUpperCase()} {${g.sources.join(', ')}}  users ${g.sockets}`;
+        out += `\tinet6 ${g.group}${filter}\n`;
+      }
     }
   });
   return out;

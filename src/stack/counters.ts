@@ -33,6 +33,11 @@ export class Counters {
   igmpQueriesIn = 0;
   igmpReportsOut = 0;
   igmpLeavesOut = 0;
+  /** MLD (mld.ts): messages in, queries in, reports (v1 and v2) and MLDv1 Dones sent. */
+  mldIn = 0;
+  mldQueriesIn = 0;
+  mldReportsOut = 0;
+  mldDonesOut = 0;
   /** IPv6 (the IPv6 layer, ipv6.ts): packets in, sent (fragments each count), delivered, fragments, reassembled. */
   ip6In = 0;
   ip6Out = 0;

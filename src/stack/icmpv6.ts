@@ -11,7 +11,7 @@ import {
   Icmpv6Type, Icmpv6UnreachableCode, ICMPV6_HEADER_LENGTH, ICMPV6_PROTOCOL, emitIcmpv6HeaderWith, emitIcmpv6Error,
   isIcmpv6Error,
 } from '../wire/icmpv6.js';
-import { isMldType } from '../wire/mld.js';
+import { isMldType, parseMld, type MldMessage } from '../wire/mld.js';
 import { isNdpType } from '../wire/ndp.js';
 import { IPV6_HEADER_LENGTH, IPV6_MIN_MTU, NextHeader } from '../wire/ipv6.js';
 import { isMulticastIpv6, isUnspecifiedIpv6 } from '../wire/addr6.js';
@@ -44,6 +44,8 @@ const UNREACH6: ReadonlyArray<readonly [TransportErrorKind, string, boolean]> = 
 ];
 
 export class Icmpv6Service {
+  /** Where MLD messages go (the layer's multicast, ipv6-multicast.ts). */
+  mld: ((iface: Ipv6Interface, src: Ipv6Addr, hopLimit: number, message: MldMessage) => void) | null = null;
   readonly listeners = new Set<Icmpv6Listener>();
   private readonly limiter: TokenBucket;
   private readonly perDestination: DestinationRateLimiter;
@@ -100,9 +102,10 @@ export class Icmpv6Service {
       return;
     }
     if (isMldType(type)) {
-      // Listener queries and reports: the groups a host joins on its own link need no reports
-      // for delivery here (no MLD snooping on a TAP), so they are counted and ignored.
-      this.counters.drop('icmp6: mld-ignored');
+      const m = parseMld(buf, offset, length);
+      if (typeof m === 'string') this.counters.drop(`mld: ${m}`);
+      else if (this.mld === null) this.counters.drop('icmp6: mld-ignored');
+      else this.mld(iface, intern6(buf, ipOffset + 8), buf[ipOffset + 7]!, m);
       return;
     }
     this.counters.drop('icmp6: unknown-type');

@@ -20,6 +20,7 @@ import type { Icmpv6Service } from './icmpv6.js';
 import type { Reassembler6, Fragment6 } from './fragments6.js';
 import type { TransportRegistry } from './registry.js';
 import type { InboundPacket } from './network.js';
+import type { Ipv6Multicast } from './ipv6-multicast.js';
 import type { Ipv6Forwarder } from './forward6.js';
 
 /** Whether this node is a router (shared with IPv4's settings: one switch for both). */
@@ -46,7 +47,14 @@ export class Ipv6Input {
     private readonly transports: TransportRegistry,
     private readonly forwarder: Ipv6Forwarder | null = null,
     private readonly settings: ForwardingSetting = { forwarding: false },
+    private readonly multicast: Ipv6Multicast | null = null,
   ) {}
+
+  /** A datagram this host sent to a group it is a member of (IPV6_MULTICAST_LOOP): the whole packet in `packet`. */
+  deliverLooped(packet: Uint8Array, iface: Ipv6Interface): void {
+    this.counters.ip6In++;
+    this.deliver(packet, 0, packet.length, iface, true, -1, true, false);
+  }
 
   /**
    * The IPv6 packet at buf[offset, offset+length) (link padding may follow it). `linkSrc` is
@@ -147,8 +155,9 @@ export class Ipv6Input {
       if (!dstMulticast) this.icmp.sendError(Icmpv6Type.ParameterProblem, 1, chain.nextHeaderFieldOffset - offset, buf, offset, total);
       return;
     }
-    if (dstMulticast) {
-      this.counters.drop('ipv6: multicast-to-transport');
+    // A group's datagram goes up when the link's merged source filter takes its source (RFC 3810 4).
+    if (dstMulticast && (this.multicast === null || !this.multicast.acceptsDatagram(iface, intern6(buf, offset + 24), intern6(buf, offset + 8)))) {
+      this.counters.drop('ipv6: multicast-filtered');
       return;
     }
     this.counters.ip6Delivered++;
@@ -161,7 +170,7 @@ export class Ipv6Input {
     p.headerOffset = offset;
     p.iface = iface;
     p.checksumOk = checksumOk;
-    p.broadcast = false;
+    p.broadcast = dstMulticast;
     p.ecn = (buf[offset + 1]! >>> 4) & 3; // RFC 3168 5 / RFC 8200 7: the low two bits of the traffic class
     transport.receive(p);
     p.buf = EMPTY;

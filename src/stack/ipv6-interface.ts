@@ -61,6 +61,10 @@ export class Ipv6Interface implements LinkInterface {
   private readonly groups = new Map<Ipv6Addr, number>();
   /** The low 32 bits of each joined group, as its 33:33:xx:xx:xx:xx MAC ends (RFC 2464 7). */
   private groupMacs: number[] = [];
+  /** Groups sockets joined here (ipv6-multicast.ts keeps them). */
+  private readonly socketGroups = new Set<Ipv6Addr>();
+  /** Told when the layer's own groups (all-nodes, solicited-node) gain or lose their last reference, for MLD. */
+  onGroupChange: ((iface: Ipv6Interface, group: Ipv6Addr, joined: boolean) => void) | null = null;
 
   constructor(
     /** Small number naming the device in logs, like IPv4's net0, net1. */
@@ -153,8 +157,10 @@ export class Ipv6Interface implements LinkInterface {
   }
 
   join(group: Ipv6Addr): void {
-    this.groups.set(group, (this.groups.get(group) ?? 0) + 1);
+    const n = this.groups.get(group) ?? 0;
+    this.groups.set(group, n + 1);
     this.refreshGroupMacs();
+    if (n === 0) this.onGroupChange?.(this, group, true);
   }
 
   leave(group: Ipv6Addr): void {
@@ -163,12 +169,21 @@ export class Ipv6Interface implements LinkInterface {
     if (n > 1) this.groups.set(group, n - 1);
     else this.groups.delete(group);
     this.refreshGroupMacs();
+    if (n === 1) this.onGroupChange?.(this, group, false);
+  }
+
+  /** A group some socket joined here (`member`) or the last socket left. */
+  setSocketMember(group: Ipv6Addr, member: boolean): void {
+    if (member) this.socketGroups.add(group);
+    else this.socketGroups.delete(group);
+    this.refreshGroupMacs();
   }
 
   isMember(group: Ipv6Addr): boolean {
-    return this.groups.has(group);
+    return this.groups.has(group) || this.socketGroups.has(group);
   }
 
+  /** The layer's own groups (all-nodes, solicited-node groups). */
   get joinedGroups(): Ipv6Addr[] {
     return [...this.groups.keys()];
   }
@@ -182,7 +197,7 @@ export class Ipv6Interface implements LinkInterface {
   }
 
   private refreshGroupMacs(): void {
-    this.groupMacs = [...this.groups.keys()].map((g) => {
+    this.groupMacs = [...new Set([...this.groups.keys(), ...this.socketGroups])].map((g) => {
       const b = g.bytes;
       return ((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0;
     });

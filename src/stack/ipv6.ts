@@ -18,7 +18,7 @@ import { ETHERNET_HEADER_LENGTH } from '../wire/ethernet.js';
 import { linkLocalFromMac, ipv6Prefix, IPV6_LOOPBACK, type Ipv6Cidr } from '../wire/addr6.js';
 import { pseudoHeaderSum6 } from '../wire/checksum.js';
 import { writeIpv6 } from '../wire/addr6.js';
-import { IPV6_HEADER_LENGTH } from '../wire/ipv6.js';
+import { IPV6_HEADER_LENGTH, emitIpv6Header } from '../wire/ipv6.js';
 import { Icmpv6Type } from '../wire/icmpv6.js';
 import type { Counters } from './counters.js';
 import type { StackEvents } from './observer.js';
@@ -37,6 +37,9 @@ import { Ndp, defaultNdpConfig, type NdpConfig } from './ndp.js';
 import { RouterDiscovery, defaultRouterDiscoveryConfig, type RouterDiscoveryConfig } from './router-discovery.js';
 import { Icmpv6Service } from './icmpv6.js';
 import { Reassembler6, defaultReassembly6Config } from './fragments6.js';
+import { Ipv6Multicast } from './ipv6-multicast.js';
+import type { MldConfig } from './mld.js';
+import { isMulticastIpv6 } from '../wire/addr6.js';
 import type {
   EndpointProvider, InboundPacket, IpAddress, IpOutputOptions, MemoryAccount, NetworkLayer, RouteResult, TransportProtocol,
 } from './network.js';
@@ -48,6 +51,8 @@ export interface Ipv6Options {
   ndp?: Partial<NdpConfig>;
   reassembly?: Partial<ReassemblyConfig>;
   icmp?: Partial<IcmpConfig>;
+  /** MLD listener timers (RFC 3810 9). */
+  mld?: Partial<MldConfig>;
   /** Source of randomness (fragment identifications, solicitation delays); default Math.random. */
   random?: () => number;
   /**
@@ -92,6 +97,8 @@ export class Ipv6Layer implements NetworkLayer {
   readonly icmp: Icmpv6Service;
   readonly reassembler: Reassembler6;
   readonly transports = new TransportRegistry();
+  /** Groups, memberships and MLD (ipv6-multicast.ts). */
+  readonly multicast: Ipv6Multicast;
   private readonly events: StackEvents;
   private readonly out: Ipv6Output;
   private readonly input: Ipv6Input;
@@ -141,7 +148,9 @@ export class Ipv6Layer implements NetworkLayer {
     this.reassembler = new Reassembler6(this.timers, this.counters, { ...defaultReassembly6Config, ...options.reassembly },
       (first) => this.icmp.sendError(Icmpv6Type.TimeExceeded, 1, 0, first, 0, first.length), this.memory);
     const forwarder = new Ipv6Forwarder(this.routes, this.out, this.icmp, this.counters, this.txBuffer);
-    this.input = new Ipv6Input(this.out, this.reassembler, this.counters, this.icmp, this.transports, forwarder, parts.settings);
+    this.multicast = new Ipv6Multicast(this.interfaces, this.out, this.timers, this.counters, this.events, options.mld, options.random);
+    this.icmp.mld = (iface, src, hopLimit, m) => this.multicast.mld.receive(iface.device, src, m, hopLimit);
+    this.input = new Ipv6Input(this.out, this.reassembler, this.counters, this.icmp, this.transports, forwarder, parts.settings, this.multicast);
   }
 
   // ---------------------------------------------------------------- configuration
@@ -155,6 +164,7 @@ export class Ipv6Layer implements NetworkLayer {
     if (existing !== undefined) return existing;
     const iface = new Ipv6Interface(index, device);
     this.interfaces.push(iface);
+    this.multicast.watch(iface);
     if (device.type === 'loopback') {
       this.addEntry(iface, intern6(IPV6_LOOPBACK), 128, 'static');
     } else {
@@ -211,6 +221,7 @@ export class Ipv6Layer implements NetworkLayer {
   start(): void {
     if (this.started) return;
     this.started = true;
+    this.multicast.start();
     for (const iface of this.interfaces) for (const a of iface.addresses) if (a.state === 'tentative') this.ndp.startDad(iface, a);
   }
 
@@ -221,6 +232,7 @@ export class Ipv6Layer implements NetworkLayer {
 
   close(): void {
     this.routerDiscovery.close();
+    this.multicast.close();
     this.neighbors.clear();
     this.reassembler.clear();
   }
@@ -268,7 +280,32 @@ export class Ipv6Layer implements NetworkLayer {
   }
 
   output(opts: IpOutputOptions, buf: Uint8Array, payloadOffset: number, payloadLength: number, route?: RouteResult | null): boolean {
-    return this.out.output(opts, buf, payloadOffset, payloadLength, route);
+    const dst = opts.dst as Ipv6Addr;
+    // IPV6_MULTICAST_LOOP: this host's members of the group on the interface get a copy, on a
+    // later turn (taken before the output writes link headers over the room in front).
+    const loop = opts.multicastLoop === true && isMulticastIpv6(dst.bytes) ? this.loopCopy(opts, buf, payloadOffset, payloadLength, route) : null;
+    const ok = this.out.output(opts, buf, payloadOffset, payloadLength, route);
+    if (ok && loop !== null) this.tasks.defer(loop);
+    return ok;
+  }
+
+  private loopCopy(opts: IpOutputOptions, buf: Uint8Array, payloadOffset: number, payloadLength: number, route?: RouteResult | null): (() => void) | null {
+    const rt = (route as Ipv6RouteResult | null | undefined) ?? this.route(opts.dst);
+    if (rt === null || !this.multicast.acceptsDatagram(rt.iface, opts.dst as Ipv6Addr, opts.src as Ipv6Addr)) return null;
+    const copy = new Uint8Array(IPV6_HEADER_LENGTH + payloadLength);
+    copy.set(buf.subarray(payloadOffset, payloadOffset + payloadLength), IPV6_HEADER_LENGTH);
+    const iface = rt.iface;
+    const src = (opts.src as Ipv6Addr).bytes;
+    const dst = (opts.dst as Ipv6Addr).bytes;
+    return () => {
+      emitIpv6Header(copy, 0, src, 0, dst, 0, opts.protocol, payloadLength, opts.ttl ?? 1, opts.tos ?? 0, 0);
+      try {
+        this.input.deliverLooped(copy, iface);
+      } catch (err) {
+        this.counters.internalErrors++;
+        this.events.error('internal error while looping a multicast datagram back (dropped)', { error: err instanceof Error ? err.stack ?? err.message : String(err) });
+      }
+    };
   }
 
   /** IPv6 has no broadcast. */

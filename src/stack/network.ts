@@ -170,6 +170,11 @@ export interface MulticastLayer {
   socketAccepts(owner: object, iface: LinkInterface, group: IpAddress, src: IpAddress): boolean;
   /** How a datagram to `group` leaves: by the interface of `ifaceAddr` (0: the layer's choice). */
   route(group: IpAddress, ifaceAddr: IpAddress): RouteResult | null;
+  /**
+   * IPv6 names interfaces by index (a scope: `%tap0`): the index a scope names, 0 when none
+   * (then `ifaceAddr` arguments above are that index, a number).
+   */
+  interfaceIndex?(scope: string): number;
 }
 
 /** What the network layer asks of a transport protocol registered with it. */

@@ -203,6 +203,11 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
     return mc.join(ep, group, ifaceAddr, source);
   }
 
+  /** The IPv6 interface index a scope (`tap0`) names, 0 when none: for IPV6_MULTICAST_IF and memberships. */
+  interfaceIndex6(scope: string): number {
+    return this.stack6?.multicast?.interfaceIndex?.(scope) ?? 0;
+  }
+
   /** Leave `group` (IP_DROP_MEMBERSHIP), or stop receiving from `source` (IP_DROP_SOURCE_MEMBERSHIP). */
   leaveGroup(ep: UdpEndpoint, group: IpAddress, ifaceAddr: IpAddress, source?: IpAddress): string | null {
     if (ep.closed) return 'EBADF';
