@@ -33,6 +33,7 @@ import { Ipv6Input } from './ipv6-input.js';
 import { Ndp, defaultNdpConfig, type NdpConfig } from './ndp.js';
 import { Icmpv6Service } from './icmpv6.js';
 import { Reassembler6, defaultReassembly6Config } from './fragments6.js';
+import type { PathMtuCache } from './path-mtu.js';
 import type {
   EndpointProvider, InboundPacket, IpAddress, IpOutputOptions, MemoryAccount, NetworkLayer, RouteResult, TransportProtocol,
 } from './network.js';
@@ -102,7 +103,7 @@ export class Ipv6Layer implements NetworkLayer {
       },
     }, this.counters, { ...defaultNeighbor6Config, ...options.neighbor });
     this.out = new Ipv6Output(this.interfaces, this.routes, this.neighbors, parts.link, this.counters,
-      { hopLimit: options.hopLimit ?? 64 }, options.random ?? Math.random);
+      { hopLimit: options.hopLimit ?? 64 }, options.random ?? Math.random, this.clock);
     ndp = new Ndp(this.out, this.neighbors, this.counters, this.events, this.timers, { ...defaultNdpConfig, ...options.ndp });
     this.ndp = ndp;
     this.icmp = new Icmpv6Service(this.clock, this.counters, this.out, ndp, this.transports, { ...defaultIcmpConfig, ...options.icmp });
@@ -228,6 +229,30 @@ export class Ipv6Layer implements NetworkLayer {
 
   route(dst: IpAddress): Ipv6RouteResult | null {
     return typeof dst === 'number' ? null : this.out.route(dst);
+  }
+
+  /** Path MTUs learned from Packet Too Big (RFC 8201), for `pstack route cache` and stats. */
+  get pathMtuCache(): PathMtuCache<Ipv6Addr> {
+    return this.out.pathMtu;
+  }
+
+  pathMtu(dst: IpAddress, rt: RouteResult): number {
+    return typeof dst === 'number' ? rt.iface.mtu : this.out.mtuFor(dst, rt);
+  }
+
+  get pathMtuGeneration(): number {
+    return this.out.pathMtu.generation;
+  }
+
+  learnPathMtu(dst: IpAddress, mtu: number): number {
+    if (typeof dst === 'number') return mtu;
+    const rt = this.out.route(dst);
+    if (rt === null || rt.iface.isLoopback) return rt?.iface.mtu ?? mtu;
+    return this.out.pathMtu.lower(dst, mtu, rt.iface.mtu);
+  }
+
+  pathMtuLocked(dst: IpAddress): boolean {
+    return typeof dst !== 'number' && this.out.pathMtu.size > 0 && this.out.pathMtu.locked(dst);
   }
 
   output(opts: IpOutputOptions, buf: Uint8Array, payloadOffset: number, payloadLength: number, route?: RouteResult | null): boolean {
