@@ -56,8 +56,12 @@ export class PathMtuCache<K> {
 
   constructor(private readonly clock: Clock, readonly config: PathMtuConfig) {}
 
-  /** Changes whenever a destination's path MTU may have changed. */
+  /**
+   * Changes whenever a destination's path MTU may have changed, expiry included: entries are
+   * in order of their lowering and all live equally long, so the first expires first.
+   */
   get generation(): number {
+    if (this.entries.size > 0) this.expireOldest();
     return this.gen;
   }
 
@@ -154,6 +158,16 @@ export class PathMtuCache<K> {
     if (this.entries.size === 0) return;
     this.entries.clear();
     this.gen++;
+  }
+
+  private expireOldest(): void {
+    const now = this.clock.now();
+    for (const e of this.entries.values()) {
+      if (now < e.expiresAt) return;
+      this.entries.delete(e.destination);
+      this.stats.expired++;
+      this.gen++;
+    }
   }
 
   private evictOldest(): void {
