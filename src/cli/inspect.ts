@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { parseCidr, parseIpv4, parseMac, ipv4ToString } from '../wire/addr.js';
 import { UsageError, FatalError } from './errors.js';
 import { LIMITS, limitHits } from './limits.js';
+import { formatPathMtuCache, type PathMtuJson } from './path-mtu-view.js';
 import {
   controlRequest, defaultControlPath,
   type ArpEntryJson, type ControlResponse, type EndpointJson, type MaddrJson, type RouteJson, type StatsJson,
@@ -27,6 +28,7 @@ export const ROUTE_USAGE = `usage: pstack route [options]                       
        pstack route add NET/PREFIX via GATEWAY [dev NAME]  add a route through a gateway
        pstack route add NET/PREFIX dev NAME                add a directly attached network
        pstack route del NET/PREFIX                         delete a route
+       pstack route cache                                  path MTUs learned per destination (like ip route show cache)
 NET/PREFIX may be "default" (0.0.0.0/0).
 ${SOCKET_OPTIONS_USAGE}`;
 
@@ -103,12 +105,17 @@ export function parseRouteNetwork(text: string): { network: string; prefix: numb
 
 export type RouteAction =
   | { action: 'list' }
+  | { action: 'cache' }
   | { action: 'add'; network: string; prefix: number; gateway?: string; dev?: string }
   | { action: 'del'; network: string; prefix: number };
 
 /** The words after `pstack route`: nothing, `add NET via GW [dev NAME]`, `add NET dev NAME` or `del NET`. */
 export function parseRouteWords(words: string[]): RouteAction {
   if (words.length === 0 || (words.length === 1 && (words[0] === 'show' || words[0] === 'list'))) return { action: 'list' };
+  if (words[0] === 'cache' || (words[0] === 'show' && words[1] === 'cache')) {
+    if (words.length > (words[0] === 'cache' ? 1 : 2)) throw new UsageError(`unexpected ${JSON.stringify(words.slice(words[0] === 'cache' ? 1 : 2).join(' '))} after route cache`);
+    return { action: 'cache' };
+  }
   const [verb, net, ...rest] = words;
   if (verb === 'del' || verb === 'delete') {
     if (net === undefined) throw new UsageError('route del needs a network: pstack route del 203.0.113.0/24');
@@ -157,6 +164,12 @@ export async function runRoute(argv: string[]): Promise<number> {
   }
   const action = parseRouteWords(parsed.positionals);
   const choice = socketChoice(parsed.values);
+  if (action.action === 'cache') {
+    const response = await ask(choice, { cmd: 'route-cache' });
+    if (choice.json) printJson(response);
+    else process.stdout.write(formatPathMtuCache(response['entries'] as PathMtuJson[]));
+    return 0;
+  }
   if (action.action === 'list') {
     const response = await ask(choice, { cmd: 'routes' });
     if (choice.json) printJson(response);

@@ -245,3 +245,20 @@ test('UDP: a Fragmentation Needed quoting a port no socket has is not taken', ()
   assert.equal(p.stack.pathMtuCache.size, 0);
   p.close();
 });
+
+test('pstack route cache: the entries and counters the control socket reports', async () => {
+  const { pathMtuJson, pathMtuCounters, formatPathMtuCache } = await import('../../src/cli/path-mtu-view.js');
+  const { parseRouteWords } = await import('../../src/cli/inspect.js');
+  const p = new ScriptedPeer();
+  assert.equal(formatPathMtuCache(pathMtuJson(p.stack)), 'no cached path MTUs\n');
+  p.stack.learnPathMtu(PEER, 1280);
+  const list = pathMtuJson(p.stack);
+  assert.deepEqual(list, [{ destination: '192.0.2.1', family: 'inet', mtu: 1280, expiresInSeconds: 600, locked: false }]);
+  assert.equal(formatPathMtuCache(list), '192.0.2.1 mtu 1280 expires 600sec\n');
+  assert.equal(pathMtuCounters(p.stack)['pmtuLowered'], 1);
+  assert.equal(pathMtuCounters(p.stack)['pmtuEntries'], 1);
+  assert.deepEqual(parseRouteWords(['cache']), { action: 'cache' });
+  assert.deepEqual(parseRouteWords(['show', 'cache']), { action: 'cache' });
+  assert.throws(() => parseRouteWords(['cache', 'x']));
+  p.close();
+});
