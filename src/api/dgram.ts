@@ -69,6 +69,8 @@ export interface SocketOptions {
   ipv6Only?: boolean;
   /** SO_REUSEADDR: sockets that all set it may bind the same address and port (multicast receivers). */
   reuseAddr?: boolean;
+  /** pstack extension: path MTU discovery from the start (see setPathMtuDiscovery). */
+  pathMtuDiscovery?: boolean;
 }
 
 export type SocketType = 'udp4' | 'udp6' | SocketOptions;
@@ -382,6 +384,35 @@ export class UdpSocket extends EventEmitter implements UdpEndpointHandler {
     return ttl;
   }
 
+  // ------------------------------------------------------------------ path MTU (pstack extensions)
+
+  /**
+   * Path MTU discovery, as Linux's IP_MTU_DISCOVER = IP_PMTUDISC_DO (IPV6_DONTFRAG for IPv6),
+   * which Node does not expose: datagrams leave with DF, a datagram larger than the known path
+   * MTU fails with EMSGSIZE instead of leaving in fragments, and a connected socket gets an
+   * 'error' EMSGSIZE when a router reports the path too small. Off (fragment) by default.
+   */
+  setPathMtuDiscovery(flag: boolean): void {
+    this.healthCheck().pmtuDiscovery = !!flag;
+  }
+
+  /**
+   * The path MTU (like Linux's IP_MTU getsockopt) to the connected peer, or to `address` on an
+   * unconnected socket: the link MTU, or less after a router reported the path smaller.
+   */
+  getPathMtu(address?: string): number {
+    const ep = this.healthCheck();
+    let dst: IpAddress | undefined;
+    if (address !== undefined) {
+      const a = lookup(address, 0, this.v6);
+      if (a === null) throw systemError('EINVAL', 'getsockopt');
+      dst = a;
+    }
+    const r = this.layer.pathMtu(ep, dst);
+    if (typeof r === 'string') throw systemError(r, 'getsockopt');
+    return r;
+  }
+
   // ------------------------------------------------------------------ multicast
 
   addMembership(multicastAddress: string, interfaceAddress?: string): void {
@@ -568,5 +599,7 @@ function rethrow(err: unknown): never {
 export function createSocket(stack: UdpStack, type: SocketType, onMessage?: MessageListener): UdpSocket {
   const t = typeof type === 'string' ? type : type?.type;
   if (t !== 'udp4' && t !== 'udp6') throw nodeError('ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6', TypeError);
-  return new UdpSocket(stack, onMessage, t, typeof type === 'object' && type.ipv6Only === true, typeof type === 'object' && type.reuseAddr === true);
+  const socket = new UdpSocket(stack, onMessage, t, typeof type === 'object' && type.ipv6Only === true, typeof type === 'object' && type.reuseAddr === true);
+  if (typeof type === 'object' && type.pathMtuDiscovery === true) socket.setPathMtuDiscovery(true);
+  return socket;
 }

@@ -5,6 +5,7 @@
  * the live stack:
  *
  *   {"cmd":"routes"}                                          -> {"ok":true,"routes":[...]}
+ *   {"cmd":"route-cache"} (learned path MTUs)                 -> {"ok":true,"entries":[...]}
  *   {"cmd":"route-add","network":"203.0.113.0","prefix":24,"gateway":"192.0.2.1"}
  *   {"cmd":"route-del","network":"203.0.113.0","prefix":24}
  *   {"cmd":"arp"}  {"cmd":"arp-del","ip":"192.0.2.1"}  {"cmd":"arp-add","ip":"192.0.2.9","mac":"02:00:00:00:00:09"}
@@ -26,6 +27,7 @@ import { mkdirSync, lstatSync, unlinkSync, chmodSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Stack } from '../api/stack.js';
 import type { Route } from '../stack/routes.js';
+import { pathMtuCounters, pathMtuJson } from './path-mtu-view.js';
 import type { Interface } from '../stack/interface.js';
 import { ipv4ToString, macToString, parseIpv4, parseMac, prefixToMask, type Ipv4Address } from '../wire/addr.js';
 import { multicastMac6 } from '../wire/addr6.js';
@@ -216,7 +218,7 @@ function maddr6(stack: Stack, device: Device): Pick<MaddrJson, 'mldVersion' | 'g
 
 export function statsJson(stack: Stack): StatsJson {
   return {
-    counters: Object.assign(stack.counters.toJSON(), ...stack.endpointProviders.map((p) => p.statistics?.() ?? {}), memoryCounters(stack)),
+    counters: Object.assign(stack.counters.toJSON(), ...stack.endpointProviders.map((p) => p.statistics?.() ?? {}), memoryCounters(stack), pathMtuCounters(stack)),
     devices: stack.devices.map((d) => ({
       name: d.name,
       type: d.type,
@@ -251,7 +253,7 @@ function processMemory(): Record<string, number> {
 /** A mistake in a request: reported to the client, never thrown further. */
 class RequestError extends Error {}
 
-export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info', 'maddr', 'addr6', 'neigh6', 'routes6', 'route6-add', 'route6-del'] as const;
+export const CONTROL_COMMANDS = ['info', 'routes', 'route-add', 'route-del', 'arp', 'arp-add', 'arp-del', 'netstat', 'stats', 'tcp-info', 'maddr', 'addr6', 'neigh6', 'routes6', 'route6-add', 'route6-del', 'route-cache'] as const;
 
 function stringField(req: Record<string, unknown>, name: string, required: boolean): string | undefined {
   const value = req[name];
@@ -384,6 +386,7 @@ export function handleControlRequest(stack: Stack, request: unknown): ControlRes
     switch (cmd) {
       case 'info': return withId(info(stack));
       case 'routes': return withId({ ok: true, routes: routesJson(stack) });
+      case 'route-cache': return withId({ ok: true, entries: pathMtuJson(stack) });
       case 'route-add': return withId(addRoute(stack, req));
       case 'route-del': return withId(deleteRoute(stack, req));
       case 'arp': return withId({ ok: true, entries: arpJson(stack) });

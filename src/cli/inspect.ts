@@ -15,6 +15,7 @@ import { parseIpv6, parseIpv6Cidr } from '../wire/addr6.js';
 import type { Route6Json } from './control-routes6.js';
 import { UsageError, FatalError } from './errors.js';
 import { LIMITS, limitHits } from './limits.js';
+import { formatPathMtuCache, type PathMtuJson } from './path-mtu-view.js';
 import {
   controlRequest, defaultControlPath,
   type ArpEntryJson, type ControlResponse, type EndpointJson, type MaddrJson, type RouteJson, type StatsJson,
@@ -29,6 +30,7 @@ export const ROUTE_USAGE = `usage: pstack route [-6] [options]                  
        pstack route add NET/PREFIX via GATEWAY [dev NAME]  add a route through a gateway
        pstack route add NET/PREFIX dev NAME                add a directly attached network
        pstack route del NET/PREFIX                         delete a route
+       pstack route cache                                  path MTUs learned per destination (like ip route show cache)
 NET/PREFIX may be "default" (0.0.0.0/0; with -6, ::/0). An IPv6 NET/PREFIX (2001:db8:3::/64)
 or GATEWAY changes the IPv6 table; a link-local gateway needs dev NAME.
 ${SOCKET_OPTIONS_USAGE}`;
@@ -111,12 +113,17 @@ export function parseRouteNetwork(text: string, v6 = false): { network: string; 
 
 export type RouteAction =
   | { action: 'list' }
+  | { action: 'cache' }
   | { action: 'add'; network: string; prefix: number; gateway?: string; dev?: string; v6?: boolean }
   | { action: 'del'; network: string; prefix: number; v6?: boolean };
 
 /** The words after `pstack route`: nothing, `add NET via GW [dev NAME]`, `add NET dev NAME` or `del NET`. */
 export function parseRouteWords(words: string[], v6Flag = false): RouteAction {
   if (words.length === 0 || (words.length === 1 && (words[0] === 'show' || words[0] === 'list'))) return { action: 'list' };
+  if (words[0] === 'cache' || (words[0] === 'show' && words[1] === 'cache')) {
+    if (words.length > (words[0] === 'cache' ? 1 : 2)) throw new UsageError(`unexpected ${JSON.stringify(words.slice(words[0] === 'cache' ? 1 : 2).join(' '))} after route cache`);
+    return { action: 'cache' };
+  }
   const [verb, net, ...rest] = words;
   if (verb === 'del' || verb === 'delete') {
     if (net === undefined) throw new UsageError('route del needs a network: pstack route del 203.0.113.0/24');
@@ -177,6 +184,12 @@ export async function runRoute(argv: string[]): Promise<number> {
   }
   const action = parseRouteWords(parsed.positionals, parsed.values.ipv6 === true);
   const choice = socketChoice(parsed.values);
+  if (action.action === 'cache') {
+    const response = await ask(choice, { cmd: 'route-cache' });
+    if (choice.json) printJson(response);
+    else process.stdout.write(formatPathMtuCache(response['entries'] as PathMtuJson[]));
+    return 0;
+  }
   if (action.action === 'list' && parsed.values.ipv6 === true) {
     const response = await ask(choice, { cmd: 'routes6' });
     if (choice.json) printJson(response);
@@ -323,6 +336,18 @@ const COUNTER_TEXT: Record<string, [Section, string]> = {
   ipOut: ['Ip', 'requests sent out'],
   ipFragmentsIn: ['Ip', 'fragments received'],
   ipReassembled: ['Ip', 'packets reassembled ok'],
+  pmtuLowered: ['Ip', 'path MTUs lowered by Fragmentation Needed'],
+  pmtuIgnored: ['Ip', 'Fragmentation Needed that lowered nothing'],
+  pmtuBelowFloor: ['Ip', 'Fragmentation Needed below the 552-byte floor (taken as it)'],
+  pmtuExpired: ['Ip', 'path MTUs expired'],
+  pmtuEvicted: ['Ip', 'path MTUs evicted (cache full)'],
+  pmtuEntries: ['Ip', 'path MTUs cached'],
+  pmtu6Lowered: ['Ip6', 'path MTUs lowered by Packet Too Big'],
+  pmtu6Ignored: ['Ip6', 'Packet Too Big that lowered nothing'],
+  pmtu6BelowFloor: ['Ip6', 'Packet Too Big below 1280 (taken as 1280)'],
+  pmtu6Expired: ['Ip6', 'path MTUs expired'],
+  pmtu6Evicted: ['Ip6', 'path MTUs evicted (cache full)'],
+  pmtu6Entries: ['Ip6', 'path MTUs cached'],
   ipFragmentsOut: ['Ip', 'fragments created'],
   ipMulticastIn: ['Ip', 'multicast packets received'],
   ipMulticastOut: ['Ip', 'multicast packets sent'],

@@ -24,6 +24,7 @@ import { Counters } from './counters.js';
 import { Interface } from './interface.js';
 import { InterfaceTable } from './interfaces.js';
 import { RouteTable, type Route } from './routes.js';
+import type { PathMtuCache } from './path-mtu.js';
 import { NeighborCache, defaultNeighborConfig, type NeighborConfig } from './neighbors.js';
 import { IcmpService, defaultIcmpConfig, type IcmpConfig } from './icmp.js';
 import { Reassembler, defaultReassemblyConfig, type ReassemblyConfig } from './fragments.js';
@@ -136,7 +137,7 @@ export class Host implements FrameReceiver, NetworkLayer {
     arp = new Arp(this.interfaceTable, this.neighbors, counters, this.link, this.settings);
     this.arp = arp;
     this.link.requestNeighbor = (iface, ip) => arp.request(iface, ip);
-    this.ipOut = new Ipv4Output(this.interfaceTable, this.routes, this.link, counters, this.settings);
+    this.ipOut = new Ipv4Output(this.interfaceTable, this.routes, this.link, counters, this.settings, clock);
     this.warmPath = new WarmPath(this.link, this.ipOut, counters, (device, frame) => this.receiveFrame(device, frame, 0));
     this.icmp = new IcmpService({
       clock: this.clock,
@@ -435,6 +436,29 @@ export class Host implements FrameReceiver, NetworkLayer {
 
   output(opts: IpOutputOptions, buf: Uint8Array, payloadOffset: number, payloadLength: number, routeHint?: RouteResult | null): boolean {
     return this.ipOut.output(opts, buf, payloadOffset, payloadLength, routeHint);
+  }
+
+  /** Path MTUs learned from Fragmentation Needed (RFC 1191), for `pstack route cache` and stats. */
+  get pathMtuCache(): PathMtuCache<Ipv4Address> {
+    return this.ipOut.pathMtu;
+  }
+
+  pathMtu(dst: Ipv4Address, rt: RouteResult): number {
+    return this.ipOut.mtuFor(dst, rt);
+  }
+
+  get pathMtuGeneration(): number {
+    return this.ipOut.pathMtu.generation;
+  }
+
+  learnPathMtu(dst: Ipv4Address, mtu: number): number {
+    const rt = this.ipOut.route(dst);
+    if (rt === null || rt.iface.isLoopback) return rt?.iface.mtu ?? mtu;
+    return this.ipOut.pathMtu.lower(dst, mtu, rt.iface.mtu);
+  }
+
+  pathMtuLocked(dst: Ipv4Address): boolean {
+    return this.ipOut.pathMtu.size > 0 && this.ipOut.pathMtu.locked(dst);
   }
 
   /**

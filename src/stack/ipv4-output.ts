@@ -14,6 +14,11 @@ import type { RouteTable, Route } from './routes.js';
 import type { LinkOutput } from './link-output.js';
 import type { Ipv4Settings } from './settings.js';
 import { TX_HEADROOM, type IpOutputOptions, type RouteResult } from './network.js';
+import { PathMtuCache, PATH_MTU_EXPIRES_MS, PATH_MTU_MAX_ENTRIES } from './path-mtu.js';
+import type { Clock } from '../time/clock.js';
+
+/** Linux's min_pmtu: the smallest path MTU a Fragmentation Needed may set (512 + 40). */
+export const IPV4_MIN_PMTU = 552;
 
 const EMPTY_OPTIONS = new Uint8Array(0);
 
@@ -28,6 +33,8 @@ export class Ipv4Output {
   private readonly fragmentBuffer = new Uint8Array(TX_HEADROOM + 65536);
   /** Hands a multicast datagram sent with `multicastLoop` to local delivery (the host sets it). */
   loopMulticast: (iface: Interface, packet: Uint8Array, offset: number, length: number) => void = () => {};
+  /** Path MTUs learned from Fragmentation Needed (RFC 1191), per destination. */
+  readonly pathMtu: PathMtuCache<Ipv4Address>;
 
   constructor(
     private readonly interfaces: InterfaceTable,
@@ -35,7 +42,16 @@ export class Ipv4Output {
     private readonly link: LinkOutput,
     private readonly counters: Counters,
     private readonly settings: Ipv4Settings,
-  ) {}
+    clock: Clock,
+  ) {
+    this.pathMtu = new PathMtuCache<Ipv4Address>(clock, { floor: IPV4_MIN_PMTU, expiresMs: PATH_MTU_EXPIRES_MS, maxEntries: PATH_MTU_MAX_ENTRIES });
+  }
+
+  /** The MTU packets to `dst` on `rt` must fit: the link's, or the path's when smaller. */
+  mtuFor(dst: Ipv4Address, rt: RouteResult): number {
+    const linkMtu = rt.iface.mtu;
+    return rt.iface.isLoopback ? linkMtu : this.pathMtu.get(dst, linkMtu);
+  }
 
   /** Where a datagram to `dst` goes: interface, link-level next hop and source address. */
   route(dst: Ipv4Address): Ipv4RouteResult | null {
@@ -94,12 +110,19 @@ export class Ipv4Output {
         this.loopMulticast(rt.iface, buf, ipOffset, headerLength + payloadLength);
       }
     }
-    if (headerLength + payloadLength > rt.iface.mtu && gsoSize === 0) {
+    const pmtu = this.pathMtu;
+    if (pmtu.size > 0 && repr.dontFragment && pmtu.locked(repr.dst)) {
+      // A report below the floor locked this path: DF goes off so that a path really that
+      // small fragments what we send (Linux's ip_dont_fragment with a locked MTU).
+      repr.dontFragment = false;
+    }
+    const mtu = pmtu.size === 0 ? rt.iface.mtu : this.mtuFor(repr.dst, rt);
+    if (headerLength + payloadLength > mtu && gsoSize === 0) {
       if (repr.dontFragment) {
         this.counters.drop('ipv4: too-big-df');
         return false;
       }
-      return this.fragment(repr, buf, payloadOffset, rt);
+      return this.fragment(repr, buf, payloadOffset, rt, true, mtu);
     }
     emitIpv4(buf, ipOffset, repr);
     this.counters.ipOut++;
@@ -108,12 +131,11 @@ export class Ipv4Output {
   }
 
   /**
-   * Send `repr`'s payload as fragments that fit the route's MTU (RFC 791 3.2). `countOut` is
-   * false for forwarded packets (counted in ipForwarded, not ipOut; RFC 1213).
+   * Send `repr`'s payload as fragments that fit `mtu` (the route's, or the path's) (RFC 791
+   * 3.2). `countOut` is false for forwarded packets (counted in ipForwarded, not ipOut; RFC 1213).
    */
-  fragment(repr: Ipv4Repr, buf: Uint8Array, payloadOffset: number, rt: Ipv4RouteResult, countOut = true): boolean {
+  fragment(repr: Ipv4Repr, buf: Uint8Array, payloadOffset: number, rt: Ipv4RouteResult, countOut = true, mtu = rt.iface.mtu): boolean {
     const frags = this.fragmentBuffer;
-    const mtu = rt.iface.mtu;
     const total = repr.payloadLength;
     // RFC 791: only options with the copied flag go into fragments after the first.
     const firstOptions = repr.options;

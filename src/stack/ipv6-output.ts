@@ -8,7 +8,7 @@
  */
 
 import { emitEthernet, padFrame, EtherType, ETHERNET_HEADER_LENGTH } from '../wire/ethernet.js';
-import { emitIpv6Header, IPV6_HEADER_LENGTH, NextHeader } from '../wire/ipv6.js';
+import { emitIpv6Header, IPV6_HEADER_LENGTH, IPV6_MIN_MTU, NextHeader } from '../wire/ipv6.js';
 import { emitFragmentHeader, FRAGMENT_HEADER_LENGTH } from '../wire/ipv6-ext.js';
 import { isLinkLocalIpv6, isMulticastIpv6, multicastMac6, multicastScope, MulticastScope } from '../wire/addr6.js';
 import { fold16, sum16 } from '../wire/checksum.js';
@@ -19,6 +19,8 @@ import type { Ipv6Interface } from './ipv6-interface.js';
 import type { Neighbor6Cache } from './neighbors6.js';
 import type { RouteTable6, Route6 } from './routes6.js';
 import { TX_HEADROOM, type IpOutputOptions, type RouteResult } from './network.js';
+import { PathMtuCache, PATH_MTU_EXPIRES_MS, PATH_MTU_MAX_ENTRIES } from './path-mtu.js';
+import type { Clock } from '../time/clock.js';
 
 export interface Ipv6RouteResult extends RouteResult<Ipv6Interface> {
   route: Route6 | null;
@@ -34,6 +36,8 @@ export class Ipv6Output {
   private readonly fragmentBuffer = new Uint8Array(TX_HEADROOM + 65536);
   private readonly multicastMac = new Uint8Array(6);
   private readonly queueBuffer = new Uint8Array(ETHERNET_HEADER_LENGTH + 65536 + 64);
+  /** Path MTUs learned from Packet Too Big (RFC 8201), per destination; never below 1280. */
+  readonly pathMtu: PathMtuCache<Ipv6Addr>;
 
   constructor(
     private readonly interfaces: readonly Ipv6Interface[],
@@ -43,7 +47,9 @@ export class Ipv6Output {
     private readonly counters: Counters,
     private readonly settings: Ipv6Settings,
     random: () => number,
+    clock: Clock,
   ) {
+    this.pathMtu = new PathMtuCache<Ipv6Addr>(clock, { floor: IPV6_MIN_MTU, expiresMs: PATH_MTU_EXPIRES_MS, maxEntries: PATH_MTU_MAX_ENTRIES });
     // RFC 7739: identifications that an off-path attacker cannot predict.
     this.nextFragmentId = (random() * 0x100000000) >>> 0;
   }
@@ -79,6 +85,12 @@ export class Ipv6Output {
     return { iface: r.iface, nextHop: r.gateway ?? dst, src: src.address, route: r };
   }
 
+  /** The MTU packets to `dst` on `rt` must fit: the link's, or the path's when smaller. */
+  mtuFor(dst: Ipv6Addr, rt: RouteResult): number {
+    const linkMtu = rt.iface.mtu;
+    return rt.iface.isLoopback ? linkMtu : this.pathMtu.get(dst, linkMtu);
+  }
+
   /**
    * Send the payload at buf[payloadOffset, +payloadLength) (TX_HEADROOM free before it) with
    * a 40-byte header for `opts`; fragments it when it does not fit. False when it could not go.
@@ -95,14 +107,21 @@ export class Ipv6Output {
     const tc = opts.tos ?? 0;
     const partialChecksumAt = opts.partialChecksumAt ?? 0;
     const gsoSize = opts.gsoSize ?? 0;
-    if (IPV6_HEADER_LENGTH + payloadLength > rt.iface.mtu && gsoSize === 0) {
+    const mtu = this.pathMtu.size === 0 ? rt.iface.mtu : this.mtuFor(dst, rt);
+    if (IPV6_HEADER_LENGTH + payloadLength > mtu && gsoSize === 0) {
       if (payloadLength > 65535) {
         this.counters.drop('ipv6: too-big');
         return false;
       }
+      // IPV6_DONTFRAG (RFC 3542 11.2): a socket that asked gets EMSGSIZE instead of fragments,
+      // unless a Packet Too Big below 1280 locked the path.
+      if (opts.dontFragment === true && !(this.pathMtu.size > 0 && this.pathMtu.locked(dst))) {
+        this.counters.drop('ipv6: too-big-df');
+        return false;
+      }
       // The fragments carry plain data: finish a checksum left for the device first.
       if (partialChecksumAt !== 0) finishChecksum(buf, payloadOffset, payloadLength, partialChecksumAt);
-      return this.fragment(rt, src, dst, opts.protocol, hopLimit, tc, buf, payloadOffset, payloadLength);
+      return this.fragment(rt, src, dst, opts.protocol, hopLimit, tc, buf, payloadOffset, payloadLength, mtu);
     }
     const ipOffset = payloadOffset - IPV6_HEADER_LENGTH;
     emitIpv6Header(buf, ipOffset, src.bytes, 0, dst.bytes, 0, opts.protocol, payloadLength, hopLimit, tc, 0);
@@ -113,10 +132,10 @@ export class Ipv6Output {
 
   private fragment(
     rt: Ipv6RouteResult, src: Ipv6Addr, dst: Ipv6Addr, protocol: number, hopLimit: number, tc: number,
-    buf: Uint8Array, payloadOffset: number, payloadLength: number,
+    buf: Uint8Array, payloadOffset: number, payloadLength: number, mtu: number,
   ): boolean {
     const frags = this.fragmentBuffer;
-    const room = (rt.iface.mtu - IPV6_HEADER_LENGTH - FRAGMENT_HEADER_LENGTH) & ~7;
+    const room = (mtu - IPV6_HEADER_LENGTH - FRAGMENT_HEADER_LENGTH) & ~7;
     if (room <= 0) {
       this.counters.drop('ipv6: mtu-too-small');
       return false;

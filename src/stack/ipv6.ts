@@ -40,6 +40,7 @@ import { Reassembler6, defaultReassembly6Config } from './fragments6.js';
 import { Ipv6Multicast } from './ipv6-multicast.js';
 import type { MldConfig } from './mld.js';
 import { isMulticastIpv6 } from '../wire/addr6.js';
+import type { PathMtuCache } from './path-mtu.js';
 import type {
   EndpointProvider, InboundPacket, IpAddress, IpOutputOptions, MemoryAccount, NetworkLayer, RouteResult, TransportProtocol,
 } from './network.js';
@@ -128,7 +129,7 @@ export class Ipv6Layer implements NetworkLayer {
     }, this.counters, { ...defaultNeighbor6Config, ...options.neighbor });
     const random = options.random ?? Math.random;
     this.settings = { hopLimit: options.hopLimit ?? 64 };
-    this.out = new Ipv6Output(this.interfaces, this.routes, this.neighbors, parts.link, this.counters, this.settings, random);
+    this.out = new Ipv6Output(this.interfaces, this.routes, this.neighbors, parts.link, this.counters, this.settings, random, this.clock);
     ndp = new Ndp(this.out, this.neighbors, this.counters, this.events, this.timers, { ...defaultNdpConfig, ...options.ndp });
     this.ndp = ndp;
     const rd = new RouterDiscovery({
@@ -277,6 +278,30 @@ export class Ipv6Layer implements NetworkLayer {
 
   route(dst: IpAddress): Ipv6RouteResult | null {
     return typeof dst === 'number' ? null : this.out.route(dst);
+  }
+
+  /** Path MTUs learned from Packet Too Big (RFC 8201), for `pstack route cache` and stats. */
+  get pathMtuCache(): PathMtuCache<Ipv6Addr> {
+    return this.out.pathMtu;
+  }
+
+  pathMtu(dst: IpAddress, rt: RouteResult): number {
+    return typeof dst === 'number' ? rt.iface.mtu : this.out.mtuFor(dst, rt);
+  }
+
+  get pathMtuGeneration(): number {
+    return this.out.pathMtu.generation;
+  }
+
+  learnPathMtu(dst: IpAddress, mtu: number): number {
+    if (typeof dst === 'number') return mtu;
+    const rt = this.out.route(dst);
+    if (rt === null || rt.iface.isLoopback) return rt?.iface.mtu ?? mtu;
+    return this.out.pathMtu.lower(dst, mtu, rt.iface.mtu);
+  }
+
+  pathMtuLocked(dst: IpAddress): boolean {
+    return typeof dst !== 'number' && this.out.pathMtu.size > 0 && this.out.pathMtu.locked(dst);
   }
 
   output(opts: IpOutputOptions, buf: Uint8Array, payloadOffset: number, payloadLength: number, route?: RouteResult | null): boolean {

@@ -219,6 +219,21 @@ export interface NetworkLayer {
   readonly headerLength: number;
   route(dst: IpAddress): RouteResult | null;
   /**
+   * The largest packet to `dst` by `rt`: the link MTU, or the path MTU a validated
+   * Fragmentation Needed / Packet Too Big reported when smaller (stack/path-mtu.ts).
+   */
+  pathMtu(dst: IpAddress, rt: RouteResult): number;
+  /** Changes whenever some destination's path MTU may have changed (lowered, expired, evicted). */
+  readonly pathMtuGeneration: number;
+  /**
+   * A Fragmentation Needed / Packet Too Big about `dst` that a transport validated (its quote
+   * names a connection or socket we have): lower the path MTU (never raised, never below the
+   * family's floor). Returns the path MTU now in effect.
+   */
+  learnPathMtu(dst: IpAddress, mtu: number): number;
+  /** Whether a report below the floor locked the path to `dst` (packets go without DF). */
+  pathMtuLocked(dst: IpAddress): boolean;
+  /**
    * Send the payload at buf[payloadOffset, +payloadLength), with TX_HEADROOM free before it.
    * False when it could not be sent (no route, too big with DF).
    */

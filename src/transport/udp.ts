@@ -70,6 +70,11 @@ export class UdpEndpoint {
   multicastLoop = true;
   /** IP_MULTICAST_IF: the address whose interface datagrams to a group leave by (0: the route's). */
   multicastInterface: IpAddress = 0;
+  /**
+   * Path MTU discovery (Linux's IP_PMTUDISC_DO / IPV6_DONTFRAG): datagrams leave with DF and
+   * one larger than the path MTU fails with EMSGSIZE instead of leaving in fragments.
+   */
+  pmtuDiscovery = false;
   /** Whether the local address was chosen by bind() (kept on disconnect) or by connect(). */
   addressLocked = false;
   bound = false;
@@ -262,13 +267,14 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
     // RFC 1122 4.1.3.4: the checksum is always generated (emitUdp sends 0xffff for a computed 0).
     emitUdpWith(buf, l4, { srcPort: ep.localPort, dstPort, payloadLength: length }, stack.pseudoHeaderSum(src, dst, UDP_PROTOCOL, UDP_HEADER_LENGTH + length));
     stack.counters.udpOut++;
-    // No DF: a datagram larger than the MTU leaves in fragments (Linux's IP_PMTUDISC_DONT).
+    // Without pmtuDiscovery no DF: a datagram larger than the path MTU leaves in fragments
+    // (Linux's IP_PMTUDISC_DONT); with it, DF, and EMSGSIZE from IP when it does not fit.
     // The socket's TTL applies to unicast and broadcast alike, as in Linux; a group gets the
     // multicast TTL and, unless the socket said no, a copy for this host's own members.
     const ok = stack.output(
       group
         ? { src, dst, protocol: UDP_PROTOCOL, ttl: ep.multicastTtl, tos: ep.tos, multicastLoop: ep.multicastLoop }
-        : { src, dst, protocol: UDP_PROTOCOL, ttl: ep.ttl ?? undefined, tos: ep.tos },
+        : { src, dst, protocol: UDP_PROTOCOL, ttl: ep.ttl ?? undefined, tos: ep.tos, dontFragment: ep.pmtuDiscovery },
       buf, l4, UDP_HEADER_LENGTH + length, out.rt,
     );
     return ok ? null : 'EMSGSIZE';
@@ -329,6 +335,10 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
     if (list === undefined) return;
     const local = err.src;
     const remote = err.dst;
+    if (err.kind === 'packet-too-big') {
+      this.packetTooBig(err, list, dstPort);
+      return;
+    }
     for (let i = 0; i < list.length; i++) {
       const ep = list[i]!;
       if (!bindingTakes(ep.localAddress, ep.v6Only, local)) continue;
@@ -340,6 +350,38 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
       ep.handler.error(err.errno, err.type, err.code);
       return;
     }
+  }
+
+  /**
+   * A Fragmentation Needed / Packet Too Big quoting a datagram from one of `list`'s endpoints:
+   * the quote's local address and port name a socket we have (and, when it is connected, its
+   * peer), so the path MTU to the destination is lowered (stack/path-mtu.ts). A connected
+   * socket doing path MTU discovery is told EMSGSIZE, as Linux tells one with IP_PMTUDISC_DO.
+   */
+  private packetTooBig(err: TransportError, list: readonly UdpEndpoint[], dstPort: number): void {
+    const remote = err.dst;
+    for (let i = 0; i < list.length; i++) {
+      const ep = list[i]!;
+      if (!bindingTakes(ep.localAddress, ep.v6Only, err.src)) continue;
+      if (ep.connected && (ep.remoteAddress !== remote || ep.remotePort !== dstPort)) continue;
+      this.ip(remote).learnPathMtu(remote, err.mtu);
+      if (ep.pmtuDiscovery && ep.connected) ep.handler.error('EMSGSIZE', err.type, err.code);
+      return;
+    }
+    this.stack.counters.drop('udp: icmp-too-big-no-socket');
+  }
+
+  /**
+   * IP_MTU: the path MTU to the endpoint's peer (`dst` for an unconnected one), or an errno
+   * name (ENOTCONN without a destination, ENETUNREACH without a route).
+   */
+  pathMtu(ep: UdpEndpoint, dst?: IpAddress): number | string {
+    const to = dst ?? (ep.connected ? ep.remoteAddress : null);
+    if (to === null) return 'ENOTCONN';
+    const net = this.ip(to);
+    const rt = net.route(to);
+    if (rt === null) return 'ENETUNREACH';
+    return net.pathMtu(to, rt);
   }
 
   endpoints(): EndpointInfo[] {

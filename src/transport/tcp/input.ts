@@ -23,7 +23,7 @@ import {
   armFinWait2, closeTcb, enterTimeWait, notify, queueAckFlush, restartTimeWait, scheduleTcbTimer, setState,
 } from './lifecycle.js';
 import type { Listener } from './listener.js';
-import { handshakeComplete, mssFor, passiveOpen, trySynCookieAck } from './open.js';
+import { handshakeComplete, pathMssFor, passiveOpen, trySynCookieAck } from './open.js';
 import { sendAck, sendRstFor, sendRstRaw, sendSyn, stopRetransmitTimer, tcpOutput } from './output.js';
 import type { Segment } from './segment.js';
 import { seqAdd, seqGeq, seqGt, seqInRange, seqInRangeOpenClosed, seqLeq, seqLt, seqSub } from './seq.js';
@@ -144,7 +144,7 @@ function synSentInput(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number): voi
   tcb.ecnOk = tcb.synEcn && (f & ACK) !== 0 && isEcnSetupSynAck(f);
   if (tcb.ecnOk) ctx.stats.ecnNegotiated++;
   const rt = tcb.route;
-  tcb.setMss(o.mss >= 0 ? o.mss : 536, rt !== null ? mssFor(ctx, rt) : tcb.rcvMss);
+  tcb.setMss(o.mss >= 0 ? o.mss : 536, rt !== null ? pathMssFor(ctx, rt, tcb.remoteAddr) : tcb.rcvMss);
   tcb.sndWnd = seg.wnd; // unscaled in a SYN (RFC 7323 2.2)
   tcb.maxSndWnd = tcb.sndWnd;
   tcb.sndWl1 = seg.seq;

@@ -66,9 +66,18 @@ function isnFor(ctx: TcpContext, localAddr: IpAddress, localPort: number, remote
   return ctx.isn.next(a, localPort, b, remotePort);
 }
 
-/** The MSS a route's MTU allows: the MTU less the network and TCP headers. */
+/** The MSS a route's MTU allows: the MTU less the network and TCP headers (what we advertise). */
 export function mssFor(ctx: TcpContext, rt: RouteResult): number {
   return rt.iface.mtu - ctx.ip(rt.src).headerLength - TCP_MIN_HEADER;
+}
+
+/**
+ * The MSS the path to `dst` allows: the path MTU (the link's, or less after a Fragmentation
+ * Needed / Packet Too Big for `dst`, stack/path-mtu.ts) less the network and TCP headers.
+ */
+export function pathMssFor(ctx: TcpContext, rt: RouteResult, dst: IpAddress): number {
+  const net = ctx.ip(rt.src);
+  return net.pathMtu(dst, rt) - net.headerLength - TCP_MIN_HEADER;
 }
 
 /** The bytes of `addr` in `scratch`, as a view of their length (`four` for IPv4). */
@@ -137,7 +146,7 @@ export function passiveOpen(ctx: TcpContext, listener: Listener, seg: Segment, n
   tcb.sndBufSeq = seqAdd(iss, 1);
   tcb.recoveryPoint = iss;
   if (tcb.synSack) tcb.enableSack();
-  tcb.setMss(o.mss >= 0 ? o.mss : 536, mssFor(ctx, rt));
+  tcb.setMss(o.mss >= 0 ? o.mss : 536, pathMssFor(ctx, rt, tcb.remoteAddr));
   tcb.sndWnd = seg.wnd; // never scaled in a SYN
   tcb.maxSndWnd = seg.wnd;
   tcb.sndWl1 = seg.seq;
@@ -236,7 +245,7 @@ export function activeOpen(ctx: TcpContext, remoteAddr: IpAddress, remotePort: n
   tcb.sndMax = iss;
   tcb.sndBufSeq = seqAdd(iss, 1);
   tcb.recoveryPoint = iss;
-  tcb.setMss(536, mssFor(ctx, rt));
+  tcb.setMss(536, pathMssFor(ctx, rt, tcb.remoteAddr));
   tcb.state = TcpState.SYN_SENT;
   ctx.connections.insert(tcb);
   ctx.stats.activeOpens++;
@@ -411,7 +420,7 @@ export function trySynCookieAck(ctx: TcpContext, listener: Listener, seg: Segmen
   if (cts.sackOk) tcb.enableSack();
   tcb.ecnOk = cts.ecn && cfg.ecn !== EcnMode.OFF;
   if (tcb.ecnOk) ctx.stats.ecnNegotiated++;
-  tcb.setMss(mss, mssFor(ctx, rt));
+  tcb.setMss(mss, pathMssFor(ctx, rt, tcb.remoteAddr));
   tcb.rcvAdv = seqAdd(tcb.rcvNxt, initialWindow(ctx));
   tcb.listener = listener;
   tcb.state = TcpState.SYN_RECEIVED;

@@ -40,6 +40,27 @@ function tcbRoute(ctx: TcpContext, tcb: Tcb, now: number) {
 }
 
 /**
+ * Follow the network layer's path MTU cache (stack/path-mtu.ts): when some destination's path
+ * MTU changed, size this connection's segments for its own path again, smaller after a
+ * Fragmentation Needed / Packet Too Big about any connection to the same host, larger again
+ * once that entry expires (as Linux's tcp_current_mss follows the route's MTU). Returns true
+ * when the segment size shrank.
+ */
+export function syncPathMtu(ctx: TcpContext, tcb: Tcb, now: number): boolean {
+  const net = tcb.net!;
+  tcb.pmtuGeneration = net.pathMtuGeneration;
+  const rt = tcbRoute(ctx, tcb, now);
+  if (rt === null) return false;
+  const before = tcb.maxSeg;
+  const fromPath = net.pathMtu(tcb.remoteAddr, rt) - net.headerLength - TCP_MIN_HEADER;
+  const target = tcb.peerMss < fromPath ? tcb.peerMss : fromPath;
+  if (target === before) return false;
+  tcb.setMss(tcb.peerMss, fromPath);
+  if (tcb.maxSeg < before) ctx.stats.pmtuShrinks++;
+  return tcb.maxSeg < before;
+}
+
+/**
  * The window field for a segment we send now (RFC 9293 3.8.6.2.2 receiver silly-window
  * avoidance, RFC 7323 2.3 scaling), advancing RCV.ADV (the advertised right edge).
  *
@@ -414,6 +435,7 @@ function canSend(state: number): boolean {
  */
 export function tcpOutput(ctx: TcpContext, tcb: Tcb, now: number, force = false): void {
   if (!canSend(tcb.state)) return;
+  if (tcb.pmtuGeneration !== tcb.net!.pathMtuGeneration) syncPathMtu(ctx, tcb, now);
   // RFC 5681 4.1: after an idle period longer than the RTO, restart from (at most) IW.
   if (tcb.sndMax === tcb.sndUna && tcb.unsentBytes > 0 && now - tcb.lastSendAt > tcb.rtt.rto) {
     tcb.cc.onIdleRestart(now);

@@ -17,6 +17,8 @@ export class TcpStats {
   challengeAcksPerConnectionLimited = 0;
   /** Fragmentation Needed messages whose MTU was below the floor (MIN_PMTU), taken as the floor. */
   pmtuBelowFloor = 0;
+  /** Times a connection's segment size shrank to a smaller path MTU (its own report or another connection's to the same host). */
+  pmtuShrinks = 0;
   pawsRejected = 0;
   delayedAcks = 0;
   windowProbes = 0;

@@ -385,6 +385,10 @@ export class Tcb {
    * locks the route's MTU).
    */
   pmtuLocked = false;
+  /** The peer's MSS option (or 536), kept so that the segment size can follow the path MTU both ways. */
+  peerMss = 536;
+  /** The network layer's pathMtuGeneration the segment size was last checked against. */
+  pmtuGeneration = -1;
   /** Cached route and when it was looked up. */
   route: RouteResult | null = null;
   routeAt = -Infinity;
@@ -452,6 +456,7 @@ export class Tcb {
 
   /** Set SMSS from the peer's MSS option (or 536) and the MSS the path MTU allows (MTU less headers). */
   setMss(peerMss: number, fromPath: number): void {
+    this.peerMss = peerMss;
     let m = peerMss < fromPath ? peerMss : fromPath;
     if (m < MIN_SND_MSS) m = MIN_SND_MSS;
     this.maxSeg = m;

@@ -27,7 +27,7 @@
 import type {
   NetworkLayer, TransportProtocol, EndpointProvider, EndpointInfo, RouteResult, InboundPacket, TransportError, IpAddress,
 } from '../../stack/network.js';
-import { TcpFlag, TCP_MIN_HEADER, TCP_PROTOCOL } from '../../wire/tcp.js';
+import { TcpFlag, TCP_PROTOCOL } from '../../wire/tcp.js';
 import { parseTcpOptions } from '../../wire/tcp-options.js';
 import { TcpContext } from './context.js';
 import { batchWork, flush, sendAcksAfterReplies } from './end-of-batch.js';
@@ -39,7 +39,7 @@ import type { Listener } from './listener.js';
 import { adoptOrphan, receiveSpace, tuneSendBuffer } from './memory.js';
 import { IN6ADDR_ANY } from '../../stack/network.js';
 import { activeOpen, closeListener, mssFor, openListener } from './open.js';
-import { retransmitRange, sendRstFor, tcpOutput } from './output.js';
+import { retransmitRange, sendRstFor, syncPathMtu, tcpOutput } from './output.js';
 import type { Segment } from './segment.js';
 import { seqAdd, seqGt, seqInRange, seqSub } from './seq.js';
 import type { TcpStats } from './stats.js';
@@ -202,23 +202,19 @@ export class Tcp implements TransportProtocol, EndpointProvider {
     const now = ctx.stack.clock.now();
     const kind = err.kind;
     if (kind === 'packet-too-big') {
-      // RFC 1191: the path MTU shrank. Segments are sent with DF; resend smaller ones.
-      let mtu = err.mtu;
-      // IPv6 links carry at least 1280 bytes (RFC 8200 5): a smaller "MTU" is forged or broken.
+      // RFC 1191 / RFC 8201: the path MTU shrank. The report is validated (the quote names
+      // this connection and data it has outstanding), so it goes into the network layer's
+      // path MTU cache, where every connection to this host sees it; resend smaller segments.
       const floor = typeof tcb.remoteAddr === 'number' ? MIN_PMTU : 1280;
-      if (mtu < floor) {
+      if (err.mtu < floor) {
         // As Linux (min_pmtu): a smaller MTU, or none (0, a pre-RFC 1191 router), is taken as
         // the floor, and DF goes off so that a path really that small fragments our segments.
         // A forged "MTU 68" would otherwise cut a connection to 28-byte segments.
         ctx.stats.pmtuBelowFloor++;
-        mtu = floor;
         tcb.pmtuLocked = true;
       }
-      const headers = tcb.net!.headerLength + TCP_MIN_HEADER;
-      if (mtu - headers < tcb.maxSeg) {
-        tcb.setMss(tcb.maxSeg, mtu - headers);
-        retransmitRange(ctx, tcb, tcb.sndUna, seqAdd(tcb.sndUna, tcb.smss), now);
-      }
+      tcb.net!.learnPathMtu(tcb.remoteAddr, err.mtu);
+      if (syncPathMtu(ctx, tcb, now)) retransmitRange(ctx, tcb, tcb.sndUna, seqAdd(tcb.sndUna, tcb.smss), now);
       return;
     }
     if (kind === 'other' || kind === 'parameter-problem') return; // source quench etc.: RFC 6633
