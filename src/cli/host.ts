@@ -42,6 +42,8 @@ export interface HostSpec {
   dhcpTimeoutMs?: number;
   /** DNS servers for the stack's resolver. */
   dns?: string[];
+  /** Run IPv6 even without an IPv6 address (link-local only), as `pstack ping -6` needs. */
+  ipv6?: boolean;
 }
 
 export interface RunningHost {
@@ -94,7 +96,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
       taps: spec.taps, gateway: spec.gateway, mtu: spec.mtu, offload: spec.offload, busyPoll: spec.busyPoll, dhcpTimeoutMs: spec.dhcpTimeoutMs, dns: spec.dns,
       onTapError: (err) => logger.error('tap device error', String(err)),
       stack: {
-        events: loggerEvents(logger), forwarding: spec.forwarding,
+        events: loggerEvents(logger), forwarding: spec.forwarding, ...(spec.ipv6 === true ? { ipv6: true } : {}),
         neighbor: limits?.neighbor, reassembly: limits?.reassembly, icmp: limits?.icmp, tcp: limits?.tcp, memory: limits?.memory,
       },
       configure: (stack) => {
