@@ -174,7 +174,7 @@ export function parsePingArgs(argv: string[]): PingConfig | 'help' {
   const v6 = v4 === null ? parseScopedIpv6(destinationText) : null;
   const destination: IpAddress | null = v4 ?? (v6 !== null ? intern6(v6.address) : null);
   // iputils' words for a name that cannot be one, and for an address of the other family.
-  if (destination === null && canonicalDnsName(destinationText) === null) throw new FatalError(`${destinationText}: Name or service not known`, 2);
+  if (destination === null && (destinationText.includes(':') || canonicalDnsName(destinationText) === null)) throw new FatalError(`${destinationText}: Name or service not known`, 2);
   if ((family === 6 && v4 !== null) || (family === 4 && v6 !== null)) throw new FatalError(`${destinationText}: Address family for hostname not supported`, 2);
   const isV6 = v6 !== null || family === 6;
 

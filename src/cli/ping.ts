@@ -73,6 +73,8 @@ export class PingSession implements EchoSink {
   private lastSentAt = 0;
   private nextSendAt = 0;
   private finished = false;
+  /** The end-of-run wait saw a request queued behind address resolution. */
+  private resolutionPending = false;
   /** iputils' exit status once the run is over (also what `done` resolves with), else null. */
   exitCode: number | null = null;
   private resolveDone: (code: number) => void = () => {};
@@ -166,6 +168,13 @@ export class PingSession implements EchoSink {
     // A request still queued behind ARP / ND has not left yet; its answer (a reply, or an
     // unreachable error when resolution gives up after its few retries) is still to come.
     if (this.path.awaitingResolution()) {
+      this.resolutionPending = true;
+      this.lingerTimer.arm(RESOLUTION_RECHECK_MS);
+      return;
+    }
+    // Resolution just gave up: its error about our request travels over loopback; wait for it.
+    if (this.resolutionPending) {
+      this.resolutionPending = false;
       this.lingerTimer.arm(RESOLUTION_RECHECK_MS);
       return;
     }
