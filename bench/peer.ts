@@ -12,7 +12,7 @@
 import { startExampleHost } from '../examples/tap-host.js';
 import { createServer, type Socket } from '../src/api/net.js';
 
-const { host } = await startExampleHost({}, 'usage: peer [--tap NAME] [--addr CIDR] [--log-level L]');
+const { host } = await startExampleHost({}, 'usage: peer [--tap NAME] [--addr CIDR] [--addr6 CIDR] [--log-level L]');
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     host.close();

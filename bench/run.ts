@@ -25,7 +25,9 @@
  *
  * Environment: PSTACK_BENCH_MB (default 300 MB per transfer: at 1-3 GB/s 100 MB lasted 30-170 ms, mostly slow start and noise), PSTACK_BENCH_REPS (default 5),
  * PSTACK_BENCH_CONNS (default 5000), PSTACK_BENCH_FLOOD_SECONDS (default 5, as issue 2 asks; 3 runs),
- * PSTACK_BENCH_PING_MODES (as --ping-modes, e.g. "default,0,200,always").
+ * PSTACK_BENCH_PING_MODES (as --ping-modes, e.g. "default,0,200,always"), PSTACK_BENCH_PINGS (paced pings
+ * per run in the IPv6 rows, default 200). `--only ipv6` runs only the "IPv6 beside IPv4" rows (bench/ipv6.ts):
+ * TCP kernel->pstack, pstack->kernel, echo and paced ping over IPv4 and IPv6, pstack and the kernel.
  */
 
 import { writeFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -37,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { Netns, startPstack, ROOT } from '../test/e2e/harness.js';
 import { renderSvg, fmt, type ChartMetric } from './svg.js';
 import { cpuSeconds, median, peakRssMb } from './common.js';
+import { ipv6Section } from './ipv6.js';
 
 const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
 const PY_BENCH = join(ROOT, 'bench', 'tcp_bench.py');
@@ -272,7 +275,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const args = parseArgs({ options: { only: { type: 'string' }, 'ping-modes': { type: 'string' } }, strict: true });
   const only = args.values.only ?? 'all';
-  if (!['all', 'ping', 'tcp'].includes(only)) throw new Error(`--only ${only}: expected ping or tcp`);
+  if (!['all', 'ping', 'tcp', 'ipv6'].includes(only)) throw new Error(`--only ${only}: expected ping, tcp or ipv6`);
   const pingModes = (args.values['ping-modes'] ?? process.env['PSTACK_BENCH_PING_MODES'] ?? DEFAULT_PING_MODES.join(',')).split(',').filter(Boolean);
   for (const m of pingModes) if (!/^(default|always|\d+)$/.test(m)) throw new Error(`--ping-modes: ${m}: expected default, always or microseconds`);
   const floodSeconds = Number(process.env['PSTACK_BENCH_FLOOD_SECONDS'] ?? 5);
@@ -327,15 +330,21 @@ async function main(): Promise<void> {
       await n.exec('sysctl', ['-q', '-w', 'net.ipv4.ip_local_port_range=1024 65535']);
     }
 
+    // ---- IPv6 beside IPv4: TCP transfers and paced ping, both families, pstack and kernel ----
+    if (only === 'all' || only === 'ipv6') {
+      const pings = Math.max(20, Math.min(200, Number(process.env['PSTACK_BENCH_PINGS'] ?? 200)));
+      results['ipv6'] = await ipv6Section(python, mb, reps, pings, rows, log);
+    }
+
     // ---- ping, against `pstack server`, once per busy-poll mode ----
-    if (only !== 'tcp') {
+    if (only !== 'tcp' && only !== 'ipv6') {
       const ping: Record<string, unknown> = {};
       for (const mode of pingModes) ping[mode] = await pingSection(ka, ps, mode, floodSeconds, rows, chart, log);
       results['ping'] = ping;
     }
 
     // ---- TCP, bench/peer.ts on pstack vs tcp_bench.py's server on the kernel ----
-    if (only !== 'ping') {
+    if (only !== 'ping' && only !== 'ipv6') {
       const peer = await startService(ps, process.execPath, [PEER, '--log-level', 'warn'], /bench peer ready/);
       const peerNoOffload = await startService(ps2, process.execPath, [PEER, '--log-level', 'warn', '--offload', 'off'], /bench peer ready/);
       const pyServer = await startService(kb, python, [PY_BENCH, 'server', '198.51.100.2'], /bench server ready/);

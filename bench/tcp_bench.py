@@ -108,7 +108,7 @@ def client(addr, test, n, deadline):
 def server(addr, cc=None):
     sel = selectors.DefaultSelector()
     for port, mode in ((5001, 'sink'), (5002, 'source'), (5003, 'echo')):
-        ls = socket.socket()
+        ls = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if cc:
             # Accepted connections inherit it from the listener.

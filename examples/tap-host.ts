@@ -15,6 +15,8 @@ import { startHost, type RunningHost } from '../src/cli/host.js';
 import { createLogger, parseLogLevel, type Logger } from '../src/observe/log.js';
 import { parseCidr, parseIpv4, parseMac, type Ipv4Cidr } from '../src/wire/addr.js';
 import { DEFAULT_TAP_MAC } from '../src/link/tap.js';
+import { parseIpv6Cidr } from '../src/wire/addr6.js';
+import { defaultHostAddr6 } from '../src/api/tap-host.js';
 
 export interface ExampleHost {
   host: RunningHost;
@@ -27,7 +29,7 @@ export interface ExampleHost {
 export async function startExampleHost(extra: Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>, usage: string): Promise<ExampleHost> {
   const parsed = parseArgs({
     options: {
-      tap: { type: 'string' }, addr: { type: 'string' }, 'host-addr': { type: 'string' }, gateway: { type: 'string' },
+      tap: { type: 'string' }, addr: { type: 'string' }, addr6: { type: 'string' }, 'host-addr': { type: 'string' }, gateway: { type: 'string' },
       mac: { type: 'string' }, 'log-level': { type: 'string' }, pcap: { type: 'string' }, offload: { type: 'string' },
       help: { type: 'boolean', short: 'h' }, ...extra,
     },
@@ -62,8 +64,12 @@ export async function startExampleHost(extra: Record<string, { type: 'string' | 
   const logger = createLogger({ level });
   const offloadText = str('offload', 'PSTACK_OFFLOAD', 'on');
   if (offloadText !== 'on' && offloadText !== 'off') fail('invalid --offload: expected on or off');
+  // --addr6 CIDR: IPv6 too, the kernel's side getting the network's first host (as pstack server).
+  const addr6Text = str('addr6', 'PSTACK_ADDR6', '');
+  const addr6 = addr6Text !== '' ? parseIpv6Cidr(addr6Text) ?? fail('invalid --addr6') : null;
+  const addrs6 = addr6 !== null ? [{ addr: addr6, hostAddr: hostText === 'none' ? null : defaultHostAddr6(addr6) }] : [];
   const host = await startHost({
-    taps: [{ name: str('tap', 'PSTACK_TAP', 'tap0'), addr, hostAddr, mac }],
+    taps: [{ name: str('tap', 'PSTACK_TAP', 'tap0'), addr, hostAddr, mac, addrs6 }],
     gateway, mtu: 1500, forwarding: false, offload: offloadText === 'on', pcapPath: str('pcap', 'PSTACK_PCAP', '') || null, logger,
   });
   return { host, logger, values, positionals };

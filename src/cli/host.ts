@@ -43,8 +43,8 @@ export interface HostSpec {
   dhcpTimeoutMs?: number;
   /** DNS servers for the stack's resolver. */
   dns?: string[];
-  /** IPv6 on every tap, with its options (SLAAC on or off); default: when a tap has an IPv6 address. */
-  ipv6?: false | Ipv6Options;
+  /** IPv6 on every tap, with its options (SLAAC on or off); true runs it with link-local addresses only (pstack ping -6). Default: when a tap has an IPv6 address. */
+  ipv6?: boolean | Ipv6Options;
 }
 
 export interface RunningHost {

@@ -245,6 +245,26 @@ export function describeIcmpError(type: number, code: number, info: number): str
   }
 }
 
+/** How iputils words an ICMPv6 error (ping6_common.c pr_icmph), without the trailing newline. */
+export function describeIcmpv6Error(type: number, code: number, info: number): string {
+  switch (type) {
+    case 1: {
+      const why = ['No route', 'Administratively prohibited', 'Beyond scope of source address', 'Address unreachable', 'Port unreachable'][code];
+      return `Destination unreachable: ${why ?? `Unknown code ${code}`}`;
+    }
+    case 2:
+      return `Packet too big: mtu=${info}${code !== 0 ? `, code=${code}` : ''}`;
+    case 3:
+      return `Time exceeded: ${code === 0 ? 'Hop limit' : code === 1 ? 'Defragmentation failure' : `code ${code}`}`;
+    case 4: {
+      const what = ['Wrong header field ', 'Unknown header ', 'Unknown option '][code] ?? `code ${code} `;
+      return `Parameter problem: ${what}at ${info}`;
+    }
+    default:
+      return `Unknown icmp type: ${type}`;
+  }
+}
+
 export const hex2 = (n: number) => n.toString(16).padStart(2, '0');
 const hex4 = (n: number) => n.toString(16).padStart(4, '0');
 

@@ -20,11 +20,15 @@ import { ipv4ToString, parseIpv4, type Ipv4Address } from '../wire/addr.js';
 import { IcmpType, ICMP_HEADER_LENGTH, type IcmpPacket } from '../wire/icmp.js';
 import { IPV4_MIN_HEADER, IpProtocol, type Ipv4Packet } from '../wire/ipv4.js';
 import { buildRecordRouteOption } from '../wire/ipv4-options.js';
+import { parseIpv6 } from '../wire/addr6.js';
 import { createLogger } from '../observe/log.js';
+import { intern6, type IpAddress, type Ipv6Addr } from '../stack/ip-address.js';
+import { Icmp6EchoPath } from './ping6.js';
 import type { Stack } from '../api/stack.js';
 import type { IcmpListener } from '../stack/icmp.js';
 import type { Timer } from '../time/clock.js';
 import { FatalError } from './errors.js';
+import type { EchoPath, EchoSink } from './ping-path.js';
 import { startHost } from './host.js';
 import { PING_USAGE, RECORD_ROUTE_OPTION_BYTES, TIMESTAMP_BYTES, parsePingArgs, type PingBehaviour } from './ping-args.js';
 import {
@@ -34,6 +38,8 @@ import {
 
 export * from './ping-args.js';
 export * from './ping-output.js';
+export * from './ping6.js';
+export type { EchoPath, EchoSink } from './ping-path.js';
 
 export interface PingSessionOptions extends PingBehaviour {
   /** Echo identifier; random by default, as iputils picks one for its raw socket. */
@@ -45,48 +51,45 @@ export interface PingSessionOptions extends PingBehaviour {
   wallClockUs?: () => number;
 }
 
-/** How often the end-of-run wait looks again at a request still waiting for ARP. */
-const ARP_RECHECK_MS = 100;
+/** How often the end-of-run wait looks again at a request still waiting for ARP / ND. */
+const RESOLUTION_RECHECK_MS = 100;
 
 /**
- * One run of ping on a stack: sends the requests on the stack's timers, listens to the stack's
- * ICMP service, prints what iputils prints, and resolves with iputils' exit code.
+ * One run of ping on a stack: sends the requests on the stack's timers through an EchoPath
+ * (ICMP over IPv4, or ICMPv6), prints what iputils prints, and resolves with iputils' exit code.
  */
-export class PingSession {
+export class PingSession implements EchoSink {
   readonly stats = new PingStatistics();
   private readonly id: number;
   private readonly data: Uint8Array;
   private readonly timing: boolean;
-  private readonly options: Uint8Array | undefined;
   private readonly received = new Uint8Array(65536 / 8);
   private readonly wallClockUs: () => number;
   private readonly sendTimer: Timer;
   private readonly lingerTimer: Timer;
   private readonly deadlineTimer: Timer;
-  private readonly previousRoute = { route: null as string | null };
-  private readonly listener: IcmpListener;
+  private readonly path: EchoPath;
   private startedAt = 0;
   private lastSentAt = 0;
   private nextSendAt = 0;
   private finished = false;
+  /** The end-of-run wait saw a request queued behind address resolution. */
+  private resolutionPending = false;
   /** iputils' exit status once the run is over (also what `done` resolves with), else null. */
   exitCode: number | null = null;
   private resolveDone: (code: number) => void = () => {};
   readonly done: Promise<number>;
 
-  constructor(private readonly stack: Stack, private readonly opts: PingSessionOptions) {
+  /** `path` defaults to ICMP over IPv4 to opts.destination (which must then be IPv4). */
+  constructor(private readonly stack: Stack, private readonly opts: PingSessionOptions, path?: EchoPath) {
     this.id = (opts.id ?? Math.floor(Math.random() * 0x10000)) & 0xffff;
     this.data = buildEchoData(opts.size, opts.pattern);
     this.timing = opts.size >= TIMESTAMP_BYTES;
-    this.options = opts.recordRoute ? buildRecordRouteOption(9) : undefined;
     this.wallClockUs = opts.wallClockUs ?? systemWallClockUs;
+    this.path = path ?? new Icmp4EchoPath(stack, opts.destination as Ipv4Address, opts.recordRoute, (opts.source ?? null) as Ipv4Address | null, opts.verbose);
     this.sendTimer = stack.timers.create(() => this.sendDue());
     this.lingerTimer = stack.timers.create(() => this.lingerExpired());
     this.deadlineTimer = stack.timers.create(() => this.finish());
-    this.listener = {
-      echoReply: (from, id, seq, ttl, ip, icmp) => this.onEchoReply(from, id, seq, ttl, ip, icmp),
-      error: (from, type, code, original, _ip, icmp) => this.onIcmpError(from, type, code, original, icmp),
-    };
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
@@ -94,9 +97,8 @@ export class PingSession {
   start(): Promise<number> {
     const o = this.opts;
     if (o.pattern !== null && !o.quiet) this.opts.write(`PATTERN: 0x${Array.from(o.pattern, hex2).join('')}\n`);
-    const optionBytes = this.options !== undefined ? RECORD_ROUTE_OPTION_BYTES : 0;
-    o.write(`PING ${o.destinationText} (${ipv4ToString(o.destination)}) ${o.size}(${o.size + ICMP_HEADER_LENGTH + optionBytes + IPV4_MIN_HEADER}) bytes of data.\n`);
-    this.stack.icmp.listeners.add(this.listener);
+    o.write(this.path.headerLine(o.destinationText, o.size, o.interfaceText ?? null));
+    this.path.open(this.id, this);
     this.startedAt = this.stack.clock.now();
     this.nextSendAt = this.startedAt;
     if (o.deadlineMs !== null) this.deadlineTimer.arm(o.deadlineMs);
@@ -142,24 +144,16 @@ export class PingSession {
     if (this.timing) writeTimestamp(this.data, this.wallClockUs());
     const errorsBefore = this.stats.errors;
     this.stats.transmitted++;
-    const sent = this.stack.icmp.sendEcho(o.destination, this.id, seq, this.data, { ttl: o.ttl ?? undefined, options: this.options });
+    const sent = this.path.send(this.id, seq, this.data, o.ttl);
     if (!sent) {
       o.warn('pstack: sendmsg: Network is unreachable\n');
       return;
     }
     // Unless the stack already said so while sending (a local error is delivered at once).
-    if (!this.finished && this.stats.errors === errorsBefore) this.reportFailedNeighbor(seq);
-  }
-
-  /**
-   * A next hop whose ARP resolution just failed drops new packets for a few seconds without a
-   * word; Linux answers each of them with Host Unreachable, and so does ping here.
-   */
-  private reportFailedNeighbor(seq: number): void {
-    const rt = this.stack.route(this.opts.destination);
-    if (rt === null || rt.iface.isLoopback) return;
-    if (this.stack.neighbors.get(rt.nextHop as number)?.state !== 'failed') return;
-    this.countError(ipv4ToString(rt.src as number), seq, IcmpType.DestinationUnreachable, 1, 0, null, null);
+    if (!this.finished && this.stats.errors === errorsBefore) {
+      const failed = this.path.failedNeighbor();
+      if (failed !== null) this.error(failed.from, seq, failed.text, true, '');
+    }
   }
 
   private startLinger(): void {
@@ -171,20 +165,20 @@ export class PingSession {
 
   private lingerExpired(): void {
     if (this.finished) return;
-    // A request still queued behind ARP has not left yet; its answer (a reply, or Host
-    // Unreachable when ARP gives up after its few retries) is still to come.
-    if (this.awaitingArp()) {
-      this.lingerTimer.arm(ARP_RECHECK_MS);
+    // A request still queued behind ARP / ND has not left yet; its answer (a reply, or an
+    // unreachable error when resolution gives up after its few retries) is still to come.
+    if (this.path.awaitingResolution()) {
+      this.resolutionPending = true;
+      this.lingerTimer.arm(RESOLUTION_RECHECK_MS);
+      return;
+    }
+    // Resolution just gave up: its error about our request travels over loopback; wait for it.
+    if (this.resolutionPending) {
+      this.resolutionPending = false;
+      this.lingerTimer.arm(RESOLUTION_RECHECK_MS);
       return;
     }
     this.finish();
-  }
-
-  private awaitingArp(): boolean {
-    const rt = this.stack.route(this.opts.destination);
-    if (rt === null || rt.iface.isLoopback) return false;
-    const entry = this.stack.neighbors.get(rt.nextHop as number);
-    return entry !== undefined && entry.state === 'incomplete' && entry.queue.length > 0;
   }
 
   private checkDone(): void {
@@ -193,12 +187,11 @@ export class PingSession {
     else if (o.deadlineMs !== null && this.stats.errors > 0) this.finish();
   }
 
-  private onEchoReply(from: Ipv4Address, id: number, seq: number, ttl: number, ip: Ipv4Packet, icmp: IcmpPacket): void {
-    if (this.finished || id !== this.id) return;
+  /** EchoSink: a reply to one of our requests (the path checked the identifier). */
+  reply(from: string, seq: number, ttl: number, length: number, payload: Uint8Array): void {
+    if (this.finished) return;
     const o = this.opts;
     const stats = this.stats;
-    const length = icmp.length;
-    const payload = icmp.buf.subarray(icmp.dataOffset, icmp.offset + icmp.length);
     let tripUs = 0;
     if (this.timing && payload.length >= TIMESTAMP_BYTES) {
       tripUs = this.wallClockUs() - readTimestamp(payload);
@@ -217,13 +210,13 @@ export class PingSession {
       stats.received--;
     } else this.received[seq >> 3]! |= bit;
     if (!o.quiet) {
-      let line = `${length} bytes from ${ipv4ToString(from)}: icmp_seq=${seq} ttl=${ttl}`;
+      let line = `${length} bytes from ${from}: icmp_seq=${seq} ttl=${ttl}`;
       if (length < o.size + ICMP_HEADER_LENGTH) line += ' (truncated)\n';
       else {
         if (this.timing) line += ` time=${formatTripTime(tripUs)}`;
         if (duplicate) line += ' (DUP!)';
         line += describeWrongData(this.data, payload, this.timing ? TIMESTAMP_BYTES : 0);
-        if (ip.headerLength > IPV4_MIN_HEADER) line += formatReplyOptions(ip.buf, ip.optionsOffset, ip.optionsLength, this.previousRoute);
+        line += this.path.replyTrailer();
         line += '\n';
       }
       o.write(line);
@@ -231,37 +224,19 @@ export class PingSession {
     this.checkDone();
   }
 
-  private onIcmpError(from: Ipv4Address, type: number, code: number, original: Ipv4Packet, icmp: IcmpPacket): void {
+  /**
+   * EchoSink: an error about one of our requests. Counted errors end in the statistics;
+   * advice (redirects, source quench) is printed with a colon, as iputils does, and not counted.
+   */
+  error(from: string, seq: number, text: string, counted: boolean, verboseText: string): void {
     if (this.finished) return;
-    // Only errors about our own echo requests to this destination: the quoted header and the
-    // 8 bytes after it hold our ICMP header with its identifier and sequence number.
-    const hl = original.headerLength;
-    if (original.protocol !== IpProtocol.ICMP || original.dst !== this.opts.destination) return;
-    const q = original.offset + hl;
-    if (original.length < hl + ICMP_HEADER_LENGTH || q + ICMP_HEADER_LENGTH > original.buf.length) return;
-    const b = original.buf;
-    if (b[q] !== IcmpType.EchoRequest || ((b[q + 4]! << 8) | b[q + 5]!) !== this.id) return;
-    const seq = (b[q + 6]! << 8) | b[q + 7]!;
-    const info = type === IcmpType.DestinationUnreachable && code === 4 ? icmp.nextHopMtu : type === IcmpType.ParameterProblem ? icmp.pointer : icmp.rest;
-    const quoted = b.slice(original.offset, original.offset + Math.min(original.length, hl + ICMP_HEADER_LENGTH));
-    if (type === IcmpType.Redirect || type === IcmpType.SourceQuench) {
-      // Advice, not a failure: printed (as iputils, with a colon) but not counted.
-      if (!this.opts.quiet) {
-        this.opts.write(`From ${ipv4ToString(from)}: icmp_seq=${seq} ${describeIcmpError(type, code, info)}\n` + (this.opts.verbose ? formatQuotedHeader(quoted, icmp) : ''));
-      }
+    if (!counted) {
+      if (!this.opts.quiet) this.opts.write(`From ${from}: icmp_seq=${seq} ${text}\n` + (this.opts.verbose ? verboseText : ''));
       return;
     }
-    this.countError(ipv4ToString(from), seq, type, code, info, quoted, icmp);
-  }
-
-  private countError(from: string, seq: number, type: number, code: number, info: number, quoted: Uint8Array | null, icmp: IcmpPacket | null): void {
     this.stats.errors++;
     this.stats.acknowledge(seq);
-    if (!this.opts.quiet) {
-      let text = `From ${from} icmp_seq=${seq} ${describeIcmpError(type, code, info)}\n`;
-      if (this.opts.verbose && quoted !== null) text += formatQuotedHeader(quoted, icmp);
-      this.opts.write(text);
-    }
+    if (!this.opts.quiet) this.opts.write(`From ${from} icmp_seq=${seq} ${text}\n` + (this.opts.verbose ? verboseText : ''));
     this.checkDone();
   }
 
@@ -271,13 +246,103 @@ export class PingSession {
     this.sendTimer.disarm();
     this.lingerTimer.disarm();
     this.deadlineTimer.disarm();
-    this.stack.icmp.listeners.delete(this.listener);
+    this.path.close();
     const o = this.opts;
     const elapsed = this.stats.transmitted > 0 ? this.lastSentAt - this.startedAt : 0;
     o.write(formatStatistics(this.stats, o.destinationText, elapsed, this.timing));
     const missed = this.stats.received === 0 || (o.deadlineMs !== null && o.count > 0 && this.stats.received < o.count);
     this.exitCode = missed ? 1 : 0;
     this.resolveDone(this.exitCode);
+  }
+}
+
+/**
+ * ICMP echo over IPv4: requests through the stack's ICMP service (with -R's Record Route
+ * option), replies and errors from its listeners, failed ARP reported as Linux does.
+ */
+export class Icmp4EchoPath implements EchoPath {
+  private readonly options: Uint8Array | undefined;
+  private readonly previousRoute = { route: null as string | null };
+  private lastReply: Ipv4Packet | null = null;
+  private id = 0;
+  private sink: EchoSink | null = null;
+  private readonly listener: IcmpListener = {
+    echoReply: (from, id, seq, ttl, ip, icmp) => this.onEchoReply(from, id, seq, ttl, ip, icmp),
+    error: (from, type, code, original, _ip, icmp) => this.onIcmpError(from, type, code, original, icmp),
+  };
+
+  constructor(private readonly stack: Stack, private readonly destination: Ipv4Address, recordRoute: boolean, private readonly source: Ipv4Address | null, private readonly verbose: boolean) {
+    this.options = recordRoute ? buildRecordRouteOption(9) : undefined;
+  }
+
+  headerLine(destinationText: string, size: number, interfaceText: string | null): string {
+    const optionBytes = this.options !== undefined ? RECORD_ROUTE_OPTION_BYTES : 0;
+    const from = interfaceText !== null ? ` from ${ipv4ToString(this.source ?? (this.stack.route(this.destination)?.src as number | undefined) ?? 0)} ${interfaceText}:` : '';
+    return `PING ${destinationText} (${ipv4ToString(this.destination)})${from} ${size}(${size + ICMP_HEADER_LENGTH + optionBytes + IPV4_MIN_HEADER}) bytes of data.\n`;
+  }
+
+  open(id: number, sink: EchoSink): void {
+    this.id = id;
+    this.sink = sink;
+    this.stack.icmp.listeners.add(this.listener);
+  }
+
+  close(): void {
+    this.stack.icmp.listeners.delete(this.listener);
+  }
+
+  send(id: number, seq: number, data: Uint8Array, ttl: number | null): boolean {
+    return this.stack.icmp.sendEcho(this.destination, id, seq, data, { ttl: ttl ?? undefined, options: this.options, src: this.source ?? undefined });
+  }
+
+  /**
+   * A next hop whose ARP resolution just failed drops new packets for a few seconds without a
+   * word; Linux answers each of them with Host Unreachable, and so does ping here.
+   */
+  failedNeighbor(): { from: string; text: string } | null {
+    const rt = this.stack.route(this.destination);
+    if (rt === null || rt.iface.isLoopback) return null;
+    if (this.stack.neighbors.get(rt.nextHop as number)?.state !== 'failed') return null;
+    return { from: ipv4ToString(rt.src as number), text: describeIcmpError(IcmpType.DestinationUnreachable, 1, 0) };
+  }
+
+  awaitingResolution(): boolean {
+    const rt = this.stack.route(this.destination);
+    if (rt === null || rt.iface.isLoopback) return false;
+    const entry = this.stack.neighbors.get(rt.nextHop as number);
+    return entry !== undefined && entry.state === 'incomplete' && entry.queue.length > 0;
+  }
+
+  replyTrailer(): string {
+    const ip = this.lastReply;
+    if (ip === null || ip.headerLength <= IPV4_MIN_HEADER) return '';
+    return formatReplyOptions(ip.buf, ip.optionsOffset, ip.optionsLength, this.previousRoute);
+  }
+
+  private onEchoReply(from: Ipv4Address, id: number, seq: number, ttl: number, ip: Ipv4Packet, icmp: IcmpPacket): void {
+    if (id !== this.id || this.sink === null) return;
+    this.lastReply = ip;
+    const payload = icmp.buf.subarray(icmp.dataOffset, icmp.offset + icmp.length);
+    this.sink.reply(ipv4ToString(from), seq, ttl, icmp.length, payload);
+    this.lastReply = null;
+  }
+
+  private onIcmpError(from: Ipv4Address, type: number, code: number, original: Ipv4Packet, icmp: IcmpPacket): void {
+    if (this.sink === null) return;
+    // Only errors about our own echo requests to this destination: the quoted header and the
+    // 8 bytes after it hold our ICMP header with its identifier and sequence number.
+    const hl = original.headerLength;
+    if (original.protocol !== IpProtocol.ICMP || original.dst !== this.destination) return;
+    const q = original.offset + hl;
+    if (original.length < hl + ICMP_HEADER_LENGTH || q + ICMP_HEADER_LENGTH > original.buf.length) return;
+    const b = original.buf;
+    if (b[q] !== IcmpType.EchoRequest || ((b[q + 4]! << 8) | b[q + 5]!) !== this.id) return;
+    const seq = (b[q + 6]! << 8) | b[q + 7]!;
+    const info = type === IcmpType.DestinationUnreachable && code === 4 ? icmp.nextHopMtu : type === IcmpType.ParameterProblem ? icmp.pointer : icmp.rest;
+    const verboseText = this.verbose ? formatQuotedHeader(b.slice(original.offset, original.offset + Math.min(original.length, hl + ICMP_HEADER_LENGTH)), icmp) : '';
+    // Redirects and Source Quench are advice, not failures.
+    const counted = type !== IcmpType.Redirect && type !== IcmpType.SourceQuench;
+    this.sink.error(ipv4ToString(from), seq, describeIcmpError(type, code, info), counted, verboseText);
   }
 }
 
@@ -292,7 +357,8 @@ export async function runPing(argv: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   let host;
   try {
-    host = await startHost({ taps: [config.tap], gateway: config.gateway, mtu: config.mtu, forwarding: false, pcapPath: config.pcapPath, logger, dns: config.dns });
+    const ipv6 = config.family === 6 || (config.destination !== null && typeof config.destination !== 'number');
+    host = await startHost({ taps: [config.tap], gateway: config.gateway, mtu: config.mtu, forwarding: false, pcapPath: config.pcapPath, logger, dns: config.dns, ipv6 });
   } catch (err) {
     // iputils exits 2 for every failure that is not "no reply".
     if (err instanceof FatalError) throw new FatalError(err.message, 2);
@@ -302,16 +368,28 @@ export async function runPing(argv: string[]): Promise<number> {
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signals: Array<[NodeJS.Signals, () => void]> = [];
   try {
-    const destination = config.destination ?? await resolveDestination(host.stack, config.destinationText);
-    // iputils finds out before sending anything, by connecting a probe socket.
-    if (host.stack.route(destination) === null) throw new FatalError('connect: Network is unreachable', 2);
-    const session = new PingSession(host.stack, {
+    const stack = host.stack;
+    const destination = config.destination ?? await resolveDestination(stack, config.destinationText, config.family ?? 4);
+    const source = config.source ?? null;
+    let path: EchoPath;
+    if (typeof destination === 'number') {
+      // iputils finds out before sending anything, by connecting a probe socket.
+      if (stack.route(destination) === null) throw new FatalError('connect: Network is unreachable', 2);
+      if (source !== null && (typeof source !== 'number' || !stack.isLocalAddress(source))) throw new FatalError('bind: Cannot assign requested address', 2);
+      path = new Icmp4EchoPath(stack, destination, config.recordRoute, source as number | null, config.verbose);
+    } else {
+      const ipv6 = stack.ipv6;
+      if (ipv6 === null || ipv6.route(destination) === null) throw new FatalError('connect: Network is unreachable', 2);
+      if (source !== null && (typeof source === 'number' || !ipv6.isLocalAddress(source))) throw new FatalError('bind: Cannot assign requested address', 2);
+      path = new Icmp6EchoPath(ipv6, destination, config.tap.name, source as Ipv6Addr | null);
+    }
+    const session = new PingSession(stack, {
       ...config,
       destination,
       // With the capture on standard output, ping's own lines go to standard error.
       write: config.pcapPath === '-' ? (text) => process.stderr.write(text) : (text) => process.stdout.write(text),
       warn: (text) => process.stderr.write(text),
-    });
+    }, path);
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const handler = () => session.interrupt();
       signals.push([signal, handler]);
@@ -325,13 +403,14 @@ export async function runPing(argv: string[]): Promise<number> {
   }
 }
 
-/** DEST's IPv4 address through pstack's resolver, failing in iputils' words and exit status. */
-async function resolveDestination(stack: Stack, name: string): Promise<Ipv4Address> {
+/** DEST's address of `family` through pstack's resolver, failing in iputils' words and exit status. */
+async function resolveDestination(stack: Stack, name: string, family: 4 | 6): Promise<IpAddress> {
   try {
-    const found = await stack.resolver.lookup(name, { family: 4 });
+    const found = await stack.resolver.lookup(name, { family });
     const address = Array.isArray(found) ? found[0]?.address : found.address;
-    const parsed = address === undefined ? null : parseIpv4(address);
-    if (parsed === null) throw Object.assign(new Error('no IPv4 address'), { code: 'ENOTFOUND' });
+    const v6 = family === 6 && address !== undefined ? parseIpv6(address) : null;
+    const parsed = address === undefined ? null : family === 4 ? parseIpv4(address) : v6 === null ? null : intern6(v6);
+    if (parsed === null) throw Object.assign(new Error(`no IPv${family} address`), { code: 'ENOTFOUND' });
     return parsed;
   } catch (err) {
     const code = (err as { code?: string }).code;

@@ -27,9 +27,19 @@ import type { Ndp } from './ndp.js';
 import type { TransportRegistry } from './registry.js';
 import { TX_HEADROOM, type TransportError, type TransportErrorKind } from './network.js';
 
-/** Someone watching echo replies and errors (the future `pstack ping -6`). */
+/**
+ * Someone watching echo replies and errors (`pstack ping -6`): the message at
+ * buf[offset, +length), from `src`, with the hop limit its IPv6 header arrived with.
+ */
 export interface Icmpv6Listener {
-  message(type: number, code: number, src: Ipv6Addr, buf: Uint8Array, offset: number, length: number): void;
+  message(type: number, code: number, src: Ipv6Addr, buf: Uint8Array, offset: number, length: number, hopLimit: number): void;
+}
+
+/** How an echo request goes (`pstack ping -6`'s -t and -I). */
+export interface Echo6Options {
+  hopLimit?: number;
+  /** Source address (one of ours); default the route's. */
+  src?: Ipv6Addr;
 }
 
 /** Linux's icmpv6_err_convert: [kind, errno, hard] per Destination Unreachable code. */
@@ -114,7 +124,29 @@ export class Icmpv6Service {
   private tell(type: number, buf: Uint8Array, ipOffset: number, offset: number, length: number): void {
     if (this.listeners.size === 0) return;
     const src = intern6(buf, ipOffset + 8);
-    for (const l of this.listeners) l.message(type, buf[offset + 1]!, src, buf, offset, length);
+    const hopLimit = buf[ipOffset + 7]!;
+    for (const l of this.listeners) l.message(type, buf[offset + 1]!, src, buf, offset, length, hopLimit);
+  }
+
+  /**
+   * Send an echo request to `dst` (for `pstack ping -6`) with `data` after the header; false
+   * without a route or when the packet could not leave (as sendmsg's error).
+   */
+  sendEcho(dst: Ipv6Addr, id: number, seq: number, data: Uint8Array, opts: Echo6Options = {}): boolean {
+    const rt = this.output.route(dst);
+    if (rt === null) {
+      this.counters.drop('icmp6: no-route');
+      return false;
+    }
+    const src = opts.src ?? (rt.src as Ipv6Addr);
+    const out = this.buf;
+    out.set(data, TX_HEADROOM + ICMPV6_HEADER_LENGTH);
+    const length = ICMPV6_HEADER_LENGTH + data.length;
+    const rest = (((id & 0xffff) << 16) | (seq & 0xffff)) >>> 0;
+    const pseudo = pseudoHeaderSum6(src.bytes, 0, dst.bytes, 0, ICMPV6_PROTOCOL, length);
+    emitIcmpv6HeaderWith(out, TX_HEADROOM, Icmpv6Type.EchoRequest, 0, rest, data.length, pseudo);
+    this.counters.icmp6Out++;
+    return this.output.output({ src, dst, protocol: ICMPV6_PROTOCOL, ttl: opts.hopLimit }, out, TX_HEADROOM, length, rt);
   }
 
   private echoReply(buf: Uint8Array, ipOffset: number, offset: number, length: number): void {
