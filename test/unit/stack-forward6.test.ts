@@ -168,10 +168,12 @@ test('forwarding off: a packet not for us is dropped silently', () => {
 test('a silent host on B\'s network: solicitations, then Address Unreachable (code 3) to A', () => {
   const s = setup();
   s.a.inject(frameFromA({ dst: '2001:db8:2::77' }));
-  assert.equal(s.b.take().length, 1, 'a Neighbor Solicitation');
+  // Router solicitations and MLD reports of the layer's own start may go out beside them.
+  const solicitations = (frames: Uint8Array[]) => frames.filter((f) => f[14 + 6] === 58 && f[14 + 40] === 135).length;
+  assert.equal(solicitations(s.b.take()), 1, 'a Neighbor Solicitation');
   assert.equal(icmpErrors(s.a.take()).length, 0, 'no error while resolving');
   s.clock.advance(3000);
-  assert.equal(s.b.take().length, 2, 'two more solicitations');
+  assert.equal(solicitations(s.b.take()), 2, 'two more solicitations');
   const errs = icmpErrors(s.a.take());
   assert.deepEqual(errs.map((e) => [e.src, e.dst, e.type, e.code]), [['2001:db8:1::2', '2001:db8:1::1', Icmpv6Type.DestinationUnreachable, 3]]);
 });
