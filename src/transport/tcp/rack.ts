@@ -42,20 +42,29 @@ const EVER_RETRANSMITTED = 8;
 const DUP_THRESH = 3;
 /** RFC 8985: reo_wnd_mult falls back to 1 after this many recoveries without a D-SACK. */
 const REO_WND_PERSIST = 16;
-const INITIAL_RECORDS = 64;
+/** Records in the first storage a connection takes (at its first transmission). */
+const INITIAL_RECORDS = 16;
+/** Bytes per record in the one buffer its six columns share: xmitAt, starts, ends, tnext, tprev, flags. */
+const RECORD_BYTES = 8 + 4 + 4 + 4 + 4 + 1;
+const NO_U32 = new Uint32Array(0);
+const NO_I32 = new Int32Array(0);
+const NO_F64 = new Float64Array(0);
+const NO_U8 = new Uint8Array(0);
 /** The spacing of transmission times within one clock reading (ms). */
 const XMIT_TICK = 1e-6;
 const NONE = -1;
 
 export class Rack {
   // ---- the records: a ring in sequence order ----
-  private starts = new Uint32Array(INITIAL_RECORDS);
-  private ends = new Uint32Array(INITIAL_RECORDS);
-  private xmitAt = new Float64Array(INITIAL_RECORDS);
-  private flags = new Uint8Array(INITIAL_RECORDS);
-  private tnext = new Int32Array(INITIAL_RECORDS);
-  private tprev = new Int32Array(INITIAL_RECORDS);
-  private mask = INITIAL_RECORDS - 1;
+  // No storage until the first transmission, then one buffer for all columns: an idle
+  // connection costs nothing here, and a busy one a single allocation per doubling.
+  private starts = NO_U32;
+  private ends = NO_U32;
+  private xmitAt = NO_F64;
+  private flags = NO_U8;
+  private tnext = NO_I32;
+  private tprev = NO_I32;
+  private mask = -1;
   private head = 0;
   private count = 0;
   /** Transmission-time list of outstanding records that are not SACKed (slots). */
@@ -450,16 +459,17 @@ export class Rack {
     else this.ttail = p;
   }
 
-  /** Double the ring: records move to slots 0..count-1, list links are renumbered. */
+  /** Take the first storage, or double it: records move to slots 0..count-1, list links are renumbered. */
   private grow(): void {
-    const size = (this.mask + 1) * 2;
     const old = this.mask + 1;
-    const starts = new Uint32Array(size);
-    const ends = new Uint32Array(size);
-    const xmitAt = new Float64Array(size);
-    const flags = new Uint8Array(size);
-    const tnext = new Int32Array(size);
-    const tprev = new Int32Array(size);
+    const size = old === 0 ? INITIAL_RECORDS : old * 2;
+    const storage = new ArrayBuffer(size * RECORD_BYTES);
+    const xmitAt = new Float64Array(storage, 0, size);
+    const starts = new Uint32Array(storage, 8 * size, size);
+    const ends = new Uint32Array(storage, 12 * size, size);
+    const tnext = new Int32Array(storage, 16 * size, size);
+    const tprev = new Int32Array(storage, 20 * size, size);
+    const flags = new Uint8Array(storage, 24 * size, size);
     const at = (s: number): number => (s === NONE ? NONE : (s - this.head + old) & this.mask);
     for (let i = 0; i < this.count; i++) {
       const s = (this.head + i) & this.mask;
