@@ -16,17 +16,18 @@
  *       `frameSlot` is the most one read may return. With `offload` the tap is opened with
  *       IFF_VNET_HDR: every frame then starts with a `vnetHeader`-byte struct virtio_net_hdr
  *       (flags, gso_type, hdr_len, gso_size, csum_start, csum_offset; host byte order), and
- *       `offloads` has the TUN_F_* bits TUNSETOFFLOAD accepted (CSUM|TSO4 wanted; 0 if the
- *       kernel refused, the header is then always zero). Without `offload`: vnetHeader 0.
+ *       `offloads` has the TUN_F_* bits TUNSETOFFLOAD accepted (CSUM|TSO4|TSO6 wanted; 0 if
+ *       the kernel refused, the header is then always zero). Without `offload`: vnetHeader 0.
  *       Throws an Error with .code ("EPERM", "ENOENT", "EBUSY", ...), .errno (negative, as
  *       in Node's own system errors) and .syscall.
  *   start(handle, onBatch(count), onError(err))   begin watching the fd
- *   write(handle, frame: Uint8Array[, gsoSize, csumStart, csumOffset]) -> bytes written
- *       (of the frame, without the virtio header), or -errno (never throws on I/O). On a
- *       vnet-header tap the header is built here and written with the frame in one writev():
- *       csumStart > 0 asks the kernel to complete the checksum at csumStart + csumOffset
- *       (VIRTIO_NET_HDR_F_NEEDS_CSUM); gsoSize > 0 marks a TCPv4 segment that the kernel
- *       splits into gsoSize-byte pieces (TSO/GSO).
+ *   write(handle, frame: Uint8Array[, gsoSize, csumStart, csumOffset, gsoType]) -> bytes
+ *       written (of the frame, without the virtio header), or -errno (never throws on I/O).
+ *       On a vnet-header tap the header is built here and written with the frame in one
+ *       writev(): csumStart > 0 asks the kernel to complete the checksum at csumStart +
+ *       csumOffset (VIRTIO_NET_HDR_F_NEEDS_CSUM); gsoSize > 0 marks a TCP segment that the
+ *       kernel splits into gsoSize-byte pieces (TSO/GSO), of `gsoType`
+ *       (VIRTIO_NET_HDR_GSO_TCPV4, the default, or _TCPV6: the caller knows the frame's family).
  *   close(handle)          idempotent; afterwards nothing keeps the event loop alive
  *   ref(handle) / unref(handle)
  *   stats(handle) -> { wakeups, framesRead, fullBatches, callbackErrors, busyPasses, busyHits,
@@ -72,6 +73,10 @@
 #ifndef IFNAMSIZ
 #define IFNAMSIZ 16
 #endif
+#ifndef VIRTIO_NET_HDR_GSO_TCPV4
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+#define VIRTIO_NET_HDR_GSO_TCPV6 4
+#endif
 
 /* Tells our handles apart from any other external a caller might pass in. */
 #define TAP_MAGIC 0x70737470u /* "pstp" */
@@ -80,8 +85,10 @@
 #define MAX_MTU 65535
 /* Ethernet header plus one VLAN tag: the most a frame can add around an `mtu`-sized packet. */
 #define FRAME_OVERHEAD (14 + 4)
-/* With TSO the kernel hands over whole IPv4 datagrams of up to 64 KB. */
+/* With TSO the kernel hands over whole IPv4 datagrams of up to 64 KB, and with TSO6 IPv6
+ * packets of up to a 64 KB payload after their 40-byte header. */
 #define MAX_IPV4_DATAGRAM 65535
+#define MAX_IPV6_PACKET (40 + 65535)
 /* The receive buffer holds at least this many largest reads, so one wakeup can drain a
  * burst of coalesced segments. */
 #define MIN_LARGE_READS 16
@@ -533,11 +540,12 @@ static const char* tunsetiff_hint(int err) {
   }
 }
 
-/* Asks for checksum offload and TSO for IPv4. Returns the TUN_F_* bits in force: 0 when the
- * kernel refuses (the vnet header then stays, always zero, and costs only its 10 bytes). */
+/* Asks for checksum offload and TSO for IPv4 and IPv6. Returns the TUN_F_* bits in force: 0
+ * when the kernel refuses (the vnet header then stays, always zero, and costs only its 10 bytes). */
 static unsigned enable_offloads(int fd) {
-  unsigned wanted = TUN_F_CSUM | TUN_F_TSO4;
+  unsigned wanted = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
   if (ioctl(fd, TUNSETOFFLOAD, wanted) == 0) return wanted;
+  if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0) return TUN_F_CSUM | TUN_F_TSO4;
   if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM) == 0) return TUN_F_CSUM;
   ioctl(fd, TUNSETOFFLOAD, 0);
   return 0;
@@ -605,10 +613,13 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     vnet_header = (uint32_t)size;
     offloads = enable_offloads(fd);
   }
-  /* The largest read: a whole IPv4 datagram with TSO, else an mtu-sized packet; plus the
-   * frame's headers and one spare byte, so a longer frame (which read() silently truncates)
-   * is always recognisable by its length. Rounded to a cache line. */
-  uint32_t largest_packet = (offloads & TUN_F_TSO4) != 0 ? MAX_IPV4_DATAGRAM : mtu;
+  /* The largest read: a whole IPv6 packet with TSO6, a whole IPv4 datagram with TSO, else an
+   * mtu-sized packet; plus the frame's headers and one spare byte, so a longer frame (which
+   * read() silently truncates) is always recognisable by its length. Rounded to a cache line. */
+  uint32_t largest_packet = (offloads & TUN_F_TSO6) != 0   ? MAX_IPV6_PACKET
+                            : (offloads & TUN_F_TSO4) != 0 ? MAX_IPV4_DATAGRAM
+                                                           : mtu;
+  if (largest_packet < mtu) largest_packet = mtu;
   uint32_t frame_slot = (vnet_header + largest_packet + FRAME_OVERHEAD + 1u + 63u) & ~63u;
   uint32_t mtu_slot = (vnet_header + mtu + FRAME_OVERHEAD + 1u + 63u) & ~63u;
   size_t capacity = (size_t)mtu_slot * max_frames;
@@ -750,7 +761,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 #ifdef __linux__
 /* The virtio header the kernel expects before a frame we write (all zero: nothing to do). */
 static void fill_vnet_header(struct virtio_net_hdr* h, const uint8_t* frame, size_t length, uint32_t gso_size,
-                             uint32_t csum_start, uint32_t csum_offset) {
+                             uint32_t csum_start, uint32_t csum_offset, uint32_t gso_type) {
   memset(h, 0, sizeof *h);
   if (csum_start == 0 || csum_start + csum_offset + 2 > length) return;
   h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -760,14 +771,14 @@ static void fill_vnet_header(struct virtio_net_hdr* h, const uint8_t* frame, siz
   /* csum_start is where the TCP header begins; its data offset gives where the payload does. */
   uint32_t header_length = csum_start + (uint32_t)(frame[csum_start + 12] >> 4) * 4u;
   if (length <= header_length + gso_size) return; /* fits in one segment: nothing to split */
-  h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+  h->gso_type = (uint8_t)gso_type;
   h->gso_size = (uint16_t)gso_size;
   h->hdr_len = (uint16_t)header_length;
 }
 #endif
 
 static ssize_t write_frame(tap_device* t, const uint8_t* data, size_t length, uint32_t gso_size, uint32_t csum_start,
-                           uint32_t csum_offset) {
+                           uint32_t csum_offset, uint32_t gso_type) {
 #ifdef __linux__
   ssize_t n;
   if (t->vnet_header == 0) {
@@ -777,7 +788,7 @@ static ssize_t write_frame(tap_device* t, const uint8_t* data, size_t length, ui
     return n < 0 ? -errno : n;
   }
   struct virtio_net_hdr header;
-  fill_vnet_header(&header, data, length, gso_size, csum_start, csum_offset);
+  fill_vnet_header(&header, data, length, gso_size, csum_start, csum_offset, gso_type);
   struct iovec parts[2] = {{&header, t->vnet_header}, {(void*)data, length}};
   do {
     n = writev(t->fd, parts, 2);
@@ -791,13 +802,14 @@ static ssize_t write_frame(tap_device* t, const uint8_t* data, size_t length, ui
   (void)gso_size;
   (void)csum_start;
   (void)csum_offset;
+  (void)gso_type;
   return -ENOSYS;
 #endif
 }
 
 static napi_value js_write(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 2) {
     napi_throw_type_error(env, "ERR_MISSING_ARGS", "write(handle, frame) needs 2 arguments");
@@ -814,7 +826,13 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
                     !get_uint32_arg(env, argv[4], "csumOffset", 0, 65535, &csum_offset))) {
     return NULL;
   }
-  ssize_t written = t->fd >= 0 ? write_frame(t, data, length, gso_size, csum_start, csum_offset) : -EBADF;
+  uint32_t gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+  if (argc >= 6 && !get_uint32_arg(env, argv[5], "gsoType", 0, 255, &gso_type)) return NULL;
+  if (gso_type != VIRTIO_NET_HDR_GSO_TCPV4 && gso_type != VIRTIO_NET_HDR_GSO_TCPV6) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "gsoType must be VIRTIO_NET_HDR_GSO_TCPV4 (1) or _TCPV6 (4)");
+    return NULL;
+  }
+  ssize_t written = t->fd >= 0 ? write_frame(t, data, length, gso_size, csum_start, csum_offset, gso_type) : -EBADF;
   napi_value result;
   napi_create_int64(env, (int64_t)written, &result);
   return result;

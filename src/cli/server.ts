@@ -238,11 +238,12 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   };
 }
 
-/** What the kernel granted on the taps, e.g. "checksum, tso (64 KB segments)", or "off". */
+/** What the kernel granted on the taps, e.g. "checksum, tso ipv4 ipv6 (segments up to 64 KB)", or "off". */
 function describeOffloads(taps: readonly TapDevice[]): string {
   const o = taps[0]?.offloads;
   if (o === undefined || !o.txChecksum) return 'off';
-  return o.tsoMaxBytes > 0 ? 'checksum, tso (segments up to 64 KB)' : 'checksum';
+  const families = [o.tsoMaxBytes > 0 ? 'ipv4' : '', o.tso6MaxBytes > 0 ? 'ipv6' : ''].filter((f) => f !== '').join(' ');
+  return families !== '' ? `checksum, tso ${families} (segments up to 64 KB)` : 'checksum';
 }
 
 /** Set the event loop thread's nice value; returns the one it has afterwards. */

@@ -27,9 +27,11 @@ export interface DeviceOffloads {
    * below us (TSO/GSO); 0 when the device cannot.
    */
   readonly tsoMaxBytes: number;
+  /** The same for IPv6: the largest packet, 40-byte header included (TSO6); 0 when the device cannot. */
+  readonly tso6MaxBytes: number;
 }
 
-export const NO_OFFLOADS: DeviceOffloads = { txChecksum: false, tsoMaxBytes: 0 };
+export const NO_OFFLOADS: DeviceOffloads = { txChecksum: false, tsoMaxBytes: 0, tso6MaxBytes: 0 };
 
 export interface FrameReceiver {
   /**

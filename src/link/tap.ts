@@ -11,8 +11,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  type Device, type DeviceCounters, type DeviceOffloads, type FrameReceiver, NO_OFFLOADS, RxFlags, newDeviceCounters,
+  type Device, type DeviceCounters, type DeviceOffloads, type FrameReceiver, RxFlags, newDeviceCounters,
 } from './device.js';
+import {
+  VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoTypeOf, largestReceivedPacket, offloadsFromTunFlags,
+} from './virtio-net.js';
 
 /** Our own stack's MAC by default: 00:00:5e:00:53:01, from the range RFC 7042 reserves for documentation. */
 export const DEFAULT_TAP_MAC: Uint8Array = Uint8Array.of(0x00, 0x00, 0x5e, 0x00, 0x53, 0x01);
@@ -35,14 +38,6 @@ export const MAX_BUSY_POLL_US = 1_000_000;
 /** Ethernet header plus one VLAN tag. */
 const ETHERNET_OVERHEAD = 14 + 4;
 
-/** TUN_F_* bits of linux/if_tun.h, as the addon reports them. */
-const TUN_F_CSUM = 0x01;
-const TUN_F_TSO4 = 0x02;
-/** struct virtio_net_hdr flags (linux/virtio_net.h). */
-const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
-const VIRTIO_NET_HDR_F_DATA_VALID = 2;
-/** A whole IPv4 datagram, the most one TSO segment can be. */
-const MAX_TSO_DATAGRAM = 65535;
 
 export interface TapOpenOptions {
   /** Interface name, at most 15 bytes; created if absent. */
@@ -54,9 +49,9 @@ export interface TapOpenOptions {
   /** Frames read per wakeup at most (default 256, max 4096). */
   batchFrames?: number;
   /**
-   * Open with IFF_VNET_HDR and ask the kernel for checksum offload and TSO (default true):
-   * the kernel then hands over TCP segments of up to 64 KB with checksums it vouches for, and
-   * takes such segments to cut up itself. Falls back to plain frames when refused. Turn off
+   * Open with IFF_VNET_HDR and ask the kernel for checksum offload and TSO for IPv4 and IPv6
+   * (default true): the kernel then hands over TCP segments of up to 64 KB with checksums it
+   * vouches for, and takes such segments to cut up itself. Falls back to plain frames when refused. Turn off
    * for a router (forwarded segments must fit the next link as they are).
    */
   offload?: boolean;
@@ -101,7 +96,7 @@ export interface TapStats {
 interface NativeTap {
   open(name: string, mtu: number, maxFrames: number, offload: boolean): NativeTapOpenResult;
   start(handle: NativeHandle, onBatch: (count: number) => void, onError: (error: unknown) => void): void;
-  write(handle: NativeHandle, frame: Uint8Array, gsoSize?: number, csumStart?: number, csumOffset?: number): number;
+  write(handle: NativeHandle, frame: Uint8Array, gsoSize?: number, csumStart?: number, csumOffset?: number, gsoType?: number): number;
   /** Writes frames[start..end), stopping at the first failure; returns its index, or end. */
   close(handle: NativeHandle): void;
   ref(handle: NativeHandle): void;
@@ -201,8 +196,10 @@ export class TapDevice implements Device {
   readonly offloads: DeviceOffloads;
   /** Received frames whose checksum the kernel vouched for (partial or verified). */
   checksumOffloadedIn = 0;
-  /** Received TCP segments larger than the MTU (coalesced by the kernel's TSO/GRO). */
+  /** Received TCP segments the kernel marks as coalesced (gso_type set: its TSO/GRO). */
   largeSegmentsIn = 0;
+  /** TCP segments handed to the kernel to cut up (gsoSize set). */
+  largeSegmentsOut = 0;
   /**
    * Exceptions thrown by the receiver (per frame or in endBatch). Each is caught so the rest of
    * the batch is delivered, then reported (see {@link TapOpenOptions.onError}).
@@ -255,13 +252,9 @@ export class TapDevice implements Device {
     this.offsets = opened.offsets;
     this.lengths = opened.lengths;
     this.vnetHeader = opened.vnetHeader;
-    const tso = (opened.offloads & TUN_F_TSO4) !== 0;
-    this.offloads = opened.vnetHeader === 0 ? NO_OFFLOADS : {
-      txChecksum: (opened.offloads & TUN_F_CSUM) !== 0,
-      tsoMaxBytes: tso ? MAX_TSO_DATAGRAM : 0,
-    };
+    this.offloads = offloadsFromTunFlags(opened.vnetHeader, opened.offloads);
     this.maxFrameLength = mtu + ETHERNET_OVERHEAD;
-    this.maxSegmentFrameLength = (tso ? MAX_TSO_DATAGRAM : mtu) + ETHERNET_OVERHEAD;
+    this.maxSegmentFrameLength = (opened.vnetHeader === 0 ? mtu : largestReceivedPacket(opened.offloads, mtu)) + ETHERNET_OVERHEAD;
     this.slotViews = new Array<Uint8Array | undefined>(opened.maxFrames).fill(undefined);
     this.onError = onError ?? ((error) => this.defaultOnError(error));
   }
@@ -294,9 +287,13 @@ export class TapDevice implements Device {
       this.counters.sendErrors++;
       return;
     }
-    const written = csumStart === 0
-      ? this.native.write(this.handle, frame)
-      : this.native.write(this.handle, frame, gsoSize, csumStart, csumOffset);
+    let written: number;
+    if (csumStart === 0) written = this.native.write(this.handle, frame);
+    else if (gsoSize === 0) written = this.native.write(this.handle, frame, 0, csumStart, csumOffset);
+    else {
+      written = this.native.write(this.handle, frame, gsoSize, csumStart, csumOffset, gsoTypeOf(frame));
+      if (written >= 0) this.largeSegmentsOut++;
+    }
     if (written < 0) {
       this.counters.sendErrors++;
       this.lastSendErrno = -written;

@@ -363,9 +363,9 @@ export class Ipv6Layer implements NetworkLayer {
     return 16;
   }
 
-  /** No TSO for IPv6: the TAP is set up for TCPv4 segmentation only. */
-  tsoLimit(): number {
-    return 0;
+  tsoLimit(rt: RouteResult): number {
+    const off = rt.iface.device.offloads;
+    return off !== undefined && off.txChecksum ? off.tso6MaxBytes : 0;
   }
 
   txChecksumOffload(rt: RouteResult): boolean {

@@ -17,7 +17,7 @@ export interface Result {
  * The client sends `up` bytes while the server sends `down` bytes, both at once; each side
  * hashes what it receives and half-closes when done sending.
  */
-export async function exchange(p: Pair, up: Uint8Array, down: Uint8Array, timeoutMs = 60_000): Promise<Result> {
+export async function exchange(p: Pair, up: Uint8Array, down: Uint8Array, timeoutMs = 60_000, host = '192.0.2.2'): Promise<Result> {
   const t0 = performance.now();
   return new Promise<Result>((resolve, reject) => {
     let fromClient = '';
@@ -39,7 +39,7 @@ export async function exchange(p: Pair, up: Uint8Array, down: Uint8Array, timeou
       s.on('error', reject);
       s.end(down);
     }).listen(5001);
-    const c = connect(p.a, { host: '192.0.2.2', port: 5001, allowHalfOpen: true });
+    const c = connect(p.a, { host, port: 5001, allowHalfOpen: true });
     const h = createHash('sha256');
     c.on('data', (d: Buffer) => h.update(d));
     c.on('end', () => {
