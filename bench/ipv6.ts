@@ -2,7 +2,9 @@
  * The bench's "IPv6 beside IPv4" rows: the same TCP transfers (kernel -> pstack, pstack ->
  * kernel, echo) and paced ping to one pstack (bench/peer.ts with an IPv4 and an IPv6 address)
  * and to the kernel (a veth pair with both families), in the same run, alternating the order
- * so that drifts in a shared machine's load fall on both. Medians of the repetitions.
+ * so that drifts in a shared machine's load fall on both. Medians of the repetitions; for
+ * pstack also its CPU seconds per GB moved (utime+stime from /proc), which a loaded machine's
+ * waits do not inflate as they do throughput.
  * Addresses: 192.0.2.0/24 and 2001:db8::/64 on pstack's tap, 198.51.100.0/24 and
  * 2001:db8:100::/64 on the veth.
  */
@@ -11,7 +13,8 @@ import { type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Netns, ROOT } from '../test/e2e/harness.js';
-import { median } from './common.js';
+import { readFileSync } from 'node:fs';
+import { cpuSeconds, median } from './common.js';
 
 const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
 const PY_BENCH = join(ROOT, 'bench', 'tcp_bench.py');
@@ -83,7 +86,10 @@ export async function ipv6Section(python: string, mb: number, reps: number, ping
     // Offloads off on the veth, as in the main kernel rows.
     await ka.exec('ethtool', ['-K', 'vb6a', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
     await kb.exec('ethtool', ['-K', 'vb6b', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
-    services.push(await start(ps, process.execPath, [PEER, '--log-level', 'warn', '--addr6', '2001:db8::2/64'], /bench peer ready/));
+    const peer = await start(ps, process.execPath, [PEER, '--log-level', 'warn', '--addr6', '2001:db8::2/64'], /bench peer ready/);
+    services.push(peer);
+    // `ip netns exec` execs node in place: the same pid, node's once it answers.
+    const peerPid = readFileSync(`/proc/${peer.child.pid}/comm`, 'utf8').trim().startsWith('node') ? peer.child.pid : undefined;
     services.push(await start(kb, python, [PY_BENCH, 'server', '198.51.100.2'], /bench server ready/));
     services.push(await start(kb, python, [PY_BENCH, 'server', '2001:db8:100::2'], /bench server ready/));
     const targets = {
@@ -103,11 +109,20 @@ export async function ipv6Section(python: string, mb: number, reps: number, ping
     const tests = ['sink', 'source', 'echo'] as const;
     const runs: Record<string, Record<T, number[]>> = {};
     for (const k of [...tests, 'ping']) runs[k] = { pstack4: [], pstack6: [], kernel4: [], kernel6: [] };
+    /** pstack's CPU seconds per GB moved, per test and family. */
+    const cpu: Record<string, { pstack4: number[]; pstack6: number[] }> = {};
+    for (const k of tests) cpu[k] = { pstack4: [], pstack6: [] };
     for (let i = 0; i < reps; i++) {
       log(`IPv6 beside IPv4: repetition ${i + 1}/${reps} (${mb} MB transfers, ${pings} pings)...`);
       const order = i % 2 ? [...names] : [...names].reverse();
       for (const t of order) runs['ping']![t].push(await pacedRtt(targets[t].ns, targets[t].addr, pings));
-      for (const test of tests) for (const t of order) runs[test]![t].push(await transfer(targets[t].ns, python, targets[t].addr, test, bytes));
+      for (const test of tests) {
+        for (const t of order) {
+          const c0 = cpuSeconds(peerPid);
+          runs[test]![t].push(await transfer(targets[t].ns, python, targets[t].addr, test, bytes));
+          if (t === 'pstack4' || t === 'pstack6') cpu[test]![t].push((cpuSeconds(peerPid) - c0) / (bytes / 1e9));
+        }
+      }
     }
     const med = (k: string, t: T) => median(runs[k]![t]);
     const labels: Record<string, string> = { sink: 'TCP kernel -> pstack (MB/s)', source: 'TCP pstack -> kernel (MB/s)', echo: 'TCP echo round trip (MB/s)', ping: 'ping paced RTT median (ms)' };
@@ -115,7 +130,12 @@ export async function ipv6Section(python: string, mb: number, reps: number, ping
       rows.push([`${labels[k]!} IPv4`, med(k, 'pstack4'), med(k, 'kernel4')]);
       rows.push([`${labels[k]!} IPv6`, med(k, 'pstack6'), med(k, 'kernel6')]);
     }
-    const summary: Record<string, unknown> = { mb, reps, pings, runs };
+    const cpuLabels: Record<string, string> = { sink: 'CPU s/GB, kernel -> pstack', source: 'CPU s/GB, pstack -> kernel', echo: 'CPU s/GB, echo (GB each way)' };
+    for (const k of tests) {
+      rows.push([`${cpuLabels[k]!} IPv4`, median(cpu[k]!.pstack4), NaN]);
+      rows.push([`${cpuLabels[k]!} IPv6`, median(cpu[k]!.pstack6), NaN]);
+    }
+    const summary: Record<string, unknown> = { mb, reps, pings, runs, pstackCpuSecondsPerGb: cpu };
     for (const k of ['ping', ...tests]) summary[`${k}Ipv6OverIpv4`] = { pstack: med(k, 'pstack6') / med(k, 'pstack4'), kernel: med(k, 'kernel6') / med(k, 'kernel4') };
     return summary;
   } finally {
