@@ -52,9 +52,9 @@ test('TSO6: bulk data over IPv6 leaves as large segments cut up below the stack,
       assert.ok(d.gsoSegments6 > 20, `large IPv6 segments were sent (${d.gsoSegments6})`);
       assert.equal(d.gsoSegments6, d.gsoSegments, 'all of them IPv6');
       assert.ok(d.piecesOut >= d.gsoSegments * 2);
-      // Tens of KB as a rule; the bound is lower because a loaded machine's slow reader keeps
-      // the window, and so the segments, smaller.
-      assert.ok(d.largestFrame > 10_000, `segments of many MSS (largest ${d.largestFrame})`);
+      // How large depends on how much the application had written when the window opened; on
+      // a loaded machine the largest seen is 20-30 KB, so ask for more than ten segments' worth.
+      assert.ok(d.largestFrame > 10 * 1440, `segments of tens of KB (largest ${d.largestFrame})`);
       assert.ok(d.largestFrame <= 65535 + 14, 'never more than the 64 KB limit');
     }
     assert.equal(p.a.counters.internalErrors + p.b.counters.internalErrors, 0);
