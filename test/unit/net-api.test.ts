@@ -82,7 +82,9 @@ test('backpressure: write() returns false once the send buffer is full, and drai
   }
   assert.ok(written >= 1024 * 1024 + 16 * 1024, `accepted ${written} bytes before pushing back`);
   assert.ok(c.tcb!.sendBuffer.capacity <= 1024 * 1024 && c.tcb!.sendBuffer.capacity >= 2 * c.tcb!.cc.cwnd, `send buffer ${c.tcb!.sendBuffer.capacity}, cwnd ${c.tcb!.cc.cwnd}`);
-  assert.equal(c.tcb!.sndWnd, 0, 'blocked by the peer\'s zero window');
+  // The last few hundred bytes of the peer's window may still be open: sender-side silly
+  // window avoidance holds less than a segment back until its override timer fires.
+  assert.ok(c.tcb!.sndWnd < c.tcb!.smss, `blocked by the peer's closed window (${c.tcb!.sndWnd} bytes open)`);
   assert.equal(c.tcb!.sendBuffer.free, 0, 'the send buffer is full');
   assert.ok(c.writableLength > 0, 'the rest waits in the stream');
   const got = collect(serverSide!);
