@@ -70,7 +70,7 @@ export type Ipv6ChainError =
   | 'bad-option' // an option that overruns its header: silent
   | 'routing-type0' // RFC 5095, segments left != 0: code 0, pointer at the routing type
   | 'unknown-routing' // any other routing type with segments left != 0: code 0, pointer at the routing type
-  | 'incomplete-chain' // RFC 7112: a first fragment ends inside the header chain: code 3, pointer 0
+  | 'incomplete-chain' // RFC 7112: a first fragment ends inside the header chain or the upper-layer header: code 3, pointer 0
   | 'bad-fragment'; // a fragment header with a non-multiple-of-8 payload and M set: code 0, pointer at payload length
 
 /** The walk's result; reused across packets. Offsets are absolute in the buffer. */
@@ -183,7 +183,27 @@ export function walkIpv6Headers(
   out.protocolOffset = at;
   out.protocolLength = end - at;
   out.nextHeaderFieldOffset = nhField;
+  // RFC 8200 4.5 / RFC 7112: a first fragment holds the whole chain up to and with the
+  // upper-layer header, so that a filter can see its ports; one that does not is refused.
+  if (out.isFragment && out.fragmentOffset === 0 && out.protocolLength < upperLayerHeaderMinimum(nh)) {
+    return fail(out, 'incomplete-chain', 3, 0);
+  }
   return out;
+}
+
+/**
+ * The bytes of an upper-layer header a first fragment must hold: TCP's 20, UDP's 8, ICMPv6's
+ * 8 (type, code, checksum and the message's first word, as Linux's ipv6frag_thdr_truncated
+ * counts), one byte of anything else; none after No Next Header.
+ */
+export function upperLayerHeaderMinimum(nh: number): number {
+  switch (nh) {
+    case NextHeader.TCP: return 20;
+    case NextHeader.UDP: return 8;
+    case NextHeader.ICMPv6: return 8;
+    case NextHeader.NoNextHeader: return 0;
+    default: return 1;
+  }
 }
 
 /** A chain cut short: in a first fragment RFC 7112 says why; otherwise a silent drop. */
