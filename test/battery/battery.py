@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A packetimpact-style battery of malformed and hostile frames for one IPv4 host.
+"""A packetimpact-style battery of malformed and hostile frames for one host (IPv4 here, IPv6
+and multicast in battery6.py).
 
 Run inside the "tester" network namespace, with /usr/bin/python3 (Debian's python3-scapy):
 
