@@ -205,11 +205,16 @@ export class Icmpv6Service {
       err.errno = m[1];
       err.hard = m[2];
     } else if (type === Icmpv6Type.PacketTooBig) {
+      // RFC 8201 4: a report of an MTU below the IPv6 minimum is discarded (as Linux does):
+      // every link carries 1280 bytes, so such a report is forged or broken.
+      if (rest < IPV6_MIN_MTU) {
+        this.counters.drop('icmp6: packet-too-big-below-1280');
+        return;
+      }
       err.kind = 'packet-too-big';
       err.errno = 'EMSGSIZE';
       err.hard = true;
-      // RFC 8201: an MTU below the IPv6 minimum is taken as the minimum.
-      err.mtu = Math.max(IPV6_MIN_MTU, Math.min(rest, 0xffff));
+      err.mtu = Math.min(rest, 0xffff);
     } else if (type === Icmpv6Type.TimeExceeded) {
       err.kind = 'time-exceeded';
       err.errno = 'EHOSTUNREACH';

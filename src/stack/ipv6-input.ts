@@ -2,14 +2,15 @@
  * IPv6 input (RFC 8200): validate a received packet, accept it when it is to one of our
  * usable addresses or a group joined on its interface, walk its extension headers with the
  * bounded walker (wire/ipv6-ext.ts: Routing type 0 and unknown options refused, with the
- * Parameter Problem RFC 8200 4 asks for), reassemble fragments, then deliver it to ICMPv6 or
+ * Parameter Problem RFC 8200 4 asks for), reassemble fragments (one reaching past 65535 bytes
+ * refused with Parameter Problem, RFC 8200 4.5), then deliver it to ICMPv6 or
  * the transport registered for its protocol (an unknown one draws Parameter Problem code 1).
  * A unicast packet not for us goes to the forwarder (forward6.ts) when forwarding is on, else
  * it is dropped and counted; multicast is never forwarded.
  */
 
 import { IPV6_HEADER_LENGTH, NextHeader } from '../wire/ipv6.js';
-import { Ipv6HeaderChain, walkIpv6Headers } from '../wire/ipv6-ext.js';
+import { Ipv6HeaderChain, walkIpv6Headers, FRAGMENT_HEADER_LENGTH } from '../wire/ipv6-ext.js';
 import { Icmpv6Type, ICMPV6_PROTOCOL } from '../wire/icmpv6.js';
 import { isMulticastIpv6, isUnspecifiedIpv6, isLoopbackIpv6 } from '../wire/addr6.js';
 import type { Counters } from './counters.js';
@@ -116,6 +117,16 @@ export class Ipv6Input {
         return;
       }
       this.counters.ip6FragmentsIn++;
+      // RFC 8200 4.5: a fragment that would make the packet longer than 65535 bytes is
+      // discarded with Parameter Problem at its Fragment Offset; the rest of its datagram
+      // stays (and times out, if nothing completes it).
+      const reassembledPayload = chain.fragmentHeaderOffset - offset - IPV6_HEADER_LENGTH
+        + chain.fragmentOffset + (offset + total - chain.fragmentHeaderOffset - FRAGMENT_HEADER_LENGTH);
+      if (reassembledPayload > MAX_IPV6_PAYLOAD) {
+        this.counters.drop('ipv6: fragment-past-65535');
+        this.icmp.sendError(Icmpv6Type.ParameterProblem, 0, chain.fragmentHeaderOffset + 2 - offset, buf, offset, total);
+        return;
+      }
       const f = this.fragment;
       f.buf = buf;
       f.ipOffset = offset;
@@ -178,3 +189,4 @@ export class Ipv6Input {
 }
 
 const EMPTY = new Uint8Array(0);
+const MAX_IPV6_PAYLOAD = 65535;

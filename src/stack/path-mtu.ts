@@ -5,8 +5,9 @@
  *
  * Only validated reports lower an entry (the transports check that the quoted header is of a
  * connection or socket we have before they call `lower`); a report never raises one and never
- * goes below the layer's floor (IPv4: 552, Linux's min_pmtu; IPv6: 1280, RFC 8200 5), so a
- * forged "MTU 68" cannot cut traffic to tiny packets. Entries expire after `expiresMs`
+ * goes below the layer's floor (IPv4: 552, Linux's min_pmtu; IPv6: 1280, RFC 8200 5, where
+ * ICMPv6 already discards a report below it, RFC 8201 4), so a forged "MTU 68" cannot cut
+ * traffic to tiny packets. Entries expire after `expiresMs`
  * (Linux's mtu_expires, 10 minutes), and the path is tried at the link MTU again. The cache
  * is bounded: a new destination past `maxEntries` evicts the least recently lowered one.
  *

@@ -51,11 +51,14 @@ export interface Ipv6ChainLimits {
   maxHeaders: number;
   /** Bytes of extension headers before the upper-layer header. */
   maxChainLength: number;
-  /** TLV options in one Hop-by-Hop or Destination Options header. */
+  /** TLV options other than padding in one Hop-by-Hop or Destination Options header (Linux's max_dst_opts_number). */
   maxOptions: number;
 }
 
-export const DEFAULT_IPV6_CHAIN_LIMITS: Readonly<Ipv6ChainLimits> = { maxHeaders: 8, maxChainLength: 512, maxOptions: 16 };
+export const DEFAULT_IPV6_CHAIN_LIMITS: Readonly<Ipv6ChainLimits> = { maxHeaders: 8, maxChainLength: 512, maxOptions: 8 };
+
+/** Bytes of padding in a row that still only align (RFC 4942 2.1.9.5). */
+const MAX_PADDING = 7;
 
 /**
  * The reasons a walk ends in an error. Those with an ICMPv6 Parameter Problem code set
@@ -67,10 +70,10 @@ export type Ipv6ChainError =
   | 'hop-by-hop-not-first' // code 1, pointer at the next-header field naming it
   | 'unknown-option' // per optionAction; code 2, pointer at the option type
   | 'jumbo' // code 2 as an unknown option would be (its action bits are 11)
-  | 'bad-option' // an option that overruns its header: silent
+  | 'bad-option' // an option that overruns its header, over 7 bytes of padding, a PadN not all zeros: silent
   | 'routing-type0' // RFC 5095, segments left != 0: code 0, pointer at the routing type
   | 'unknown-routing' // any other routing type with segments left != 0: code 0, pointer at the routing type
-  | 'incomplete-chain' // RFC 7112: a first fragment ends inside the header chain: code 3, pointer 0
+  | 'incomplete-chain' // RFC 7112: a first fragment ends inside the header chain or the upper-layer header: code 3, pointer 0
   | 'bad-fragment'; // a fragment header with a non-multiple-of-8 payload and M set: code 0, pointer at payload length
 
 /** The walk's result; reused across packets. Offsets are absolute in the buffer. */
@@ -183,7 +186,27 @@ export function walkIpv6Headers(
   out.protocolOffset = at;
   out.protocolLength = end - at;
   out.nextHeaderFieldOffset = nhField;
+  // RFC 8200 4.5 / RFC 7112: a first fragment holds the whole chain up to and with the
+  // upper-layer header, so that a filter can see its ports; one that does not is refused.
+  if (out.isFragment && out.fragmentOffset === 0 && out.protocolLength < upperLayerHeaderMinimum(nh)) {
+    return fail(out, 'incomplete-chain', 3, 0);
+  }
   return out;
+}
+
+/**
+ * The bytes of an upper-layer header a first fragment must hold: TCP's 20, UDP's 8, ICMPv6's
+ * 8 (type, code, checksum and the message's first word, as Linux's ipv6frag_thdr_truncated
+ * counts), one byte of anything else; none after No Next Header.
+ */
+export function upperLayerHeaderMinimum(nh: number): number {
+  switch (nh) {
+    case NextHeader.TCP: return 20;
+    case NextHeader.UDP: return 8;
+    case NextHeader.ICMPv6: return 8;
+    case NextHeader.NoNextHeader: return 0;
+    default: return 1;
+  }
 }
 
 /** A chain cut short: in a first fragment RFC 7112 says why; otherwise a silent drop. */
@@ -205,15 +228,28 @@ function walkOptions(
   const end = at + len;
   let p = at + 2;
   let count = 0;
+  // Padding only aligns: more than 7 bytes of it in a row, or a PadN carrying anything but
+  // zeros, is a covert channel (RFC 4942 2.1.9.5), refused as Linux refuses it.
+  let padding = 0;
   while (p < end) {
     const type = buf[p]!;
-    if (type === Ipv6OptionType.Pad1) { p++; continue; }
-    if (++count > limits.maxOptions) { fail(out, 'too-many-options'); return false; }
+    if (type === Ipv6OptionType.Pad1) {
+      if (++padding > MAX_PADDING) { fail(out, 'bad-option'); return false; }
+      p++;
+      continue;
+    }
     if (p + 2 > end || p + 2 + buf[p + 1]! > end) { fail(out, 'bad-option'); return false; }
     const optLen = buf[p + 1]!;
     if (type === Ipv6OptionType.PadN) {
-      // nothing
-    } else if (type === Ipv6OptionType.RouterAlert && hopByHop && optLen === 2) {
+      padding += 2 + optLen;
+      if (padding > MAX_PADDING) { fail(out, 'bad-option'); return false; }
+      for (let i = p + 2; i < p + 2 + optLen; i++) if (buf[i] !== 0) { fail(out, 'bad-option'); return false; }
+      p += 2 + optLen;
+      continue;
+    }
+    padding = 0;
+    if (++count > limits.maxOptions) { fail(out, 'too-many-options'); return false; }
+    if (type === Ipv6OptionType.RouterAlert && hopByHop && optLen === 2) {
       out.routerAlert = (buf[p + 2]! << 8) | buf[p + 3]!;
     } else {
       const action = type >>> 6;

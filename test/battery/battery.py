@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A packetimpact-style battery of malformed and hostile frames for one IPv4 host.
+"""A packetimpact-style battery of malformed and hostile frames for one host (IPv4 here, IPv6
+and multicast in battery6.py).
 
 Run inside the "tester" network namespace, with /usr/bin/python3 (Debian's python3-scapy):
 
@@ -46,6 +47,9 @@ import threading
 import time
 
 from scapy.all import ARP, Dot1Q, Ether, Raw, conf, sendp  # noqa: E402  (Debian python3-scapy)
+
+# battery6.py (the IPv6 and multicast cases) imports this module by name, also when it runs as a script.
+sys.modules.setdefault("battery", sys.modules[__name__])
 
 # ----------------------------------------------------------------------------- addresses
 
@@ -201,19 +205,20 @@ def split(length, size):
 # ----------------------------------------------------------------------------- cases
 
 class Case:
-    def __init__(self, name, group, fn, wait, late, summarize, needs):
+    def __init__(self, name, group, fn, wait, late, summarize, needs, last):
         self.name, self.group, self.fn = name, group, fn
-        self.wait, self.late, self.summarize, self.needs = wait, late, summarize, needs
+        self.wait, self.late, self.summarize, self.needs, self.last = wait, late, summarize, needs, last
 
 
 CASES = []
 
 
-def case(name, group, wait=0.05, late=0.0, summarize=None, needs=()):
+def case(name, group, wait=0.05, late=0.0, summarize=None, needs=(), last=False):
+    """last: the case leaves lasting state behind (a flood of routers and prefixes): run it after the others."""
     def deco(fn):
         if any(c.name == name for c in CASES):
             raise ValueError("duplicate case name " + name)
-        CASES.append(Case(name, group, fn, wait, late, summarize, tuple(needs)))
+        CASES.append(Case(name, group, fn, wait, late, summarize, tuple(needs), last))
         return fn
     return deco
 
@@ -1601,6 +1606,9 @@ def describe_arp(a, eth_dst):
                                                   MAC_NAMES.get(eth_dst, eth_dst))
 
 
+import battery6  # noqa: E402  (the IPv6 and multicast cases; they use the builders above)
+
+
 # ----------------------------------------------------------------------------- runner
 
 class Capture:
@@ -1642,6 +1650,13 @@ class Capture:
                         self.arp_answered += 1
                     except OSError:
                         pass
+            mac6 = battery6.is_ns_for_responder(data)
+            if mac6 is not None:
+                try:
+                    self.sock.send(battery6.na_for(data, mac6))
+                    self.arp_answered += 1
+                except OSError:
+                    pass
             with self.cond:
                 self.frames.append((now, data))
                 self.cond.notify_all()
@@ -1730,25 +1745,35 @@ def run(args):
                     send_errors.append(str(e))
                     break
 
-    def ping(seq):
-        f = eth(ipv4(icmp(8, 0, (LIVE_ECHO_ID << 16) | seq, b"liveness" * 4), ident=0xFFFF, ttl=64))
-        for _ in range(3):
+    def ping(seq, v6=False, tries=3):
+        if v6:
+            f, pred = battery6.live_ping6(seq), battery6.is_live_reply6(seq)
+        else:
+            f, pred = eth(ipv4(icmp(8, 0, (LIVE_ECHO_ID << 16) | seq, b"liveness" * 4), ident=0xFFFF, ttl=64)), is_live_reply(seq)
+        for _ in range(tries):
             with cap.cond:
                 start = len(cap.frames)
             send([f])
-            if cap.wait_for(is_live_reply(seq), start, 1.0) is not None:
+            if cap.wait_for(pred, start, 1.0) is not None:
                 return True
         return False
 
     selected = [c for c in CASES if not args.only or c.name in args.only.split(",")]
     # Cases whose answers come late (reassembly timeouts) go first, so their wait overlaps the rest.
-    order = sorted(range(len(selected)), key=lambda i: 0 if selected[i].late else 1)
+    # Cases that leave lasting state behind go last.
+    order = sorted(range(len(selected)), key=lambda i: 2 if selected[i].last else 0 if selected[i].late else 1)
     index_of = {c.name: CASES.index(c) for c in selected}
 
     # Warm up: the target learns our MAC, and we see whether it speaks TCP on 12345.
     live0 = ping(0xFFFE)
     tcp_on = tcp_probe(args.target_ip, TCP_PORT) if args.tcp == "auto" else args.tcp == "on"
-    caps = {"tcp": tcp_on}
+    # IPv6: the link's router advertises itself, then the target must answer ping within 10 s
+    # (its Duplicate Address Detection may still be running).
+    send(battery6.warmup_frames())
+    ipv6_on = args.ipv6 != "off" and ping(0xFFFE, v6=True, tries=10)
+    if args.ipv6 == "on" and not ipv6_on:
+        sys.stderr.write("%s: the target does not answer ping -6\n" % args.label)
+    caps = {"tcp": tcp_on, "ipv6": ipv6_on}
 
     results = {}
     syms = {}
@@ -1781,7 +1806,7 @@ def run(args):
                 batch.append(s)
         send(batch)
         time.sleep(min(c.wait, 1.0))
-        alive = ping(idx & 0xFFFF)
+        alive = ping(idx & 0xFFFF) and (not ipv6_on or ping(idx & 0xFFFF, v6=True))
         tcp_alive = tcp_probe(args.target_ip, TCP_PORT) if tcp_on else None
         send(ctx.cleanup)
         end = time.monotonic()
@@ -1802,7 +1827,7 @@ def run(args):
     while time.monotonic() < min(late_until, deadline):
         time.sleep(0.2)
     time.sleep(0.2)
-    live_end = ping(0xFFFD)
+    live_end = ping(0xFFFD) and (not ipv6_on or ping(0xFFFD, v6=True))
     cap.close()
     l2.close()
 
@@ -1815,6 +1840,7 @@ def run(args):
         "target": args.label,
         "iface": args.iface,
         "tcp": tcp_on,
+        "ipv6": ipv6_on,
         "alive_at_start": live0,
         "alive_at_end": live_end,
         "arp_answered": cap.arp_answered,
@@ -1928,6 +1954,23 @@ def attribute(frames, windows, results, selected, syms=None):
         d = details[owner]
         lines[owner].append(describe_ip(ip, nfr, dst, d, (syms or {}).get(owner)))
 
+    # IPv6: by content (the case's own address, its echo id) or else by time; routine chatter
+    # (router solicitations, DAD, resolution of the battery's hosts, reachability probes, MLD
+    # reports outside the MLD cases) left out, a multicast solicitation for an address kept
+    # for the first case that made the target ask.
+    group_of = {c.name: c.group for c in selected}
+    asked6 = set()
+    for k, dst, ip, nfr in battery6.packets6(frames):
+        owner = battery6.content_owner6(ip, name_of) or frame_case.get(k)
+        if owner is None or battery6.routine6(ip, dst, group_of[owner]) is not None:
+            continue
+        target = battery6.solicited_target(ip)
+        if target is not None:
+            if target in asked6:
+                continue
+            asked6.add(target)
+        lines[owner].append(battery6.describe_ip6(ip, nfr, dst, details[owner]))
+
     for c in selected:
         r = results.setdefault(c.name, {})
         got = lines[c.name]
@@ -2006,6 +2049,7 @@ def main():
     r.add_argument("--target-ip", default=TARGET_IP)
     r.add_argument("--target-mac", default=TARGET_MAC)
     r.add_argument("--tcp", choices=["auto", "on", "off"], default="auto")
+    r.add_argument("--ipv6", choices=["auto", "on", "off"], default="auto", help="run the IPv6 cases (auto: if the target answers ping -6)")
     r.add_argument("--only", default="", help="comma-separated case names")
     r.add_argument("--dump", default="", help="write every captured frame (hex) to this file")
     r.add_argument("--max-seconds", type=float, default=150.0)

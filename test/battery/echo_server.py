@@ -2,7 +2,10 @@
 """The services `pstack server` offers, for the Linux kernel the battery compares it with:
 UDP echo (RFC 862) on ADDR:7 and TCP echo on ADDR:12345.
 
-Usage: echo_server.py ADDR   (runs until killed; bounded per connection)
+Usage: echo_server.py ADDR [ADDR6]   (runs until killed; bounded per connection)
+
+With ADDR6 (an IPv6 address), UDP echo runs on ADDR6:7 too, as pstack's does on each of its
+IPv6 addresses.
 
 Like pstack's UDP echo (src/cli/services.ts) it binds the address, not 0.0.0.0 (so broadcasts
 are not echoed), and does not answer datagrams from the ports of other reflecting services
@@ -16,7 +19,7 @@ REFLECTOR_PORTS = {7, 13, 17, 19, 37}
 
 
 def udp_echo(addr):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((addr, 7))
     while True:
         data, peer = s.recvfrom(65535)
@@ -54,7 +57,8 @@ def tcp_echo(addr):
 
 def main():
     addr = sys.argv[1]
-    threading.Thread(target=udp_echo, args=(addr,), daemon=True).start()
+    for a in sys.argv[1:]:
+        threading.Thread(target=udp_echo, args=(a,), daemon=True).start()
     print("ready", flush=True)
     tcp_echo(addr)
 

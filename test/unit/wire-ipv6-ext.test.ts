@@ -104,9 +104,25 @@ test('malformed and over-limit chains are dropped', () => {
   assert.equal(walkIpv6Headers(packet(60, many), 0, chain, { ...DEFAULT_IPV6_CHAIN_LIMITS, maxHeaders: 9 }).error, null);
   const long = [17, 80, ...new Array(6 + 80 * 8).fill(0)]; // 648 bytes of Pad1
   assert.equal(walk(packet(60, long)).error, 'chain-too-long');
-  const pads = [17, 2, ...new Array(22).fill(0).map((_, i) => (i % 2 === 0 ? 1 : 0))]; // 11 PadN
-  assert.equal(walkIpv6Headers(packet(60, pads), 0, chain, { ...DEFAULT_IPV6_CHAIN_LIMITS, maxOptions: 10 }).error, 'too-many-options');
-  assert.equal(walk(packet(60, pads)).error, null);
+  // At most 8 options that are not padding (Linux's max_dst_opts_number), a limit of its own.
+  /** A Destination Options header (next header UDP) of n unknown skip-type options, PadN to 8 bytes. */
+  const skips = (n: number) => {
+    const h = [17, 0, ...new Array(n).fill([0x1e, 0]).flat()];
+    const need = (8 - (h.length % 8)) % 8;
+    if (need === 1) h.push(0);
+    else if (need > 0) h.push(1, need - 2, ...new Array(need - 2).fill(0));
+    h[1] = h.length / 8 - 1;
+    return h;
+  };
+  const nine = skips(9);
+  assert.equal(walk(packet(60, nine)).error, 'too-many-options');
+  assert.equal(walk(packet(60, skips(8))).error, null);
+  assert.equal(walkIpv6Headers(packet(60, nine), 0, chain, { ...DEFAULT_IPV6_CHAIN_LIMITS, maxOptions: 9 }).error, null);
+  // Padding only aligns (RFC 4942 2.1.9.5): 7 bytes in a row pass, 8 or a PadN with data do not.
+  assert.equal(walk(packet(60, [17, 1, 1, 5, 0, 0, 0, 0, 0, 0x1e, 0, 1, 3, 0, 0, 0])).error, null);
+  assert.equal(walk(packet(60, [17, 1, 1, 12, ...new Array(12).fill(0)])).error, 'bad-option');
+  assert.equal(walk(packet(60, [17, 1, 1, 4, 0, 0, 0, 0, ...new Array(8).fill(0)])).error, 'bad-option'); // 6 + 8 Pad1
+  assert.equal(walk(packet(60, [17, 0, 1, 4, 0, 0, 9, 0])).error, 'bad-option');
   // A first fragment whose chain ends before the upper layer (RFC 7112): code 3, pointer 0.
   const inc = walk(packet(44, [60, 0, 0, 1, 0, 0, 0, 9, 17, 1, 1, 4, 0, 0, 0, 0], 0));
   assert.deepEqual([inc.error, inc.icmpCode, inc.pointer], ['incomplete-chain', 3, 0]);
