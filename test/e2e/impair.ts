@@ -50,3 +50,14 @@ export async function lossCounters(ns: Netns, dev: string): Promise<{ egress: nu
   };
   return { egress: await count('egress'), ingress: await count('ingress') };
 }
+
+/**
+ * The kernel's count of TCP segments retransmitted in `ns` (Tcp RetransSegs of
+ * /proc/net/snmp): a sender that lost nothing has nothing to retransmit.
+ */
+export async function kernelRetransSegs(ns: Netns): Promise<number> {
+  const lines = (await ns.must('cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Tcp:'));
+  const names = lines[0]!.split(/\s+/);
+  const values = lines[1]!.split(/\s+/);
+  return Number(values[names.indexOf('RetransSegs')]);
+}

@@ -17,7 +17,7 @@ import { writeFileSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { e2eUnavailable, Netns, startPstack, run, CLI, type ServerHandle } from './harness.js';
-import { lossCounters, setRandomLoss } from './impair.js';
+import { kernelRetransSegs, lossCounters, setRandomLoss } from './impair.js';
 
 const skip = e2eUnavailable();
 let ns: Netns;
@@ -54,6 +54,7 @@ test('5 MB echoed through 5% loss each way and 2% duplication arrives intact', {
   const inPath = join(dir, 'in.bin');
   const outPath = join(dir, 'out.bin');
   writeFileSync(inPath, input);
+  const retransBefore = await kernelRetransSegs(ns);
   const r = await ns.exec('sh', ['-c', `nc -N 192.0.2.2 12345 < ${inPath} > ${outPath}`], { timeoutMs: 150_000 });
   assert.equal(r.code, 0, r.stderr);
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -65,6 +66,8 @@ test('5 MB echoed through 5% loss each way and 2% duplication arrives intact', {
   assert.ok(dups[0]! > 0, 'segments were duplicated toward pstack');
   const lost = await lossCounters(ns, 'tap0');
   assert.ok(lost.egress > 50 && lost.ingress > 50, `packets lost both ways: ${JSON.stringify(lost)}`);
+  // ...and the kernel's sender saw its losses as losses (a drop it is told about is no loss).
+  assert.ok(await kernelRetransSegs(ns) - retransBefore > 50, 'the kernel retransmitted toward pstack');
   assert.equal(server.child.exitCode, null);
 });
 
@@ -109,6 +112,7 @@ test('20 MB echoed through 1%, 3% and 10% loss: intact, next to Linux over a vet
     for (const perMille of [10, 30, 100]) {
       await setRandomLoss(rackNs, 'tap0', perMille);
       await setRandomLoss(ka, 'vrack0', perMille);
+      const retransBefore = [await kernelRetransSegs(rackNs), await kernelRetransSegs(ka)];
       const p = await echoThrough(rackNs, '192.0.2.2', inPath, outPath);
       assert.equal(p.sha, want, `pstack, ${perMille / 10}% loss: intact`);
       const k = await echoThrough(ka, '198.51.100.2', inPath, outPath);
@@ -118,6 +122,8 @@ test('20 MB echoed through 1%, 3% and 10% loss: intact, next to Linux over a vet
         const lost = await lossCounters(where, dev);
         assert.ok(lost.egress > perMille && lost.ingress > perMille, `${dev}, ${perMille / 10}% loss: dropped both ways ${JSON.stringify(lost)}`);
       }
+      const retrans = [await kernelRetransSegs(rackNs) - retransBefore[0]!, await kernelRetransSegs(ka) - retransBefore[1]!];
+      assert.ok(retrans[0]! > perMille && retrans[1]! > perMille, `the kernel's senders retransmitted: ${retrans.join(', ')}`);
       rows.push(`${perMille / 10}% loss: pstack ${p.seconds.toFixed(1)} s, Linux ${k.seconds.toFixed(1)} s`);
       t.diagnostic(rows.at(-1)!);
     }
