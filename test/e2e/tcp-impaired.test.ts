@@ -65,7 +65,9 @@ test('5 MB echoed through 5% loss each way and 2% duplication arrives intact', {
   assert.equal(dups.length, 1);
   assert.ok(dups[0]! > 0, 'segments were duplicated toward pstack');
   const lost = await lossCounters(ns, 'tap0');
-  assert.ok(lost.egress > 50 && lost.ingress > 50, `packets lost both ways: ${JSON.stringify(lost)}`);
+  // (pstack sends with TSO here: its 5 MB leave in a few hundred large frames, so 5% of what
+  // comes from it is some 40 frames.)
+  assert.ok(lost.egress > 50 && lost.ingress > 10, `packets lost both ways: ${JSON.stringify(lost)}`);
   // ...and the kernel's sender saw its losses as losses (a drop it is told about is no loss).
   assert.ok(await kernelRetransSegs(ns) - retransBefore > 50, 'the kernel retransmitted toward pstack');
   assert.equal(server.child.exitCode, null);
