@@ -1,11 +1,11 @@
 /**
  * `npm run bench:loss`: the loss-recovery table. pstack (TAP, with and without offloads) and
  * the Linux kernel (veth, CUBIC) each send MB megabytes (default 100) to a Linux client while
- * nftables drops 1%, 3% and 10% of IP packets each way (bench/lossy-send.sh, RUNS transfers
+ * a tc filter drops 1%, 3% and 10% of IP packets each way (bench/lossy-send.sh, RUNS transfers
  * of each, interleaved; medians). Prints a Markdown table of MB/s and seconds for
  * docs/benchmarks.md. Needs root and a build (`npx tsc -p .`, which the npm script runs).
  *
- * Reordering is not in the table: this kernel has no sch_netem, and nftables cannot delay a
+ * Reordering is not in the table: this kernel has no sch_netem, and tc and nftables cannot delay a
  * packet; the in-memory wire's reordering is exercised by the unit tests instead.
  *
  *   npm run bench:loss            env: MB (default 100), RUNS (default 3), RATES (per mille,

@@ -14,8 +14,8 @@
  * slow attackers in turn, again and again (500 sockstress connections to chargen, 200 slow
  * readers, 100 half-closed connections with a shut window: test/e2e/slow_attackers.py), each
  * holding on for up to 15 s and then resetting, the peak RSS during each recorded. The link drops
- * PERCENT of IP packets each way (nftables on the tap: this kernel has no sch_netem) and
- * duplicates 1% toward pstack.
+ * PERCENT of IP packets each way (a tc filter on the tap, test/e2e/impair.ts: this kernel has no
+ * sch_netem) and duplicates 1% toward pstack (nftables).
  *
  * Safety: one namespace with a unique name (deleted at the end, also on failure or Ctrl-C),
  * addresses in 192.0.2.0/24 only, every process bounded by the run's deadline.
@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { e2eUnavailable, Netns, CLI, ROOT } from '../e2e/harness.js';
+import { lossCounters, setRandomLoss } from '../e2e/impair.js';
 import { controlRequest } from '../../src/cli/control.js';
 import type { DriverSummary } from './driver.js';
 
@@ -132,16 +133,12 @@ async function main(): Promise<number> {
 table netdev soak {
   chain to_pstack {
     type filter hook egress device "tap0" priority 0;
-    meta protocol ip numgen random mod 100 < ${loss} counter drop
     meta protocol ip numgen random mod 100 < 1 counter dup to "tap0"
-  }
-  chain from_pstack {
-    type filter hook ingress device "tap0" priority 0;
-    meta protocol ip numgen random mod 100 < ${loss} counter drop
   }
 }
 `,
     });
+    await setRandomLoss(ns, 'tap0', loss * 10);
 
     const t0 = Date.now();
     const deadline = t0 + seconds * 1000;
@@ -229,6 +226,9 @@ table netdev soak {
     await takeSample();
 
     // After the run, on a clean link: pstack still answers ping and TCP.
+    const lost = await lossCounters(ns, 'tap0');
+    process.stdout.write(`packets dropped on the link: ${lost.egress} toward pstack, ${lost.ingress} from it\n`);
+    await setRandomLoss(ns, 'tap0', 0);
     await ns.must('nft', ['delete', 'table', 'netdev', 'soak']);
     const pingAfter = await ns.exec('ping', ['-c', '3', '-i', '0.3', '-W', '2', PSTACK_IP], { timeoutMs: 15_000 });
     const tcpAfter = await ns.exec(process.execPath, [DRIVER, PSTACK_IP, '--check'], { timeoutMs: 30_000 });
