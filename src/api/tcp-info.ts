@@ -79,6 +79,20 @@ export interface TcpConnectionInfo {
   ecn: boolean;
   /** A segment arrived with an ECT or CE codepoint (ss ecnseen). */
   ecnSeen: boolean;
+  /** BBR's model (ss bbr:(...) and pacing_rate), absent for other congestion controls. */
+  bbr?: BbrInfo;
+}
+
+export interface BbrInfo {
+  /** State: startup, drain, probe_bw, probe_rtt. */
+  mode: string;
+  /** Bottleneck bandwidth estimate and pacing rate, bits per second. */
+  bwBps: number;
+  pacingRateBps: number;
+  /** RTprop estimate (ms), null before a sample. */
+  minRttMs: number | null;
+  pacingGain: number;
+  cwndGain: number;
 }
 
 /** Every TCP connection of `stack` (listeners excluded), in table order. */
@@ -139,6 +153,14 @@ export function tcbInfo(t: Tcb, now: number): TcpConnectionInfo {
     timestamps: t.tsOk,
     ecn: t.ecnOk,
     ecnSeen: t.ecnSeen,
+    ...(t.bbr !== null ? { bbr: {
+      mode: t.bbr.modeName,
+      bwBps: t.bbr.btlBw * 8000,
+      pacingRateBps: t.bbr.pacingRate * 8000,
+      minRttMs: Number.isFinite(t.bbr.minRtt) ? t.bbr.minRtt : null,
+      pacingGain: t.bbr.pacingGain,
+      cwndGain: t.bbr.cwndGain,
+    } } : {}),
   };
 }
 

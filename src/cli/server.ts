@@ -18,6 +18,7 @@ import { defaultHostAddr6 } from '../api/tap-host.js';
 import { startWebServer, type WebServer } from './web/web-server.js';
 import { startControlServer, defaultControlPath, memoryCounters, type ControlServer } from './control.js';
 import { LIMITS, applyLimit, emptyLimitSettings, formatLimitHelp, limitHits, limitValues, type LimitSettings } from './limits.js';
+import { CONGESTION_ALGORITHMS } from '../transport/tcp/congestion/index.js';
 
 /**
  * The event loop's default scheduling priority. The kernel handles incoming packets in softirq
@@ -60,6 +61,7 @@ export const SERVER_USAGE = `usage: pstack server [options]
                       (default /run/pstack/<first tap>.sock; "none" for no socket)
   --limit NAME=VALUE  change one of the stack's bounds, e.g. tcp.maxConnections=1000
                       (repeatable; "--limit help" lists every name, default and counter)
+  --congestion ALGO   TCP congestion control: cubic (default), newreno, or bbr (rate-based, paced)
   --busy-poll[=US]    poll the taps instead of sleeping. Bare --busy-poll never sleeps: lowest
                       latency, but ONE CPU STAYS AT 100% for as long as the server runs.
                       --busy-poll=US keeps polling US microseconds after each frame, then
@@ -124,6 +126,7 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         pcap: { type: 'string' },
         control: { type: 'string' },
         limit: { type: 'string', multiple: true },
+        congestion: { type: 'string' },
         'busy-poll': { type: 'string' },
         'dhcp-timeout': { type: 'string' },
         dns: { type: 'string' },
@@ -149,6 +152,11 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
     const why = applyLimit(text, limits);
     // One line and exit status 2: the message already says where the names are listed.
     if (why !== null) throw new FatalError(why, 2);
+  }
+  if (v.congestion !== undefined) {
+    const algo = CONGESTION_ALGORITHMS.find((a) => a === v.congestion);
+    if (algo === undefined) throw new UsageError(`invalid --congestion ${JSON.stringify(v.congestion)}: expected ${CONGESTION_ALGORITHMS.join(', ')}`);
+    limits.tcp.congestion = algo;
   }
   const tapNames = v.tap ?? ['tap0'];
   // IPv6 --addr values join the tap of the IPv4 (or dhcp) --addr before them (the first tap

@@ -17,6 +17,17 @@ function ms(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(3).replace(/\.?0+$/, '');
 }
 
+/** A rate the way ss prints it: 812Mbps, 1.2Gbps, 56Kbps, 90bps. */
+export function bps(n: number): string {
+  const units: [number, string][] = [[1e9, 'G'], [1e6, 'M'], [1e3, 'K']];
+  for (const [u, p] of units) if (n >= u) return `${Number((n / u).toFixed(1))}${p}bps`;
+  return `${Math.round(n)}bps`;
+}
+
+function gain(g: number): string {
+  return String(Number(g.toFixed(5)));
+}
+
 const SHORT_STATE: Record<string, string> = {
   ESTABLISHED: 'ESTAB', SYN_SENT: 'SYN-SENT', SYN_RECEIVED: 'SYN-RECV', FIN_WAIT_1: 'FIN-WAIT-1', FIN_WAIT_2: 'FIN-WAIT-2',
   CLOSE_WAIT: 'CLOSE-WAIT', LAST_ACK: 'LAST-ACK', TIME_WAIT: 'TIME-WAIT', CLOSING: 'CLOSING', CLOSED: 'UNCONN', LISTEN: 'LISTEN',
@@ -47,6 +58,12 @@ export function formatTcpDetails(c: TcpConnectionInfo): string {
   if (c.dsackDups > 0) f.push(`dsack_dups:${c.dsackDups}`);
   if (c.reordSeen > 0) f.push(`reord_seen:${c.reordSeen}`);
   if (c.minRttMs !== null) f.push(`minrtt:${ms(c.minRttMs)}`);
+  const b = c.bbr;
+  if (b !== undefined) {
+    // As ss -ti: bbr:(bw:..,mrtt:..,pacing_gain:..,cwnd_gain:..) and pacing_rate.
+    f.push(`bbr:(bw:${bps(b.bwBps)},mrtt:${b.minRttMs === null ? 0 : ms(b.minRttMs)},pacing_gain:${gain(b.pacingGain)},cwnd_gain:${gain(b.cwndGain)})`);
+    f.push(`pacing_rate ${bps(b.pacingRateBps)}`, `bbr_state:${b.mode}`);
+  }
   f.push(`snd_wnd:${c.sndWnd}`, `rcv_wnd:${c.rcvWnd}`);
   if (c.inRecovery) f.push('recovery');
   return '\t ' + f.filter((x) => x !== '').join(' ');

@@ -20,6 +20,7 @@ import { notify } from './lifecycle.js';
 import { armRto, retransmitRange, scheduleReorderTimer, sendRecoveryRetransmission, stopRetransmitTimer } from './output.js';
 import type { SackScoreboard } from './sack.js';
 import type { Segment } from './segment.js';
+import { rateAfterAck } from './pacing.js';
 import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqSub } from './seq.js';
 import { RetransmitKind, TcbEvent, type Tcb } from './tcb.js';
 
@@ -49,6 +50,7 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
   const sb = tcb.scoreboard;
   let newlySacked = 0;
   let delivered = 0;
+  let rttSamples = tcb.rtt.samples;
   const advanced = seqGt(ack, tcb.sndUna);
   if (advanced) {
     // New data acknowledged: RFC 9293 "SND.UNA <- SEG.ACK", remove what it covers.
@@ -63,7 +65,7 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
     }
     tcb.sndUna = ack;
     if (seqLt(tcb.sndNxt, ack)) tcb.sndNxt = ack; // past a zero-window probe, or go-back-N
-    const rttSamples = tcb.rtt.samples;
+    rttSamples = tcb.rtt.samples;
     takeRttSample(tcb, seg, now);
     tcb.retries = 0;
     tcb.persistShift = 0;
@@ -118,7 +120,14 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
       onDuplicateAck(ctx, tcb, now);
     }
   }
+  const lostBefore = tcb.rack !== null ? tcb.rack.lostBytes : 0;
   if (tcb.rack !== null) rackAfterAck(ctx, tcb, seg, delivered, advanced, now);
+  // Rate-based congestion control (BBR): its model sees every ACK, in recovery too (pacing.ts).
+  const bbr = tcb.bbr;
+  if (bbr !== null && (advanced || delivered > 0)) {
+    const lost = tcb.rack !== null ? tcb.rack.lostBytes - lostBefore : 0;
+    rateAfterAck(tcb, bbr, delivered, tcb.rtt.samples !== rttSamples ? tcb.rtt.latestRtt : -1, lost > 0 ? lost : 0, now);
+  }
   // Window update (RFC 9293 3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
   // SND.WL2 =< SEG.ACK), set SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
   if (seqLt(tcb.sndWl1, seq) || (tcb.sndWl1 === seq && seqLeq(tcb.sndWl2, ack))) {

@@ -32,6 +32,7 @@ export function scheduleTcbTimer(tcb: Tcb): void {
   let next = tcb.rtoAt;
   if (tcb.delackAt < next) next = tcb.delackAt;
   if (tcb.keepAt < next) next = tcb.keepAt;
+  if (tcb.paceAt < next) next = tcb.paceAt;
   const t = tcb.timer;
   if (next === Infinity) {
     // Leave an armed timer to fire and find nothing (cheaper than a heap removal per ACK),

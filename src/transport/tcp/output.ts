@@ -24,6 +24,7 @@ import type { TcpContext } from './context.js';
 import { scheduleTcbTimer } from './lifecycle.js';
 import { receiveSpace } from './memory.js';
 import { ecnOutput } from './ecn.js';
+import { paceAllowance, paceSpend, paceWait, rateOnSend } from './pacing.js';
 
 const { SYN, ACK, FIN, RST, PSH, CWR } = TcpFlag;
 
@@ -465,6 +466,7 @@ function sendNewData(ctx: TcpContext, tcb: Tcb, now: number, force: boolean, bud
   let total = 0;
   let blocked = false;
   let sentNew = false;
+  const bbr = tcb.bbr;
   for (;;) {
     const bufEnd = seqAdd(tcb.sndBufSeq, sb.length);
     let avail = seqSub(bufEnd, tcb.sndNxt);
@@ -493,6 +495,18 @@ function sendNewData(ctx: TcpContext, tcb: Tcb, now: number, force: boolean, bud
     if (len > burst) len = burst;
     if (len > budget - total) len = budget - total;
     if (len < 0) len = 0;
+    if (bbr !== null && len > 0) {
+      // Pacing (pacing.ts): whole segments within the credit, or wait for the timer.
+      const credit = paceAllowance(tcb, now);
+      if (credit < len) {
+        const allowed = credit >= smss ? credit - (credit % smss) : 0;
+        if (allowed === 0) {
+          paceWait(tcb, now);
+          break;
+        }
+        len = allowed;
+      }
+    }
     // The FIN goes with the last data, or alone once all data is out. It needs no window
     // (a receiver with a closed window simply ACKs it without taking it; it is retransmitted).
     const fin = finPending && len === seqSub(bufEnd, tcb.sndNxt);
@@ -523,8 +537,10 @@ function sendNewData(ctx: TcpContext, tcb: Tcb, now: number, force: boolean, bud
     const wasRetransmission = seqLt(seq, tcb.sndMax);
     tcb.rack?.onTransmit(seq, seqAdd(seq, span), now, smss);
     tcb.sndNxt = seqAdd(seq, span);
+    if (bbr !== null) paceSpend(tcb, span);
     if (seqGt(tcb.sndNxt, tcb.sndMax)) {
       const fresh = seqSub(tcb.sndNxt, tcb.sndMax);
+      if (bbr !== null) rateOnSend(bbr, tcb.sndNxt, now, tcb.rack !== null ? tcb.rack.inFlight(tcb.sndUna, tcb.sndMax) : seqSub(tcb.sndMax, tcb.sndUna));
       tcb.sndMax = tcb.sndNxt;
       tcb.bytesSent += fresh - (finOut ? 1 : 0);
       // RFC 6298 section 3 (Karn): time only segments that are not retransmissions; with
@@ -547,6 +563,8 @@ function sendNewData(ctx: TcpContext, tcb: Tcb, now: number, force: boolean, bud
   }
   // cwnd-limited: the congestion window, not the application, stopped us (RFC 7661 spirit).
   tcb.cwndLimited = seqSub(tcb.sndMax, tcb.sndUna) + smss > tcb.cc.cwnd;
+  // Delivery-rate estimation: nothing left to send and the window not full: app-limited.
+  if (bbr !== null && !tcb.cwndLimited && tcb.unsentBytes === 0) bbr.rate.markAppLimited(seqSub(tcb.sndMax, tcb.sndUna));
   if (blocked && tcb.retransmitKind === RetransmitKind.NONE) startPersist(ctx, tcb, now);
   else if (sentNew) restartProbe(ctx, tcb, now);
   return total;

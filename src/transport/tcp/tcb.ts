@@ -26,6 +26,7 @@ import { RttEstimator } from './rtt.js';
 import { SackScoreboard, DEFAULT_MAX_SACK_RANGES } from './sack.js';
 import { Rack } from './rack.js';
 import { Prr } from './prr.js';
+import { Bbr } from './congestion/bbr.js';
 import { createCongestionControl, type CongestionAlgorithm, type CongestionControl } from './congestion/index.js';
 import { seqSub } from './seq.js';
 
@@ -298,6 +299,12 @@ export class Tcb {
   recvBuffer: RecvBuffer;
   rtt: RttEstimator;
   cc: CongestionControl;
+  /** `cc` when it is BBR (rate-based: delivery-rate samples and pacing, pacing.ts), else null. */
+  bbr: Bbr | null = null;
+  /** Pacing (BBR only): bucket credit (bytes), when it was last refilled, the pacing timer's deadline. */
+  paceCredit = 0;
+  paceStamp = 0;
+  paceAt = Infinity;
   scoreboard: SackScoreboard | null = null;
   /** Duplicate ACKs in a row (RFC 5681 section 2). */
   dupAcks = 0;
@@ -411,6 +418,7 @@ export class Tcb {
     });
     this.rtt = new RttEstimator({ minRtoMs: config.minRtoMs, maxRtoMs: config.maxRtoMs, initialRtoMs: config.initialRtoMs });
     this.cc = createCongestionControl(config.congestion, 536, { hystart: config.hystart });
+    this.bbr = this.cc instanceof Bbr ? this.cc : null;
     this.keepAliveIdleMs = config.keepAliveIdleMs;
     // Our window shift: the smallest that lets the receive buffer be advertised whole
     // (RFC 7323 2.3; at most 14).
@@ -467,6 +475,7 @@ export class Tcb {
   /** Replace the congestion controller (after options are known, before data flows). */
   resetCongestion(initialCwnd?: number): void {
     this.cc = createCongestionControl(this.config.congestion, this.smss, { initialCwnd, hystart: this.config.hystart });
+    this.bbr = this.cc instanceof Bbr ? this.cc : null;
   }
 
   /** Make the scoreboard once SACK is agreed. */

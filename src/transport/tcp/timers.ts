@@ -58,6 +58,10 @@ export function onTcbTimer(ctx: TcpContext, tcb: Tcb): void {
       else tcpOutput(ctx, tcb, now); // nothing outstanding: re-evaluate (may start the persist timer)
     }
   }
+  if (tcb.state !== TcpState.CLOSED && tcb.paceAt <= now) {
+    tcb.paceAt = Infinity; // pacing credit has accrued (pacing.ts)
+    tcpOutput(ctx, tcb, now);
+  }
   if (tcb.state !== TcpState.CLOSED && tcb.keepAt <= now) {
     tcb.keepAt = Infinity;
     keepTimeout(ctx, tcb, now);
