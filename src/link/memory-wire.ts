@@ -28,6 +28,13 @@ export interface MemoryWireOptions {
   duplicateRate?: number;
   /** Fixed one-way latency in ms (default 0). */
   delayMs?: number;
+  /**
+   * A bottleneck: each receiver's link carries this many bytes per ms (default 0: unlimited).
+   * Frames queue behind one another and arrive after their serialization time plus `delayMs`.
+   */
+  rateBytesPerMs?: number;
+  /** With `rateBytesPerMs`: the queue in front of each receiver's link (bytes); beyond it frames are dropped (default unbounded). */
+  queueBytes?: number;
   /** Seed of the PRNG deciding losses, duplicates and reordering (default 1). */
   seed?: number;
   mode?: 'auto' | 'manual';
@@ -55,6 +62,8 @@ export interface MemoryWireStats {
   reordered: number;
   /** Copies discarded because the destination was not open (or closed before delivery). */
   undeliverable: number;
+  /** Copies dropped because the bottleneck's queue (`queueBytes`) was full. */
+  overflowed: number;
 }
 
 /** mulberry32: a tiny, fast 32-bit PRNG, good enough for reproducible test impairments. */
@@ -82,6 +91,8 @@ export class MemoryWire {
   reorderRate: number;
   duplicateRate: number;
   delayMs: number;
+  rateBytesPerMs: number;
+  queueBytes: number;
   readonly stats: MemoryWireStats = {
     sent: 0,
     delivered: 0,
@@ -89,6 +100,7 @@ export class MemoryWire {
     duplicated: 0,
     reordered: 0,
     undeliverable: 0,
+    overflowed: 0,
   };
 
   private readonly attached: MemoryWireDevice[] = [];
@@ -109,6 +121,10 @@ export class MemoryWire {
     this.duplicateRate = checkRate('duplicateRate', opts.duplicateRate ?? 0);
     this.delayMs = opts.delayMs ?? 0;
     if (!(this.delayMs >= 0)) throw new RangeError(`delayMs must be >= 0, got ${opts.delayMs}`);
+    this.rateBytesPerMs = opts.rateBytesPerMs ?? 0;
+    if (!(this.rateBytesPerMs >= 0)) throw new RangeError(`rateBytesPerMs must be >= 0, got ${opts.rateBytesPerMs}`);
+    this.queueBytes = opts.queueBytes ?? Infinity;
+    if (!(this.queueBytes >= 0)) throw new RangeError(`queueBytes must be >= 0, got ${opts.queueBytes}`);
     this.random = mulberry32(opts.seed ?? 1);
     this.manual = opts.mode === 'manual';
     this.clock = opts.clock ?? systemClock;
@@ -161,7 +177,8 @@ export class MemoryWire {
   /** @internal Called by MemoryWireDevice.send. */
   transmit(source: MemoryWireDevice, frame: Uint8Array): void {
     this.stats.sent++;
-    const due = this.clock.now() + this.delayMs;
+    const now = this.clock.now();
+    const rate = this.rateBytesPerMs;
     for (const destination of this.attached) {
       if (destination === source) continue;
       if (!destination.isOpen) {
@@ -171,6 +188,17 @@ export class MemoryWire {
       if (this.lossRate > 0 && this.random() < this.lossRate) {
         this.stats.dropped++;
         continue;
+      }
+      let due = now + this.delayMs;
+      if (rate > 0) {
+        // The bottleneck: wait for the frames ahead to be serialized, then this one.
+        const start = destination.linkFreeAt > now ? destination.linkFreeAt : now;
+        if ((start - now) * rate > this.queueBytes) {
+          this.stats.overflowed++;
+          continue;
+        }
+        destination.linkFreeAt = start + frame.length / rate;
+        due = destination.linkFreeAt + this.delayMs;
       }
       const copies = this.duplicateRate > 0 && this.random() < this.duplicateRate ? 2 : 1;
       this.stats.duplicated += copies - 1;
@@ -339,6 +367,8 @@ export class MemoryWireDevice implements Device {
   readonly queue: QueuedFrame[] = [];
   /** @internal A frame waiting to be overtaken by the next one (reordering). */
   heldBack: QueuedFrame | null = null;
+  /** @internal When the bottleneck link to this device has serialized what is queued (ms). */
+  linkFreeAt = 0;
   private receiver: FrameReceiver | null = null;
   private closed = false;
 

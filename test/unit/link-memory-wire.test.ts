@@ -194,6 +194,31 @@ describe('MemoryWire', () => {
     assert.deepEqual(rb.seqs, [1, 2]);
   });
 
+  test('rateBytesPerMs queues frames behind each other; queueBytes drops beyond the queue', () => {
+    const clock = new FakeClock(1000);
+    // 100 bytes per ms: a 100-byte frame takes 1 ms; the queue holds 250 bytes of waiting.
+    const { wire, a, rb } = setup({ delayMs: 2, rateBytesPerMs: 100, queueBytes: 250, clock });
+    for (let i = 1; i <= 5; i++) a.send(numberedFrame(i, 100));
+    // Frames 1..4 wait 0, 100, 200, 300 bytes' worth: 4 is beyond the queue, and 5 too.
+    assert.equal(wire.stats.overflowed, 2);
+    clock.advance(2.999);
+    assert.equal(wire.flush(), 0, 'serialization (1 ms) and delay (2 ms) first');
+    clock.advance(0.001);
+    assert.equal(wire.flush(), 1);
+    clock.advance(1);
+    assert.equal(wire.flush(), 1);
+    clock.advance(1);
+    assert.equal(wire.flush(), 1);
+    assert.deepEqual(rb.seqs, [1, 2, 3]);
+    // The link is idle again: the next frame goes without queueing.
+    a.send(numberedFrame(6, 100));
+    clock.advance(3);
+    assert.equal(wire.flush(), 1);
+    assert.deepEqual(rb.seqs, [1, 2, 3, 6]);
+    assert.throws(() => new MemoryWire({ rateBytesPerMs: -1 }), RangeError);
+    assert.throws(() => new MemoryWire({ queueBytes: -1 }), RangeError);
+  });
+
   test('delayMs in auto mode delivers by itself after the delay', async () => {
     const wire = new MemoryWire({ delayMs: 30 });
     const a = wire.createDevice('a', MAC_A);

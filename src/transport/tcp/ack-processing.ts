@@ -7,9 +7,9 @@
  * With SACK, losses are found by RACK-TLP (RFC 8985, rack.ts): the ACK's cumulative and
  * SACK information marks segments delivered, RACK judges lost those sent before a delivered
  * one that are overdue by more than the reordering window, and the first loss starts fast
- * recovery, in which PRR (RFC 6937, prr.ts) paces sending. Without SACK: RFC 5681 fast
- * retransmit on the third duplicate ACK, RFC 3042 limited transmit, RFC 5827 early
- * retransmit and RFC 6582 NewReno.
+ * recovery, in which PRR (RFC 6937, prr.ts) paces sending (BBR: its own window, pacing.ts).
+ * Without SACK: RFC 5681 fast retransmit on the third duplicate ACK, RFC 3042 limited
+ * transmit, RFC 5827 early retransmit and RFC 6582 NewReno.
  */
 
 import type { TcpOptions } from '../../wire/tcp-options.js';
@@ -51,6 +51,8 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
   let newlySacked = 0;
   let delivered = 0;
   let rttSamples = tcb.rtt.samples;
+  const sackedBefore = tcb.rack !== null ? tcb.rack.sackedBytes : 0;
+  const ackBefore = tcb.sndUna;
   const advanced = seqGt(ack, tcb.sndUna);
   if (advanced) {
     // New data acknowledged: RFC 9293 "SND.UNA <- SEG.ACK", remove what it covers.
@@ -125,8 +127,16 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
   // Rate-based congestion control (BBR): its model sees every ACK, in recovery too (pacing.ts).
   const bbr = tcb.bbr;
   if (bbr !== null && (advanced || delivered > 0)) {
-    const lost = tcb.rack !== null ? tcb.rack.lostBytes - lostBefore : 0;
-    rateAfterAck(tcb, bbr, delivered, tcb.rtt.samples !== rttSamples ? tcb.rtt.latestRtt : -1, lost > 0 ? lost : 0, now);
+    const rack = tcb.rack;
+    const lost = rack !== null ? rack.lostBytes - lostBefore : 0;
+    // Each byte counts once (RFC 6937's DeliveredData): the cumulative ACK over data SACKed
+    // earlier delivers nothing new, so SND.UNA's advance less the SACKed bytes it swallowed.
+    let newlyDelivered = delivered;
+    if (rack !== null && advanced) {
+      newlyDelivered = seqSub(tcb.sndUna, ackBefore) + rack.sackedBytes - sackedBefore;
+      if (newlyDelivered < 0) newlyDelivered = 0;
+    }
+    rateAfterAck(tcb, bbr, newlyDelivered, tcb.rtt.samples !== rttSamples ? tcb.rtt.latestRtt : -1, lost > 0 ? lost : 0, now);
   }
   // Window update (RFC 9293 3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
   // SND.WL2 =< SEG.ACK), set SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
@@ -193,7 +203,7 @@ function rackAfterAck(ctx: TcpContext, tcb: Tcb, seg: Segment, delivered: number
   const cc = tcb.cc;
   const timeout = runRackDetection(ctx, tcb, now);
   onRackLosses(ctx, tcb, now);
-  if (cc.inRecovery && tcb.sackRecovery) {
+  if (cc.inRecovery && tcb.sackRecovery && tcb.bbr === null) {
     tcb.prr.onAck(delivered, rack.inFlight(tcb.sndUna, tcb.sndMax), cc.ssthresh, tcb.smss);
   }
   const kind = tcb.retransmitKind;

@@ -24,7 +24,7 @@ import type { TcpContext } from './context.js';
 import { scheduleTcbTimer } from './lifecycle.js';
 import { receiveSpace } from './memory.js';
 import { ecnOutput } from './ecn.js';
-import { paceAllowance, paceSpend, paceWait, rateOnSend } from './pacing.js';
+import { paceAllowance, pacedLength, paceSpend, paceWait, rateOnSend } from './pacing.js';
 
 const { SYN, ACK, FIN, RST, PSH, CWR } = TcpFlag;
 
@@ -443,8 +443,13 @@ export function tcpOutput(ctx: TcpContext, tcb: Tcb, now: number, force = false)
   }
   const rack = tcb.rack;
   if (rack !== null) {
-    if (tcb.sackRecovery) {
+    // BBR governs recovery with its own window (packet conservation, then its model), not PRR.
+    if (tcb.sackRecovery && tcb.bbr === null) {
       prrOutput(ctx, tcb, now);
+      return;
+    }
+    if (tcb.sackRecovery) {
+      lossOutput(ctx, tcb, now, force);
       return;
     }
     if (tcb.rtoRecovery || rack.lostSegs !== rack.retransSegs) {
@@ -497,14 +502,10 @@ function sendNewData(ctx: TcpContext, tcb: Tcb, now: number, force: boolean, bud
     if (len < 0) len = 0;
     if (bbr !== null && len > 0) {
       // Pacing (pacing.ts): whole segments within the credit, or wait for the timer.
-      const credit = paceAllowance(tcb, now);
-      if (credit < len) {
-        const allowed = credit >= smss ? credit - (credit % smss) : 0;
-        if (allowed === 0) {
-          paceWait(tcb, now);
-          break;
-        }
-        len = allowed;
+      len = pacedLength(len, paceAllowance(tcb, now), smss);
+      if (len === 0) {
+        paceWait(tcb, now);
+        break;
       }
     }
     // The FIN goes with the last data, or alone once all data is out. It needs no window
@@ -617,9 +618,9 @@ function prrOutput(ctx: TcpContext, tcb: Tcb, now: number): void {
 
 /**
  * Loss recovery outside fast recovery, after an RTO (everything outstanding was judged lost)
- * or while segments RACK judged lost below RecoveryPoint wait: resend them lowest first, then
- * new data, while the data in flight leaves a segment's room in cwnd (RFC 6675's pipe rule
- * with RACK's in-flight estimate).
+ * or while segments RACK judged lost below RecoveryPoint wait, and BBR's fast recovery:
+ * resend them lowest first, then new data, while the data in flight leaves a segment's room
+ * in cwnd (RFC 6675's pipe rule with RACK's in-flight estimate).
  */
 function lossOutput(ctx: TcpContext, tcb: Tcb, now: number, force: boolean): void {
   const rack = tcb.rack!;

@@ -17,6 +17,15 @@ import { scheduleTcbTimer } from './lifecycle.js';
 
 /** The most credit the bucket holds, in ms of the pacing rate (timers fire late by about this). */
 const PACE_BUCKET_MS = 4;
+/**
+ * Credit short of a whole segment by less than this (bytes) counts as the segment: the
+ * credit accrued by the time the timer fires is computed in floating point and may fall a
+ * rounding error short, and a wait for that error alone would be shorter than the clock can
+ * tell apart from now (a timer due now, forever).
+ */
+const PACE_SLACK = 1;
+/** The shortest pacing wait (ms): always a deadline later than now. */
+const PACE_MIN_WAIT_MS = 0.001;
 
 /** New data [.., end) left at `now`; `inFlightBefore` bytes were outstanding before it. */
 export function rateOnSend(bbr: Bbr, end: number, now: number, inFlightBefore: number): void {
@@ -49,7 +58,13 @@ export function paceAllowance(tcb: Tcb, now: number): number {
   if (credit > cap) credit = cap;
   tcb.paceCredit = credit;
   tcb.paceStamp = now;
-  return credit > 0 ? credit : 0;
+  return credit > 0 ? credit + PACE_SLACK : 0;
+}
+
+/** The new data pacing lets go of `len` wanted: whole segments within `credit`, or 0. */
+export function pacedLength(len: number, credit: number, smss: number): number {
+  if (credit >= len) return len;
+  return credit >= smss ? credit - (credit % smss) : 0;
 }
 
 /** `bytes` of new data went out under pacing. */
@@ -57,11 +72,14 @@ export function paceSpend(tcb: Tcb, bytes: number): void {
   if (tcb.bbr !== null) tcb.paceCredit -= bytes;
 }
 
-/** Pacing stopped a send: come back when a segment's worth of credit has accrued. */
+/**
+ * Pacing stopped a send: come back when a segment's worth of credit has accrued. The
+ * deadline is always later than `now`, so a pacing timer can never be due again at once.
+ */
 export function paceWait(tcb: Tcb, now: number): void {
   const bbr = tcb.bbr!;
-  let wait = (tcb.smss - tcb.paceCredit) / bbr.pacingRate;
-  if (!(wait > 0)) wait = 0;
+  let wait = (tcb.smss - PACE_SLACK - tcb.paceCredit) / bbr.pacingRate;
+  if (!(wait >= PACE_MIN_WAIT_MS)) wait = PACE_MIN_WAIT_MS;
   const at = now + wait;
   if (at < tcb.paceAt) {
     tcb.paceAt = at;

@@ -476,6 +476,8 @@ export class Tcb {
   resetCongestion(initialCwnd?: number): void {
     this.cc = createCongestionControl(this.config.congestion, this.smss, { initialCwnd, hystart: this.config.hystart });
     this.bbr = this.cc instanceof Bbr ? this.cc : null;
+    // BBR's first pacing rate from the handshake's RTT (a nominal 1 ms without one).
+    if (this.bbr !== null) this.bbr.initPacingRate(this.rtt.hasSample ? this.rtt.srtt : 0);
   }
 
   /** Make the scoreboard once SACK is agreed. */

@@ -155,7 +155,7 @@ function rackReorderTimeout(ctx: TcpContext, tcb: Tcb, now: number): void {
   const rack = tcb.rack!;
   if (rack.newlyLost > 0) {
     onRackLosses(ctx, tcb, now);
-    if (tcb.sackRecovery) {
+    if (tcb.sackRecovery && tcb.bbr === null) {
       // No ACK brought PRR an allowance: what it allows for nothing delivered, at least a segment.
       const prr = tcb.prr;
       prr.onAck(0, rack.inFlight(tcb.sndUna, tcb.sndMax), tcb.cc.ssthresh, tcb.smss);

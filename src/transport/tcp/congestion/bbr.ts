@@ -15,8 +15,8 @@
  * (pacing.ts calls it, inside recovery too); the loss-based `onAck` of the interface does
  * nothing. In recovery (Linux's bbr_set_cwnd_to_recover_or_restore): the first round is
  * packet conservation (cwnd = in flight + newly delivered), after that cwnd as the model sets
- * it, and the cwnd before recovery is restored at its end. `ssthresh` in recovery is that cwnd,
- * which PRR (prr.ts) takes as its target.
+ * it, and the cwnd before recovery is restored at its end. Sending in recovery follows this
+ * cwnd against the data in flight (output.ts), not PRR. `ssthresh` in recovery reports that cwnd.
  */
 
 import type { CongestionControl, CongestionOptions } from './types.js';
@@ -95,6 +95,18 @@ export class Bbr implements CongestionControl {
     this.cycleIndex = idx === 0 ? 0 : idx + 1; // skip the draining phase right after probing's start
     if (this.cycleIndex >= BBR_PACING_GAIN_CYCLE.length) this.cycleIndex = 0;
     this.entries[BbrMode.STARTUP]++;
+    this.initPacingRate(0);
+  }
+
+  /**
+   * The pacing rate before there is a bandwidth sample (Linux's bbr_init_pacing_rate_from_rtt):
+   * high_gain * cwnd over `srtt` (ms), or over a nominal 1 ms while there is no RTT sample
+   * (`srtt` 0). Called at creation and again once the handshake gave an RTT.
+   */
+  initPacingRate(srtt: number): void {
+    if (this.bwMax > 0) return;
+    const rtt = srtt > 0 ? srtt : 1;
+    this.pacingRate = (BBR_HIGH_GAIN * this.w) / rtt;
   }
 
   get cwnd(): number {
@@ -185,8 +197,8 @@ export class Bbr implements CongestionControl {
     const delivered = this.rate.delivered;
     // Round trips: a round ends when a transmission sent after the previous round's end is delivered.
     this.roundStart = false;
-    if (rs.valid || rs.newlyDelivered > 0) {
-      if (rs.priorDelivered >= this.nextRoundDelivered && rs.delivered > 0) {
+    if (rs.hasPrior) {
+      if (rs.priorDelivered >= this.nextRoundDelivered) {
         this.nextRoundDelivered = delivered;
         this.roundCount++;
         this.roundStart = true;
@@ -274,12 +286,13 @@ export class Bbr implements CongestionControl {
   }
 
   private updateMinRtt(rtt: number, inFlight: number, now: number): void {
-    const expired = now > this.minRttStamp + BBR_MIN_RTT_WINDOW_MS;
+    // Only a minimum actually taken can expire (its stamp is meaningless before).
+    const expired = Number.isFinite(this.minRtt) && now > this.minRttStamp + BBR_MIN_RTT_WINDOW_MS;
     if (rtt >= 0 && (rtt <= this.minRtt || expired)) {
       this.minRtt = rtt;
       this.minRttStamp = now;
     }
-    if (expired && !this.idleRestart && this.mode !== BbrMode.PROBE_RTT && Number.isFinite(this.minRtt)) {
+    if (expired && !this.idleRestart && this.mode !== BbrMode.PROBE_RTT) {
       this.saveCwnd();
       this.enter(BbrMode.PROBE_RTT, now);
       this.probeRttDoneStamp = 0;

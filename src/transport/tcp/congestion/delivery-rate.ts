@@ -30,6 +30,8 @@ export class RateSample {
   interval = 0;
   /** delivered / interval (bytes per ms). */
   deliveryRate = 0;
+  /** The ACK covered a transmission with a snapshot (P): `priorDelivered` and `delivered` are its. */
+  hasPrior = false;
   /** The connection's `delivered` when the sampled transmission left (P.delivered). */
   priorDelivered = 0;
   /** The sampled transmission was sent while application-limited. */
@@ -93,6 +95,8 @@ export class DeliveryRate {
   onAck(ack: number, newlyDelivered: number, now: number, minRtt: number): RateSample {
     const rs = this.sample;
     rs.valid = false;
+    rs.hasPrior = false;
+    rs.delivered = 0;
     rs.newlyDelivered = newlyDelivered;
     if (newlyDelivered > 0) {
       this.delivered += newlyDelivered;
@@ -107,6 +111,7 @@ export class DeliveryRate {
       this.count--;
     }
     if (p < 0) return rs;
+    rs.hasPrior = true;
     rs.priorDelivered = this.sDelivered[p]!;
     rs.isAppLimited = this.sAppLimited[p] === 1;
     const sendElapsed = this.sSent[p]! - this.sFirstSent[p]!;
