@@ -23,6 +23,7 @@ test('delivery rate: delivered over the longer of the send and ACK intervals', (
   assert.equal(rs.delivered, MSS);
   assert.equal(rs.interval, 20);
   assert.equal(rs.deliveryRate, 50);
+  assert.equal(rs.rtt, 20, 'the RTT of the sampled transmission');
   // The rest are ACKed together at 30 ms: 10000 bytes since the first snapshot's delivered
   // (0) ... sample from the last one sent (t=9): delivered 10000 - 0, send interval 9 - 0
   // (first_sent_time moved to 0 by the first sample), ACK interval 30 - 0.
@@ -31,14 +32,22 @@ test('delivery rate: delivered over the longer of the send and ACK intervals', (
   assert.equal(rs.priorDelivered, 0);
   assert.equal(rs.delivered, 10 * MSS);
   assert.equal(rs.interval, 30);
+  assert.equal(rs.rtt, 21, 'from the last one sent (t=9)');
   assert.equal(r.snapshots, 0);
   // An interval shorter than min_rtt gives no sample (it would overestimate).
   r.onSend(11 * MSS, 31, 0);
   rs = r.onAck(11 * MSS, MSS, 32, 5);
   assert.equal(rs.valid, false);
-  // An ACK that covers no snapshot gives none either.
+  // An ACK that covers no snapshot gives none either, nor an RTT.
   rs = r.onAck(11 * MSS, 0, 40, 5);
   assert.equal(rs.valid, false);
+  assert.equal(rs.hasPrior, false);
+  assert.equal(rs.rtt, -1);
+  // Sub-millisecond RTTs are kept (not rounded to 0 as timestamps would), at least 1 us.
+  r.onSend(12 * MSS, 50, 0);
+  assert.ok(Math.abs(r.onAck(12 * MSS, MSS, 50.25, 0).rtt - 0.25) < 1e-9);
+  r.onSend(13 * MSS, 60, 0);
+  assert.equal(r.onAck(13 * MSS, MSS, 60, 0).rtt, 0.001);
 });
 
 test('delivery rate: app-limited marking lasts until what was in flight is delivered', () => {

@@ -50,7 +50,6 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
   const sb = tcb.scoreboard;
   let newlySacked = 0;
   let delivered = 0;
-  let rttSamples = tcb.rtt.samples;
   const sackedBefore = tcb.rack !== null ? tcb.rack.sackedBytes : 0;
   const ackBefore = tcb.sndUna;
   const advanced = seqGt(ack, tcb.sndUna);
@@ -67,7 +66,7 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
     }
     tcb.sndUna = ack;
     if (seqLt(tcb.sndNxt, ack)) tcb.sndNxt = ack; // past a zero-window probe, or go-back-N
-    rttSamples = tcb.rtt.samples;
+    const rttSamples = tcb.rtt.samples;
     takeRttSample(tcb, seg, now);
     tcb.retries = 0;
     tcb.persistShift = 0;
@@ -136,7 +135,7 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
       newlyDelivered = seqSub(tcb.sndUna, ackBefore) + rack.sackedBytes - sackedBefore;
       if (newlyDelivered < 0) newlyDelivered = 0;
     }
-    rateAfterAck(tcb, bbr, newlyDelivered, tcb.rtt.samples !== rttSamples ? tcb.rtt.latestRtt : -1, lost > 0 ? lost : 0, now);
+    rateAfterAck(tcb, bbr, newlyDelivered, lost > 0 ? lost : 0, now);
   }
   // Window update (RFC 9293 3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
   // SND.WL2 =< SEG.ACK), set SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.

@@ -35,13 +35,14 @@ export function rateOnSend(bbr: Bbr, end: number, now: number, inFlightBefore: n
 /**
  * After an ACK was processed (SND.UNA advanced or data SACKed, losses detected): the rate
  * sample, and BBR's model, pacing rate and cwnd. `delivered` bytes were newly delivered,
- * `rtt` the sample the ACK gave (negative: none), `lost` bytes newly judged lost.
+ * `lost` bytes newly judged lost. The RTT sample is the rate sample's (its transmission's
+ * send time to now, as Linux's rs->rtt_us), not the timestamp option's whole milliseconds.
  */
-export function rateAfterAck(tcb: Tcb, bbr: Bbr, delivered: number, rtt: number, lost: number, now: number): void {
+export function rateAfterAck(tcb: Tcb, bbr: Bbr, delivered: number, lost: number, now: number): void {
   bbr.burst = 3 * tcb.smss; // Linux's quantization budget: room for three bursts beyond gain * BDP
   const rs = bbr.rate.onAck(tcb.sndUna, delivered, now, bbr.minRtt);
   const inFlight = tcb.rack !== null ? tcb.rack.inFlight(tcb.sndUna, tcb.sndMax) : seqSub(tcb.sndMax, tcb.sndUna);
-  bbr.onRateSample(rs, rtt, inFlight, lost, now, tcb.rtoRecovery);
+  bbr.onRateSample(rs, rs.rtt, inFlight, lost, now, tcb.rtoRecovery);
 }
 
 /**

@@ -38,7 +38,15 @@ export class RateSample {
   isAppLimited = false;
   /** Bytes newly delivered by this ACK. */
   newlyDelivered = 0;
+  /**
+   * The RTT of the sampled transmission (ms, from its send time; at least 1 us), or -1. Finer
+   * than the timestamp option's milliseconds: a sub-millisecond path must not measure as 0.
+   */
+  rtt = -1;
 }
+
+/** The shortest RTT a sample reports (ms): 1 us, as Linux's rate samples. */
+const MIN_SAMPLE_RTT = 0.001;
 
 export class DeliveryRate {
   /** C.delivered: bytes delivered over the connection's life. */
@@ -97,6 +105,7 @@ export class DeliveryRate {
     rs.valid = false;
     rs.hasPrior = false;
     rs.delivered = 0;
+    rs.rtt = -1;
     rs.newlyDelivered = newlyDelivered;
     if (newlyDelivered > 0) {
       this.delivered += newlyDelivered;
@@ -112,6 +121,8 @@ export class DeliveryRate {
     }
     if (p < 0) return rs;
     rs.hasPrior = true;
+    const rtt = now - this.sSent[p]!;
+    rs.rtt = rtt > MIN_SAMPLE_RTT ? rtt : MIN_SAMPLE_RTT;
     rs.priorDelivered = this.sDelivered[p]!;
     rs.isAppLimited = this.sAppLimited[p] === 1;
     const sendElapsed = this.sSent[p]! - this.sFirstSent[p]!;
