@@ -116,6 +116,9 @@ test('20 MB through 2% loss each way: pstack BBR, pstack CUBIC and Linux BBR, in
     const server = await startWith(congestion);
     try {
       for (let i = 0; i < RUNS; i++) times[`pstack ${congestion}`]!.push(await sink(pns, '192.0.2.2', 19));
+      const stats = await run(process.execPath, [CLI, 'stats', '--control', control]);
+      assert.equal(stats.code, 0, stats.stderr);
+      t.diagnostic(`pstack ${congestion}: ` + stats.stdout.split('\n').filter((l) => /timeouts|retrans|loss probe|rack losses|fast retrans/i.test(l)).map((l) => l.trim()).join(', '));
       const drops = await dropCounts(pns);
       t.diagnostic(`pstack ${congestion}: tap rules dropped ${drops.join(' out, ')} in`);
       assert.ok(drops.length === 2 && drops.every((n) => n > 0), `the tap rules dropped both ways: ${drops.join(', ')}`);

@@ -292,3 +292,17 @@ test('BBR through 2% random loss each way finishes much sooner than CUBIC on the
   console.log(`# cubic/bbr ${ratio.toFixed(2)}`);
   assert.ok(ratio >= 2.5, `BBR ${bbrMs} ms vs CUBIC ${cubicMs} ms`);
 });
+
+test('pstack server --congestion: bbr, cubic and newreno reach the TCP settings; another name is one clear usage error', async () => {
+  const { parseServerArgs } = await import('../../src/cli/server.js');
+  const { UsageError } = await import('../../src/cli/errors.js');
+  for (const algo of ['bbr', 'cubic', 'newreno'] as const) {
+    const c = parseServerArgs(['--congestion', algo]);
+    assert.ok(c !== 'help');
+    assert.equal(c.limits.tcp.congestion, algo);
+  }
+  const plain = parseServerArgs([]);
+  assert.ok(plain !== 'help');
+  assert.equal(plain.limits.tcp.congestion, undefined, 'the default (CUBIC) stays the stack\'s');
+  assert.throws(() => parseServerArgs(['--congestion', 'bbr2']), (e: unknown) => e instanceof UsageError && /--congestion "bbr2".*bbr/.test(e.message) && !e.message.includes('\n'));
+});
