@@ -53,8 +53,9 @@ export interface TapHostSpec {
   /** DNS servers for the stack's resolver (a DHCP lease's servers are used when this is absent). */
   dns?: readonly string[];
   /**
-   * Run the start-up warm-up (warm-up.ts) while the taps are configured, so the first
-   * connections find compiled code (default true). It touches neither the taps nor the stack.
+   * Run the start-up warm-up (warm-up.ts) once the taps are open and before the stack is
+   * made, so the first connections find compiled code (default true; an object sets its
+   * bounds). It touches neither the taps nor the stack.
    */
   warmUp?: boolean | WarmUpOptions;
 }
