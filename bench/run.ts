@@ -18,6 +18,8 @@
  *     trips and their wake-ups) and 8 at a time (what the server can take). Medians of the
  *     repetitions.
  *   - pstack's peak RSS (VmHWM) and its CPU seconds per GB (utime+stime from /proc).
+ *   - the first 1,000 connections after start (bench/first-connections.ts; `--only first`): pstack
+ *     with its start-up warm-up, with --no-warmup, after real traffic, and the kernel, each started afresh.
  * Both sides are warmed up first (JIT warm-up for pstack; caches for both). Prints a table with
  * ratios (pstack / kernel), writes bench/results.json and bench/results.svg.
  * Only documentation addresses, only namespaces this script creates (deleted even on failure);
