@@ -1,9 +1,11 @@
 /**
- * What the bench scripts share: medians, a process's CPU time and peak memory from /proc, and
- * the pstack host they run on a TAP (the same assembly as `pstack server`).
+ * What the bench scripts share: medians, a process's CPU time and peak memory from /proc,
+ * long-running services in a namespace, and the pstack host they run on a TAP (the same
+ * assembly as `pstack server`).
  */
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { Netns } from '../test/e2e/harness.js';
 import { readFileSync } from 'node:fs';
 import { startHost, type RunningHost } from '../src/cli/host.js';
 import { createLogger, type LogThreshold } from '../src/observe/log.js';
@@ -53,4 +55,31 @@ export function startBenchHost(opts: { logLevel?: LogThreshold; busyPoll?: numbe
     logger: createLogger({ level: opts.logLevel ?? 'warn', stream: process.stderr }),
     busyPoll: opts.busyPoll,
   });
+}
+
+export /** Start a long-running process in a namespace and wait for a line on stderr. */
+async function startService(ns: Netns, cmd: string, args: string[], ready: RegExp, timeoutMs = 15_000): Promise<{ child: ChildProcess; log: () => string; stop: () => Promise<void> }> {
+  const child = ns.spawn(cmd, args);
+  let log = '';
+  let exited = false;
+  child.stdout!.on('data', (b: Buffer) => (log += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+  const closed = new Promise<void>((r) => child.on('close', () => { exited = true; r(); }));
+  const end = Date.now() + timeoutMs;
+  while (!ready.test(log)) {
+    if (exited) throw new Error(`${cmd} exited before it was ready:\n${log}`);
+    if (Date.now() > end) { child.kill('SIGKILL'); throw new Error(`${cmd} not ready after ${timeoutMs} ms:\n${log}`); }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    child,
+    log: () => log,
+    async stop() {
+      if (exited) return;
+      child.kill('SIGINT');
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await closed;
+      clearTimeout(kill);
+    },
+  };
 }

@@ -63,7 +63,7 @@ function echo(socket: Socket): void {
 
 let listening = 0;
 const ready = (): void => {
-  if (++listening === 3) process.stderr.write('bench peer ready\n');
+  if (++listening === 3) process.stderr.write(`bench peer ready (warm-up: ${host.warmUp === null ? 'off' : `${host.warmUp.connections} connections in ${Math.round(host.warmUp.elapsedMs)} ms`})\n`);
 };
 createServer(host.stack, { allowHalfOpen: true }, sink).listen(5001, ready);
 createServer(host.stack, { allowHalfOpen: true }, source).listen(5002, ready);

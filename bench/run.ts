@@ -18,6 +18,8 @@
  *     trips and their wake-ups) and 8 at a time (what the server can take). Medians of the
  *     repetitions.
  *   - pstack's peak RSS (VmHWM) and its CPU seconds per GB (utime+stime from /proc).
+ *   - the first 1,000 connections after start (bench/first-connections.ts; `--only first`): pstack
+ *     with its start-up warm-up, with --no-warmup, after real traffic, and the kernel, each started afresh.
  * Both sides are warmed up first (JIT warm-up for pstack; caches for both). Prints a table with
  * ratios (pstack / kernel), writes bench/results.json and bench/results.svg.
  * Only documentation addresses, only namespaces this script creates (deleted even on failure);
@@ -33,13 +35,14 @@
 import { writeFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, tmpdir } from 'node:os';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Netns, startPstack, ROOT } from '../test/e2e/harness.js';
 import { renderSvg, fmt, type ChartMetric } from './svg.js';
-import { cpuSeconds, median, peakRssMb } from './common.js';
+import { cpuSeconds, median, peakRssMb, startService } from './common.js';
 import { ipv6Section } from './ipv6.js';
+import { firstConnectionsSection } from './first-connections.js';
 
 const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
 const PY_BENCH = join(ROOT, 'bench', 'tcp_bench.py');
@@ -208,33 +211,6 @@ async function pingSection(ka: Netns, ps: Netns, mode: string, floodSeconds: num
   }
 }
 
-/** Start a long-running process in a namespace and wait for a line on stderr. */
-async function startService(ns: Netns, cmd: string, args: string[], ready: RegExp, timeoutMs = 15_000): Promise<{ child: ChildProcess; log: () => string; stop: () => Promise<void> }> {
-  const child = ns.spawn(cmd, args);
-  let log = '';
-  let exited = false;
-  child.stdout!.on('data', (b: Buffer) => (log += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
-  const closed = new Promise<void>((r) => child.on('close', () => { exited = true; r(); }));
-  const end = Date.now() + timeoutMs;
-  while (!ready.test(log)) {
-    if (exited) throw new Error(`${cmd} exited before it was ready:\n${log}`);
-    if (Date.now() > end) { child.kill('SIGKILL'); throw new Error(`${cmd} not ready after ${timeoutMs} ms:\n${log}`); }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return {
-    child,
-    log: () => log,
-    async stop() {
-      if (exited) return;
-      child.kill('SIGINT');
-      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await closed;
-      clearTimeout(kill);
-    },
-  };
-}
-
 interface ClientResult { count: number; seconds: number; cpu: number }
 
 /**
@@ -275,7 +251,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const args = parseArgs({ options: { only: { type: 'string' }, 'ping-modes': { type: 'string' } }, strict: true });
   const only = args.values.only ?? 'all';
-  if (!['all', 'ping', 'tcp', 'ipv6'].includes(only)) throw new Error(`--only ${only}: expected ping, tcp or ipv6`);
+  if (!['all', 'ping', 'tcp', 'ipv6', 'first'].includes(only)) throw new Error(`--only ${only}: expected ping, tcp, ipv6 or first`);
   const pingModes = (args.values['ping-modes'] ?? process.env['PSTACK_BENCH_PING_MODES'] ?? DEFAULT_PING_MODES.join(',')).split(',').filter(Boolean);
   for (const m of pingModes) if (!/^(default|always|\d+)$/.test(m)) throw new Error(`--ping-modes: ${m}: expected default, always or microseconds`);
   const floodSeconds = Number(process.env['PSTACK_BENCH_FLOOD_SECONDS'] ?? 5);
@@ -337,14 +313,14 @@ async function main(): Promise<void> {
     }
 
     // ---- ping, against `pstack server`, once per busy-poll mode ----
-    if (only !== 'tcp' && only !== 'ipv6') {
+    if (only !== 'tcp' && only !== 'ipv6' && only !== 'first') {
       const ping: Record<string, unknown> = {};
       for (const mode of pingModes) ping[mode] = await pingSection(ka, ps, mode, floodSeconds, rows, chart, log);
       results['ping'] = ping;
     }
 
     // ---- TCP, bench/peer.ts on pstack vs tcp_bench.py's server on the kernel ----
-    if (only !== 'ping' && only !== 'ipv6') {
+    if (only !== 'ping' && only !== 'ipv6' && only !== 'first') {
       const peer = await startService(ps, process.execPath, [PEER, '--log-level', 'warn'], /bench peer ready/);
       const peerNoOffload = await startService(ps2, process.execPath, [PEER, '--log-level', 'warn', '--offload', 'off'], /bench peer ready/);
       const pyServer = await startService(kb, python, [PY_BENCH, 'server', '198.51.100.2'], /bench server ready/);
@@ -437,6 +413,13 @@ async function main(): Promise<void> {
         await peer.stop();
         await peerNoOffload.stop();
       }
+    }
+
+    // ---- the first connections a freshly started server takes, with and without pstack's warm-up ----
+    if (only === 'all' || only === 'first') {
+      const cpsClient = buildCpsClient(log);
+      if (cpsClient === null) log('no C compiler: the first-connections rows are left out');
+      else results['first'] = await firstConnectionsSection({ ps, ka, kb, python, pyBench: PY_BENCH, cpsClient, reps, log, warmUpBudgets: (process.env['PSTACK_BENCH_WARMUP_MS'] ?? '').split(',').filter(Boolean).map(Number) }, rows);
     }
   } finally {
     await ps.destroy();

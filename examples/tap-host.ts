@@ -9,6 +9,8 @@
  *   --mac MAC         (PSTACK_MAC)        default 00:00:5e:00:53:01
  *   --log-level L     (PSTACK_LOG_LEVEL)  default info (debug dissects every frame)
  *   --pcap FILE       (PSTACK_PCAP)       capture every frame (opens in Wireshark)
+ *   --no-warmup                           skip the start-up warm-up (as pstack server --no-warmup)
+ *   --warmup-ms N                         the warm-up's budget of CPU time (default 300)
  */
 import { parseArgs } from 'node:util';
 import { startHost, type RunningHost } from '../src/cli/host.js';
@@ -30,7 +32,7 @@ export async function startExampleHost(extra: Record<string, { type: 'string' | 
   const parsed = parseArgs({
     options: {
       tap: { type: 'string' }, addr: { type: 'string' }, addr6: { type: 'string' }, 'host-addr': { type: 'string' }, gateway: { type: 'string' },
-      mac: { type: 'string' }, 'log-level': { type: 'string' }, pcap: { type: 'string' }, offload: { type: 'string' },
+      mac: { type: 'string' }, 'log-level': { type: 'string' }, pcap: { type: 'string' }, offload: { type: 'string' }, 'no-warmup': { type: 'boolean' }, 'warmup-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' }, ...extra,
     },
     allowPositionals: true,
@@ -71,6 +73,7 @@ export async function startExampleHost(extra: Record<string, { type: 'string' | 
   const host = await startHost({
     taps: [{ name: str('tap', 'PSTACK_TAP', 'tap0'), addr, hostAddr, mac, addrs6 }],
     gateway, mtu: 1500, forwarding: false, offload: offloadText === 'on', pcapPath: str('pcap', 'PSTACK_PCAP', '') || null, logger,
+    warmUp: values['no-warmup'] === true ? false : values['warmup-ms'] !== undefined ? { budgetMs: Number(values['warmup-ms']) } : true,
   });
   return { host, logger, values, positionals };
 }

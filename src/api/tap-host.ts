@@ -13,6 +13,7 @@ import { ipv4ToString, parseCidr, parseIpv4, parseMac, type Ipv4Address, type Ip
 import { Stack, type StackOptions } from './stack.js';
 import { StackDhcp, type StackDhcpOptions } from './dhcp/on-stack.js';
 import type { DhcpLease } from './dhcp/client.js';
+import { warmUp, type WarmUpOptions, type WarmUpReport } from './warm-up.js';
 
 export interface TapSpec {
   name: string;
@@ -51,6 +52,12 @@ export interface TapHostSpec {
   dhcp?: StackDhcpOptions;
   /** DNS servers for the stack's resolver (a DHCP lease's servers are used when this is absent). */
   dns?: readonly string[];
+  /**
+   * Run the start-up warm-up (warm-up.ts) once the taps are open and before the stack is
+   * made, so the first connections find compiled code (default true; an object sets its
+   * bounds). It touches neither the taps nor the stack.
+   */
+  warmUp?: boolean | WarmUpOptions;
 }
 
 export interface TapHost {
@@ -58,6 +65,8 @@ export interface TapHost {
   taps: TapDevice[];
   /** The DHCP client of each tap whose address was leased (in tap order; others absent). */
   dhcp: Map<string, { client: StackDhcp; lease: DhcpLease }>;
+  /** What the start-up warm-up did, or null when it was turned off. */
+  warmUp: WarmUpReport | null;
   /** Stop (a DHCP lease is released) and close the devices. */
   close(): void;
 }
@@ -91,6 +100,18 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
   // link-local addresses and SLAAC only; `ipv6: { slaac: false }` to take nothing from routers).
   const wantsIpv6 = spec.taps.some((t) => (t.addrs6?.length ?? 0) > 0);
   const ipv6Given = spec.stack?.ipv6 !== undefined && spec.stack.ipv6 !== false;
+  // Before the stack exists: objects made before the warm-up keep the shapes V8 had seen
+  // until then, and code it compiled during the warm-up would be thrown away at their first
+  // use. It never throws.
+  let warmReport: WarmUpReport | null = null;
+  if (spec.warmUp !== false) {
+    try {
+      warmReport = await warmUp({ tcp: spec.stack?.tcp, ...(typeof spec.warmUp === 'object' ? spec.warmUp : {}) });
+    } catch (err) {
+      for (const opened of taps) opened.close();
+      throw err;
+    }
+  }
   const stack = new Stack(wantsIpv6 && !ipv6Given ? { ...spec.stack, ipv6: true } : spec.stack);
   const dhcp = new Map<string, { client: StackDhcp; lease: DhcpLease }>();
   const leasing: Array<{ name: string; client: StackDhcp }> = [];
@@ -150,7 +171,7 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
     close();
     throw err;
   }
-  return { stack, taps, dhcp, close };
+  return { stack, taps, dhcp, warmUp: warmReport, close };
 }
 
 async function leaseWithin(client: StackDhcp, timeoutMs: number, device: string): Promise<DhcpLease> {
@@ -180,6 +201,8 @@ export interface TapStackOptions extends StackOptions {
   mtu?: number;
   /** TAP checksum offload and TSO (default true unless forwarding; see TapOpenOptions.offload). */
   offload?: boolean;
+  /** The start-up warm-up (TapHostSpec.warmUp; default true). */
+  warmUp?: boolean | WarmUpOptions;
 }
 
 /**
@@ -187,7 +210,7 @@ export interface TapStackOptions extends StackOptions {
  * `stack.close()` closes the devices.
  */
 export async function openTapStack(options: TapStackOptions = {}): Promise<Stack> {
-  const { tap, addr: addrOption, hostAddr: hostText, gateway: gatewayText, mac: macText, mtu, offload, ...stackOptions } = options;
+  const { tap, addr: addrOption, hostAddr: hostText, gateway: gatewayText, mac: macText, mtu, offload, warmUp: warm, ...stackOptions } = options;
   const addrTexts = addrOption === undefined ? ['192.0.2.2/24'] : typeof addrOption === 'string' ? [addrOption] : addrOption;
   const v4Texts = addrTexts.filter((a) => !a.includes(':'));
   if (v4Texts.length !== 1) throw new TypeError(`addr needs exactly one IPv4 address (got ${JSON.stringify(addrOption)})`);
@@ -209,7 +232,7 @@ export async function openTapStack(options: TapStackOptions = {}): Promise<Stack
   const gateway = gw === null ? null : parseIpv4(gw);
   if (gw !== null && gateway === null) throw new TypeError(`invalid gateway ${JSON.stringify(gw)}`);
   const host = await openTapHost({
-    taps: [{ name: tap ?? 'tap0', addr, hostAddr, mac, addrs6 }], gateway, mtu, offload, stack: stackOptions,
+    taps: [{ name: tap ?? 'tap0', addr, hostAddr, mac, addrs6 }], gateway, mtu, offload, warmUp: warm, stack: stackOptions,
   });
   return host.stack;
 }

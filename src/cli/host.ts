@@ -18,7 +18,7 @@ import { TCP_STATE_NAMES, type Tcb } from '../transport/tcp/tcp.js';
 import { ipAddressToString } from '../stack/ip-address.js';
 import { PcapngOutput } from './pcapng-output.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW, DIRECTION_INBOUND, DIRECTION_OUTBOUND, type PcapngInterface } from '../observe/pcapng.js';
-import { openTapHost, TapSetupError, type TapHost, type TapSpec } from '../api/tap-host.js';
+import { openTapHost, TapSetupError, type TapHost, type TapHostSpec, type TapSpec } from '../api/tap-host.js';
 import { FatalError, describeTapOpenError } from './errors.js';
 import type { LimitSettings } from './limits.js';
 import type { Ipv6Options } from '../stack/ipv6.js';
@@ -43,6 +43,8 @@ export interface HostSpec {
   dhcpTimeoutMs?: number;
   /** DNS servers for the stack's resolver. */
   dns?: string[];
+  /** The start-up warm-up (api/warm-up.ts; default on, off with --no-warmup). */
+  warmUp?: TapHostSpec['warmUp'];
   /** IPv6 on every tap, with its options (SLAAC on or off); true runs it with link-local addresses only (pstack ping -6). Default: when a tap has an IPv6 address. */
   ipv6?: boolean | Ipv6Options;
 }
@@ -51,6 +53,7 @@ export interface RunningHost {
   stack: Stack;
   taps: TapDevice[];
   dhcp: TapHost['dhcp'];
+  warmUp: TapHost['warmUp'];
   pcap: PcapngOutput | null;
   /** Everything that watches frames (log, capture file, capture clients): add watchers here. */
   observers: ObserverHub;
@@ -94,7 +97,7 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
   let host;
   try {
     host = await openTapHost({
-      taps: spec.taps, gateway: spec.gateway, mtu: spec.mtu, offload: spec.offload, busyPoll: spec.busyPoll, dhcpTimeoutMs: spec.dhcpTimeoutMs, dns: spec.dns,
+      taps: spec.taps, gateway: spec.gateway, mtu: spec.mtu, offload: spec.offload, busyPoll: spec.busyPoll, dhcpTimeoutMs: spec.dhcpTimeoutMs, dns: spec.dns, warmUp: spec.warmUp,
       onTapError: (err) => logger.error('tap device error', String(err)),
       stack: {
         events: loggerEvents(logger), forwarding: spec.forwarding, ...(spec.ipv6 !== undefined ? { ipv6: spec.ipv6 } : {}),
@@ -123,10 +126,10 @@ export async function startHost(spec: HostSpec): Promise<RunningHost> {
     if (err.step === 'dhcp') throw new FatalError(err.message);
     throw new FatalError(err.message, 2);
   }
-  const { stack, taps, dhcp } = host;
+  const { stack, taps, dhcp, warmUp } = host;
   const captured = pcap as PcapngOutput | null;
   return {
-    stack, taps, dhcp, pcap: captured, observers: observers as unknown as ObserverHub,
+    stack, taps, dhcp, warmUp, pcap: captured, observers: observers as unknown as ObserverHub,
     close: async () => {
       host.close();
       await captured?.close();

@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from 'node:util';
+import { DEFAULT_WARM_UP_BUDGET_MS } from '../api/warm-up.js';
 import { getPriority, setPriority } from 'node:os';
 import { parseCidr, parseIpv4, parseMac, ipv4ToString, macToString, type Ipv4Cidr } from '../wire/addr.js';
 import { DEFAULT_TAP_MAC, DEFAULT_BUSY_POLL_US, MAX_BUSY_POLL_US, type TapDevice } from '../link/tap.js';
@@ -68,6 +69,10 @@ export const SERVER_USAGE = `usage: pstack server [options]
                       sleeps (no CPU when idle); 0 turns it off. Default: =${DEFAULT_BUSY_POLL_US}
   --nice=N            scheduling priority of the event loop, -20 to 19 (default ${DEFAULT_NICE}, when the
                       process may raise it; otherwise it keeps the one it was started with)
+  --warmup-ms MS      CPU time of the start-up warm-up (default 1000; at most three times that
+                      in wall time): TCP connections between two throw-away in-memory stacks, so
+                      the first real connections find compiled code. Nothing reaches the taps
+  --no-warmup         skip the start-up warm-up (the same as --warmup-ms 0)
   -h, --help          show this help`;
 
 export interface ServerConfig {
@@ -105,6 +110,8 @@ export interface ServerConfig {
   nice: number;
   /** --nice was given: failing to take it is then worth a warning. */
   niceExplicit: boolean;
+  /** CPU milliseconds of the start-up warm-up (--warmup-ms); 0 skips it (--no-warmup). */
+  warmUpMs: number;
 }
 
 export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
@@ -134,6 +141,8 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
         nice: { type: 'string' },
         ipv6: { type: 'boolean' },
         'no-slaac': { type: 'boolean' },
+        'no-warmup': { type: 'boolean' },
+        'warmup-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -235,11 +244,13 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   }
   const ipv6 = (v.ipv6 ?? false) || taps.some((t) => (t.addrs6?.length ?? 0) > 0);
   if (v['no-slaac'] === true && !ipv6) throw new UsageError('--no-slaac is about IPv6, which is not running: give --ipv6 or an IPv6 --addr');
+  const warmUpMs = v['no-warmup'] === true ? 0 : v['warmup-ms'] !== undefined ? (/^\d+$/.test(v['warmup-ms']) ? Number(v['warmup-ms']) : NaN) : DEFAULT_WARM_UP_BUDGET_MS;
+  if (!(warmUpMs >= 0 && warmUpMs <= 60_000)) throw new UsageError(`invalid --warmup-ms ${JSON.stringify(v['warmup-ms'])}: expected milliseconds from 0 to 60000`);
   const nice = v.nice !== undefined ? (/^-?\d+$/.test(v.nice) ? Number(v.nice) : NaN) : DEFAULT_NICE;
   if (!(nice >= -20 && nice <= 19)) throw new UsageError(`invalid --nice ${JSON.stringify(v.nice)}: expected a whole number from -20 to 19`);
   return {
     ipv6, slaac: v['no-slaac'] !== true,
-    nice, niceExplicit: v.nice !== undefined,
+    nice, niceExplicit: v.nice !== undefined, warmUpMs,
     dns, taps, gateway, mtu, forwarding, offload, pcapPath: v.pcap ?? null, controlPath, controlExplicit: v.control !== undefined, logLevel, limits, limitTexts,
     limitHelp, busyPoll: parseBusyPoll(v['busy-poll']), dhcpTimeoutMs: dhcpTimeout * 1000,
     web: v.web !== undefined ? parseWebAddress(v.web) : null,
@@ -313,6 +324,7 @@ export async function runServer(argv: string[]): Promise<number> {
     dhcpTimeoutMs: config.dhcpTimeoutMs,
     dns: config.dns,
     ipv6: config.ipv6 ? { slaac: config.slaac } : false,
+    warmUp: config.warmUpMs > 0 ? { budgetMs: config.warmUpMs } : false,
   });
   const tcp = host.stack.tcp;
   const services = startServices(host.stack, logger);
@@ -356,6 +368,7 @@ export async function runServer(argv: string[]): Promise<number> {
       offloads: describeOffloads(host.taps),
       'busy poll': config.busyPoll === 'always' ? 'always (one CPU at 100%)' : config.busyPoll === 0 ? 'off' : `${config.busyPoll} us after each frame`,
       priority: `nice ${priority}`,
+      'warm-up': host.warmUp === null ? 'off' : `${host.warmUp.connections} connections in ${Math.round(host.warmUp.elapsedMs)} ms`,
       services: services.describe(),
       control: control !== null ? control.path : 'none',
       ...(web !== null ? { 'web page': web.url } : {}),

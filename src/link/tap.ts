@@ -93,7 +93,7 @@ export interface TapStats {
 }
 
 /** The addon's JavaScript surface; see the header comment of native/tap.c. */
-interface NativeTap {
+export interface NativeTap {
   open(name: string, mtu: number, maxFrames: number, offload: boolean): NativeTapOpenResult;
   start(handle: NativeHandle, onBatch: (count: number) => void, onError: (error: unknown) => void): void;
   write(handle: NativeHandle, frame: Uint8Array, gsoSize?: number, csumStart?: number, csumOffset?: number, gsoType?: number): number;
@@ -109,9 +109,9 @@ interface NativeTap {
 }
 
 declare const nativeHandleBrand: unique symbol;
-type NativeHandle = { readonly [nativeHandleBrand]: true };
+export type NativeHandle = { readonly [nativeHandleBrand]: true };
 
-interface NativeTapOpenResult {
+export interface NativeTapOpenResult {
   handle: NativeHandle;
   fd: number;
   name: string;
@@ -261,12 +261,20 @@ export class TapDevice implements Device {
 
   /** Creates (or attaches to) the tap. Throws Errors with `code` such as EPERM, ENOENT, EBUSY. */
   static open(opts: TapOpenOptions): TapDevice {
+    return TapDevice.over(loadNativeTap(), opts);
+  }
+
+  /**
+   * A TapDevice over another implementation of the addon's surface: the start-up warm-up's
+   * in-memory pair (memory-tap.ts), which must run this very class so that V8 learns the
+   * shapes it will meet in service.
+   */
+  static over(native: NativeTap, opts: TapOpenOptions): TapDevice {
     const mtu = opts.mtu ?? 1500;
     const mac = opts.mac ?? DEFAULT_TAP_MAC;
     if (mac.length !== 6) throw new RangeError(`mac must be 6 bytes, got ${mac.length}`);
     const busyPoll = opts.busyPoll ?? DEFAULT_BUSY_POLL_US;
     busyPollMicroseconds(busyPoll); // validate before opening anything
-    const native = loadNativeTap();
     const opened = native.open(opts.name, mtu, opts.batchFrames ?? DEFAULT_BATCH_FRAMES, opts.offload ?? true);
     return new TapDevice(native, opened, mtu, Uint8Array.from(mac), opts.onError, busyPoll);
   }
