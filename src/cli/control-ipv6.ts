@@ -27,6 +27,8 @@ export interface Addr6Json {
   routers?: Array<{ address: string; lifetime: number; preference: 'high' | 'medium' | 'low'; default: boolean }>;
   /** DNS servers from router advertisements (RDNSS), with seconds left (null: forever). */
   dnsServers?: Array<{ address: string; lifetime: number | null }>;
+  /** DNS search domains from router advertisements (DNSSL), with seconds left (null: forever). */
+  searchDomains?: Array<{ domain: string; lifetime: number | null }>;
 }
 
 export interface Neigh6Json {
@@ -77,6 +79,7 @@ export function addr6Json(stack: Stack): Addr6Json[] {
         default: r === best,
       })),
       dnsServers: rd.dnsServers.filter((d) => d.iface === i).map((d) => ({ address: d.address.toString(), lifetime: secondsLeft(d.expiresAt, now) })),
+      searchDomains: rd.searchDomains.filter((d) => d.iface === i).map((d) => ({ domain: d.domain, lifetime: secondsLeft(d.expiresAt, now) })),
     };
   });
 }
