@@ -373,6 +373,6 @@ export class Ipv6Layer implements NetworkLayer {
   }
 
   sendPortUnreachable(packet: InboundPacket): void {
-    this.icmp.sendPortUnreachable(packet.buf, packet.headerOffset, packet.payloadOffset + packet.payloadLength - packet.headerOffset);
+    this.icmp.sendPortUnreachable(packet.buf, packet.headerOffset, packet.payloadOffset + packet.payloadLength - packet.headerOffset, packet.iface as Ipv6Interface);
   }
 }
