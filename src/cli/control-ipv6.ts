@@ -91,7 +91,7 @@ export function neigh6Json(stack: Stack): Neigh6Json[] {
     .sort((a, b) => compareIpv6(a.ip.bytes, b.ip.bytes))
     .map((e) => ({
       ip: e.ip.toString(),
-      mac: e.state === 'incomplete' ? null : macToString(e.mac),
+      mac: e.state === 'incomplete' || e.state === 'failed' ? null : macToString(e.mac),
       state: e.state,
       router: e.isRouter,
       interface: e.iface.device.name,

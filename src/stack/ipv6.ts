@@ -126,6 +126,7 @@ export class Ipv6Layer implements NetworkLayer {
         }
         this.routerDiscovery.neighborUnreachable(entry.ip);
       },
+      refusedWhileFailed: (_entry, packet) => this.icmp.sendError(Icmpv6Type.DestinationUnreachable, 3, 0, packet, 0, packet.length),
     }, this.counters, { ...defaultNeighbor6Config, ...options.neighbor });
     const random = options.random ?? Math.random;
     this.settings = { hopLimit: options.hopLimit ?? 64 };
