@@ -5,7 +5,8 @@
 // server (openTapStack), waits for the advertised server, resolves AAAA and A records over UDP
 // from its SLAAC address, a truncated answer again over TCP, a short name through the DNSSL
 // domain, then connects by name over IPv6 to socat, which tells the peer it saw. With radvd
-// stopped, the server's lifetime runs out and pstack's resolver drops it.
+// stopped, the server's lifetime runs out and pstack's resolver drops it. Then the CLI flag:
+// pstack ping -6 NAME --dns 2001:db8::1 looks the name up from dnsmasq over IPv6 and pings it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { e2eUnavailable, Netns, ROOT, run, startNodeScript, type ServerHandle } from './harness.js';
+import { e2eUnavailable, Netns, ROOT, CLI, run, startNodeScript, type ServerHandle } from './harness.js';
 
 async function toolsMissing(): Promise<string | null> {
   if ((await run('which', ['dnsmasq', 'radvd', 'socat'])).code === 0 || existsSync('/usr/sbin/dnsmasq') && existsSync('/usr/sbin/radvd') && existsSync('/usr/bin/socat')) return null;
@@ -162,6 +163,47 @@ test('with no server configured, pstack resolves through the RDNSS server radvd 
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => { c.once('close', r); setTimeout(r, 5000); }))));
     if (client !== null && client.child.exitCode === null) await client.stop();
+    await ns?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('pstack ping -6 NAME with --dns 2001:db8::1: the name is looked up over IPv6, then pinged', { skip: skip ?? false, timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pstack-e2e-dns6-ping-'));
+  const tap = 'tapdns6p';
+  let ns: Netns | null = null;
+  let dnsmasq: ChildProcess | null = null;
+  let log = '';
+  try {
+    ns = await Netns.create('dns6p');
+    // The tap exists first, with the kernel's 2001:db8::1 on it, so that dnsmasq can listen there before pstack runs.
+    await ns.must('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+    await ns.must('ip', ['link', 'set', tap, 'up']);
+    await ns.must('ip', ['-6', 'addr', 'add', '2001:db8::1/64', 'dev', tap, 'nodad']);
+    dnsmasq = ns.spawn('dnsmasq', [
+      '--no-daemon', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--listen-address=2001:db8::1', '--bind-interfaces',
+      '--port', '53', `--pid-file=${join(dir, 'dnsmasq.pid')}`, '--log-facility=-', '--log-queries', '--local=/test/',
+      '--host-record=svc.v6.test,2001:db8::1',
+    ]);
+    dnsmasq.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
+    dnsmasq.stdout!.on('data', (b: Buffer) => { log += b.toString(); });
+    for (let i = 0; i < 100 && !/started/.test(log); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(log, /started/, log);
+    const r = await ns.exec(process.execPath, [CLI, 'ping', '-6', '-c', '2', '-i', '0.3', '--tap', tap, '--addr', '192.0.2.2/24', '--addr', '2001:db8::2/64',
+      '--host-addr', 'none', '--gateway', 'none', '--dns', '2001:db8::1', 'svc.v6.test'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^PING svc\.v6\.test\(2001:db8::1\) 56 data bytes$/m);
+    assert.match(r.stdout, /2 packets transmitted, 2 received/);
+    assert.match(log, /query\[AAAA\] svc\.v6\.test from 2001:db8::2/);
+    // A bad --dns entry is one clear line and exit status 2.
+    const bad = await ns.exec(process.execPath, [CLI, 'ping', '-6', '--dns', '2001:db8::1,[2001:db8::1]:0', 'svc.v6.test'], { timeoutMs: 20_000 });
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /invalid --dns "2001:db8::1,\[2001:db8::1\]:0": "\[2001:db8::1\]:0" is not an address/);
+  } finally {
+    if (dnsmasq !== null && dnsmasq.exitCode === null) {
+      dnsmasq.kill('SIGTERM');
+      await new Promise((r) => { dnsmasq!.once('close', r); setTimeout(r, 5000); });
+    }
     await ns?.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
