@@ -22,8 +22,9 @@
  * advertisements for their lifetime), with their search domains (DHCP option 119, DNSSL).
  *
  * Differences from Node: without any server the default is 127.0.0.1 (glibc's default without a
- * resolv.conf), not the system's; getServers() keeps a link-local server's zone; lookup()
- * gives IPv4 first unless `order: 'ipv6first'`; resolve*() use search domains as getaddrinfo does; lookup()
+ * resolv.conf), not the system's; getServers() keeps a link-local server's zone; lookup()'s
+ * default 'verbatim' order is RFC 6724's by reachability and precedence (as glibc's
+ * getaddrinfo sorts; see dns/order.ts); resolve*() use search domains as getaddrinfo does; lookup()
  * reports ETIMEOUT, ESERVFAIL, ... as they are where Node would say EAI_AGAIN; there is no
  * resolveAny, resolveNaptr or resolveCaa.
  */
@@ -39,6 +40,8 @@ import { HostsTable, type HostsInit } from './dns/hosts.js';
 import { interpret, ttlOf } from './dns/answers.js';
 import { Exchange, type DnsStats } from './dns/exchange.js';
 import { formatServer, parseServer, type ServerAddress } from './dns/servers.js';
+import { orderAddresses, type ResultOrder } from './dns/order.js';
+import { parseIpAddress } from '../stack/ip-address.js';
 import { argError, dnsError, BADNAME, NODATA, NOTFOUND, SERVFAIL } from './dns/errors.js';
 import { toResult, type RecordResult, type RecordWithTtl } from './dns/results.js';
 
@@ -84,9 +87,13 @@ export interface LookupOptions {
   /** 4, 6, or 0 (either; IPv4 first). 'IPv4'/'IPv6' also accepted. */
   family?: number | 'IPv4' | 'IPv6';
   all?: boolean;
-  /** 'ipv4first' (default) or 'ipv6first'; 'verbatim' is taken as ipv4first. */
-  order?: 'ipv4first' | 'ipv6first' | 'verbatim';
+  /**
+   * 'verbatim' (default, as Node's): getaddrinfo's order, RFC 6724 (addresses this stack can
+   * reach first, then IPv6 before IPv4); or 'ipv4first', 'ipv6first'.
+   */
+  order?: ResultOrder;
   hints?: number;
+  /** Node's older switch: false is 'ipv4first', true 'verbatim'; `order` wins. */
   verbatim?: boolean;
 }
 
@@ -322,7 +329,8 @@ export class Resolver {
     if (family !== 0 && family !== 4 && family !== 6) throw argError('ERR_INVALID_ARG_VALUE', `The property 'options.family' must be one of: 0, 4, 6. Received ${String(o.family)}`);
     const all = o.all === true;
     const pick = (list: LookupAddress[]) => {
-      const sorted = o.order === 'ipv6first' ? [...list.filter((a) => a.family === 6), ...list.filter((a) => a.family === 4)] : list;
+      const order: ResultOrder = o.order ?? (o.verbatim === false ? 'ipv4first' : 'verbatim');
+      const sorted = orderAddresses(list, order, (a) => this.routable(a.address));
       return all ? sorted : sorted[0]!;
     };
     if (isIPv4(hostname)) return Promise.resolve(pick([{ address: hostname, family: 4 }]));
@@ -346,6 +354,12 @@ export class Resolver {
       const errors = results.map((r) => (r as PromiseRejectedResult).reason as Error & { code?: string });
       throw errors.find((e) => e.code === NOTFOUND) ?? errors[0]!;
     });
+  }
+
+  /** Whether the stack has a route to `text` (RFC 6724 rule 1). */
+  private routable(text: string): boolean {
+    const parsed = parseIpAddress(text);
+    return parsed === null || this.stack.udp.routable(parsed.address);
   }
 
   // ------------------------------------------------------------------ the query path

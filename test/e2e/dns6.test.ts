@@ -136,7 +136,8 @@ test('with no server configured, pstack resolves through the RDNSS server radvd 
     assert.deepEqual(out.aaaa, [{ address: '2001:db8::1', ttl: 300 }]);
     assert.deepEqual(out.a, ['192.0.2.1']);
     assert.deepEqual(out.lookup6, { address: '2001:db8::1', family: 6 });
-    assert.deepEqual(out.lookupAll, [{ address: '192.0.2.1', family: 4 }, { address: '2001:db8::1', family: 6 }]);
+    // Node's default order (getaddrinfo's, RFC 6724): both reachable, IPv6 first.
+    assert.deepEqual(out.lookupAll, [{ address: '2001:db8::1', family: 6 }, { address: '192.0.2.1', family: 4 }]);
     assert.deepEqual(out.short, { address: '2001:db8::1', family: 6 }, 'svc through the DNSSL domain');
     assert.equal(out.stats.timeouts, 0);
     assert.equal(out.stats.dropped, 0);

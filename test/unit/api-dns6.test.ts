@@ -14,6 +14,7 @@ import { createSocket } from '../../src/api/dgram.js';
 import { createServer, type Socket } from '../../src/api/net.js';
 import { Resolver } from '../../src/api/dns.js';
 import { parseServer, parseServerList, formatServer } from '../../src/api/dns/servers.js';
+import { orderAddresses } from '../../src/api/dns/order.js';
 import { DnsType, emitDns, parseDns, canonicalDnsName, type DnsMessage, type DnsMessageInit, type DnsRecord } from '../../src/wire/dns.js';
 import { CaptureDevice } from '../helpers/capture-device.js';
 import { raFrame } from '../helpers/router-frames.js';
@@ -90,6 +91,22 @@ test('RDNSS and DNSSL from router advertisements feed the stack\'s resolver for 
   stack.close();
 });
 
+test('lookup order: verbatim is RFC 6724 (reachable first, then ::/0 40 > IPv4 35 > ULA 3), stable; ipv4first and ipv6first', () => {
+  type A = { address: string; family: 4 | 6 };
+  const list: A[] = [
+    { address: '192.0.2.1', family: 4 }, { address: 'fd00::1', family: 6 }, { address: '2001:db8::1', family: 6 },
+    { address: '192.0.2.2', family: 4 }, { address: '2001:db8::2', family: 6 },
+  ];
+  const all = () => true;
+  const names = (l: A[]) => l.map((a) => a.address);
+  assert.deepEqual(names(orderAddresses(list, 'verbatim', all)), ['2001:db8::1', '2001:db8::2', '192.0.2.1', '192.0.2.2', 'fd00::1']);
+  // No route for IPv6 (an IPv4-only stack, or no IPv6 default route): IPv4 first.
+  assert.deepEqual(names(orderAddresses(list, 'verbatim', (a) => a.family === 4)), ['192.0.2.1', '192.0.2.2', '2001:db8::1', '2001:db8::2', 'fd00::1']);
+  assert.deepEqual(names(orderAddresses(list, 'ipv4first', all)), ['192.0.2.1', '192.0.2.2', 'fd00::1', '2001:db8::1', '2001:db8::2']);
+  assert.deepEqual(names(orderAddresses(list, 'ipv6first', all)), ['fd00::1', '2001:db8::1', '2001:db8::2', '192.0.2.1', '192.0.2.2']);
+  assert.deepEqual(names(orderAddresses([{ address: '2001::1', family: 6 }, { address: '192.0.2.1', family: 4 }], 'verbatim', all)), ['192.0.2.1', '2001::1'], 'Teredo (5) after IPv4');
+});
+
 // ------------------------------------------------------------------ real exchanges over IPv6
 
 const rec = (name: string, type: number, data: DnsRecord['data']): DnsRecord => ({ name, type, class: 1, ttl: 300, data });
@@ -154,12 +171,15 @@ test('queries go to an IPv6 server over UDP6, and over TCP6 after a truncated an
     assert.deepEqual(await r.resolve4('dual.test'), ['192.0.2.80']);
     assert.deepEqual(await r.lookup('six.test', { family: 6 }), { address: '2001:db8::86', family: 6 });
     assert.deepEqual(await r.lookup('six.test', 6), { address: '2001:db8::86', family: 6 });
-    assert.deepEqual(await r.lookup('dual.test', { all: true }), [
-      { address: '192.0.2.80', family: 4 }, { address: '2001:db8::80', family: 6 }, { address: '2001:db8::81', family: 6 },
-    ]);
-    assert.deepEqual(await r.lookup('dual.test', { all: true, order: 'ipv6first' }), [
-      { address: '2001:db8::80', family: 6 }, { address: '2001:db8::81', family: 6 }, { address: '192.0.2.80', family: 4 },
-    ]);
+    // Node's default order, 'verbatim', is getaddrinfo's: both families reachable, IPv6 first (RFC 6724 precedence).
+    const v6first = [{ address: '2001:db8::80', family: 6 }, { address: '2001:db8::81', family: 6 }, { address: '192.0.2.80', family: 4 }];
+    const v4first = [{ address: '192.0.2.80', family: 4 }, { address: '2001:db8::80', family: 6 }, { address: '2001:db8::81', family: 6 }];
+    assert.deepEqual(await r.lookup('dual.test', { all: true }), v6first);
+    assert.deepEqual(await r.lookup('dual.test'), v6first[0]);
+    assert.deepEqual(await r.lookup('dual.test', { all: true, order: 'ipv6first' }), v6first);
+    assert.deepEqual(await r.lookup('dual.test', { all: true, order: 'ipv4first' }), v4first);
+    assert.deepEqual(await r.lookup('dual.test', { all: true, verbatim: false }), v4first);
+    assert.deepEqual(await r.lookup('localhost', { all: true }), [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }]);
     const txt = await r.resolveTxt('big.test');
     assert.equal(txt[0]!.length, 12);
     assert.equal(r.stats.truncated, 1);
