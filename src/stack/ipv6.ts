@@ -148,7 +148,7 @@ export class Ipv6Layer implements NetworkLayer {
     ndp.addressReady = (iface, entry) => rd.addressReady(iface, entry);
     this.icmp = new Icmpv6Service(this.clock, this.counters, this.out, ndp, this.transports, { ...defaultIcmpConfig, ...options.icmp });
     this.reassembler = new Reassembler6(this.timers, this.counters, { ...defaultReassembly6Config, ...options.reassembly },
-      (first) => this.icmp.sendError(Icmpv6Type.TimeExceeded, 1, 0, first, 0, first.length), this.memory);
+      (first, iface) => this.icmp.sendError(Icmpv6Type.TimeExceeded, 1, 0, first, 0, first.length, iface), this.memory);
     const forwarder = new Ipv6Forwarder(this.routes, this.out, this.icmp, this.counters, this.txBuffer);
     this.multicast = new Ipv6Multicast(this.interfaces, this.out, this.timers, this.counters, this.events, options.mld, options.random);
     this.icmp.mld = (iface, src, hopLimit, m) => this.multicast.mld.receive(iface.device, src, m, hopLimit);

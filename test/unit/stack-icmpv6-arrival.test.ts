@@ -1,7 +1,8 @@
 // ICMPv6 errors to a link-local source leave by the interface the offending packet came in on:
 // a link-local address names no interface by itself, and the first interface (or wherever the
 // neighbor cache happens to know the address) may be the wrong link. Two capture devices on a
-// fake clock; the errors are Port Unreachable, Parameter Problem, and, forwarding, Time Exceeded.
+// fake clock; the errors are Port Unreachable, Parameter Problem, Destination Unreachable when
+// forwarding, and Time Exceeded when a reassembly times out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../src/time/clock.js';
@@ -12,6 +13,7 @@ import { parseIpv6, parseIpv6Cidr } from '../../src/wire/addr6.js';
 import { emitEthernet, EtherType } from '../../src/wire/ethernet.js';
 import { emitIpv6Header, IPV6_HEADER_LENGTH } from '../../src/wire/ipv6.js';
 import { emitUdpWith } from '../../src/wire/udp.js';
+import { emitFragmentHeader } from '../../src/wire/ipv6-ext.js';
 import { pseudoHeaderSum6 } from '../../src/wire/checksum.js';
 import { Icmpv6Type } from '../../src/wire/icmpv6.js';
 import { intern6 } from '../../src/stack/ip-address.js';
@@ -83,3 +85,18 @@ for (const [what, dst, nextHeader, payloadLength, wantType, forwarding, hopLimit
     s.stack.close();
   });
 }
+
+test('Time Exceeded (reassembly) for a first fragment from fe80::99 that never got the rest leaves by interface B', () => {
+  const s = setup();
+  // A first fragment (offset 0, M set) of a UDP datagram to our address on link B.
+  const payload = new Uint8Array(8 + 16);
+  emitFragmentHeader(payload, 0, 17, 0, true, 0x1234);
+  const f = frame('2001:db8:2::2', 44, payload);
+  s.b.inject(f);
+  s.clock.advance(60_000); // the reassembly timeout
+  assert.deepEqual(icmpTypes(s.a.take()), [], 'nothing about it goes out of A');
+  assert.deepEqual(icmpTypes(s.b.take()), [Icmpv6Type.NeighborSolicitation]);
+  answerNeighbor(s);
+  assert.deepEqual(icmpTypes(s.b.take()), [Icmpv6Type.TimeExceeded]);
+  s.stack.close();
+});
