@@ -15,9 +15,16 @@
  * ECONNREFUSED, EBADRESP, EBADNAME, ECANCELLED, with `syscall` ('queryA', 'getaddrinfo', ...)
  * and `hostname`.
  *
- * Differences from Node: the stack is IPv4-only, so servers are IPv4 (AAAA records are asked
- * over IPv4 all the same); the default server is 127.0.0.1 (glibc's default without a
- * resolv.conf), not the system's; resolve*() use search domains as getaddrinfo does; lookup()
+ * Servers are IPv4 or IPv6, in Node's forms ('192.0.2.1', '192.0.2.1:5353', '2001:db8::1',
+ * '[2001:db8::1]:5353'; a link-local one with its interface, 'fe80::1%tap0'), asked over UDP
+ * and TCP of their own family. Without servers set (options, setServers), the resolver asks
+ * the ones the network gave (setDiscoveredServers: a DHCP lease, RDNSS from router
+ * advertisements for their lifetime), with their search domains (DHCP option 119, DNSSL).
+ *
+ * Differences from Node: without any server the default is 127.0.0.1 (glibc's default without a
+ * resolv.conf), not the system's; getServers() keeps a link-local server's zone; lookup()'s
+ * default 'verbatim' order is RFC 6724's by reachability and precedence (as glibc's
+ * getaddrinfo sorts; see dns/order.ts); resolve*() use search domains as getaddrinfo does; lookup()
  * reports ETIMEOUT, ESERVFAIL, ... as they are where Node would say EAI_AGAIN; there is no
  * resolveAny, resolveNaptr or resolveCaa.
  */
@@ -25,13 +32,16 @@
 import { isIPv4 } from 'node:net';
 import type { UdpStack } from './dgram.js';
 import type { TcpStack } from './net.js';
-import { parseIpv4, ipv4ToString } from '../wire/addr.js';
-import { DnsClass, DnsType, canonicalDnsName, dnsNameToLabels, DNS_PORT, type DnsRecord } from '../wire/dns.js';
+import { parseIpv4 } from '../wire/addr.js';
+import { DnsClass, DnsType, canonicalDnsName, dnsNameToLabels, type DnsRecord } from '../wire/dns.js';
 import { ipv6ToString, parseIpv6 } from '../wire/addr6.js';
 import { DnsCache } from './dns/cache.js';
 import { HostsTable, type HostsInit } from './dns/hosts.js';
 import { interpret, ttlOf } from './dns/answers.js';
-import { Exchange, type DnsStats, type ServerAddress } from './dns/exchange.js';
+import { Exchange, type DnsStats } from './dns/exchange.js';
+import { formatServer, parseServer, type ServerAddress } from './dns/servers.js';
+import { orderAddresses, type ResultOrder } from './dns/order.js';
+import { parseIpAddress } from '../stack/ip-address.js';
 import { argError, dnsError, BADNAME, NODATA, NOTFOUND, SERVFAIL } from './dns/errors.js';
 import { toResult, type RecordResult, type RecordWithTtl } from './dns/results.js';
 
@@ -40,7 +50,7 @@ export type { DnsStats } from './dns/exchange.js';
 export type * from './dns/results.js';
 
 export interface ResolverOptions {
-  /** Servers as for setServers(); default ['127.0.0.1']. */
+  /** Servers as for setServers(); without them, the discovered ones, else ['127.0.0.1']. */
   servers?: readonly string[];
   /** ms to wait for each server in each attempt (resolv.conf `timeout`); default 5000. */
   timeout?: number;
@@ -77,9 +87,13 @@ export interface LookupOptions {
   /** 4, 6, or 0 (either; IPv4 first). 'IPv4'/'IPv6' also accepted. */
   family?: number | 'IPv4' | 'IPv6';
   all?: boolean;
-  /** 'ipv4first' (default) or 'ipv6first'; 'verbatim' is taken as ipv4first. */
-  order?: 'ipv4first' | 'ipv6first' | 'verbatim';
+  /**
+   * 'verbatim' (default, as Node's): getaddrinfo's order, RFC 6724 (addresses this stack can
+   * reach first, then IPv6 before IPv4); or 'ipv4first', 'ipv6first'.
+   */
+  order?: ResultOrder;
   hints?: number;
+  /** Node's older switch: false is 'ipv4first', true 'verbatim'; `order` wins. */
   verbatim?: boolean;
 }
 
@@ -96,20 +110,20 @@ const RRTYPES: Record<string, [number, string]> = {
 /** Search domains used, at most (glibc's MAXDNSRCH is 6). */
 const MAX_SEARCH = 8;
 
-function parseServer(text: unknown): ServerAddress {
-  if (typeof text !== 'string') throw argError('ERR_INVALID_ARG_TYPE', `The "servers[]" argument must be of type string. Received ${typeof text}`);
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(text);
-  const port = m?.[2] !== undefined ? Number(m[2]) : DNS_PORT;
-  const addr = m ? parseIpv4(m[1]!) : null;
-  if (addr === null || port < 1 || port > 0xffff) {
-    const v6 = parseIpv6(text.replace(/^\[|\](:\d+)?$/g, '')) !== null;
-    throw argError('ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${text}${v6 ? ' (pstack speaks IPv4 only)' : ''}`);
-  }
-  return { host: ipv4ToString(addr), port };
+function cleanSearch(domains: readonly string[]): string[] {
+  return domains.slice(0, MAX_SEARCH).map((d) => d.replace(/^\.|\.$/g, '')).filter((d) => d !== '');
 }
 
 export class Resolver {
+  /** Servers given by setServers() or the options; null while none were (the discovered ones are used). */
+  private explicit: ServerAddress[] | null = null;
+  /** Servers learnt from the network (a DHCP lease, router advertisements), by source. */
+  private readonly discovered = new Map<string, ServerAddress[]>();
+  /** What queries go to: the explicit servers, else the discovered ones, else 127.0.0.1. */
   private servers: ServerAddress[] = [];
+  /** The search list given by setSearch() or the options, and the discovered ones by source. */
+  private explicitSearch: string[] | null = null;
+  private readonly discoveredSearch = new Map<string, string[]>();
   private readonly cache: DnsCache;
   private readonly hosts: HostsTable;
   private readonly exchanges = new Set<Exchange>();
@@ -126,7 +140,7 @@ export class Resolver {
     };
     this.o = {
       timeout: num(options.timeout, 5000, 1), tries: Math.floor(num(options.tries, 2, 1)), rotate: options.rotate ?? false,
-      search: (options.search ?? []).slice(0, MAX_SEARCH).map((d) => d.replace(/^\.|\.$/g, '')).filter((d) => d !== ''),
+      search: [],
       ndots: Math.min(15, Math.floor(num(options.ndots, 1, 0))), maxTtl: num(options.maxTtl, 86400, 0),
       maxNegativeTtl: num(options.maxNegativeTtl, 10800, 0), cacheSize: Math.floor(num(options.cacheSize, 1000, 0)),
       edns: Math.min(65535, Math.floor(num(options.edns, 1232, 0))), maxCnameChain: Math.min(64, Math.floor(num(options.maxCnameChain, 8, 0))),
@@ -135,21 +149,87 @@ export class Resolver {
     if (this.o.edns > 0 && this.o.edns < 512) this.o.edns = 512;
     this.cache = new DnsCache(this.o.cacheSize);
     this.hosts = new HostsTable(options.hosts);
-    this.setServers(options.servers ?? ['127.0.0.1']);
+    if (options.servers !== undefined) this.setServers(options.servers);
+    else this.refreshServers();
+    if (options.search !== undefined) this.setSearch(options.search);
   }
 
+  /** The servers to ask, in Node's forms (see dns/servers.ts); they replace any discovered ones. */
   setServers(servers: readonly string[]): void {
     if (!Array.isArray(servers)) throw argError('ERR_INVALID_ARG_TYPE', 'The "servers" argument must be an instance of Array.');
-    this.servers = servers.map(parseServer);
+    this.explicit = servers.map(parseServer);
+    this.refreshServers();
   }
 
-  /** The search list (resolv.conf `search`), e.g. from a DHCP lease's domain search option. */
+  /**
+   * Servers learnt from the network under `source` (say 'dhcp:tap0' or 'router-advertisement'),
+   * replacing what that source gave before; [] withdraws them. They are asked only while no
+   * servers were set explicitly, in the order the sources first gave any, without repeats.
+   */
+  setDiscoveredServers(source: string, servers: readonly string[]): void {
+    const parsed: ServerAddress[] = [];
+    for (const text of servers) {
+      try {
+        parsed.push(parseServer(text));
+      } catch {
+        // A source's bad entry is skipped; the others still count.
+      }
+    }
+    if (parsed.length === 0) this.discovered.delete(source);
+    else this.discovered.set(source, parsed);
+    this.refreshServers();
+  }
+
+  /** The search list (resolv.conf `search`); it replaces any discovered one. */
   setSearch(domains: readonly string[]): void {
-    this.o.search = domains.slice(0, MAX_SEARCH).map((d) => d.replace(/^\.|\.$/g, '')).filter((d) => d !== '');
+    this.explicitSearch = cleanSearch(domains);
+    this.refreshSearch();
+  }
+
+  /** A search list learnt from the network under `source` (DHCP option 119, DNSSL); [] withdraws it. */
+  setDiscoveredSearch(source: string, domains: readonly string[]): void {
+    const clean = cleanSearch(domains);
+    if (clean.length === 0) this.discoveredSearch.delete(source);
+    else this.discoveredSearch.set(source, clean);
+    this.refreshSearch();
   }
 
   getServers(): string[] {
-    return this.servers.map((s) => (s.port === DNS_PORT ? s.host : `${s.host}:${s.port}`));
+    return this.servers.map(formatServer);
+  }
+
+  /** The search domains in use. */
+  getSearch(): string[] {
+    return [...this.o.search];
+  }
+
+  private refreshServers(): void {
+    if (this.explicit !== null) {
+      this.servers = this.explicit;
+      return;
+    }
+    const seen = new Set<string>();
+    const list: ServerAddress[] = [];
+    for (const servers of this.discovered.values()) {
+      for (const s of servers) {
+        const key = formatServer(s);
+        if (!seen.has(key)) {
+          seen.add(key);
+          list.push(s);
+        }
+      }
+    }
+    this.servers = list.length > 0 ? list : [parseServer('127.0.0.1')];
+  }
+
+  private refreshSearch(): void {
+    if (this.explicitSearch !== null) {
+      this.o.search = this.explicitSearch;
+      return;
+    }
+    const list: string[] = [];
+    for (const domains of this.discoveredSearch.values()) for (const d of domains) if (!list.includes(d)) list.push(d);
+    this.o.search = list.slice(0, MAX_SEARCH);
   }
 
   /** Every query in flight fails with ECANCELLED. */
@@ -249,7 +329,8 @@ export class Resolver {
     if (family !== 0 && family !== 4 && family !== 6) throw argError('ERR_INVALID_ARG_VALUE', `The property 'options.family' must be one of: 0, 4, 6. Received ${String(o.family)}`);
     const all = o.all === true;
     const pick = (list: LookupAddress[]) => {
-      const sorted = o.order === 'ipv6first' ? [...list.filter((a) => a.family === 6), ...list.filter((a) => a.family === 4)] : list;
+      const order: ResultOrder = o.order ?? (o.verbatim === false ? 'ipv4first' : 'verbatim');
+      const sorted = orderAddresses(list, order, (a) => this.routable(a.address));
       return all ? sorted : sorted[0]!;
     };
     if (isIPv4(hostname)) return Promise.resolve(pick([{ address: hostname, family: 4 }]));
@@ -273,6 +354,12 @@ export class Resolver {
       const errors = results.map((r) => (r as PromiseRejectedResult).reason as Error & { code?: string });
       throw errors.find((e) => e.code === NOTFOUND) ?? errors[0]!;
     });
+  }
+
+  /** Whether the stack has a route to `text` (RFC 6724 rule 1). */
+  private routable(text: string): boolean {
+    const parsed = parseIpAddress(text);
+    return parsed === null || this.stack.udp.routable(parsed.address);
   }
 
   // ------------------------------------------------------------------ the query path

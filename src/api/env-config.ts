@@ -14,6 +14,7 @@
 
 import { parseCidr, parseIpv4, parseMac, type Ipv4Address, type Ipv4Cidr } from '../wire/addr.js';
 import { DEFAULT_TAP_MAC } from '../link/tap.js';
+import { parseServerList } from './dns/servers.js';
 
 export interface EnvConfig {
   tap: string;
@@ -45,8 +46,9 @@ export function configFromEnv(env: Record<string, string | undefined>): EnvConfi
   const dnsText = env['PSTACK_DNS'];
   let dns: string[] | undefined;
   if (dnsText !== undefined && dnsText !== '') {
-    dns = dnsText.split(',').map((d) => d.trim()).filter((d) => d !== '');
-    for (const d of dns) if (parseIpv4(d.replace(/:\d+$/, '')) === null) throw new EnvConfigError(`invalid PSTACK_DNS ${JSON.stringify(dnsText)}: expected IPv4 addresses separated by commas, like 192.0.2.1`);
+    const list = parseServerList(dnsText);
+    if ('bad' in list) throw new EnvConfigError(`invalid PSTACK_DNS ${JSON.stringify(dnsText)}: expected addresses separated by commas, like 192.0.2.1,2001:db8::1`);
+    dns = list.servers;
   }
   const macText = env['PSTACK_MAC'];
   const mac = macText !== undefined ? parseMac(macText) : DEFAULT_TAP_MAC;

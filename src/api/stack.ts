@@ -18,6 +18,7 @@ import type { TcpConfig } from '../transport/tcp/tcb.js';
 import { nodeAllocate, nodeTasks } from '../link/node-host.js';
 import { setStorageAllocator } from '../transport/tcp/bytes.js';
 import { Resolver, type ResolverOptions } from './dns.js';
+import { isLinkLocalIpv6 } from '../wire/addr6.js';
 import { reclaimMemoryFor } from './memory-reclaim.js';
 import { dgramModule, dnsModule, netModule, type DgramModule, type DnsModule, type NetModule } from './node-modules.js';
 import * as net from './net.js';
@@ -38,7 +39,7 @@ export class Stack extends Host {
   readonly udp: UdpLayer;
   /** TCP (RFC 9293): servers and connections through createServer() and connect(). */
   readonly tcp: Tcp;
-  /** Names over this stack: servers from the options, --dns, or a DHCP lease. */
+  /** Names over this stack: servers from the options or --dns, else a DHCP lease's and router advertisements'. */
   readonly resolver: Resolver;
 
   constructor(options: StackOptions = {}) {
@@ -46,6 +47,12 @@ export class Stack extends Host {
     this.udp = new UdpLayer(this, this.ipv6);
     this.tcp = new Tcp(this, options.tcp, this.ipv6);
     this.resolver = new Resolver(this, options.dns);
+    if (this.ipv6 !== null) {
+      // RFC 8106: DNS servers from router advertisements, for as long as their lifetime lasts.
+      this.ipv6.routerDiscovery.onDnsServers = (servers) => this.resolver.setDiscoveredServers('router-advertisement',
+        servers.map((d) => (isLinkLocalIpv6(d.address.bytes) ? `${d.address.toString()}%${d.iface.device.name}` : d.address.toString())));
+      this.ipv6.routerDiscovery.onSearchDomains = (domains) => this.resolver.setDiscoveredSearch('router-advertisement', domains.map((d) => d.domain));
+    }
     reclaimMemoryFor(this.memory);
   }
 

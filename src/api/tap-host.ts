@@ -50,7 +50,7 @@ export interface TapHostSpec {
   /** For taps with addr 'dhcp': how long to wait for the first lease (default 30 s), and the client's options. */
   dhcpTimeoutMs?: number;
   dhcp?: StackDhcpOptions;
-  /** DNS servers for the stack's resolver (a DHCP lease's servers are used when this is absent). */
+  /** DNS servers for the stack's resolver (IPv4 or IPv6; without them, a DHCP lease's and router advertisements' are used). */
   dns?: readonly string[];
   /**
    * Run the start-up warm-up (warm-up.ts) once the taps are open and before the stack is
@@ -129,9 +129,10 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
         // The kernel's side belongs to whoever runs the DHCP server there: only the link is brought up.
         stack.addDevice(taps[i]!);
         leasing.push({ name: t.name, client: new StackDhcp(stack, taps[i]!, { ...spec.dhcp, onLease: (lease, kind) => {
-          if (spec.dns === undefined && lease.dnsServers.length > 0) stack.resolver.setServers(lease.dnsServers.map(ipv4ToString));
+          // Used while no server was given (--dns): an explicit list wins over what the network says.
+          stack.resolver.setDiscoveredServers(`dhcp:${t.name}`, lease.dnsServers.map(ipv4ToString));
           const search = lease.domainSearch.length > 0 ? lease.domainSearch : lease.domainName !== undefined ? [lease.domainName] : [];
-          if (search.length > 0) stack.resolver.setSearch(search);
+          stack.resolver.setDiscoveredSearch(`dhcp:${t.name}`, search);
           spec.dhcp?.onLease?.(lease, kind);
         } }) });
         try {

@@ -27,6 +27,8 @@ export interface Addr6Json {
   routers?: Array<{ address: string; lifetime: number; preference: 'high' | 'medium' | 'low'; default: boolean }>;
   /** DNS servers from router advertisements (RDNSS), with seconds left (null: forever). */
   dnsServers?: Array<{ address: string; lifetime: number | null }>;
+  /** DNS search domains from router advertisements (DNSSL), with seconds left (null: forever). */
+  searchDomains?: Array<{ domain: string; lifetime: number | null }>;
 }
 
 export interface Neigh6Json {
@@ -77,6 +79,7 @@ export function addr6Json(stack: Stack): Addr6Json[] {
         default: r === best,
       })),
       dnsServers: rd.dnsServers.filter((d) => d.iface === i).map((d) => ({ address: d.address.toString(), lifetime: secondsLeft(d.expiresAt, now) })),
+      searchDomains: rd.searchDomains.filter((d) => d.iface === i).map((d) => ({ domain: d.domain, lifetime: secondsLeft(d.expiresAt, now) })),
     };
   });
 }
@@ -88,7 +91,7 @@ export function neigh6Json(stack: Stack): Neigh6Json[] {
     .sort((a, b) => compareIpv6(a.ip.bytes, b.ip.bytes))
     .map((e) => ({
       ip: e.ip.toString(),
-      mac: e.state === 'incomplete' ? null : macToString(e.mac),
+      mac: e.state === 'incomplete' || e.state === 'failed' ? null : macToString(e.mac),
       state: e.state,
       router: e.isRouter,
       interface: e.iface.device.name,

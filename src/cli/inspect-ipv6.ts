@@ -31,6 +31,7 @@ export function formatAddr6(interfaces: Addr6Json[]): string {
       out += `    router ${r.address} lifetime ${r.lifetime}sec preference ${r.preference}${r.default ? ' default' : ''}\n`;
     }
     for (const d of i.dnsServers ?? []) out += `    dns ${d.address} lifetime ${lifetimeText(d.lifetime)}\n`;
+    for (const d of i.searchDomains ?? []) out += `    search ${d.domain} lifetime ${lifetimeText(d.lifetime)}\n`;
   });
   return out;
 }

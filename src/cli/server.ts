@@ -16,6 +16,7 @@ import { startServices } from './services.js';
 import { parseWebAddress, type WebAddress } from './web/address.js';
 import { parseIpv6Cidr, ipv6ToString } from '../wire/addr6.js';
 import { defaultHostAddr6 } from '../api/tap-host.js';
+import { parseServerList } from '../api/dns/servers.js';
 import { startWebServer, type WebServer } from './web/web-server.js';
 import { startControlServer, defaultControlPath, memoryCounters, type ControlServer } from './control.js';
 import { LIMITS, applyLimit, emptyLimitSettings, formatLimitHelp, limitHits, limitValues, type LimitSettings } from './limits.js';
@@ -43,8 +44,9 @@ export const SERVER_USAGE = `usage: pstack server [options]
   --no-slaac          ignore router advertisements (no addresses, routes or DNS servers from
                       them, no router solicitations): IPv6 as configured with --addr only
   --dhcp-timeout S    give up when no DHCP lease came within S seconds (default 30)
-  --dns IP[,IP...]    DNS servers for pstack's resolver (default: a DHCP lease's, else 127.0.0.1
-                      as with no resolv.conf)
+  --dns IP[,IP...]    DNS servers for pstack's resolver, IPv4 or IPv6 (IP:PORT, [IPv6]:PORT,
+                      fe80::1%tap0); default: a DHCP lease's and router advertisements' (RDNSS),
+                      else 127.0.0.1 as with no resolv.conf
   --host-addr CIDR    address given to the kernel's side of the matching --tap
                       (default: the first host address of the network, 192.0.2.1/24; "none" to skip)
   --gateway IP        default gateway (default 192.0.2.1; "none" for no default route)
@@ -239,8 +241,9 @@ export function parseServerArgs(argv: string[]): ServerConfig | 'help' {
   if (!Number.isFinite(dhcpTimeout) || dhcpTimeout <= 0 || dhcpTimeout > 3600) throw new UsageError(`invalid --dhcp-timeout ${JSON.stringify(v['dhcp-timeout'])}: expected seconds from 1 to 3600`);
   let dns: string[] | undefined;
   if (v.dns !== undefined) {
-    dns = v.dns.split(',').map((d) => d.trim()).filter((d) => d !== '');
-    for (const d of dns) if (parseIpv4(d.replace(/:\d+$/, '')) === null) throw new UsageError(`invalid --dns ${JSON.stringify(v.dns)}: expected IPv4 addresses (optionally :port) separated by commas, like 192.0.2.1`);
+    const list = parseServerList(v.dns);
+    if ('bad' in list) throw new UsageError(`invalid --dns ${JSON.stringify(v.dns)}: ${JSON.stringify(list.bad)} is not an address; expected addresses separated by commas, like 192.0.2.1,2001:db8::1 or [2001:db8::1]:5353`);
+    dns = list.servers;
   }
   const ipv6 = (v.ipv6 ?? false) || taps.some((t) => (t.addrs6?.length ?? 0) > 0);
   if (v['no-slaac'] === true && !ipv6) throw new UsageError('--no-slaac is about IPv6, which is not running: give --ipv6 or an IPv6 --addr');

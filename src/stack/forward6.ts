@@ -55,7 +55,7 @@ export class Ipv6Forwarder {
     const route = this.routes.lookup(dst);
     if (route === null || route.iface.isLoopback) {
       counters.drop('forward6: no-route');
-      this.icmp.sendError(Icmpv6Type.DestinationUnreachable, Icmpv6UnreachableCode.NoRoute, 0, buf, offset, total);
+      this.icmp.sendError(Icmpv6Type.DestinationUnreachable, Icmpv6UnreachableCode.NoRoute, 0, buf, offset, total, inIface);
       return;
     }
     const out = route.iface;
@@ -68,20 +68,20 @@ export class Ipv6Forwarder {
     const hopLimit = buf[offset + HOP_LIMIT_AT]!;
     if (hopLimit <= 1) {
       counters.drop('forward6: hop-limit-exceeded');
-      this.icmp.sendError(Icmpv6Type.TimeExceeded, Icmpv6TimeExceededCode.HopLimit, 0, buf, offset, total);
+      this.icmp.sendError(Icmpv6Type.TimeExceeded, Icmpv6TimeExceededCode.HopLimit, 0, buf, offset, total, inIface);
       return;
     }
     if (isLinkLocalIpv6(buf, srcAt)) {
       // RFC 4291 2.5.6, RFC 4443 3.1: the source's scope ends here (Linux: ICMPV6_NOT_NEIGHBOUR).
       counters.drop('forward6: link-local-source');
-      this.icmp.sendError(Icmpv6Type.DestinationUnreachable, Icmpv6UnreachableCode.BeyondScope, 0, buf, offset, total);
+      this.icmp.sendError(Icmpv6Type.DestinationUnreachable, Icmpv6UnreachableCode.BeyondScope, 0, buf, offset, total, inIface);
       return;
     }
     const mtu = out.mtu;
     if (total > mtu) {
       // RFC 8200 5: routers do not fragment; RFC 4443 3.2 / RFC 8201 tell the source the MTU.
       counters.drop('forward6: too-big');
-      this.icmp.sendError(Icmpv6Type.PacketTooBig, 0, mtu, buf, offset, total);
+      this.icmp.sendError(Icmpv6Type.PacketTooBig, 0, mtu, buf, offset, total, inIface);
       return;
     }
     counters.ip6Forwarded++;

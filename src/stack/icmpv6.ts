@@ -14,7 +14,7 @@ import {
 import { isMldType, parseMld, type MldMessage } from '../wire/mld.js';
 import { isNdpType } from '../wire/ndp.js';
 import { IPV6_HEADER_LENGTH, IPV6_MIN_MTU, NextHeader } from '../wire/ipv6.js';
-import { isMulticastIpv6, isUnspecifiedIpv6 } from '../wire/addr6.js';
+import { isLinkLocalIpv6, isMulticastIpv6, isUnspecifiedIpv6 } from '../wire/addr6.js';
 import { fold16, sum16, pseudoHeaderSum6 } from '../wire/checksum.js';
 import type { Clock } from '../time/clock.js';
 import type { Counters } from './counters.js';
@@ -22,7 +22,7 @@ import { TokenBucket, DestinationRateLimiter } from './icmp-rate-limit.js';
 import type { IcmpConfig } from './icmp.js';
 import { intern6, type Ipv6Addr } from './ip-address.js';
 import type { Ipv6Interface } from './ipv6-interface.js';
-import type { Ipv6Output } from './ipv6-output.js';
+import type { Ipv6Output, Ipv6RouteResult } from './ipv6-output.js';
 import type { Ndp } from './ndp.js';
 import type { TransportRegistry } from './registry.js';
 import { TX_HEADROOM, type TransportError, type TransportErrorKind } from './network.js';
@@ -237,8 +237,11 @@ export class Icmpv6Service {
   /**
    * Send an error about the packet at invoking[ipOffset, +length) (from its IPv6 header).
    * `rest` is the MTU for Packet Too Big, the pointer for Parameter Problem, else 0.
+   * `arrival` is the interface the packet came in on: an error to a link-local source goes
+   * back out of it (a link-local address names no interface by itself), as Linux's icmp6_send
+   * uses the arriving device's index for such a destination.
    */
-  sendError(type: number, code: number, rest: number, invoking: Uint8Array, ipOffset: number, length: number): void {
+  sendError(type: number, code: number, rest: number, invoking: Uint8Array, ipOffset: number, length: number, arrival?: Ipv6Interface): void {
     const srcOffset = ipOffset + 8;
     if (isUnspecifiedIpv6(invoking, srcOffset) || isMulticastIpv6(invoking, srcOffset)) {
       this.counters.drop('icmp6: error-to-bad-source');
@@ -265,7 +268,7 @@ export class Icmpv6Service {
       return;
     }
     this.limiter.allow(now);
-    const rt = this.output.route(requester);
+    const rt = arrival !== undefined && !arrival.isLoopback && isLinkLocalIpv6(invoking, srcOffset) ? this.linkRoute(arrival, requester) : this.output.route(requester);
     if (rt === null) return;
     const src = !toMulticast && this.output.owner(intern6(invoking, ipOffset + 24)) !== undefined ? intern6(invoking, ipOffset + 24) : rt.src as Ipv6Addr;
     const out = this.buf;
@@ -275,9 +278,15 @@ export class Icmpv6Service {
     this.output.output({ src, dst: requester, protocol: ICMPV6_PROTOCOL }, out, TX_HEADROOM, end - TX_HEADROOM, rt);
   }
 
-  /** Port Unreachable (code 4) about a datagram no socket takes. */
-  sendPortUnreachable(buf: Uint8Array, ipOffset: number, length: number): void {
-    this.sendError(Icmpv6Type.DestinationUnreachable, Icmpv6UnreachableCode.Port, 0, buf, ipOffset, length);
+  /** Port Unreachable (code 4) about a datagram no socket takes, which came in on `arrival`. */
+  sendPortUnreachable(buf: Uint8Array, ipOffset: number, length: number, arrival?: Ipv6Interface): void {
+    this.sendError(Icmpv6Type.DestinationUnreachable, Icmpv6UnreachableCode.Port, 0, buf, ipOffset, length, arrival);
+  }
+
+  /** The way to a link-local neighbor on `iface`: directly, from that interface's address. */
+  private linkRoute(iface: Ipv6Interface, dst: Ipv6Addr): Ipv6RouteResult | null {
+    const src = iface.sourceFor(dst);
+    return src === undefined ? null : { iface, nextHop: dst, src: src.address, route: null };
   }
 }
 

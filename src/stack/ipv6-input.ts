@@ -107,7 +107,7 @@ export class Ipv6Input {
     if (chain.error !== null) {
       this.counters.drop(`ipv6: ${chain.error}`);
       if (chain.shouldSendParameterProblem(dstMulticast)) {
-        this.icmp.sendError(Icmpv6Type.ParameterProblem, chain.icmpCode, chain.pointer, buf, offset, total);
+        this.icmp.sendError(Icmpv6Type.ParameterProblem, chain.icmpCode, chain.pointer, buf, offset, total, iface);
       }
       return;
     }
@@ -163,7 +163,7 @@ export class Ipv6Input {
     if (transport === undefined) {
       this.counters.drop('ipv6: unknown-next-header');
       // RFC 8200 4: Parameter Problem code 1 pointing at the field naming the unknown header.
-      if (!dstMulticast) this.icmp.sendError(Icmpv6Type.ParameterProblem, 1, chain.nextHeaderFieldOffset - offset, buf, offset, total);
+      if (!dstMulticast) this.icmp.sendError(Icmpv6Type.ParameterProblem, 1, chain.nextHeaderFieldOffset - offset, buf, offset, total, iface);
       return;
     }
     // A group's datagram goes up when the link's merged source filter takes its source (RFC 3810 4).

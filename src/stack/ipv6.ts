@@ -126,6 +126,7 @@ export class Ipv6Layer implements NetworkLayer {
         }
         this.routerDiscovery.neighborUnreachable(entry.ip);
       },
+      refusedWhileFailed: (_entry, packet) => this.icmp.sendError(Icmpv6Type.DestinationUnreachable, 3, 0, packet, 0, packet.length),
     }, this.counters, { ...defaultNeighbor6Config, ...options.neighbor });
     const random = options.random ?? Math.random;
     this.settings = { hopLimit: options.hopLimit ?? 64 };
@@ -147,7 +148,7 @@ export class Ipv6Layer implements NetworkLayer {
     ndp.addressReady = (iface, entry) => rd.addressReady(iface, entry);
     this.icmp = new Icmpv6Service(this.clock, this.counters, this.out, ndp, this.transports, { ...defaultIcmpConfig, ...options.icmp });
     this.reassembler = new Reassembler6(this.timers, this.counters, { ...defaultReassembly6Config, ...options.reassembly },
-      (first) => this.icmp.sendError(Icmpv6Type.TimeExceeded, 1, 0, first, 0, first.length), this.memory);
+      (first, iface) => this.icmp.sendError(Icmpv6Type.TimeExceeded, 1, 0, first, 0, first.length, iface), this.memory);
     const forwarder = new Ipv6Forwarder(this.routes, this.out, this.icmp, this.counters, this.txBuffer);
     this.multicast = new Ipv6Multicast(this.interfaces, this.out, this.timers, this.counters, this.events, options.mld, options.random);
     this.icmp.mld = (iface, src, hopLimit, m) => this.multicast.mld.receive(iface.device, src, m, hopLimit);
@@ -373,6 +374,6 @@ export class Ipv6Layer implements NetworkLayer {
   }
 
   sendPortUnreachable(packet: InboundPacket): void {
-    this.icmp.sendPortUnreachable(packet.buf, packet.headerOffset, packet.payloadOffset + packet.payloadLength - packet.headerOffset);
+    this.icmp.sendPortUnreachable(packet.buf, packet.headerOffset, packet.payloadOffset + packet.payloadLength - packet.headerOffset, packet.iface as Ipv6Interface);
   }
 }

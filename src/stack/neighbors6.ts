@@ -5,6 +5,11 @@
  * confirmation is older than ReachableTime or the address was heard unsolicited, DELAY on the
  * first use of a STALE entry, PROBE (unicast solicitations) when DELAY ends unconfirmed.
  *
+ * When resolution fails (INCOMPLETE or PROBE unanswered), the entry is FAILED for a short hold,
+ * as Linux keeps it: packets to the address are refused at once as unreachable instead of
+ * starting another round of solicitations, so a dead neighbor is not hammered; a solicitation
+ * or advertisement from it revives the entry.
+ *
  * Driven by the host's timers and the caller's events only, so a fake clock tests it whole.
  * Hostile input gets the ARP cache's care: an advertisement never creates an entry (only our
  * own resolution or a solicitation aimed at us does), the cache and each queue are bounded,
@@ -16,7 +21,7 @@ import type { Counters } from './counters.js';
 import type { Ipv6Addr } from './ip-address.js';
 import type { Ipv6Interface } from './ipv6-interface.js';
 
-export type Nud6State = 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe';
+export type Nud6State = 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe' | 'failed';
 
 export interface Neighbor6Config {
   /** REACHABLE lasts this long after a confirmation (RFC 4861 ReachableTime; Linux randomizes around 30 s). */
@@ -35,6 +40,8 @@ export interface Neighbor6Config {
   queuePerEntry: number;
   /** Entries in the cache; new ones are refused beyond it (counted). */
   maxEntries: number;
+  /** How long a FAILED entry refuses packets at once before the address may be solicited again. */
+  failedHoldMs: number;
 }
 
 export const defaultNeighbor6Config: Neighbor6Config = {
@@ -46,6 +53,7 @@ export const defaultNeighbor6Config: Neighbor6Config = {
   staleMs: 60_000,
   queuePerEntry: 64,
   maxEntries: 1024,
+  failedHoldMs: 3_000,
 };
 
 export class Neighbor6Entry {
@@ -73,6 +81,8 @@ export interface Neighbor6Hooks {
   flushQueue(entry: Neighbor6Entry, packets: readonly Uint8Array[]): void;
   /** The neighbor did not answer: the queued packets cannot be delivered (Address Unreachable). */
   resolutionFailed(entry: Neighbor6Entry, packets: readonly Uint8Array[]): void;
+  /** A packet for a neighbor FAILED moments ago: undeliverable at once, nothing solicited. */
+  refusedWhileFailed(entry: Neighbor6Entry, packet: Uint8Array): void;
 }
 
 /** What a received advertisement says (RFC 4861 7.2.5). */
@@ -111,7 +121,7 @@ export class Neighbor6Cache {
    */
   resolve(ip: Ipv6Addr): Uint8Array | null {
     const e = this.entries.get(ip);
-    if (e === undefined || e.state === 'incomplete') return null;
+    if (e === undefined || e.state === 'incomplete' || e.state === 'failed') return null;
     if (e.state === 'stale') this.enter(e, 'delay', this.config.delayFirstProbeMs);
     return e.mac;
   }
@@ -129,6 +139,11 @@ export class Neighbor6Cache {
       e.queue.push(packet);
       e.probes = 0;
       this.solicit(e, false);
+      return true;
+    }
+    if (e.state === 'failed') {
+      this.counters.drop('ndp: failed-hold');
+      this.hooks.refusedWhileFailed(e, packet);
       return true;
     }
     if (e.state !== 'incomplete') {
@@ -159,7 +174,7 @@ export class Neighbor6Cache {
       return;
     }
     const changed = copyMac(e.mac, mac, macOffset);
-    if (e.state === 'incomplete') {
+    if (e.state === 'incomplete' || e.state === 'failed') {
       this.enter(e, 'stale', this.config.staleMs);
       this.flush(e);
     } else if (changed) {
@@ -177,7 +192,7 @@ export class Neighbor6Cache {
       this.counters.drop('ndp: unsolicited-advertisement');
       return;
     }
-    if (e.state === 'incomplete') {
+    if (e.state === 'incomplete' || e.state === 'failed') {
       if (mac === null) return; // nothing to resolve with
       copyMac(e.mac, mac, macOffset);
       e.isRouter = facts.router;
@@ -201,7 +216,7 @@ export class Neighbor6Cache {
   /** Upper-layer proof that the neighbor is reachable (e.g. new TCP acknowledgments). */
   confirm(ip: Ipv6Addr): void {
     const e = this.entries.get(ip);
-    if (e !== undefined && e.state !== 'incomplete') this.enter(e, 'reachable', this.config.reachableMs);
+    if (e !== undefined && e.state !== 'incomplete' && e.state !== 'failed') this.enter(e, 'reachable', this.config.reachableMs);
   }
 
   delete(ip: Ipv6Addr): boolean {
@@ -243,6 +258,12 @@ export class Neighbor6Cache {
     if (e.queue.length > 0) this.hooks.flushQueue(e, e.queue.splice(0, e.queue.length));
   }
 
+  /** Resolution failed: FAILED for the hold, the queued packets reported undeliverable. */
+  private fail(e: Neighbor6Entry): void {
+    this.enter(e, 'failed', this.config.failedHoldMs);
+    if (e.queue.length > 0) this.hooks.resolutionFailed(e, e.queue.splice(0, e.queue.length));
+  }
+
   private remove(e: Neighbor6Entry): void {
     e.timer.disarm();
     this.entries.delete(e.ip);
@@ -253,7 +274,7 @@ export class Neighbor6Cache {
     switch (e.state) {
       case 'incomplete':
         if (e.probes < this.config.maxMulticastSolicit) this.solicit(e, false);
-        else this.remove(e);
+        else this.fail(e);
         return;
       case 'reachable':
         this.enter(e, 'stale', this.config.staleMs);
@@ -268,7 +289,10 @@ export class Neighbor6Cache {
         return;
       case 'probe':
         if (e.probes < this.config.maxUnicastSolicit) this.solicit(e, true);
-        else this.remove(e);
+        else this.fail(e);
+        return;
+      case 'failed':
+        this.remove(e);
         return;
     }
   }

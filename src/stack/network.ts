@@ -19,7 +19,7 @@ import type { IpAddress } from './ip-address.js';
 /** An IP address as the transports hold it: IPv4 as an unsigned 32-bit number, IPv6 interned (ip-address.ts). */
 export type { IpAddress };
 // The address helpers transports use, re-exported so that they see IP through this module only.
-export { IN6ADDR_ANY, isAnyAddress } from './ip-address.js';
+export { IN6ADDR_ANY, IN6ADDR_LOOPBACK, isAnyAddress } from './ip-address.js';
 
 /** Room in front of a transport header for the largest IP header and an Ethernet header. */
 export const TX_HEADROOM = 80;

@@ -8,7 +8,8 @@
  * - A valid Router Advertisement (ndp.ts checked its link-local source, hop limit 255, options
  *   and ICMPv6 its checksum) updates the default router list (router lifetime; 0 removes), the
  *   on-link prefixes (L flag, valid lifetime), the autoconfigured addresses (A flag), the hop
- *   limit, ReachableTime, RetransTimer, the link MTU and the DNS servers (RDNSS). The default
+ *   limit, ReachableTime, RetransTimer, the link MTU, the DNS servers (RDNSS) and the DNS
+ *   search domains (DNSSL). The default
  *   route of each interface (::/0, origin 'router-advertisement') goes through its best router:
  *   one not known to be unreachable, of the highest preference (RFC 4191), first learned.
  * - Every entry expires on the host's timers; routes configured otherwise are never replaced.
@@ -54,6 +55,8 @@ export interface RouterDiscoveryConfig {
   maxAddresses: number;
   /** DNS servers (RDNSS) kept at most. */
   maxDnsServers: number;
+  /** DNS search domains (DNSSL) kept at most. */
+  maxSearchDomains: number;
   redirect: RedirectConfig;
 }
 
@@ -66,6 +69,7 @@ export const defaultRouterDiscoveryConfig: RouterDiscoveryConfig = {
   maxPrefixes: 16,
   maxAddresses: 16,
   maxDnsServers: 8,
+  maxSearchDomains: 8,
   redirect: defaultRedirectConfig,
 };
 
@@ -101,6 +105,12 @@ export interface DnsServer6 {
   expiresAt: number;
 }
 
+export interface SearchDomain6 {
+  domain: string;
+  iface: Ipv6Interface;
+  expiresAt: number;
+}
+
 /** What router discovery needs from the IPv6 layer. */
 export interface RouterDiscoveryParts {
   interfaces: readonly Ipv6Interface[];
@@ -123,10 +133,13 @@ export class RouterDiscovery {
   readonly routers: DefaultRouter[] = [];
   readonly prefixes: OnLinkPrefix[] = [];
   readonly dnsServers: DnsServer6[] = [];
+  readonly searchDomains: SearchDomain6[] = [];
   readonly autoconf: AddressAutoconf;
   readonly redirects: Redirects6;
-  /** Told when the DNS server list changed (for a resolver that can use IPv6 servers). */
-  onDnsServers: ((servers: readonly Ipv6Addr[]) => void) | null = null;
+  /** Told when the DNS server list changed (the resolver takes them when it was given none). */
+  onDnsServers: ((servers: readonly DnsServer6[]) => void) | null = null;
+  /** Told when the DNS search list changed. */
+  onSearchDomains: ((domains: readonly SearchDomain6[]) => void) | null = null;
   /** ReachableTime's base a router gave (ms), 0 before any. */
   baseReachableMs = 0;
   private readonly soliciting = new Map<Ipv6Interface, { timer: Timer; sent: number }>();
@@ -317,10 +330,36 @@ export class RouterDiscovery {
       }
     }
     if (changed) this.dnsChanged();
+    this.searchList(ra, iface, now);
+  }
+
+  /** RFC 8106 5.2: each domain for the option's lifetime; 0 removes it. */
+  private searchList(ra: RouterAdvertisement, iface: Ipv6Interface, now: number): void {
+    let changed = false;
+    for (const option of ra.options.dnssl) {
+      const until = now + lifetimeMs(option.lifetime);
+      for (const raw of option.domains) {
+        const domain = raw.replace(/\.$/, '').toLowerCase();
+        if (domain === '') continue;
+        const i = this.searchDomains.findIndex((d) => d.domain === domain && d.iface === iface);
+        if (option.lifetime === 0) {
+          if (i >= 0) {
+            this.searchDomains.splice(i, 1);
+            changed = true;
+          }
+        } else if (i >= 0) this.searchDomains[i]!.expiresAt = until;
+        else if (this.searchDomains.length >= this.config.maxSearchDomains) this.p.counters.drop('ndp: dnssl-list-full');
+        else {
+          this.searchDomains.push({ domain, iface, expiresAt: until });
+          changed = true;
+        }
+      }
+    }
+    if (changed) this.onSearchDomains?.(this.searchDomains);
   }
 
   private dnsChanged(): void {
-    this.onDnsServers?.(this.dnsServers.map((d) => d.address));
+    this.onDnsServers?.(this.dnsServers);
   }
 
   // ---------------------------------------------------------------- default routes
@@ -368,6 +407,7 @@ export class RouterDiscovery {
     for (const r of this.routers) next = Math.min(next, r.expiresAt);
     for (const x of this.prefixes) next = Math.min(next, x.expiresAt);
     for (const d of this.dnsServers) next = Math.min(next, d.expiresAt);
+    for (const d of this.searchDomains) next = Math.min(next, d.expiresAt);
     if (next === Infinity) this.timer.disarm();
     else this.timer.armAt(next);
   }
@@ -379,6 +419,9 @@ export class RouterDiscovery {
     const servers = this.dnsServers.length;
     for (let i = servers - 1; i >= 0; i--) if (this.dnsServers[i]!.expiresAt <= now) this.dnsServers.splice(i, 1);
     if (this.dnsServers.length !== servers) this.dnsChanged();
+    const domains = this.searchDomains.length;
+    for (let i = domains - 1; i >= 0; i--) if (this.searchDomains[i]!.expiresAt <= now) this.searchDomains.splice(i, 1);
+    if (this.searchDomains.length !== domains) this.onSearchDomains?.(this.searchDomains);
     this.refreshDefaultRoutes();
     this.schedule();
   }

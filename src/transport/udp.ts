@@ -17,7 +17,7 @@ import {
   type InboundPacket, type TransportError, type IpAddress,
 } from '../stack/network.js';
 
-import { IN6ADDR_ANY, isAnyAddress } from '../stack/network.js';
+import { IN6ADDR_ANY, IN6ADDR_LOOPBACK, isAnyAddress } from '../stack/network.js';
 import { bindingTakes, bindingsOverlap } from './wildcard.js';
 
 /** The limited broadcast address, 255.255.255.255. */
@@ -109,6 +109,14 @@ export class UdpLayer implements TransportProtocol, EndpointProvider {
   /** The network layer of `addr`'s family. */
   private ip(addr: IpAddress): NetworkLayer {
     return typeof addr === 'number' || this.stack6 === null ? this.stack : this.stack6;
+  }
+
+  /** Whether this host has a route (and a source address) to `address`: RFC 6724's "usable" destination. */
+  routable(address: IpAddress): boolean {
+    if (typeof address !== 'number' && this.stack6 === null) return false;
+    // Loopback and our own addresses need no route: they never leave the host.
+    if (typeof address === 'number' ? address >>> 24 === 127 : address === IN6ADDR_LOOPBACK) return true;
+    return this.isLocal(address) || this.ip(address).route(address) !== null;
   }
 
   /** Whether `address` is one of this host's own addresses. */

@@ -47,6 +47,7 @@ export interface RaInit {
   mtu?: number;
   prefixes?: Array<{ prefix: string; length?: number; onLink?: boolean; autonomous?: boolean; valid: number; preferred: number }>;
   rdnss?: Array<{ lifetime: number; servers: string[] }>;
+  dnssl?: Array<{ lifetime: number; domains: string[] }>;
   sourceLinkLayer?: Uint8Array | null;
 }
 
@@ -62,6 +63,7 @@ export function raFrame(ra: RaInit = {}, o: FrameOptions = {}): Uint8Array {
         validLifetime: p.valid, preferredLifetime: p.preferred,
       })),
       rdnss: (ra.rdnss ?? []).map((r) => ({ lifetime: r.lifetime, servers: r.servers.map(ip6) })),
+      dnssl: ra.dnssl ?? [],
     },
   }, o);
 }

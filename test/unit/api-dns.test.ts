@@ -231,7 +231,7 @@ test('failover: a dead server times out, the next one answers; REFUSED moves on 
   r.setServers(['192.0.2.2:5353']);
   // The spare socket on 5353 answers only tc.test: ETIMEOUT with a single try.
   await rejects(r.resolve4('dual.test'), 'ETIMEOUT', 'queryA', 'dual.test');
-  assert.throws(() => r.setServers(['::1']), { code: 'ERR_INVALID_IP_ADDRESS' });
+  assert.throws(() => r.setServers(['::1:']), { code: 'ERR_INVALID_IP_ADDRESS' });
   assert.throws(() => r.setServers(['192.0.2.300']), { code: 'ERR_INVALID_IP_ADDRESS' });
   r.setServers(['192.0.2.2']);
   await rejects(r.resolve4('refused.test'), 'EREFUSED', 'queryA', 'refused.test');

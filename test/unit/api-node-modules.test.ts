@@ -72,6 +72,7 @@ test('the preload\'s environment: defaults, every variable, and one clear line f
   assert.deepEqual(c.addr, { address: parseIpv4('192.0.2.9')!, prefixLength: 24 });
   assert.equal(c.gateway, parseIpv4('192.0.2.1'));
   assert.deepEqual(c.dns, ['192.0.2.1', '192.0.2.53:5353']);
+  assert.deepEqual(configFromEnv({ PSTACK_DNS: '2001:db8::53,[2001:db8::54]:5353' }).dns, ['2001:db8::53', '[2001:db8::54]:5353']);
   for (const [env, message] of [
     [{ PSTACK_TAP: 'a/b' }, /invalid PSTACK_TAP/],
     [{ PSTACK_ADDR: '192.0.2.9' }, /invalid PSTACK_ADDR "192\.0\.2\.9"/],

@@ -69,6 +69,9 @@ describe('pstack ping arguments', () => {
     assert.equal(c.destination, null);
     assert.equal(c.destinationText, 'web.test');
     assert.deepEqual(c.dns, ['192.0.2.1', '192.0.2.53:5353']);
+    const six = parsePingArgs(['--dns', '2001:db8::53,[2001:db8::54]:5353,fe80::1%tap0', 'web.test']);
+    assert.ok(six !== 'help');
+    assert.deepEqual(six.dns, ['2001:db8::53', '[2001:db8::54]:5353', 'fe80::1%tap0']);
     // As iputils: something that is not an address is a name, and fails only at lookup.
     const n = parsePingArgs(['192.0.2.300']);
     assert.ok(n !== 'help');

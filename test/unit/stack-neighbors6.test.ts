@@ -1,6 +1,8 @@
 // The IPv6 neighbor cache's NUD state machine (RFC 4861 7.3, appendix C) on a fake clock:
 // INCOMPLETE with a queue and retransmitted solicitations, REACHABLE -> STALE -> DELAY ->
-// PROBE -> gone or back to REACHABLE, the advertisement rules of 7.2.5, and the bounds.
+// PROBE -> FAILED or back to REACHABLE, the FAILED hold (packets refused at once, no new
+// solicitation until it ends, revived by the neighbor), the advertisement rules of 7.2.5, and
+// the bounds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../src/time/clock.js';
@@ -24,13 +26,15 @@ function setup(config: Partial<Neighbor6Config> = {}) {
   const solicits: Array<{ at: number; unicast: boolean }> = [];
   const flushed: number[] = [];
   const failed: number[] = [];
+  const refused: number[] = [];
   const iface = new Ipv6Interface(1, new CaptureDevice());
   const cache = new Neighbor6Cache(clock.timers, {
     solicit: (_e: Neighbor6Entry, unicast: boolean) => solicits.push({ at: clock.now(), unicast }),
     flushQueue: (_e, p) => flushed.push(...p.map((x) => x[0]!)),
     resolutionFailed: (_e, p) => failed.push(...p.map((x) => x[0]!)),
+    refusedWhileFailed: (_e, p) => refused.push(p[0]!),
   }, counters, { ...cfg, ...config });
-  return { clock, counters, solicits, flushed, failed, iface, cache };
+  return { clock, counters, solicits, flushed, failed, refused, iface, cache };
 }
 
 const solicited = { solicited: true, override: true, router: false };
@@ -65,8 +69,62 @@ test('INCOMPLETE: one multicast solicitation per RetransTimer, three in all, the
   s.clock.advance(cfg.retransmitMs);
   assert.equal(s.solicits.length, 3, 'MAX_MULTICAST_SOLICIT is 3');
   assert.deepEqual(s.failed, [1, 2], 'queued packets reported in order');
-  assert.equal(s.cache.get(TARGET), undefined, 'the entry is gone');
+  assert.equal(s.cache.get(TARGET)!.state, 'failed', 'held as FAILED');
+  assert.equal(s.cache.resolve(TARGET), null);
+  s.clock.advance(cfg.failedHoldMs);
+  assert.equal(s.cache.get(TARGET), undefined, 'the entry is gone after the hold');
   assert.equal(s.flushed.length, 0);
+});
+
+test('FAILED hold: sends are refused at once as unreachable with no solicitation; after the hold, resolution starts afresh', () => {
+  const s = setup({ failedHoldMs: 3000 });
+  s.cache.enqueue(s.iface, TARGET, Uint8Array.of(1));
+  s.clock.advance(cfg.retransmitMs * cfg.maxMulticastSolicit);
+  assert.equal(s.cache.get(TARGET)!.state, 'failed');
+  assert.deepEqual(s.failed, [1]);
+  const solicitations = s.solicits.length;
+  // Within the hold: each packet is refused at once (the caller answers Address Unreachable), none queued, none solicited.
+  assert.ok(s.cache.enqueue(s.iface, TARGET, Uint8Array.of(2)));
+  s.clock.advance(1000);
+  assert.ok(s.cache.enqueue(s.iface, TARGET, Uint8Array.of(3)));
+  assert.deepEqual(s.refused, [2, 3]);
+  assert.equal(s.solicits.length, solicitations, 'no solicitation during the hold');
+  assert.equal(s.cache.get(TARGET)!.queue.length, 0);
+  assert.equal(s.counters.drops.get('ndp: failed-hold'), 2);
+  // Upper-layer confirmation does not revive a FAILED entry.
+  s.cache.confirm(TARGET);
+  assert.equal(s.cache.get(TARGET)!.state, 'failed');
+  s.clock.advance(1999);
+  assert.equal(s.cache.get(TARGET)!.state, 'failed', 'held 3 s from the failure');
+  s.clock.advance(1);
+  assert.equal(s.cache.get(TARGET), undefined);
+  assert.ok(s.cache.enqueue(s.iface, TARGET, Uint8Array.of(4)));
+  assert.equal(s.cache.get(TARGET)!.state, 'incomplete');
+  assert.equal(s.solicits.length, solicitations + 1, 'a fresh multicast solicitation');
+  assert.deepEqual(s.refused, [2, 3]);
+});
+
+test('FAILED hold: a solicitation or an advertisement from the neighbor revives the entry', () => {
+  const s = setup();
+  s.cache.enqueue(s.iface, TARGET, Uint8Array.of(1));
+  s.clock.advance(cfg.retransmitMs * cfg.maxMulticastSolicit);
+  assert.equal(s.cache.get(TARGET)!.state, 'failed');
+  s.cache.heardAdvertisement(TARGET, MAC2, 0, solicited);
+  assert.equal(s.cache.get(TARGET)!.state, 'reachable');
+  assert.deepEqual(s.cache.resolve(TARGET), MAC2);
+  const other = ip6('2001:db8::2');
+  s.cache.enqueue(s.iface, other, Uint8Array.of(2));
+  s.clock.advance(cfg.retransmitMs * cfg.maxMulticastSolicit);
+  assert.equal(s.cache.get(other)!.state, 'failed');
+  s.cache.heardSolicitation(s.iface, other, MAC1, 0);
+  assert.equal(s.cache.get(other)!.state, 'stale');
+  assert.deepEqual(s.cache.resolve(other), MAC1);
+  // An advertisement without a link-layer address has nothing to resolve with.
+  const third = ip6('2001:db8::3');
+  s.cache.enqueue(s.iface, third, Uint8Array.of(3));
+  s.clock.advance(cfg.retransmitMs * cfg.maxMulticastSolicit);
+  s.cache.heardAdvertisement(third, null, 0, solicited);
+  assert.equal(s.cache.get(third)!.state, 'failed');
 });
 
 test('INCOMPLETE: the queue is bounded, the oldest packet giving way', () => {
@@ -144,7 +202,7 @@ test('DELAY -> REACHABLE on upper-layer confirmation, without probing', () => {
   assert.equal(s.solicits.length, 0);
 });
 
-test('PROBE: MAX_UNICAST_SOLICIT probes one RetransTimer apart, then the entry is removed', () => {
+test('PROBE: MAX_UNICAST_SOLICIT probes one RetransTimer apart, then FAILED for the hold, then removed', () => {
   const s = reachable();
   s.clock.advance(cfg.reachableMs);
   s.cache.resolve(TARGET);
@@ -154,8 +212,10 @@ test('PROBE: MAX_UNICAST_SOLICIT probes one RetransTimer apart, then the entry i
   assert.deepEqual(s.solicits.map((x) => [x.at - t0, x.unicast]), [[0, true], [cfg.retransmitMs, true], [2 * cfg.retransmitMs, true]]);
   assert.equal(s.cache.get(TARGET)!.state, 'probe');
   s.clock.advance(1);
-  assert.equal(s.cache.get(TARGET), undefined, 'unreachable: the entry goes');
+  assert.equal(s.cache.get(TARGET)!.state, 'failed', 'unreachable: FAILED');
   assert.equal(s.solicits.length, 3);
+  s.clock.advance(cfg.failedHoldMs);
+  assert.equal(s.cache.get(TARGET), undefined, 'the entry goes after the hold');
   // The next packet starts resolution afresh.
   assert.ok(s.cache.enqueue(s.iface, TARGET, Uint8Array.of(5)));
   assert.equal(s.cache.get(TARGET)!.state, 'incomplete');

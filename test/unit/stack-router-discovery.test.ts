@@ -317,7 +317,7 @@ test('RDNSS: servers with their lifetime, refreshed, removed by lifetime 0, expi
   const s = setup();
   s.settle();
   const heard: string[][] = [];
-  s.rd.onDnsServers = (servers) => heard.push(servers.map((x) => x.toString()));
+  s.rd.onDnsServers = (servers) => heard.push(servers.map((x) => x.address.toString()));
   s.ra({ rdnss: [{ lifetime: 600, servers: ['2001:db8:1::53', '2001:db8:1::54'] }] });
   assert.deepEqual(s.rd.dnsServers.map((d) => d.address.toString()), ['2001:db8:1::53', '2001:db8:1::54']);
   s.clock.advance(300_000);

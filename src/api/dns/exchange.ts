@@ -21,13 +21,10 @@ import { randomInt } from '../../transport/random.js';
 import {
   DnsRcode, dnsNamesEqual, emitDnsQuery, parseDns, DNS_MAX_MESSAGE_LENGTH, type DnsMessage, type DnsQuestion,
 } from '../../wire/dns.js';
+import { serverTarget, type ServerAddress } from './servers.js';
 import { BADRESP, CANCELLED, CONNREFUSED, FORMERR, NOTIMP, REFUSED, SERVFAIL, TIMEOUT } from './errors.js';
 
-export interface ServerAddress {
-  /** Dotted quad, as datagrams report their source. */
-  host: string;
-  port: number;
-}
+export type { ServerAddress } from './servers.js';
 
 export interface ExchangeSettings {
   /** ms to wait for each server in each attempt. */
@@ -205,14 +202,14 @@ export class Exchange {
     const o: Outstanding = { socket: null as unknown as UdpSocket, id: random16(), server: si, edns: this.ednsOk[si]!, answered: false };
     const bytes = this.query(o.id, o.edns);
     if (bytes === null) return false;
-    const socket = await this.openSocket((msg, rinfo) => this.onDatagram(o, msg, rinfo));
+    const socket = await this.openSocket(server.family === 6 ? 'udp6' : 'udp4', (msg, rinfo) => this.onDatagram(o, msg, rinfo));
     if (socket === null) return false;
     o.socket = socket;
     this.outstanding.push(o);
     if (this.cancelled) return false;
     const sent = await new Promise<boolean>((resolve) => {
       try {
-        socket.send(bytes, server.port, server.host, (err) => resolve(err === null || err === undefined));
+        socket.send(bytes, server.port, serverTarget(server), (err) => resolve(err === null || err === undefined));
       } catch {
         resolve(false);
       }
@@ -222,11 +219,11 @@ export class Exchange {
   }
 
   /** A UDP socket bound to a random port (RFC 5452 10), or the stack's pick if those are taken. */
-  private async openSocket(onMessage: (msg: Buffer, rinfo: RemoteInfo) => void): Promise<UdpSocket | null> {
+  private async openSocket(type: 'udp4' | 'udp6', onMessage: (msg: Buffer, rinfo: RemoteInfo) => void): Promise<UdpSocket | null> {
     const span = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
     for (let i = 0; i <= RANDOM_PORT_TRIES; i++) {
       const port = i < RANDOM_PORT_TRIES ? EPHEMERAL_PORT_MIN + (random16() % span) : 0;
-      const s = createSocket(this.udp, 'udp4', onMessage);
+      const s = createSocket(this.udp, type, onMessage);
       s.on('error', () => { /* a bind failure is handled below; nothing else reaches an unconnected socket */ });
       const bound = await new Promise<boolean>((resolve) => {
         s.once('listening', () => resolve(true));
@@ -315,7 +312,7 @@ export class Exchange {
       this.cleanups.add(onCancel);
       const timer = setTimeout(() => finish({ ok: false, code: TIMEOUT }), this.settings.timeout);
       try {
-        socket = connect(this.tcp, { host: server.host, port: server.port, noDelay: true });
+        socket = connect(this.tcp, { host: serverTarget(server), port: server.port, noDelay: true });
       } catch {
         finish({ ok: false, code: CONNREFUSED });
         return;
