@@ -22,6 +22,7 @@ async function open(env: Record<string, string | undefined>): Promise<TapHost> {
     taps: [{ name: config.tap, addr: config.addr, hostAddr: null, mac: config.mac }],
     gateway: config.gateway,
     dns: config.dns,
+    warmUp: config.warmUp,
   });
   for (const tap of host.taps) tap.unref();
   process.once('beforeExit', () => host.close());

@@ -7,6 +7,9 @@
  *   PSTACK_GATEWAY  the default gateway (with DHCP: the lease's routers)
  *   PSTACK_DNS      DNS servers, comma-separated (with DHCP: the lease's, unless given)
  *   PSTACK_MAC      pstack's MAC (default 00:00:5e:00:53:01)
+ *   PSTACK_WARMUP   the start-up warm-up (warm-up.ts): "off" (default), "on", or its CPU
+ *                   budget in milliseconds. Off by default here because a program run under
+ *                   the preload is often short-lived and would pay the budget at every start.
  *
  * pstack configures nothing on the kernel's side of the tap: that side belongs to whoever
  * runs the network there (a DHCP server, a bridge, a test).
@@ -22,6 +25,8 @@ export interface EnvConfig {
   gateway: Ipv4Address | null;
   dns: string[] | undefined;
   mac: Uint8Array;
+  /** false, or the warm-up's CPU budget in milliseconds (undefined: its default). */
+  warmUp: false | { budgetMs?: number };
 }
 
 /** Thrown for a variable that does not parse: its message is the one line a user sees. */
@@ -53,5 +58,11 @@ export function configFromEnv(env: Record<string, string | undefined>): EnvConfi
   const macText = env['PSTACK_MAC'];
   const mac = macText !== undefined ? parseMac(macText) : DEFAULT_TAP_MAC;
   if (mac === null) throw new EnvConfigError(`invalid PSTACK_MAC ${JSON.stringify(macText)}: expected six hex bytes like 00:00:5e:00:53:01`);
-  return { tap, addr, gateway, dns, mac };
+  const warmText = env['PSTACK_WARMUP'] ?? 'off';
+  let warmUp: false | { budgetMs?: number };
+  if (warmText === 'off') warmUp = false;
+  else if (warmText === 'on') warmUp = {};
+  else if (/^[0-9]{1,6}$/.test(warmText) && Number(warmText) > 0) warmUp = { budgetMs: Number(warmText) };
+  else throw new EnvConfigError(`invalid PSTACK_WARMUP ${JSON.stringify(warmText)}: expected "off", "on" or a CPU budget in milliseconds like 1000`);
+  return { tap, addr, gateway, dns, mac, warmUp };
 }

@@ -68,6 +68,9 @@ test('the preload\'s environment: defaults, every variable, and one clear line f
   assert.equal(d.addr, 'dhcp');
   assert.equal(d.gateway, null);
   assert.equal(d.dns, undefined);
+  assert.equal(d.warmUp, false);
+  assert.deepEqual(configFromEnv({ PSTACK_WARMUP: 'on' }).warmUp, {});
+  assert.deepEqual(configFromEnv({ PSTACK_WARMUP: '500' }).warmUp, { budgetMs: 500 });
   const c = configFromEnv({ PSTACK_TAP: 'tap7', PSTACK_ADDR: '192.0.2.9/24', PSTACK_GATEWAY: '192.0.2.1', PSTACK_DNS: '192.0.2.1, 192.0.2.53:5353', PSTACK_MAC: '00:00:5e:00:53:09' });
   assert.deepEqual(c.addr, { address: parseIpv4('192.0.2.9')!, prefixLength: 24 });
   assert.equal(c.gateway, parseIpv4('192.0.2.1'));
@@ -79,6 +82,8 @@ test('the preload\'s environment: defaults, every variable, and one clear line f
     [{ PSTACK_GATEWAY: 'router' }, /invalid PSTACK_GATEWAY/],
     [{ PSTACK_DNS: 'ns.test' }, /invalid PSTACK_DNS/],
     [{ PSTACK_MAC: 'nope' }, /invalid PSTACK_MAC/],
+    [{ PSTACK_WARMUP: 'fast' }, /invalid PSTACK_WARMUP/],
+    [{ PSTACK_WARMUP: '0' }, /invalid PSTACK_WARMUP/],
   ] as const) {
     assert.throws(() => configFromEnv(env), (err: unknown) => err instanceof EnvConfigError && message.test(err.message) && !err.message.includes('\n'));
   }
