@@ -1771,6 +1771,12 @@ def run(args):
     # (its Duplicate Address Detection may still be running).
     send(battery6.warmup_frames())
     ipv6_on = args.ipv6 != "off" and ping(0xFFFE, v6=True, tries=10)
+    if ipv6_on:
+        # Once more now that the target answers: an advertisement that arrived while the
+        # target's link-local address was still tentative may have been ignored, and the
+        # cases through the router (redirects, off-link sources) need its default route.
+        send(battery6.warmup_frames())
+        time.sleep(0.2)
     if args.ipv6 == "on" and not ipv6_on:
         sys.stderr.write("%s: the target does not answer ping -6\n" % args.label)
     caps = {"tcp": tcp_on, "ipv6": ipv6_on}

@@ -624,28 +624,31 @@ def _(c):
             echo6_frame(c)]
 
 
-@case("ndp-redirect-from-router", "ndp", wait=0.1)
+# The redirect cases reach an off-link source through the link's router: each starts with the
+# router's advertisement, so the default route and the router's link-layer address are fresh
+# whatever earlier cases or a slow neighbor probe did to them.
+@case("ndp-redirect-from-router", "ndp", wait=0.3)
 def _(c):
     dest = OFFNET + "%x" % c.index
-    return [redirect(ROUTER6, ROUTER2_6, dest, tlla=ROUTER2_MAC), 0.05, echo6_frame(c, src=dest)]
+    return [ra(), 0.05, redirect(ROUTER6, ROUTER2_6, dest, tlla=ROUTER2_MAC), 0.05, echo6_frame(c, src=dest)]
 
 
-@case("ndp-redirect-from-non-router", "ndp", wait=0.1)
+@case("ndp-redirect-from-non-router", "ndp", wait=0.3)
 def _(c):
     dest = OFFNET + "%x" % c.index
-    return [redirect("fe80::3", ROUTER2_6, dest, tlla=ROUTER2_MAC, eth_src=ME_MAC), 0.05, echo6_frame(c, src=dest)]
+    return [ra(), 0.05, redirect("fe80::3", ROUTER2_6, dest, tlla=ROUTER2_MAC, eth_src=ME_MAC), 0.05, echo6_frame(c, src=dest)]
 
 
-@case("ndp-redirect-global-source", "ndp", wait=0.1)
+@case("ndp-redirect-global-source", "ndp", wait=0.3)
 def _(c):
     dest = OFFNET + "%x" % c.index
-    return [redirect(LIVE6, ROUTER2_6, dest, tlla=ROUTER2_MAC, eth_src=ME_MAC), 0.05, echo6_frame(c, src=dest)]
+    return [ra(), 0.05, redirect(LIVE6, ROUTER2_6, dest, tlla=ROUTER2_MAC, eth_src=ME_MAC), 0.05, echo6_frame(c, src=dest)]
 
 
-@case("ndp-redirect-hop-limit-64", "ndp", wait=0.1)
+@case("ndp-redirect-hop-limit-64", "ndp", wait=0.3)
 def _(c):
     dest = OFFNET + "%x" % c.index
-    return [redirect(ROUTER6, ROUTER2_6, dest, hlim=64, tlla=ROUTER2_MAC), 0.05, echo6_frame(c, src=dest)]
+    return [ra(), 0.05, redirect(ROUTER6, ROUTER2_6, dest, hlim=64, tlla=ROUTER2_MAC), 0.05, echo6_frame(c, src=dest)]
 
 
 @case("ndp-ra-hop-limit-64", "ndp", wait=0.1)
