@@ -78,6 +78,8 @@ export const BlockList = nodeNet.BlockList;
 export type BlockList = nodeNet.BlockList;
 export const getDefaultAutoSelectFamily = nodeNet.getDefaultAutoSelectFamily;
 export const setDefaultAutoSelectFamily = nodeNet.setDefaultAutoSelectFamily;
+export const getDefaultAutoSelectFamilyAttemptTimeout = nodeNet.getDefaultAutoSelectFamilyAttemptTimeout;
+export const setDefaultAutoSelectFamilyAttemptTimeout = nodeNet.setDefaultAutoSelectFamilyAttemptTimeout;
 
 /**
  * Serve a Node http.Server (or https/http2 server that takes raw sockets) over a pstack

@@ -68,6 +68,8 @@ export interface NetModule {
   BlockList: typeof nodeNet.BlockList;
   getDefaultAutoSelectFamily: typeof nodeNet.getDefaultAutoSelectFamily;
   setDefaultAutoSelectFamily: typeof nodeNet.setDefaultAutoSelectFamily;
+  getDefaultAutoSelectFamilyAttemptTimeout: typeof nodeNet.getDefaultAutoSelectFamilyAttemptTimeout;
+  setDefaultAutoSelectFamilyAttemptTimeout: typeof nodeNet.setDefaultAutoSelectFamilyAttemptTimeout;
 }
 
 /** What `stack.dgram` is: node:dgram's surface over one stack (udp4). */
@@ -125,6 +127,8 @@ export function netModule(stack: ModuleStack): NetModule {
     BlockList: nodeNet.BlockList,
     getDefaultAutoSelectFamily: nodeNet.getDefaultAutoSelectFamily,
     setDefaultAutoSelectFamily: nodeNet.setDefaultAutoSelectFamily,
+    getDefaultAutoSelectFamilyAttemptTimeout: nodeNet.getDefaultAutoSelectFamilyAttemptTimeout,
+    setDefaultAutoSelectFamilyAttemptTimeout: nodeNet.setDefaultAutoSelectFamilyAttemptTimeout,
   };
 }
 

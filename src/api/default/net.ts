@@ -10,4 +10,5 @@ export default net;
 export const {
   Socket, Stream, Server, connect, createConnection, createServer, isIP, isIPv4, isIPv6, SocketAddress, BlockList,
   getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
+  getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout,
 } = net;

@@ -23,7 +23,7 @@
 
 import { Duplex, addAbortSignal, type DuplexOptions } from 'node:stream';
 import { EventEmitter } from 'node:events';
-import { isIP, isIPv4 } from 'node:net';
+import { getDefaultAutoSelectFamily, getDefaultAutoSelectFamilyAttemptTimeout, isIP } from 'node:net';
 import { ADDRCONFIG, ALL, V4MAPPED } from 'node:dns';
 import type { Timer } from '../../time/clock.js';
 import { addressFromText, showAddress } from './addresses.js';
@@ -38,6 +38,7 @@ import {
   getTimerDuration, validateBoolean, validateFunction, validateInt32, validateNumber, validatePort, type NetError,
 } from './errors.js';
 import { LoopHold, scheduleDelivery, type Deliverable } from './event-loop.js';
+import { FamilyRace, MIN_ATTEMPT_TIMEOUT_MS, attemptOrder, type AttemptingSocket } from './happy-eyeballs.js';
 
 /** What the socket API needs of a stack: its TCP. */
 export interface TcpStack {
@@ -75,8 +76,13 @@ export interface ConnectOptions extends SocketOptions {
   hints?: number;
   /** As dns.lookup; by default the stack's resolver (Stack.resolver), or without one IPv4 literals and 'localhost'. */
   lookup?: LookupFunction;
-  /** Accepted for compatibility (pstack speaks IPv4 only, there is no second family to race). */
+  /**
+   * For a name with several addresses: try them in turn, families alternating, each for at most
+   * autoSelectFamilyAttemptTimeout ms (happy-eyeballs.ts). Default net.getDefaultAutoSelectFamily();
+   * without it, the lookup's first address is the only one tried.
+   */
   autoSelectFamily?: boolean;
+  /** Default net.getDefaultAutoSelectFamilyAttemptTimeout() (250); at least 10. */
   autoSelectFamilyAttemptTimeout?: number;
   /** Idle timeout in ms, as socket.setTimeout (applied by connect()/createConnection()). */
   timeout?: number;
@@ -98,6 +104,7 @@ const EV_READABLE = 4;
 const EV_WRITABLE = 8;
 const EV_CLOSE = 16;
 const EV_TIMEOUT = 32;
+const EV_ATTEMPT_TIMEOUT = 64;
 
 // The "handle" in Node's sense: none until connect() or accept, open, then closed by destroy.
 const HANDLE_NONE = 0;
@@ -242,7 +249,7 @@ function socketToDnsFamily(family: unknown): unknown {
   return family === 'IPv4' ? 4 : family === 'IPv6' ? 6 : family;
 }
 
-export class SocketImpl extends Duplex implements TcbUser, Deliverable {
+export class SocketImpl extends Duplex implements TcbUser, Deliverable, AttemptingSocket {
   /** The TCP connection block (null before connect()). */
   tcb: Tcb | null = null;
   connecting = false;
@@ -298,6 +305,10 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   private local: ShownEndpoint | null = null;
   /** A socket of the IPv6 family (IPv4 peers of a dual-stack listener show as ::ffff:a.b.c.d). */
   private v6 = false;
+  /** Connecting to one of several addresses (autoSelectFamily), until connected or destroyed. */
+  private race: FamilyRace | null = null;
+  /** As Node's: `address:port` of each attempt, when connect() tried several addresses. */
+  autoSelectFamilyAttemptedAddresses: string[] | undefined = undefined;
 
   constructor(stack: TcpStack, options: SocketOptions = {}) {
     const o = (options ?? {}) as LooseOptions;
@@ -389,11 +400,11 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
     const lookup = (options.lookup as LookupFunction | undefined) ?? lookupOf(this.stack);
     const family = socketToDnsFamily(options.family);
     const dnsopts: { family?: number; hints?: number; all?: boolean } = { family: family as number, hints: (options.hints as number) || 0 };
-    const autoSelect = options.autoSelectFamily ?? true;
+    const autoSelect = (options.autoSelectFamily as boolean | undefined) ?? getDefaultAutoSelectFamily();
     if (family !== 4 && family !== 6 && !localAddress && autoSelect) dnsopts.all = true;
     lookup(host, dnsopts, (err, ip, type) => {
       if (dnsopts.all && err === null && Array.isArray(ip)) {
-        this.connectToOneOf(host, port, options, ip, localAddress, localPort);
+        this.connectToOneOf(host, port, options, ip, localPort);
         return;
       }
       const address = Array.isArray(ip) ? ip[0]?.address : ip;
@@ -410,37 +421,75 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
     });
   }
 
-  /** The answer of a lookup with `all`: 'lookup' for each address, then the first IPv4 one, else the first IPv6 one. */
-  private connectToOneOf(host: string, port: number, options: LooseOptions, addresses: Array<{ address: string; family: number }>, localAddress?: string, localPort?: number): void {
+  /**
+   * The answer of a lookup with `all` (autoSelectFamily): 'lookup' for each address, then one
+   * address connected to, or several tried in turn (happy-eyeballs.ts).
+   */
+  private connectToOneOf(host: string, port: number, options: LooseOptions, addresses: Array<{ address: string; family: number }>, localPort?: number): void {
     if (!this.connecting) return;
-    let chosen: { address: string; family: number } | null = null;
     for (const a of addresses) {
       this.emit('lookup', null, a.address, a.family, host);
       if (!this.connecting) return;
-      if (chosen === null && a.family === 4 && isIPv4(a.address)) chosen = a;
     }
-    if (chosen === null) chosen = addresses.find((a) => a.family === 6 && isIP(a.address) === 6) ?? null;
-    if (chosen === null) {
+    const order = attemptOrder(addresses, isIP);
+    if (order.length === 0) {
       const first = addresses[0];
       let err: Error;
       if (first === undefined) err = dnsException('ENOTFOUND', 'getaddrinfo', host);
       else if (!isIP(first.address)) err = ERR_INVALID_IP_ADDRESS(first.address);
-      else if (first.family !== 4 && first.family !== 6) err = ERR_INVALID_ADDRESS_FAMILY(first.family, options.host, options.port);
-      else err = exceptionWithHostPort('EAFNOSUPPORT', 'connect', first.address, port);
+      else err = ERR_INVALID_ADDRESS_FAMILY(first.family, options.host, options.port);
       process.nextTick(connectErrorNT, this, err);
       return;
     }
     this.touch();
-    this.internalConnect(chosen.address, port, chosen.family, localAddress, localPort);
+    if (order.length === 1) {
+      this.internalConnect(order[0]!.address, port, order[0]!.family, undefined, localPort);
+      return;
+    }
+    let timeout = (options.autoSelectFamilyAttemptTimeout as number | undefined) ?? getDefaultAutoSelectFamilyAttemptTimeout();
+    if (timeout < MIN_ATTEMPT_TIMEOUT_MS) timeout = MIN_ATTEMPT_TIMEOUT_MS;
+    const race = new FamilyRace(this, this.tcp.stack.timers, order, port, localPort, timeout);
+    this.race = race;
+    this.autoSelectFamilyAttemptedAddresses = race.attempted;
+    race.start();
+  }
+
+  /** @internal One attempt of a race: as internalConnect, but a failure is returned, not thrown at the socket. */
+  openAttempt(address: string, port: number, family: 4 | 6, localPort: number | undefined): NetError | null {
+    // The previous attempt's connection is closed (by TCP, or by dropAttempt) and forgotten.
+    this.tcb = null;
+    this.closedByTcp = false;
+    this.closeCode = null;
+    this.ev &= ~(EV_CONNECT | EV_CLOSE | EV_READABLE | EV_WRITABLE);
+    return this.startConnect(address, port, family, undefined, localPort);
+  }
+
+  /** @internal The attempt in progress timed out: its connection goes, as Node closes its handle. */
+  dropAttempt(): void {
+    const t = this.tcb;
+    if (t !== null && !this.closedByTcp && t.user === this) this.tcp.close(t);
+    this.tcb = null;
+    this.ev &= ~(EV_CONNECT | EV_CLOSE | EV_READABLE | EV_WRITABLE);
+  }
+
+  /** @internal */
+  attemptTimerExpired(): void {
+    this.ev |= EV_ATTEMPT_TIMEOUT;
+    scheduleDelivery(this);
   }
 
   private internalConnect(address: string, port: number, addressType: number, localAddress?: string, localPort?: number): void {
+    const err = this.startConnect(address, port, addressType, localAddress, localPort);
+    if (err !== null) this.destroy(err);
+  }
+
+  /** Bind (if asked) and send the SYN: null, or the error that kept the connection from starting. */
+  private startConnect(address: string, port: number, addressType: number, localAddress?: string, localPort?: number): NetError | null {
     this.connectAddress = address;
     this.connectPort = port;
     const remoteAddr = addressFromText(address);
     if (remoteAddr === null || (addressType !== 4 && addressType !== 6)) {
-      this.destroy(exceptionWithHostPort('EAFNOSUPPORT', 'connect', address, port));
-      return;
+      return exceptionWithHostPort('EAFNOSUPPORT', 'connect', address, port);
     }
     this.v6 = addressType === 6;
     let localAddr: IpAddress = 0;
@@ -448,31 +497,30 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
       const bindAddress = localAddress || (this.v6 ? '::' : '0.0.0.0');
       const la = addressFromText(bindAddress);
       if (la === null || (!isAnyAddress(la) && (typeof la !== typeof remoteAddr || !this.tcp.isLocalAddress(la)))) {
-        this.destroy(exceptionWithHostPort('EADDRNOTAVAIL', 'bind', bindAddress, localPort));
-        return;
+        return exceptionWithHostPort('EADDRNOTAVAIL', 'bind', bindAddress, localPort);
       }
       if (localPort && this.portHeldByListener(la, localPort)) {
-        this.destroy(exceptionWithHostPort('EADDRINUSE', 'bind', bindAddress, localPort));
-        return;
+        return exceptionWithHostPort('EADDRINUSE', 'bind', bindAddress, localPort);
       }
       localAddr = la;
       if (localAddress && localPort) this.connectLocal = `${localAddress}:${localPort}`;
     }
+    this.race?.attempted.push(`${address}:${port}`);
     this.emit('connectionAttempt', address, port, addressType);
-    if (!this.connecting) return;
+    if (!this.connecting) return null;
     let tcb: Tcb;
     try {
       tcb = this.tcp.connect(remoteAddr, port, { localAddr: isAnyAddress(localAddr) ? undefined : localAddr, localPort: localPort || undefined });
     } catch (err) {
       const code = err instanceof TcpError ? err.code : 'EINVAL';
-      this.destroy(this.connectError(code === 'EADDRINUSE' && localPort ? 'EADDRINUSE' : code));
-      return;
+      return this.connectError(code === 'EADDRINUSE' && localPort ? 'EADDRINUSE' : code);
     }
     this.tcb = tcb;
     this.localOf = tcb;
     this.local = null;
     this.tcp.attach(tcb, this);
     this.updateHold();
+    return null;
   }
 
   /** A listener holds localPort on an address overlapping `addr` (0 = any): bind(2) fails. */
@@ -563,6 +611,7 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
     this.remote = null;
     this.local = null;
     this.connectLocal = undefined;
+    this.autoSelectFamilyAttemptedAddresses = undefined;
     this.readBytes = 0;
     this.sentBytes = 0;
   }
@@ -655,6 +704,10 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
         this.afterTcpClose();
         retry = 0;
       }
+      if ((this.ev & EV_ATTEMPT_TIMEOUT) !== 0) {
+        this.ev &= ~EV_ATTEMPT_TIMEOUT;
+        this.race?.timedOut();
+      }
       if ((this.ev & EV_TIMEOUT) !== 0) {
         this.ev &= ~EV_TIMEOUT;
         if (!this.destroyed) this.emit('timeout');
@@ -674,6 +727,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
 
   private afterConnect(): void {
     if (this.destroyed || !this.connecting) return;
+    this.race?.stop();
+    this.race = null;
     this.connecting = false;
     this.updateHold();
     this.remember();
@@ -711,6 +766,10 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
     if (this.destroyed) return;
     const code = this.closeCode;
     if (code !== null) {
+      if (this.connecting && this.race !== null) {
+        this.race.attemptFailed(this.connectError(code));
+        return;
+      }
       this.destroy(this.connecting ? this.connectError(code) : errnoException(code, 'read'));
       return;
     }
@@ -861,6 +920,8 @@ export class SocketImpl extends Duplex implements TcbUser, Deliverable {
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     const wasConnecting = this.connecting;
     this.connecting = false;
+    this.race?.stop();
+    this.race = null;
     this.clearIdleTimer();
     const t = this.tcb;
     if (t !== null && !this.closedByTcp && t.user === this) {
