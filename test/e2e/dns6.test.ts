@@ -56,14 +56,15 @@ const classic = new Resolver(stack, { timeout: 2000, tries: 2, edns: 0 });
 classic.setDiscoveredServers('router-advertisement', stack.resolver.getServers());
 await attempt('big', () => classic.resolveTxt('big.v6.test'));
 out.bigStats = { ...classic.stats };
-// By name, over IPv6, to socat, which answers with the peer address it saw.
+// By a name with A and AAAA records, to socat on IPv6 only (the IPv4 address refuses), which
+// answers with the peer address it saw: the answer's order puts IPv6 first, and it is tried first.
 await attempt('connect', () => new Promise((resolve, reject) => {
-  const s = stack.connect({ host: 'svc.v6.test', port: 7007 });
+  const s = stack.connect({ host: 'dual.v6.test', port: 7007 });
   let text = '';
   s.setEncoding('utf8');
   s.on('data', (d) => { text += d; });
   s.on('error', reject);
-  s.on('end', () => resolve({ remote: s.remoteAddress, family: s.remoteFamily, local: s.localAddress, text }));
+  s.on('end', () => resolve({ remote: s.remoteAddress, family: s.remoteFamily, local: s.localAddress, text, attempted: s.autoSelectFamilyAttemptedAddresses }));
 }));
 console.log('RESULT1 ' + JSON.stringify(out));
 // radvd is stopped now: the RDNSS lifetime (8 s) runs out and the server is dropped.
@@ -145,7 +146,7 @@ test('with no server configured, pstack resolves through the RDNSS server radvd 
     assert.equal(out.bigStats.truncated, 1);
     assert.equal(out.bigStats.tcpSent, 1);
     // socat writes the peer's address in full, in brackets.
-    assert.deepEqual(out.connect, { remote: '2001:db8::1', family: 'IPv6', local: SLAAC, text: 'peer [2001:0db8:0000:0000:0200:5eff:fe00:5301]\n' });
+    assert.deepEqual(out.connect, { remote: '2001:db8::1', family: 'IPv6', local: SLAAC, text: 'peer [2001:0db8:0000:0000:0200:5eff:fe00:5301]\n', attempted: ['2001:db8::1:7007'] });
     // dnsmasq saw the questions come from pstack's SLAAC address.
     assert.match(logs.get('dnsmasq')!, new RegExp(`query\\[AAAA\\] svc\\.v6\\.test from ${SLAAC.replace(/\./g, '\\.')}`));
     assert.match(logs.get('dnsmasq')!, /query\[TXT\] big\.v6\.test from 2001:db8::200:5eff:fe00:5301/);
