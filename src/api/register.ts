@@ -1,8 +1,9 @@
 /**
  * `node --import pstack/register app.js`: the program's network becomes pstack, with no
  * change to the program. Before it runs, the default stack is opened from the environment
- * (env-config.ts: PSTACK_TAP, PSTACK_ADDR, PSTACK_GATEWAY, PSTACK_DNS), its address leased by
- * DHCP unless one is given, and Node's own modules are pointed at it:
+ * (env-config.ts: PSTACK_TAP, PSTACK_ADDR, PSTACK_GATEWAY, PSTACK_DNS, PSTACK_IPV6, ...), its
+ * IPv4 address leased by DHCP unless one is given, its IPv6 ones from SLAAC (default-stack.ts),
+ * and Node's own modules are pointed at it:
  *
  * - node:net (Socket, Server, connect, createConnection, createServer), node:dgram and
  *   node:dns (callbacks and promises) become pstack's drop-ins (node-modules.ts), for CommonJS

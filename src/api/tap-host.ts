@@ -128,6 +128,7 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
       if (t.addr === 'dhcp') {
         // The kernel's side belongs to whoever runs the DHCP server there: only the link is brought up.
         stack.addDevice(taps[i]!);
+        for (const a of t.addrs6 ?? []) stack.ipv6!.addAddress(taps[i]!, stack.devices.indexOf(taps[i]!), a.addr);
         leasing.push({ name: t.name, client: new StackDhcp(stack, taps[i]!, { ...spec.dhcp, onLease: (lease, kind) => {
           // Used while no server was given (--dns): an explicit list wins over what the network says.
           stack.resolver.setDiscoveredServers(`dhcp:${t.name}`, lease.dnsServers.map(ipv4ToString));
@@ -162,12 +163,12 @@ export async function openTapHost(spec: TapHostSpec): Promise<TapHost> {
     }
     if (spec.dns !== undefined) stack.resolver.setServers(spec.dns);
     stack.start();
-    // Addresses are usable once Duplicate Address Detection has passed (about a second).
+    // Leases are asked for while Duplicate Address Detection runs (about a second), after which
+    // the IPv6 addresses are usable.
+    const leases = leasing.map((l) => leaseWithin(l.client, spec.dhcpTimeoutMs ?? 30_000, l.name));
+    for (const p of leases) p.catch(() => {});
     if (stack.ipv6 !== null) await stack.ipv6.whenAddressesSettled();
-    for (const l of leasing) {
-      const lease = await leaseWithin(l.client, spec.dhcpTimeoutMs ?? 30_000, l.name);
-      dhcp.set(l.name, { client: l.client, lease });
-    }
+    for (let i = 0; i < leasing.length; i++) dhcp.set(leasing[i]!.name, { client: leasing[i]!.client, lease: await leases[i]! });
   } catch (err) {
     close();
     throw err;

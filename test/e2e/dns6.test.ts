@@ -210,3 +210,112 @@ test('pstack ping -6 NAME with --dns 2001:db8::1: the name is looked up over IPv
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// The drop-in default stack, IPv6 on by default: an unmodified program run with
+// `node --import pstack/register`, given nothing but an IPv4 address (PSTACK_ADDR, no DHCP, no
+// PSTACK_DNS), finds its DNS server in radvd's RDNSS option, gets a SLAAC address, and reaches
+// a kernel-side HTTP server on [2001:db8::1] by name with http.get and net.connect({ family: 6 });
+// then with PSTACK_ADDR6 and PSTACK_SLAAC=off, from a static address; with PSTACK_IPV6=off, not at all.
+test('node --import pstack/register: an unmodified program resolves through RDNSS and fetches over IPv6 from its SLAAC address', { skip: skip ?? false, timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pstack-e2e-dns6-dropin-'));
+  const tap = 'tapdns6r';
+  let ns: Netns | null = null;
+  const children: ChildProcess[] = [];
+  const logs = new Map<string, string>();
+  const spawn = (name: string, cmd: string, args: string[]) => {
+    const c = ns!.spawn(cmd, args);
+    logs.set(name, '');
+    c.stdout!.on('data', (b: Buffer) => logs.set(name, logs.get(name)! + b.toString()));
+    c.stderr!.on('data', (b: Buffer) => logs.set(name, logs.get(name)! + b.toString()));
+    children.push(c);
+    return c;
+  };
+  const waitFor = async (name: string, re: RegExp) => {
+    for (let i = 0; i < 150 && !re.test(logs.get(name)!); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(logs.get(name)!, re, `${name}: ${logs.get(name)}`);
+  };
+  // Not a line of pstack in it: what any program would do.
+  const app = `
+import http from 'node:http';
+import net from 'node:net';
+const body = await new Promise((resolve, reject) => http.get('http://web.v6.test:7008/via-http', (res) => {
+  let text = '';
+  res.setEncoding('utf8');
+  res.on('data', (d) => { text += d; });
+  res.on('end', () => resolve(res.statusCode + ' ' + text));
+}).on('error', reject));
+console.log('http.get ' + body);
+const line = await new Promise((resolve, reject) => {
+  const s = net.connect({ host: 'web.v6.test', port: 7008, family: 6 }, () => s.write('GET /via-net HTTP/1.0\\r\\n\\r\\n'));
+  let text = '';
+  s.setEncoding('utf8');
+  s.on('data', (d) => { text += d; });
+  s.on('error', reject);
+  s.on('end', () => resolve(s.remoteFamily + ' ' + s.remoteAddress + ' ' + s.localAddress + ' ' + text.split('\\r\\n\\r\\n')[1]));
+});
+console.log('net.connect ' + line);
+`;
+  const server = `
+const http = require('node:http');
+http.createServer((req, res) => res.end(req.url + ' from ' + req.socket.remoteAddress)).listen(7008, '2001:db8::1', () => console.log('web ready'));
+`;
+  try {
+    ns = await Netns.create('dns6r');
+    writeFileSync(join(dir, 'app.mjs'), app);
+    await ns.must('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+    await ns.must('ip', ['link', 'set', tap, 'up']);
+    await ns.must('ip', ['-6', 'addr', 'add', '2001:db8::1/64', 'dev', tap, 'nodad']);
+    spawn('dnsmasq', 'dnsmasq', [
+      '--no-daemon', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--listen-address=2001:db8::1', '--bind-interfaces',
+      '--port', '53', `--pid-file=${join(dir, 'dnsmasq.pid')}`, '--log-facility=-', '--log-queries', '--local=/test/',
+      '--host-record=web.v6.test,2001:db8::1',
+    ]);
+    spawn('web', process.execPath, ['-e', server]);
+    writeFileSync(join(dir, 'radvd.conf'), `interface ${tap} {
+  AdvSendAdvert on;
+  MinRtrAdvInterval 3;
+  MaxRtrAdvInterval 4;
+  prefix 2001:db8::/64 {
+    AdvOnLink on;
+    AdvAutonomous on;
+  };
+  RDNSS 2001:db8::1 {
+  };
+};
+`);
+    spawn('radvd', 'radvd', ['--nodaemon', '-C', join(dir, 'radvd.conf'), '-p', join(dir, 'radvd.pid'), '-m', 'stderr', '-d', '1']);
+    await waitFor('dnsmasq', /started/);
+    await waitFor('web', /web ready/);
+    // Started from the package's root, so that `--import pstack/register` resolves to it.
+    const t0 = Date.now();
+    const r = await ns.exec('env', ['PSTACK_TAP=' + tap, 'PSTACK_ADDR=192.0.2.2/24', process.execPath, '--import', 'pstack/register', join(dir, 'app.mjs')], { timeoutMs: 60_000 });
+    const ms = Date.now() - t0;
+    const why = `exit ${r.code} after ${ms} ms\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}\n${[...logs].map(([k, v]) => `${k}: ${v}`).join('\n')}`;
+    assert.equal(r.code, 0, why);
+    assert.equal(r.stdout, [
+      `http.get 200 /via-http from ${SLAAC}`,
+      `net.connect IPv6 2001:db8::1 ${SLAAC} /via-net from ${SLAAC}`,
+      '',
+    ].join('\n'), why);
+    assert.match(logs.get('dnsmasq')!, new RegExp(`query\\[AAAA\\] web\\.v6\\.test from ${SLAAC.replace(/\./g, '\\.')}`), why);
+    // A static address and server instead of what the router says: the server sees 2001:db8::2.
+    const fixed = await ns.exec('env', ['PSTACK_TAP=' + tap, 'PSTACK_ADDR=192.0.2.2/24', 'PSTACK_SLAAC=off', 'PSTACK_ADDR6=2001:db8::2/64', 'PSTACK_DNS=2001:db8::1',
+      process.execPath, '--import', 'pstack/register', join(dir, 'app.mjs')], { timeoutMs: 60_000 });
+    assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+    assert.equal(fixed.stdout, 'http.get 200 /via-http from 2001:db8::2\nnet.connect IPv6 2001:db8::1 2001:db8::2 /via-net from 2001:db8::2\n');
+    // PSTACK_IPV6=off: IPv4 only, so the name's only address (AAAA) cannot be reached, and the program fails.
+    const off = await ns.exec('env', ['PSTACK_TAP=' + tap, 'PSTACK_ADDR=192.0.2.2/24', 'PSTACK_IPV6=off', process.execPath, '--import', 'pstack/register', join(dir, 'app.mjs')], { timeoutMs: 60_000 });
+    assert.notEqual(off.code, 0, off.stdout + off.stderr);
+    assert.equal(off.stdout, '');
+    // A bad value is one line and exit status 2 before the program runs.
+    const bad = await ns.exec('env', ['PSTACK_TAP=' + tap, 'PSTACK_ADDR6=2001:db8::2', process.execPath, '--import', 'pstack/register', '-e', 'console.log("the program ran")'], { timeoutMs: 20_000 });
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stdout, '');
+    assert.equal(bad.stderr, 'pstack: invalid PSTACK_ADDR6 "2001:db8::2": "2001:db8::2" is not an IPv6 address with a prefix length from 1 to 126, like 2001:db8::2/64\n');
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => { c.once('close', r); setTimeout(r, 5000); }))));
+    await ns?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

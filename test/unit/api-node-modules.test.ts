@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { Stack } from '../../src/api/stack.js';
 import { MemoryWire } from '../../src/link/memory-wire.js';
 import { parseIpv4, parseMac } from '../../src/wire/addr.js';
+import { ipv6ToString } from '../../src/wire/addr6.js';
 import { configFromEnv, EnvConfigError } from '../../src/api/env-config.js';
 
 function pair() {
@@ -69,6 +70,13 @@ test('the preload\'s environment: defaults, every variable, and one clear line f
   assert.equal(d.gateway, null);
   assert.equal(d.dns, undefined);
   assert.equal(d.warmUp, false);
+  assert.equal(d.ipv6, true, 'IPv6 (link-local and SLAAC) on by default');
+  assert.equal(d.slaac, true);
+  assert.deepEqual(d.addrs6, []);
+  assert.equal(configFromEnv({ PSTACK_IPV6: 'off' }).ipv6, false);
+  assert.equal(configFromEnv({ PSTACK_SLAAC: 'off' }).slaac, false);
+  const six = configFromEnv({ PSTACK_ADDR6: '2001:db8::2/64, 2001:db8:1::9/48' }).addrs6;
+  assert.deepEqual(six.map((c) => [ipv6ToString(c.address), c.prefixLength]), [['2001:db8::2', 64], ['2001:db8:1::9', 48]]);
   assert.deepEqual(configFromEnv({ PSTACK_WARMUP: 'on' }).warmUp, {});
   assert.deepEqual(configFromEnv({ PSTACK_WARMUP: '500' }).warmUp, { budgetMs: 500 });
   const c = configFromEnv({ PSTACK_TAP: 'tap7', PSTACK_ADDR: '192.0.2.9/24', PSTACK_GATEWAY: '192.0.2.1', PSTACK_DNS: '192.0.2.1, 192.0.2.53:5353', PSTACK_MAC: '00:00:5e:00:53:09' });
@@ -84,6 +92,12 @@ test('the preload\'s environment: defaults, every variable, and one clear line f
     [{ PSTACK_MAC: 'nope' }, /invalid PSTACK_MAC/],
     [{ PSTACK_WARMUP: 'fast' }, /invalid PSTACK_WARMUP/],
     [{ PSTACK_WARMUP: '0' }, /invalid PSTACK_WARMUP/],
+    [{ PSTACK_IPV6: 'yes' }, /invalid PSTACK_IPV6 "yes": expected "on" or "off"/],
+    [{ PSTACK_SLAAC: '1' }, /invalid PSTACK_SLAAC/],
+    [{ PSTACK_ADDR6: '2001:db8::2' }, /invalid PSTACK_ADDR6 "2001:db8::2": "2001:db8::2" is not an IPv6 address with a prefix length/],
+    [{ PSTACK_ADDR6: '2001:db8::2/64,192.0.2.9/24' }, /"192\.0\.2\.9\/24" is not an IPv6 address/],
+    [{ PSTACK_ADDR6: '2001:db8::2/0' }, /invalid PSTACK_ADDR6/],
+    [{ PSTACK_ADDR6: '2001:db8::2/64', PSTACK_IPV6: 'off' }, /PSTACK_ADDR6 is set but PSTACK_IPV6 is "off"/],
   ] as const) {
     assert.throws(() => configFromEnv(env), (err: unknown) => err instanceof EnvConfigError && message.test(err.message) && !err.message.includes('\n'));
   }
