@@ -318,6 +318,32 @@ for (const [congestion, beta] of [['cubic', 0.7], ['newreno', 0.5]] as const) {
   });
 }
 
+for (const congestion of ['cubic', 'newreno'] as const) {
+  test(`PRR (${congestion}): a cumulative ACK over data SACKed earlier counts only the bytes it newly delivers`, () => {
+    const { p, tcb, una, base: b } = twentyInFlight(congestion);
+    p.advance(RTT);
+    // Segment b lost; b+1 .. b+3 SACKed, one per ACK: recovery starts on the third.
+    p.send(ackSegs(una, b, [b + 1, b + 2]), ackSegs(una, b, [b + 1, b + 3]), ackSegs(una, b, [b + 1, b + 4]));
+    assert.ok(tcb.cc.inRecovery);
+    p.take();
+    const deliveredBefore = tcb.prr.delivered;
+    assert.equal(deliveredBefore, MSS, 'the SACK of b+3, on which recovery began');
+    const outBefore = tcb.prr.out;
+    p.advance(1);
+    // The retransmission of b arrives, with b+4: the ACK covers b .. b+4, of which b+1 .. b+3
+    // were SACKed before. DeliveredData is 2 segments (b and b+4), not 5.
+    p.send(ackSegs(una, b + 5));
+    assert.ok(tcb.cc.inRecovery, 'a partial ACK: recovery goes on');
+    assert.equal(tcb.prr.delivered - deliveredBefore, 2 * MSS);
+    const sent = segNos(p.take(), una).length;
+    assert.equal(tcb.prr.out - outBefore, sent * MSS);
+    // sndcnt = ceil(prr_delivered x ssthresh / RecoverFS) - prr_out, with prr_delivered 3 segments.
+    const allowed = Math.ceil((3 * MSS * tcb.cc.ssthresh) / tcb.prr.recoverFs) - outBefore;
+    assert.ok(sent * MSS <= Math.max(allowed, 0) + MSS - 1, `${sent} segments sent for 2 delivered (allowed ${allowed} bytes)`);
+    p.close();
+  });
+}
+
 test('PRR-SSRB: with more lost than the reduction, the flight grows back no faster than slow start', () => {
   const { p, tcb, una, base: b } = twentyInFlight('cubic');
   p.advance(RTT);

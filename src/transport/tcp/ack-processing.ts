@@ -16,6 +16,7 @@ import type { TcpOptions } from '../../wire/tcp-options.js';
 import { TcpFlag } from '../../wire/tcp.js';
 import type { TcpContext } from './context.js';
 import { inEcnReduction } from './ecn.js';
+import { eifelOnAck } from './eifel.js';
 import { notify } from './lifecycle.js';
 import { armRto, retransmitRange, scheduleReorderTimer, sendRecoveryRetransmission, stopRetransmitTimer } from './output.js';
 import type { SackScoreboard } from './sack.js';
@@ -72,7 +73,8 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
     tcb.persistShift = 0;
     tcb.limitedTransmit = 0;
     if (sb !== null) newlySacked = updateScoreboard(ctx, tcb, sb, seg, now);
-    delivered = ackedSpace + newlySacked;
+    delivered = ackedSpace + newlySacked; // without RACK; with it, counted once below
+    if (tcb.eifelTs >= 0 && eifelOnAck(tcb, seg)) ctx.stats.spuriousRtos++;
     const cc = tcb.cc;
     if (cc.inRecovery) {
       if (seqGeq(ack, tcb.recoveryPoint)) {
@@ -121,6 +123,13 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
       onDuplicateAck(ctx, tcb, now);
     }
   }
+  // Each byte counts once (RFC 6937's DeliveredData = change in SND.UNA + change in SACKed
+  // bytes): a cumulative ACK over data SACKed earlier delivers nothing new, so SND.UNA's
+  // advance less the SACKed bytes it swallowed. PRR and BBR both read this.
+  if (tcb.rack !== null && advanced) {
+    delivered = seqSub(tcb.sndUna, ackBefore) + tcb.rack.sackedBytes - sackedBefore;
+    if (delivered < 0) delivered = 0;
+  }
   const lostBefore = tcb.rack !== null ? tcb.rack.lostBytes : 0;
   if (tcb.rack !== null) rackAfterAck(ctx, tcb, seg, delivered, advanced, now);
   // Rate-based congestion control (BBR): its model sees every ACK, in recovery too (pacing.ts).
@@ -128,14 +137,7 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
   if (bbr !== null && (advanced || delivered > 0)) {
     const rack = tcb.rack;
     const lost = rack !== null ? rack.lostBytes - lostBefore : 0;
-    // Each byte counts once (RFC 6937's DeliveredData): the cumulative ACK over data SACKed
-    // earlier delivers nothing new, so SND.UNA's advance less the SACKed bytes it swallowed.
-    let newlyDelivered = delivered;
-    if (rack !== null && advanced) {
-      newlyDelivered = seqSub(tcb.sndUna, ackBefore) + rack.sackedBytes - sackedBefore;
-      if (newlyDelivered < 0) newlyDelivered = 0;
-    }
-    rateAfterAck(tcb, bbr, newlyDelivered, lost > 0 ? lost : 0, now);
+    rateAfterAck(tcb, bbr, delivered, lost > 0 ? lost : 0, now);
   }
   // Window update (RFC 9293 3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
   // SND.WL2 =< SEG.ACK), set SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
