@@ -16,7 +16,6 @@ import type { TcpOptions } from '../../wire/tcp-options.js';
 import { TcpFlag } from '../../wire/tcp.js';
 import type { TcpContext } from './context.js';
 import { inEcnReduction } from './ecn.js';
-import { eifelOnAck } from './eifel.js';
 import { notify } from './lifecycle.js';
 import { armRto, retransmitRange, scheduleReorderTimer, sendRecoveryRetransmission, stopRetransmitTimer } from './output.js';
 import type { SackScoreboard } from './sack.js';
@@ -74,7 +73,6 @@ export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, seq: number,
     tcb.limitedTransmit = 0;
     if (sb !== null) newlySacked = updateScoreboard(ctx, tcb, sb, seg, now);
     delivered = ackedSpace + newlySacked; // without RACK; with it, counted once below
-    if (tcb.eifelTs >= 0 && eifelOnAck(tcb, seg)) ctx.stats.spuriousRtos++;
     const cc = tcb.cc;
     if (cc.inRecovery) {
       if (seqGeq(ack, tcb.recoveryPoint)) {

@@ -356,26 +356,6 @@ export class Rack {
     if (this.count > 0) this.lostHint = this.starts[this.head]!;
   }
 
-  /**
-   * A timeout proved spurious (eifel.ts): nothing is lost after all. The records are in flight
-   * again as first sent, so the output resends none of them.
-   */
-  undoTimeoutLoss(): void {
-    for (let i = 0; i < this.count; i++) {
-      const s = (this.head + i) & this.mask;
-      const f = this.flags[s]!;
-      if ((f & LOST) === 0) continue;
-      const len = seqSub(this.ends[s]!, this.starts[s]!);
-      this.lostBytes -= len;
-      this.lostSegs--;
-      if ((f & RETRANSMITTED) !== 0) {
-        this.retransBytes -= len;
-        this.retransSegs--;
-      }
-      this.flags[s] = f & ~(LOST | RETRANSMITTED);
-    }
-  }
-
   private markLost(s: number): void {
     const f = this.flags[s]!;
     const len = seqSub(this.ends[s]!, this.starts[s]!);

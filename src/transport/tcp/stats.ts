@@ -36,8 +36,6 @@ export class TcpStats {
   rackReorderTimeouts = 0;
   /** Segments delivered out of order (below one delivered earlier, never retransmitted): reordering seen. */
   reorderingSeen = 0;
-  /** Retransmission timeouts found spurious by their timestamps (RFC 3522 Eifel) and undone. */
-  spuriousRtos = 0;
   /** D-SACK blocks received (RFC 2883): data the receiver got twice. */
   dsacksReceived = 0;
   /** Retransmissions RACK judged lost in turn and sent again (Linux TCPLostRetransmit). */

@@ -316,13 +316,6 @@ export class Tcb {
   sackRecovery = false;
   /** An RTO happened and the go-back-N retransmission has not reached SND.MAX yet. */
   rtoRecovery = false;
-  /**
-   * Eifel detection (RFC 3522, eifel.ts): the TSval of the first timeout's retransmission
-   * while its first acceptable ACK is awaited, else -1; and the cwnd and ssthresh it cut.
-   */
-  eifelTs = -1;
-  undoCwnd = 0;
-  undoSsthresh = 0;
   /** RFC 3042 limited transmit: bytes allowed beyond cwnd on the first two duplicate ACKs. */
   limitedTransmit = 0;
   /** RACK-TLP loss detection (RFC 8985) and its per-segment records; made with the scoreboard. */

@@ -24,7 +24,6 @@ import type { TcpContext } from './context.js';
 import { closeTcb, flushSoon, scheduleTcbTimer } from './lifecycle.js';
 import { onRackLosses, runRackDetection } from './ack-processing.js';
 import { orphanOutOfResources, retryLimit } from './memory.js';
-import { eifelOnTimeout } from './eifel.js';
 
 /** The heap timer fired: run whatever is due, then re-arm. */
 export function onTcbTimer(ctx: TcpContext, tcb: Tcb): void {
@@ -102,7 +101,6 @@ function retransmitTimeout(ctx: TcpContext, tcb: Tcb, now: number): void {
     return;
   }
   const flight = seqSub(tcb.sndMax, tcb.sndUna);
-  eifelOnTimeout(tcb, now); // before the cut, to undo it if the timeout proves spurious
   // RFC 5681: ssthresh from the flight on the first timeout only; cwnd = 1 SMSS (LW).
   tcb.cc.onRetransmitTimeout(now, flight, tcb.retries === 1);
   tcb.rtt.backoff();

@@ -135,11 +135,6 @@ export abstract class CongestionBase implements CongestionControl {
     this.inflating = false;
   }
 
-  undoTimeout(cwnd: number, ssthresh: number): void {
-    if (this.w < cwnd) this.w = cwnd;
-    if (!(this.thresh >= ssthresh)) this.thresh = ssthresh;
-  }
-
   onIdleRestart(now: number): void {
     // RFC 5681 section 4.1: RW = min(IW, cwnd).
     const iw = initialWindow(this.smss);

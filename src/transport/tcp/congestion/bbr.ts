@@ -182,10 +182,6 @@ export class Bbr implements CongestionControl {
     this.fullBw = 0; // the sample after an RTO is no evidence of a plateau
   }
 
-  undoTimeout(): void {
-    // BBR keeps its own loss state (onRetransmitTimeout) and restores cwnd at its end.
-  }
-
   onIdleRestart(): void {
     // Linux's bbr_cwnd_event(CA_EVENT_TX_START): in PROBE_BW, restart at the estimated rate.
     this.idleRestart = true;

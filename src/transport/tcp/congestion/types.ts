@@ -64,11 +64,6 @@ export interface CongestionControl {
    * timer: ssthresh is then held constant (RFC 5681 implementation note).
    */
   onRetransmitTimeout(now: number, flightSize: number, firstTimeout?: boolean): void;
-  /**
-   * A retransmission timeout proved spurious (RFC 4015): put back the `cwnd` and `ssthresh`
-   * it replaced.
-   */
-  undoTimeout(cwnd: number, ssthresh: number): void;
   /** RFC 5681 section 4.1: restart after idle > RTO, cwnd = min(cwnd, IW). */
   onIdleRestart(now: number): void;
   /** ECN-Echo congestion signal: reduce like a loss but without retransmitting. */
